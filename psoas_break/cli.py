@@ -1,0 +1,49 @@
+"""The `psoas-break` command: starts the tray app (default) and its subcommands.
+
+Exit codes: 0 ok, 1 failed, 2 bad arguments or input, 3 the app is not running (control commands).
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+
+from psoas_break import __version__, cli_config
+from psoas_break.paths import AppPaths
+
+
+class _Parser(argparse.ArgumentParser):
+    """argparse that prints one usage line and one error line, exit 2."""
+
+    def error(self, message: str) -> None:  # type: ignore[override]
+        self.print_usage(sys.stderr)
+        print(f"{self.prog}: {message}", file=sys.stderr)
+        raise SystemExit(2)
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = _Parser(
+        prog="psoas-break",
+        description="Times how long you sit and prompts hip-flexor stretches and posture changes.",
+    )
+    parser.add_argument("--version", action="version", version=f"psoas-break {__version__}")
+    parser.add_argument("-v", "--verbose", action="store_true", help="log to stderr as well")
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND", parser_class=_Parser)
+    sub.add_parser("run", help="start the tray app (the default)")
+    cli_config.add_subcommands(sub)
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    paths = AppPaths.default()
+    command = args.command or "run"
+    if command == "config":
+        return cli_config.run(args, paths)
+    if command == "run":
+        from psoas_break.app import run_app
+
+        return run_app(paths, verbose=args.verbose)
+    parser.error(f"unknown command {command!r}")
+    return 2

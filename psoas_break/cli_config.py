@@ -1,0 +1,93 @@
+"""`psoas-break config show|get|set|reset|path`: read and change settings from a terminal.
+
+Exit codes: 0 done, 2 bad input (unknown key, value not allowed, locked key), 1 could not save.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from collections.abc import Callable
+from typing import Any
+
+from psoas_break.core.settings import SPECS, SettingError, parse_cli_value
+from psoas_break.paths import AppPaths
+from psoas_break.settings_store import SettingsStore, SettingsWriteError
+
+
+def add_subcommands(subparsers: Any) -> None:
+    config = subparsers.add_parser("config", help="show or change settings")
+    sub = config.add_subparsers(dest="config_command", metavar="ACTION")
+    sub.required = True
+    sub.add_parser("show", help="every setting, its value, where it comes from and its range")
+    get = sub.add_parser("get", help="print one setting's value")
+    get.add_argument("key", metavar="KEY")
+    set_ = sub.add_parser("set", help="change one setting (the running app picks it up)")
+    set_.add_argument("key", metavar="KEY")
+    set_.add_argument("value", metavar="VALUE")
+    reset = sub.add_parser("reset", help="back to the default (one key, or all)")
+    reset.add_argument("key", metavar="KEY", nargs="?")
+    sub.add_parser("path", help="where the settings files are")
+
+
+def _format(value: Any) -> str:
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    return str(value)
+
+
+def run(
+    args: argparse.Namespace,
+    paths: AppPaths,
+    notify_app: Callable[[], None] | None = None,
+) -> int:
+    """Carry out one `config` action; `notify_app` tells a running app to reload settings."""
+    store = SettingsStore(paths.settings_file, paths.site_settings_files)
+    action = args.config_command
+    if action == "path":
+        print(paths.settings_file)
+        for site in paths.site_settings_files:
+            print(f"{site} (site defaults{', present' if site.is_file() else ', absent'})")
+        return 0
+    result = store.load()
+    for line in result.problems:
+        print(f"psoas-break: {line}", file=sys.stderr)
+    if action == "show":
+        for key, spec in SPECS.items():
+            value = getattr(result.settings, key)
+            if key in result.locked:
+                source = "locked by site"
+            elif store.user_value(key) is not None:
+                source = "set by you"
+            else:
+                source = "default"
+            print(f"{key} = {_format(value)}    # {source}; {spec.allowed()}: {spec.help}")
+        for key in result.unknown:
+            print(f"# unknown key kept in the file: {key}")
+        return 0
+    if action == "get":
+        if args.key not in SPECS:
+            print(f"psoas-break: unknown setting {args.key!r}; known settings: "
+                  f"{', '.join(SPECS)}", file=sys.stderr)
+            return 2
+        print(_format(getattr(result.settings, args.key)))
+        return 0
+    try:
+        if action == "set":
+            value = parse_cli_value(args.key, args.value)
+            result = store.set(args.key, value)
+            print(f"{args.key} = {_format(getattr(result.settings, args.key))}")
+        else:
+            result = store.reset(args.key)
+            keys = [args.key] if args.key else list(SPECS)
+            for key in keys:
+                print(f"{key} = {_format(getattr(result.settings, key))}")
+    except SettingError as exc:
+        print(f"psoas-break: {exc}", file=sys.stderr)
+        return 2
+    except SettingsWriteError as exc:
+        print(f"psoas-break: {exc}", file=sys.stderr)
+        return 1
+    if notify_app is not None:
+        notify_app()
+    return 0

@@ -1,0 +1,635 @@
+"""The sitting engine: a pure state machine driven by ticks and commands, returning effects.
+
+It never reads a clock. Time enters only through `Tick`: sitting grows by the difference of
+`mono_s` between ticks (a monotonic clock that includes suspend), so a wall clock that jumps
+(DST, NTP, a time-zone change) changes nothing but the calendar counters. Every countdown
+(stretch, posture, snooze, break, pause) is remaining seconds, never a wall-clock deadline.
+
+States:
+    sitting      counting sitting time towards the next stretch break
+    prompt_due   a stretch prompt is showing; it repeats every `snooze_min` until answered
+    on_break     a break is running for `break_min`
+    paused       no prompts and no counting until the pause's countdown ends (or Resume)
+    away         idle, locked or asleep for at least `natural_break_min`: a natural break
+
+One long gap between ticks (suspend, a stopped process) of at least `natural_break_min` is a
+natural break; one tick never yields more than one prompt, so no burst of overdue prompts.
+
+Profiles: "desk" lets idle input count as a natural break; "driver" never does (a driver does
+not touch the laptop while driving), only a lock/suspend/gap does.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, replace
+from datetime import date, datetime, time, timedelta
+from typing import Literal
+
+from psoas_break.core.events import (
+    ApplySettings,
+    ClosePrompt,
+    Command,
+    Effect,
+    EndBreak,
+    Pause,
+    PauseUntilTomorrow,
+    PromptKind,
+    RecordEvent,
+    Resume,
+    ScreenLock,
+    ShowNotice,
+    ShowPrompt,
+    Skip,
+    Snooze,
+    TakeBreak,
+    Tick,
+)
+from psoas_break.core.settings import Settings
+
+State = Literal["sitting", "prompt_due", "on_break", "paused", "away"]
+
+# A posture prompt never comes this close before a stretch break is due (nor while one is
+# pending or snoozed): two prompts within a few minutes feel like nagging.
+POSTURE_GUARD_S = 180.0
+# A posture prompt is not repeated; it stays this long at most (the runtime may close it).
+POSTURE_SHOW_S = 60.0
+
+
+@dataclass(frozen=True)
+class DayCounters:
+    """Today's figures (local calendar day of the wall clock)."""
+
+    day: date
+    sitting_s: float = 0.0
+    longest_sit_s: float = 0.0
+    breaks_taken: int = 0
+    breaks_snoozed: int = 0
+    breaks_skipped: int = 0
+    natural_breaks: int = 0
+    stretch_prompts: int = 0
+    posture_prompts: int = 0
+
+
+@dataclass(frozen=True)
+class NextPrompt:
+    kind: PromptKind
+    in_s: float
+
+
+@dataclass(frozen=True)
+class Status:
+    """A snapshot for the tray, the CLI's `status` and tests."""
+
+    state: State
+    profile: str
+    sitting_s: float
+    next_prompt: NextPrompt | None
+    paused_until: datetime | None
+    pause_left_s: float | None
+    break_left_s: float | None
+    snoozes_in_row: int
+    snoozed: bool
+    locked: bool
+    counters: DayCounters
+
+
+class SittingEngine:
+    """Owns the sitting state. Not thread-safe: one thread (the runtime's) calls it."""
+
+    def __init__(self, settings: Settings) -> None:
+        self._settings = settings
+        self._state: State = "sitting"
+        self._last: Tick | None = None
+        self._sitting_s = 0.0
+        self._stretch_in_s = self._stretch_s
+        self._posture_in_s = self._posture_s
+        self._snoozed = False
+        self._snoozes_in_row = 0
+        self._escalation = 0
+        self._reprompt_in_s = 0.0
+        self._prompt_id = 0
+        self._open_prompt: int | None = None
+        self._break_left_s = 0.0
+        self._break_taken_s = 0.0
+        self._break_prompted = False
+        self._pause_left_s = 0.0
+        self._paused_until: datetime | None = None
+        self._locked = False
+        self._locked_s = 0.0
+        self._away_since_s = 0.0
+        self._counters = DayCounters(day=date.min)
+
+    # ---- derived settings ----
+
+    @property
+    def settings(self) -> Settings:
+        return self._settings
+
+    @property
+    def state(self) -> State:
+        return self._state
+
+    @property
+    def _stretch_s(self) -> float:
+        return self._settings.stretch_every_min * 60.0
+
+    @property
+    def _posture_s(self) -> float | None:
+        minutes = self._settings.posture_every_min
+        return minutes * 60.0 if minutes > 0 else None
+
+    @property
+    def _natural_s(self) -> float:
+        return self._settings.natural_break_min * 60.0
+
+    @property
+    def _snooze_s(self) -> float:
+        return self._settings.snooze_min * 60.0
+
+    @property
+    def _idle_counts(self) -> bool:
+        return self._settings.profile != "driver"
+
+    # ---- public API ----
+
+    def tick(self, tick: Tick) -> list[Effect]:
+        """Advance to `tick`; returns the effects to carry out (at most one prompt)."""
+        effects: list[Effect] = []
+        last = self._last
+        self._last = tick
+        if last is None:
+            effects.append(self._event(tick, "sit_start"))
+        else:
+            dt_s = max(0.0, tick.mono_s - last.mono_s)
+            slept_s = min(dt_s, max(0.0, tick.slept_s - last.slept_s))
+            if dt_s >= self._natural_s:
+                self._on_long_gap(tick, dt_s, slept_s, effects)
+            else:
+                counted_s = dt_s
+                if slept_s > 0 and self._settings.short_away == "pause":
+                    counted_s -= slept_s
+                self._advance(tick, dt_s, counted_s, effects)
+        # After counting: the step that ends at midnight belongs to the day before.
+        self._roll_day(tick)
+        return effects
+
+    def command(self, command: Command, tick: Tick) -> list[Effect]:
+        """Advance to `tick`, then apply `command`."""
+        effects = self.tick(tick)
+        if isinstance(command, TakeBreak):
+            self._cmd_take_break(command, tick, effects)
+        elif isinstance(command, EndBreak):
+            self._cmd_end_break(command, tick, effects)
+        elif isinstance(command, Snooze):
+            self._cmd_snooze(command, tick, effects)
+        elif isinstance(command, Skip):
+            self._cmd_skip(command, tick, effects)
+        elif isinstance(command, Pause):
+            self._cmd_pause(command, tick, effects)
+        elif isinstance(command, PauseUntilTomorrow):
+            self._cmd_pause_tomorrow(command, tick, effects)
+        elif isinstance(command, Resume):
+            self._cmd_resume(command, tick, effects)
+        elif isinstance(command, ScreenLock):
+            self._cmd_lock(command, tick, effects)
+        elif isinstance(command, ApplySettings):
+            self._cmd_apply(command, tick, effects)
+        return effects
+
+    def seconds_until_next_deadline(self) -> float | None:
+        """Monotonic seconds until something is due if nothing else happens, or None.
+
+        The runtime sleeps no longer than this (and no longer than its idle-poll interval).
+        """
+        candidates: list[float] = []
+        if self._state == "paused":
+            candidates.append(self._pause_left_s)
+        elif self._state == "on_break":
+            candidates.append(self._break_left_s)
+        elif self._state == "prompt_due":
+            candidates.append(self._reprompt_in_s)
+        elif self._state == "sitting" and not self._locked:
+            candidates.append(self._stretch_in_s)
+            if self._posture_in_s is not None:
+                candidates.append(self._posture_in_s)
+        if not candidates:
+            return None
+        return max(0.0, min(candidates))
+
+    def status(self) -> Status:
+        """The current snapshot."""
+        return Status(
+            state=self._state,
+            profile=self._settings.profile,
+            sitting_s=self._sitting_s,
+            next_prompt=self._next_prompt(),
+            paused_until=self._paused_until if self._state == "paused" else None,
+            pause_left_s=self._pause_left_s if self._state == "paused" else None,
+            break_left_s=self._break_left_s if self._state == "on_break" else None,
+            snoozes_in_row=self._snoozes_in_row,
+            snoozed=self._snoozed,
+            locked=self._locked,
+            counters=replace(
+                self._counters,
+                longest_sit_s=max(self._counters.longest_sit_s, self._sitting_s),
+            ),
+        )
+
+    # ---- time passing ----
+
+    def _advance(self, tick: Tick, dt_s: float, counted_s: float, effects: list[Effect]) -> None:
+        if self._state == "paused":
+            self._pause_left_s -= dt_s
+            if self._pause_left_s > 0:
+                self._maybe_natural_from_idle_while_paused(tick, effects)
+                return
+            # Only the part of this step after the pause ended is sitting.
+            counted_s = min(counted_s, -self._pause_left_s)
+            self._end_pause(tick, "expired", effects)
+        if self._state == "on_break":
+            self._break_left_s -= dt_s
+            self._break_taken_s += dt_s
+            if self._break_left_s <= 0:
+                self._finish_break(tick, completed=True, effects=effects)
+            return
+        if self._locked:
+            self._locked_s += dt_s
+            if self._state != "away" and self._locked_s >= self._natural_s:
+                self._enter_away(tick, "lock", self._locked_s, effects)
+            if self._state == "away" or self._settings.short_away == "pause":
+                return
+        idle_s = tick.idle_s if self._idle_counts else None
+        if self._state == "away":
+            if self._locked or (idle_s is not None and idle_s >= self._natural_s):
+                return
+            self._state = "sitting"
+            effects.append(self._event(tick, "sit_start"))
+            return
+        if idle_s is not None and idle_s >= self._natural_s:
+            # The idle seconds before this step were counted as sitting; they were not.
+            overcount_s = max(0.0, min(self._sitting_s, idle_s - dt_s))
+            self._sitting_s -= overcount_s
+            self._counters = replace(
+                self._counters, sitting_s=max(0.0, self._counters.sitting_s - overcount_s)
+            )
+            self._enter_away(tick, "idle", idle_s, effects)
+            return
+        if (
+            self._state == "prompt_due"
+            and idle_s is not None
+            and idle_s >= self._settings.break_min * 60.0
+        ):
+            # They got up without clicking: the prompt did its job.
+            self._respond(tick, "taken_idle", effects)
+            self._counters = replace(
+                self._counters, breaks_taken=self._counters.breaks_taken + 1
+            )
+            self._reset_sitting(tick, "break", effects)
+            return
+        self._count_sitting(counted_s)
+        self._due_prompts(tick, effects)
+
+    def _count_sitting(self, counted_s: float) -> None:
+        if counted_s <= 0:
+            return
+        self._sitting_s += counted_s
+        c = self._counters
+        self._counters = replace(c, sitting_s=c.sitting_s + counted_s)
+        self._stretch_in_s -= counted_s
+        if self._posture_in_s is not None:
+            self._posture_in_s -= counted_s
+        if self._state == "prompt_due":
+            self._reprompt_in_s -= counted_s
+
+    def _due_prompts(self, tick: Tick, effects: list[Effect]) -> None:
+        if self._locked:
+            return
+        if self._state == "sitting" and self._stretch_in_s <= 0:
+            self._state = "prompt_due"
+            self._snoozed = False
+            self._show_stretch(tick, effects)
+            return
+        if self._state == "prompt_due" and self._reprompt_in_s <= 0:
+            self._respond(tick, "ignored", effects)
+            self._escalation += 1
+            self._show_stretch(tick, effects)
+            return
+        if self._posture_in_s is not None and self._posture_in_s <= 0:
+            posture_s = self._posture_s or 0.0
+            self._posture_in_s = posture_s
+            if self._state == "sitting" and not self._snoozed and (
+                self._stretch_in_s > POSTURE_GUARD_S
+            ):
+                self._show_posture(tick, effects)
+
+    def _on_long_gap(self, tick: Tick, dt_s: float, slept_s: float, effects: list[Effect]) -> None:
+        """A gap of at least a natural break: it was one, whatever state we were in."""
+        source = "suspend" if slept_s >= self._natural_s else "gap"
+        if self._state == "paused":
+            self._pause_left_s -= dt_s
+            if self._pause_left_s <= 0:
+                self._end_pause(tick, "expired", effects)
+        if self._state == "on_break":
+            self._break_taken_s += dt_s
+            self._finish_break(tick, completed=True, effects=effects)
+            return
+        if self._state == "paused":
+            if self._sitting_s > 0:
+                self._natural_break(tick, source, dt_s, effects)
+            return
+        was_away = self._state == "away"
+        if not was_away:
+            self._natural_break(tick, source, dt_s, effects)
+        idle_s = tick.idle_s if self._idle_counts else None
+        still_away = self._locked or (idle_s is not None and idle_s >= self._natural_s)
+        if still_away:
+            self._state = "away"
+        else:
+            self._state = "sitting"
+            effects.append(self._event(tick, "sit_start"))
+
+    # ---- transitions ----
+
+    def _natural_break(self, tick: Tick, source: str, away_s: float, effects: list[Effect]) -> None:
+        self._counters = replace(self._counters, natural_breaks=self._counters.natural_breaks + 1)
+        effects.append(self._event(tick, "natural_break", source=source, away_s=away_s))
+        self._reset_sitting(tick, "natural", effects, start_new=False)
+
+    def _enter_away(self, tick: Tick, source: str, away_s: float, effects: list[Effect]) -> None:
+        self._natural_break(tick, source, away_s, effects)
+        self._state = "away"
+        self._away_since_s = tick.mono_s - away_s
+
+    def _reset_sitting(
+        self, tick: Tick, reason: str, effects: list[Effect], start_new: bool = True
+    ) -> None:
+        if self._open_prompt is not None:
+            effects.append(ClosePrompt(self._open_prompt))
+            self._open_prompt = None
+        effects.append(self._end_sit(tick, reason))
+        self._sitting_s = 0.0
+        self._stretch_in_s = self._stretch_s
+        self._posture_in_s = self._posture_s
+        self._snoozed = False
+        self._snoozes_in_row = 0
+        self._escalation = 0
+        if self._state not in ("paused",):
+            self._state = "sitting"
+        if start_new and self._state == "sitting":
+            effects.append(self._event(tick, "sit_start"))
+
+    def _show_stretch(self, tick: Tick, effects: list[Effect]) -> None:
+        self._prompt_id += 1
+        if self._open_prompt is not None:
+            effects.append(ClosePrompt(self._open_prompt))
+        self._open_prompt = self._prompt_id
+        self._reprompt_in_s = self._snooze_s
+        allowed = self._snoozes_in_row < self._settings.max_snoozes
+        note: str | None = None
+        if not allowed and self._settings.max_snoozes > 0:
+            note = f"You have snoozed {self._snoozes_in_row} times in a row: time to get up."
+        elif self._escalation > 0:
+            note = f"Reminder {self._escalation + 1}: you have been sitting a while."
+        self._counters = replace(
+            self._counters, stretch_prompts=self._counters.stretch_prompts + 1
+        )
+        effects.append(
+            ShowPrompt(self._prompt_id, "stretch", self._escalation, allowed, note)
+        )
+        effects.append(
+            self._event(
+                tick, "prompt", prompt_kind="stretch", prompt_id=self._prompt_id,
+                escalation=self._escalation,
+            )
+        )
+
+    def _show_posture(self, tick: Tick, effects: list[Effect]) -> None:
+        self._prompt_id += 1
+        self._counters = replace(
+            self._counters, posture_prompts=self._counters.posture_prompts + 1
+        )
+        effects.append(ShowPrompt(self._prompt_id, "posture", 0, False, None))
+        effects.append(
+            self._event(
+                tick, "prompt", prompt_kind="posture", prompt_id=self._prompt_id, escalation=0
+            )
+        )
+
+    def _respond(self, tick: Tick, response: str, effects: list[Effect]) -> None:
+        effects.append(
+            self._event(
+                tick, "response", prompt_kind="stretch", prompt_id=self._prompt_id,
+                response=response,
+            )
+        )
+
+    def _finish_break(self, tick: Tick, completed: bool, effects: list[Effect]) -> None:
+        effects.append(
+            self._event(tick, "break_end", break_s=self._break_taken_s, completed=completed)
+        )
+        self._state = "sitting"
+        self._break_left_s = 0.0
+        effects.append(ShowNotice("Break over. Welcome back."))
+        effects.append(self._event(tick, "sit_start"))
+
+    def _end_pause(self, tick: Tick, reason: str, effects: list[Effect]) -> None:
+        self._state = "sitting"
+        self._pause_left_s = 0.0
+        self._paused_until = None
+        effects.append(self._event(tick, "resume", reason=reason))
+        if reason == "expired":
+            effects.append(ShowNotice("Pause over: reminders are back on."))
+
+    def _maybe_natural_from_idle_while_paused(self, tick: Tick, effects: list[Effect]) -> None:
+        idle_s = tick.idle_s if self._idle_counts else None
+        if idle_s is not None and idle_s >= self._natural_s and self._sitting_s > 0:
+            self._natural_break(tick, "idle", idle_s, effects)
+
+    def _roll_day(self, tick: Tick) -> None:
+        # Only forward: a wall clock moved back across midnight must not undo today's figures.
+        today = tick.wall.date()
+        if today > self._counters.day:
+            self._counters = DayCounters(day=today)
+
+    def _end_sit(self, tick: Tick, reason: str) -> RecordEvent:
+        c = self._counters
+        self._counters = replace(c, longest_sit_s=max(c.longest_sit_s, self._sitting_s))
+        return self._event(tick, "sit_end", reason=reason, sit_s=self._sitting_s)
+
+    def _event(self, tick: Tick, kind: str, **data: object) -> RecordEvent:
+        return RecordEvent(kind, tick.wall, tick.mono_s, dict(data))
+
+    def _next_prompt(self) -> NextPrompt | None:
+        if self._state in ("paused", "away", "on_break") or self._locked:
+            return None
+        if self._state == "prompt_due":
+            return NextPrompt("stretch", max(0.0, self._reprompt_in_s))
+        stretch = NextPrompt("stretch", max(0.0, self._stretch_in_s))
+        posture_in = self._posture_in_s
+        if (
+            posture_in is not None
+            and not self._snoozed
+            and posture_in < self._stretch_in_s - POSTURE_GUARD_S
+        ):
+            return NextPrompt("posture", max(0.0, posture_in))
+        return stretch
+
+    # ---- commands ----
+
+    def _cmd_take_break(self, _cmd: TakeBreak, tick: Tick, effects: list[Effect]) -> None:
+        if self._state == "on_break":
+            return
+        if self._state == "paused":
+            self._end_pause(tick, "user", effects)
+        prompted = self._state == "prompt_due"
+        if prompted:
+            self._respond(tick, "taken", effects)
+        if self._open_prompt is not None:
+            effects.append(ClosePrompt(self._open_prompt))
+            self._open_prompt = None
+        if self._state != "away":
+            effects.append(self._end_sit(tick, "break"))
+        self._counters = replace(self._counters, breaks_taken=self._counters.breaks_taken + 1)
+        self._state = "on_break"
+        self._break_left_s = self._settings.break_min * 60.0
+        self._break_taken_s = 0.0
+        self._break_prompted = prompted
+        self._sitting_s = 0.0
+        self._stretch_in_s = self._stretch_s
+        self._posture_in_s = self._posture_s
+        self._snoozed = False
+        self._snoozes_in_row = 0
+        self._escalation = 0
+        effects.append(
+            self._event(tick, "break_start", planned_s=self._break_left_s, prompted=prompted)
+        )
+
+    def _cmd_end_break(self, _cmd: EndBreak, tick: Tick, effects: list[Effect]) -> None:
+        if self._state == "on_break":
+            self._finish_break(tick, completed=self._break_left_s <= 0, effects=effects)
+
+    def _cmd_snooze(self, cmd: Snooze, tick: Tick, effects: list[Effect]) -> None:
+        if self._state not in ("sitting", "prompt_due"):
+            effects.append(ShowNotice(f"Nothing to snooze while {self._state.replace('_', ' ')}."))
+            return
+        minutes = cmd.minutes if cmd.minutes is not None else self._settings.snooze_min
+        if self._state == "prompt_due":
+            if self._snoozes_in_row >= self._settings.max_snoozes:
+                effects.append(
+                    ShowNotice(
+                        f"Snoozed {self._snoozes_in_row} times in a row already: "
+                        "take the break or skip it."
+                    )
+                )
+                return
+            self._respond(tick, "snoozed", effects)
+            self._snoozes_in_row += 1
+            self._escalation += 1
+            self._counters = replace(
+                self._counters, breaks_snoozed=self._counters.breaks_snoozed + 1
+            )
+            if self._open_prompt is not None:
+                effects.append(ClosePrompt(self._open_prompt))
+                self._open_prompt = None
+            self._state = "sitting"
+            self._stretch_in_s = minutes * 60.0
+        else:
+            self._stretch_in_s = max(self._stretch_in_s, 0.0) + minutes * 60.0
+        self._snoozed = True
+
+    def _cmd_skip(self, _cmd: Skip, tick: Tick, effects: list[Effect]) -> None:
+        if self._state not in ("sitting", "prompt_due"):
+            effects.append(ShowNotice(f"Nothing to skip while {self._state.replace('_', ' ')}."))
+            return
+        if self._state == "prompt_due":
+            self._respond(tick, "skipped", effects)
+        else:
+            effects.append(
+                self._event(
+                    tick, "response", prompt_kind="stretch", prompt_id=self._prompt_id,
+                    response="skipped",
+                )
+            )
+        self._counters = replace(self._counters, breaks_skipped=self._counters.breaks_skipped + 1)
+        if self._open_prompt is not None:
+            effects.append(ClosePrompt(self._open_prompt))
+            self._open_prompt = None
+        self._state = "sitting"
+        self._stretch_in_s = self._stretch_s
+        if self._posture_in_s is not None:
+            # A posture prompt right after a stretch prompt would feel like nagging.
+            self._posture_in_s = max(self._posture_in_s, POSTURE_GUARD_S)
+        self._snoozed = False
+        self._snoozes_in_row = 0
+        self._escalation = 0
+
+    def _cmd_pause(self, cmd: Pause, tick: Tick, effects: list[Effect]) -> None:
+        self._start_pause(max(1.0, float(cmd.seconds)), tick, effects)
+
+    def _cmd_pause_tomorrow(
+        self, _cmd: PauseUntilTomorrow, tick: Tick, effects: list[Effect]
+    ) -> None:
+        self._start_pause(seconds_until_next_day(tick.wall), tick, effects)
+
+    def _start_pause(self, seconds: float, tick: Tick, effects: list[Effect]) -> None:
+        if self._state == "on_break":
+            self._finish_break(tick, completed=False, effects=effects)
+        if self._open_prompt is not None:
+            effects.append(ClosePrompt(self._open_prompt))
+            self._open_prompt = None
+        if self._state == "prompt_due":
+            # The prompt comes back when the pause ends; the pause is not an answer to it.
+            self._stretch_in_s = 0.0
+        if self._state == "away":
+            effects.append(self._event(tick, "sit_start"))
+        self._state = "paused"
+        self._pause_left_s = seconds
+        self._paused_until = tick.wall + timedelta(seconds=seconds)
+        effects.append(
+            self._event(tick, "pause", pause_s=seconds, until=self._paused_until.isoformat())
+        )
+
+    def _cmd_resume(self, _cmd: Resume, tick: Tick, effects: list[Effect]) -> None:
+        if self._state == "paused":
+            self._end_pause(tick, "user", effects)
+
+    def _cmd_lock(self, cmd: ScreenLock, tick: Tick, effects: list[Effect]) -> None:
+        if cmd.locked == self._locked:
+            return
+        self._locked = cmd.locked
+        if cmd.locked:
+            # An open prompt stays open (the notification server shows it after unlock);
+            # no new prompt is shown while locked, see _due_prompts.
+            self._locked_s = 0.0
+            return
+        if self._state == "away":
+            idle_s = tick.idle_s if self._idle_counts else None
+            if idle_s is None or idle_s < self._natural_s:
+                self._state = "sitting"
+                effects.append(self._event(tick, "sit_start"))
+
+    def _cmd_apply(self, cmd: ApplySettings, tick: Tick, effects: list[Effect]) -> None:
+        new: Settings = cmd.settings
+        old_stretch_s = self._stretch_s
+        old_posture_s = self._posture_s
+        self._settings = new
+        if not self._snoozed and self._state == "sitting":
+            elapsed_s = old_stretch_s - self._stretch_in_s
+            self._stretch_in_s = self._stretch_s - elapsed_s
+        new_posture_s = self._posture_s
+        if new_posture_s is None:
+            self._posture_in_s = None
+        elif old_posture_s is None or self._posture_in_s is None:
+            self._posture_in_s = new_posture_s
+        else:
+            elapsed_s = old_posture_s - self._posture_in_s
+            self._posture_in_s = max(1.0, new_posture_s - elapsed_s)
+        if self._state == "sitting":
+            self._due_prompts(tick, effects)
+
+
+def seconds_until_next_day(wall: datetime) -> float:
+    """Seconds from `wall` to the next local midnight of its own time zone (at least 1)."""
+    tomorrow = wall.date() + timedelta(days=1)
+    target = datetime.combine(tomorrow, time(0), tzinfo=wall.tzinfo)
+    return max(1.0, (target - wall).total_seconds())

@@ -1,0 +1,147 @@
+"""Ticks, commands and effects: the vocabulary between the sitting engine and its runtime.
+
+The engine never reads a clock. Every call carries a `Tick`; every reaction is a list of
+effects the runtime carries out (show a prompt, record an event, ...). Pure: stdlib only.
+
+History events (`RecordEvent.kind`) and their `data` keys, the contract with the history store:
+
+    sit_start      {}
+    sit_end        {"reason": "break" | "natural", "sit_s": float}
+    prompt         {"prompt_kind": "stretch" | "posture", "prompt_id": int, "escalation": int}
+    response       {"prompt_kind": "stretch", "prompt_id": int,
+                    "response": "taken" | "snoozed" | "skipped" | "ignored" | "taken_idle"}
+    break_start    {"planned_s": float, "prompted": bool}
+    break_end      {"break_s": float, "completed": bool}
+    natural_break  {"source": "idle" | "lock" | "suspend" | "gap", "away_s": float}
+    pause          {"pause_s": float, "until": str (ISO 8601 wall time)}
+    resume         {"reason": "user" | "expired"}
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any, Literal
+
+PromptKind = Literal["stretch", "posture"]
+
+
+@dataclass(frozen=True)
+class Tick:
+    """One measurement of time, taken by the runtime's clock adapter.
+
+    wall: aware local datetime (used only for calendar things: the day's counters, "until
+        tomorrow", history timestamps); it may jump in either direction.
+    mono_s: seconds on a monotonic clock that keeps counting through suspend (CLOCK_BOOTTIME
+        on Linux); only its differences matter.
+    idle_s: seconds since the last keyboard/mouse input, or None when no idle source exists.
+    slept_s: cumulative seconds spent suspended (BOOTTIME - MONOTONIC on Linux), 0 if unknown.
+    """
+
+    wall: datetime
+    mono_s: float
+    idle_s: float | None = None
+    slept_s: float = 0.0
+
+
+# ---- commands (from the tray menu, the CLI, the OS) ----
+
+
+@dataclass(frozen=True)
+class TakeBreak:
+    """"Take a break now" / "I'm up": start a break of `break_min`."""
+
+
+@dataclass(frozen=True)
+class EndBreak:
+    """"Back to work" before the break's time is up (the break still counts)."""
+
+
+@dataclass(frozen=True)
+class Snooze:
+    """Postpone the stretch prompt; minutes=None uses the `snooze_min` setting."""
+
+    minutes: int | None = None
+
+
+@dataclass(frozen=True)
+class Skip:
+    """Skip this stretch break: the next one comes a full interval later."""
+
+
+@dataclass(frozen=True)
+class Pause:
+    """Pause reminders for a number of seconds (a countdown; it always ends by itself)."""
+
+    seconds: float
+
+
+@dataclass(frozen=True)
+class PauseUntilTomorrow:
+    """Pause until the start of the next day (local calendar)."""
+
+
+@dataclass(frozen=True)
+class Resume:
+    """End a pause now."""
+
+
+@dataclass(frozen=True)
+class ScreenLock:
+    """The session's screen was locked (True) or unlocked (False)."""
+
+    locked: bool
+
+
+@dataclass(frozen=True)
+class ApplySettings:
+    """New settings take effect at once; the current cycle keeps its elapsed time."""
+
+    settings: Any  # core.settings.Settings (Any avoids an import cycle)
+
+
+Command = (
+    TakeBreak | EndBreak | Snooze | Skip | Pause | PauseUntilTomorrow | Resume | ScreenLock
+    | ApplySettings
+)
+
+
+# ---- effects (for the runtime to carry out) ----
+
+
+@dataclass(frozen=True)
+class ShowPrompt:
+    """Show (or replace) the prompt. `note` explains escalation or the snooze cap."""
+
+    prompt_id: int
+    kind: PromptKind
+    escalation: int = 0
+    snooze_allowed: bool = True
+    note: str | None = None
+
+
+@dataclass(frozen=True)
+class ClosePrompt:
+    """Withdraw the prompt with this id (it was answered, or is stale)."""
+
+    prompt_id: int
+
+
+@dataclass(frozen=True)
+class ShowNotice:
+    """A short message for the user (status line and/or a quiet notification)."""
+
+    text: str
+
+
+@dataclass(frozen=True)
+class RecordEvent:
+    """Append one event to the history (see the module docstring for kinds)."""
+
+    kind: str
+    wall: datetime
+    mono_s: float
+    data: dict[str, Any] = field(default_factory=dict)
+
+
+Effect = ShowPrompt | ClosePrompt | ShowNotice | RecordEvent

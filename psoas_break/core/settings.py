@@ -1,0 +1,204 @@
+"""The settings model: typed, frozen, with a range for every key and one-line error messages.
+
+Pure: it validates mappings (as parsed from TOML by the store adapter) and CLI strings. It never
+touches files. Defaults are chosen from the evidence in shared/health-content.md; README explains.
+
+Layering (see `layer_settings`): built-in defaults <- site defaults (managed desktops) <- user
+file, except that keys the site file lists in `locked` keep the site value.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import Any
+
+SCHEMA_VERSION = 1
+
+
+@dataclass(frozen=True)
+class Settings:
+    """Every user setting. Units are in the names; all intervals are minutes of sitting."""
+
+    profile: str = "desk"
+    stretch_every_min: int = 30
+    break_min: int = 2
+    posture_every_min: int = 20
+    snooze_min: int = 5
+    natural_break_min: int = 5
+    voice: bool = False
+    max_snoozes: int = 3
+    short_away: str = "count"
+
+    def with_value(self, key: str, value: Any) -> Settings:
+        """A copy with one key changed (value already validated)."""
+        return dataclasses.replace(self, **{key: value})
+
+    def as_dict(self) -> dict[str, Any]:
+        return dataclasses.asdict(self)
+
+
+@dataclass(frozen=True)
+class KeySpec:
+    """What a key allows. `choices` for text keys; `low`..`high` (and `zero_ok`) for ints."""
+
+    key: str
+    kind: type
+    help: str
+    low: int = 0
+    high: int = 0
+    zero_ok: bool = False
+    choices: tuple[str, ...] = ()
+
+    def allowed(self) -> str:
+        """Human text for what this key allows, used in every error line."""
+        if self.kind is bool:
+            return "true or false"
+        if self.kind is str:
+            return "one of " + ", ".join(f'"{c}"' for c in self.choices)
+        text = f"a whole number from {self.low} to {self.high}"
+        return text + (" (0 = off)" if self.zero_ok else "")
+
+
+SPECS: dict[str, KeySpec] = {
+    spec.key: spec
+    for spec in (
+        KeySpec("profile", str, "desk: keyboard idle counts as a break; driver: it never does",
+                choices=("desk", "driver")),
+        KeySpec("stretch_every_min", int, "minutes of sitting before a stretch break", 10, 180),
+        KeySpec("break_min", int, "length of a stretch break in minutes", 1, 30),
+        KeySpec("posture_every_min", int, "minutes of sitting between posture prompts", 5, 120,
+                zero_ok=True),
+        KeySpec("snooze_min", int, "minutes a snooze postpones the stretch prompt", 1, 60),
+        KeySpec("natural_break_min", int,
+                "minutes away (idle, locked, asleep) that count as a break by themselves", 2, 60),
+        KeySpec("voice", bool, "speak prompts aloud as well as showing them"),
+        KeySpec("max_snoozes", int, "snoozes in a row before the prompt stops offering it", 0, 10),
+        KeySpec("short_away", str,
+                "what a lock or sleep shorter than a natural break does to sitting time",
+                choices=("count", "pause")),
+    )
+}
+
+# Keys that are part of the file but not settings.
+META_KEYS = frozenset({"schema_version", "locked"})
+
+
+class SettingError(ValueError):
+    """A value a key does not allow. str() is the one line shown to the user."""
+
+
+def _fmt(raw: object) -> str:
+    if isinstance(raw, str):
+        return f'"{raw}"'
+    if isinstance(raw, bool):
+        return "true" if raw else "false"
+    return repr(raw)
+
+
+def validate_value(key: str, raw: object) -> Any:
+    """The validated value for `key`; SettingError names the key, the value and what's allowed."""
+    spec = SPECS.get(key)
+    if spec is None:
+        raise SettingError(f"unknown setting {key!r}; known settings: {', '.join(SPECS)}")
+    if spec.kind is bool:
+        if isinstance(raw, bool):
+            return raw
+    elif spec.kind is int:
+        if (
+            isinstance(raw, int)
+            and not isinstance(raw, bool)
+            and ((spec.zero_ok and raw == 0) or spec.low <= raw <= spec.high)
+        ):
+            return raw
+    elif spec.kind is str and isinstance(raw, str) and raw in spec.choices:
+        return raw
+    raise SettingError(f"{key} = {_fmt(raw)} is not allowed: use {spec.allowed()}")
+
+
+def parse_cli_value(key: str, text: str) -> Any:
+    """Parse the text a user typed for `key` (CLI `config set`) and validate it."""
+    spec = SPECS.get(key)
+    if spec is None:
+        raise SettingError(f"unknown setting {key!r}; known settings: {', '.join(SPECS)}")
+    raw: object = text
+    if spec.kind is bool:
+        lowered = text.strip().lower()
+        truthy = {"true": True, "on": True, "yes": True, "1": True}
+        falsy = {"false": False, "off": False, "no": False, "0": False}
+        raw = truthy.get(lowered, falsy.get(lowered, text))
+    elif spec.kind is int:
+        try:
+            raw = int(text.strip())
+        except ValueError:
+            raw = text
+    return validate_value(key, raw)
+
+
+@dataclass(frozen=True)
+class LoadResult:
+    """Settings built from a mapping, plus what was wrong with it.
+
+    problems: one line per bad value (that key fell back); unknown: keys kept but not understood.
+    """
+
+    settings: Settings
+    problems: tuple[str, ...] = ()
+    unknown: Mapping[str, Any] = dataclasses.field(default_factory=dict)
+    locked: frozenset[str] = frozenset()
+
+
+def settings_from_mapping(data: Mapping[str, Any], base: Settings | None = None) -> LoadResult:
+    """Apply every valid key of `data` over `base`; bad keys fall back to base's value."""
+    settings = base or Settings()
+    problems: list[str] = []
+    unknown: dict[str, Any] = {}
+    for key, raw in data.items():
+        if key in META_KEYS:
+            continue
+        if key not in SPECS:
+            unknown[key] = raw
+            continue
+        try:
+            settings = settings.with_value(key, validate_value(key, raw))
+        except SettingError as exc:
+            fallback = _fmt(getattr(settings, key))
+            problems.append(f"{exc}; using {fallback}")
+    version = data.get("schema_version", SCHEMA_VERSION)
+    if not isinstance(version, int) or isinstance(version, bool) or version > SCHEMA_VERSION:
+        problems.append(
+            f"schema_version = {_fmt(version)} is not one this version understands "
+            f"(1 to {SCHEMA_VERSION}); reading the keys it knows"
+        )
+    return LoadResult(settings, tuple(problems), unknown)
+
+
+def locked_keys(site: Mapping[str, Any]) -> tuple[frozenset[str], tuple[str, ...]]:
+    """The keys a site file locks, and one line per entry of `locked` that is not a setting."""
+    raw = site.get("locked", [])
+    if not isinstance(raw, list) or not all(isinstance(k, str) for k in raw):
+        return frozenset(), (f"locked = {_fmt(raw)} is not allowed: use a list of setting names",)
+    bad = tuple(
+        f"locked names {k!r}, which is not a setting; known settings: {', '.join(SPECS)}"
+        for k in raw
+        if k not in SPECS
+    )
+    return frozenset(k for k in raw if k in SPECS), bad
+
+
+def layer_settings(site: Mapping[str, Any], user: Mapping[str, Any]) -> LoadResult:
+    """Defaults <- site <- user, with site-locked keys kept at the site's value."""
+    site_result = settings_from_mapping(site)
+    locked, lock_problems = locked_keys(site)
+    user_result = settings_from_mapping(user, base=site_result.settings)
+    settings = user_result.settings
+    problems = [f"site defaults: {p}" for p in (*site_result.problems, *lock_problems)]
+    problems.extend(user_result.problems)
+    for key in sorted(locked):
+        if key in user and getattr(settings, key) != getattr(site_result.settings, key):
+            problems.append(f"{key} is locked by your administrator; keeping the site value")
+        settings = settings.with_value(key, getattr(site_result.settings, key))
+    for key in site_result.unknown:
+        problems.append(f"site defaults: unknown setting {key!r} ignored")
+    return LoadResult(settings, tuple(problems), user_result.unknown, locked)

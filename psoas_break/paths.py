@@ -1,0 +1,73 @@
+"""Where psoas-break keeps its files, from platformdirs (XDG variables are honoured on Linux)."""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass
+from pathlib import Path
+
+import platformdirs
+
+APP_DIR_NAME = "psoas-break"
+SETTINGS_FILE = "settings.toml"
+
+
+@dataclass(frozen=True)
+class AppPaths:
+    """All the folders and files the app uses. Built once by `AppPaths.default()`."""
+
+    config_dir: Path
+    site_config_dirs: tuple[Path, ...]
+    data_dir: Path
+    state_dir: Path
+    log_dir: Path
+    cache_dir: Path
+    runtime_dir: Path
+
+    @property
+    def settings_file(self) -> Path:
+        return self.config_dir / SETTINGS_FILE
+
+    @property
+    def site_settings_files(self) -> tuple[Path, ...]:
+        return tuple(d / SETTINGS_FILE for d in self.site_config_dirs)
+
+    @property
+    def history_file(self) -> Path:
+        return self.data_dir / "history.sqlite3"
+
+    @property
+    def log_file(self) -> Path:
+        return self.log_dir / "psoas-break.log"
+
+    @property
+    def control_socket(self) -> Path:
+        return self.runtime_dir / "control.sock"
+
+    @property
+    def lock_file(self) -> Path:
+        return self.runtime_dir / "instance.lock"
+
+    @classmethod
+    def default(cls) -> AppPaths:
+        dirs = platformdirs.PlatformDirs(APP_DIR_NAME, appauthor=False)
+        site = platformdirs.PlatformDirs(APP_DIR_NAME, appauthor=False, multipath=True)
+        site_dirs = tuple(Path(p) for p in site.site_config_dir.split(os.pathsep) if p)
+        return cls(
+            config_dir=Path(dirs.user_config_dir),
+            site_config_dirs=site_dirs,
+            data_dir=Path(dirs.user_data_dir),
+            state_dir=Path(dirs.user_state_dir),
+            log_dir=Path(dirs.user_log_dir),
+            cache_dir=Path(dirs.user_cache_dir),
+            runtime_dir=_runtime_dir(dirs),
+        )
+
+
+def _runtime_dir(dirs: platformdirs.PlatformDirs) -> Path:
+    # platformdirs falls back to /tmp/runtime-$UID style paths when XDG_RUNTIME_DIR is unset;
+    # that is still per-user, and we create it 0700 before use.
+    try:
+        return Path(dirs.user_runtime_dir)
+    except Exception:  # pragma: no cover - platforms without a runtime dir concept
+        return Path(dirs.user_cache_dir) / "run"
