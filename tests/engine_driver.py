@@ -118,7 +118,9 @@ class Driver:
 
     def events(self, kind: str | None = None) -> list[RecordEvent]:
         return [
-            e for _, e in self.log if isinstance(e, RecordEvent) and (kind is None or e.kind == kind)
+            e
+            for _, e in self.log
+            if isinstance(e, RecordEvent) and (kind is None or e.kind == kind)
         ]
 
     def notices(self) -> list[str]:

@@ -318,7 +318,7 @@ def test_posture_never_within_guard_of_stretch() -> None:
     d = Driver(settings=Settings(stretch_every_min=20, posture_every_min=9))
     d.sit(60)
     times = sorted((t, p.kind) for t, p in d.prompts())
-    for (t1, k1), (t2, k2) in zip(times, times[1:]):
+    for (t1, k1), (t2, k2) in zip(times, times[1:], strict=False):
         if "posture" in (k1, k2) and k1 != k2:
             assert t2 - t1 >= POSTURE_GUARD_S
 

@@ -80,8 +80,8 @@ def play(d: Driver, script: list[tuple[str, object]], check: bool = True) -> Non
 def test_invariants_over_random_days(script: list[tuple[str, object]]) -> None:
     d = Driver()
     play(d, script)
-    prompts = sorted((t, p) for t, p in d.prompts())
-    for (t1, p1), (t2, p2) in zip(prompts, prompts[1:]):
+    prompts = sorted(d.prompts(), key=lambda tp: tp[0])
+    for (t1, p1), (t2, p2) in zip(prompts, prompts[1:], strict=False):
         kinds = {p1.kind, p2.kind}
         if kinds == {"stretch"}:
             # Repeats and snoozes are at least snooze_min apart.
