@@ -50,9 +50,7 @@ State = Literal["sitting", "prompt_due", "on_break", "paused", "away"]
 
 # A posture prompt never comes this close before a stretch break is due (nor while one is
 # pending or snoozed): two prompts within a few minutes feel like nagging.
-POSTURE_GUARD_S = 180.0
-# A posture prompt is not repeated; it stays this long at most (the runtime may close it).
-POSTURE_SHOW_S = 60.0
+POSTURE_GUARD_S = 180.0  # at the normal 60-second minute
 
 
 @dataclass(frozen=True)
@@ -96,7 +94,10 @@ class Status:
 class SittingEngine:
     """Owns the sitting state. Not thread-safe: one thread (the runtime's) calls it."""
 
-    def __init__(self, settings: Settings) -> None:
+    def __init__(self, settings: Settings, minute_s: float = 60.0) -> None:
+        # minute_s scales every "minutes" setting; 60 in use, smaller in real-desktop tests
+        # so a 30-minute cycle can be watched in 30 seconds with every other part real.
+        self._minute_s = minute_s
         self._settings = settings
         self._state: State = "sitting"
         self._last: Tick | None = None
@@ -131,20 +132,28 @@ class SittingEngine:
 
     @property
     def _stretch_s(self) -> float:
-        return self._settings.stretch_every_min * 60.0
+        return self._settings.stretch_every_min * self._minute_s
 
     @property
     def _posture_s(self) -> float | None:
         minutes = self._settings.posture_every_min
-        return minutes * 60.0 if minutes > 0 else None
+        return minutes * self._minute_s if minutes > 0 else None
 
     @property
     def _natural_s(self) -> float:
-        return self._settings.natural_break_min * 60.0
+        return self._settings.natural_break_min * self._minute_s
 
     @property
     def _snooze_s(self) -> float:
-        return self._settings.snooze_min * 60.0
+        return self._settings.snooze_min * self._minute_s
+
+    @property
+    def _guard_s(self) -> float:
+        return POSTURE_GUARD_S * self._minute_s / 60.0
+
+    @property
+    def minute_s(self) -> float:
+        return self._minute_s
 
     @property
     def _idle_counts(self) -> bool:
@@ -277,7 +286,7 @@ class SittingEngine:
         if (
             self._state == "prompt_due"
             and idle_s is not None
-            and idle_s >= self._settings.break_min * 60.0
+            and idle_s >= self._settings.break_min * self._minute_s
         ):
             # They got up without clicking: the prompt did its job.
             self._respond(tick, "taken_idle", effects)
@@ -318,7 +327,7 @@ class SittingEngine:
             posture_s = self._posture_s or 0.0
             self._posture_in_s = posture_s
             if self._state == "sitting" and not self._snoozed and (
-                self._stretch_in_s > POSTURE_GUARD_S
+                self._stretch_in_s > self._guard_s
             ):
                 self._show_posture(tick, effects)
 
@@ -469,7 +478,7 @@ class SittingEngine:
         if (
             posture_in is not None
             and not self._snoozed
-            and posture_in < self._stretch_in_s - POSTURE_GUARD_S
+            and posture_in < self._stretch_in_s - self._guard_s
         ):
             return NextPrompt("posture", max(0.0, posture_in))
         return stretch
@@ -491,7 +500,7 @@ class SittingEngine:
             effects.append(self._end_sit(tick, "break"))
         self._counters = replace(self._counters, breaks_taken=self._counters.breaks_taken + 1)
         self._state = "on_break"
-        self._break_left_s = self._settings.break_min * 60.0
+        self._break_left_s = self._settings.break_min * self._minute_s
         self._break_taken_s = 0.0
         self._break_prompted = prompted
         self._sitting_s = 0.0
@@ -532,9 +541,9 @@ class SittingEngine:
                 effects.append(ClosePrompt(self._open_prompt))
                 self._open_prompt = None
             self._state = "sitting"
-            self._stretch_in_s = minutes * 60.0
+            self._stretch_in_s = minutes * self._minute_s
         else:
-            self._stretch_in_s = max(self._stretch_in_s, 0.0) + minutes * 60.0
+            self._stretch_in_s = max(self._stretch_in_s, 0.0) + minutes * self._minute_s
         self._snoozed = True
 
     def _cmd_skip(self, _cmd: Skip, tick: Tick, effects: list[Effect]) -> None:
@@ -558,7 +567,7 @@ class SittingEngine:
         self._stretch_in_s = self._stretch_s
         if self._posture_in_s is not None:
             # A posture prompt right after a stretch prompt would feel like nagging.
-            self._posture_in_s = max(self._posture_in_s, POSTURE_GUARD_S)
+            self._posture_in_s = max(self._posture_in_s, self._guard_s)
         self._snoozed = False
         self._snoozes_in_row = 0
         self._escalation = 0

@@ -1,0 +1,158 @@
+"""The tray icon and menu through pystray, fed with `TrayView`s from the runtime.
+
+Threads: `run()` blocks the main thread in pystray's loop (a macOS rule; GTK likes it too).
+`render()` may be called from the engine thread: pystray's backends marshal icon, title and
+menu updates onto their own loop. Menu callbacks only call `on_action(action)`, which posts to
+the engine's queue and returns at once.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import threading
+from collections.abc import Callable
+from typing import Any
+
+from psoas_break import APP_NAME
+from psoas_break.core.tray_view import MenuEntry, TrayView
+from psoas_break.tray_icon import render_icon
+
+log = logging.getLogger(__name__)
+
+ICON_PX = 64
+
+
+def _const(value: Any) -> Callable[[Any], Any]:
+    def get(_item: Any) -> Any:
+        return value
+
+    return get
+
+
+def _import_pystray(backend: str) -> Any:
+    # pystray chooses its backend when first imported, from PYSTRAY_BACKEND.
+    if backend not in ("win32", "darwin"):
+        os.environ["PYSTRAY_BACKEND"] = backend
+    import pystray
+
+    if backend == "xorg":
+        _patch_xorg_clicks()
+    return pystray
+
+
+def _patch_xorg_clicks() -> None:
+    """pystray 0.19.5's xorg window never selects ButtonPressMask, so clicks never arrive
+    (pystray issue #151). Add the mask right after the window is created."""
+    from pystray import _xorg
+
+    icon_cls = _xorg.Icon
+    if getattr(icon_cls, "_psoas_click_patch", False):
+        return
+    original = icon_cls._create_window
+
+    def create_window(self: Any) -> Any:
+        import Xlib.X
+
+        window = original(self)
+        window.change_attributes(
+            event_mask=Xlib.X.ExposureMask | Xlib.X.StructureNotifyMask | Xlib.X.ButtonPressMask
+        )
+        return window
+
+    icon_cls._create_window = create_window
+    icon_cls._psoas_click_patch = True
+
+
+class PystrayTray:
+    """One tray icon. Construct on the main thread; `render` from any thread."""
+
+    def __init__(self, backend: str, on_action: Callable[[str], None]) -> None:
+        self.backend = backend
+        self._on_action = on_action
+        self._pystray = _import_pystray(backend)
+        self._lock = threading.Lock()
+        self._view: TrayView | None = None
+        self._icon = self._pystray.Icon(APP_NAME, title=APP_NAME)
+        self.has_menu = bool(getattr(self._icon, "HAS_MENU", True))
+        self.has_notification = bool(getattr(self._icon, "HAS_NOTIFICATION", False))
+
+    # ---- building pystray objects ----
+
+    def _callback(self, action: str) -> Callable[[Any, Any], None]:
+        on_action = self._on_action
+
+        def clicked(_icon: Any, _item: Any) -> None:
+            on_action(action)
+
+        return clicked
+
+    def _noop(self) -> Callable[[Any, Any], None]:
+        def nothing(_icon: Any, _item: Any) -> None:
+            return None
+
+        return nothing
+
+    def _item(self, entry: MenuEntry) -> Any:
+        pystray = self._pystray
+        if entry.label == "-":
+            return pystray.Menu.SEPARATOR
+        if entry.children:
+            sub = pystray.Menu(*(self._item(c) for c in entry.children))
+            return pystray.MenuItem(
+                entry.label, sub, enabled=entry.enabled, visible=entry.visible
+            )
+        action = self._callback(entry.action) if entry.action else self._noop()
+        checked = _const(entry.checked) if entry.toggle else None
+        return pystray.MenuItem(
+            entry.label,
+            action,
+            checked=checked,
+            radio=entry.toggle == "radio",
+            default=entry.default,
+            visible=entry.visible,
+            enabled=entry.enabled and entry.action is not None,
+        )
+
+    def _menu(self, view: TrayView) -> Any:
+        return self._pystray.Menu(*(self._item(e) for e in view.menu))
+
+    # ---- public ----
+
+    def render(self, view: TrayView) -> None:
+        """Show `view`: only the parts that changed are pushed to the backend."""
+        with self._lock:
+            old = self._view
+            self._view = view
+            icon = self._icon
+            if old is None or old.icon != view.icon:
+                icon.icon = render_icon(view.icon, ICON_PX)
+            if old is None or old.title != view.title:
+                icon.title = view.title
+            if old is None or old.menu != view.menu:
+                icon.menu = self._menu(view)
+
+    def run(self, setup: Callable[[], None]) -> None:
+        """Block in the tray loop; `setup` runs once the icon is up (starts the engine)."""
+
+        def on_ready(icon: Any) -> None:
+            icon.visible = True
+            setup()
+
+        try:
+            self._icon.run(setup=on_ready)
+        except Exception:
+            # pystray's GTK finaliser hides its notification through D-Bus and raises when no
+            # notification server exists; the icon is gone by then, so this is not an error.
+            log.debug("tray loop ended with an error", exc_info=True)
+
+    def stop(self) -> None:
+        try:
+            self._icon.visible = False
+        except Exception:  # the icon may be half gone during shutdown
+            log.debug("hiding the icon failed", exc_info=True)
+        self._icon.stop()
+
+    def notify(self, title: str, message: str) -> None:
+        """pystray's own notification (a fallback notifier where the backend has one)."""
+        self._icon.notify(message, title)

@@ -1,0 +1,187 @@
+"""Composition root: pick the adapters, start the engine thread, run the tray on the main thread.
+
+Shutdown (Quit, SIGTERM, SIGINT): the engine thread stops, history is flushed, the sitting
+state is saved, the control socket and instance lock are released, the icon is removed, and the
+process exits 0 — all within about two seconds.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import signal
+import threading
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import datetime
+from pathlib import Path
+from typing import Any
+
+from psoas_break import APP_NAME, __version__
+from psoas_break.adapters.tray import choose_backend
+from psoas_break.core.engine import SittingEngine
+from psoas_break.core.tray_view import TrayFacts, TrayView
+from psoas_break.logging_setup import setup_logging
+from psoas_break.paths import AppPaths
+from psoas_break.ports import Choice
+from psoas_break.prompts import LogNotifications, Presenter
+from psoas_break.runtime import Hooks, Runtime
+from psoas_break.settings_store import SettingsStore
+from psoas_break.tray_icon import app_icon
+
+log = logging.getLogger(__name__)
+
+
+def minute_length_s(env: dict[str, str] | os._Environ[str]) -> float:
+    """Seconds per "minute" of every setting: 60, unless a test shortens it.
+
+    PSOAS_SECONDS_PER_MINUTE lets the real-desktop tests watch a 30-minute cycle in 30 seconds
+    with every other part of the app real. Out-of-range values are ignored with a warning.
+    """
+    raw = env.get("PSOAS_SECONDS_PER_MINUTE")
+    if not raw:
+        return 60.0
+    try:
+        value = float(raw)
+    except ValueError:
+        value = -1.0
+    if not 0.05 <= value <= 60.0:
+        log.warning("PSOAS_SECONDS_PER_MINUTE=%r ignored: use a number from 0.05 to 60", raw)
+        return 60.0
+    return value
+
+
+def read_clock() -> tuple[datetime, float, float]:
+    """Fallback clock if the clock adapter is missing: wall, monotonic, slept (0)."""
+    return datetime.now().astimezone(), time.monotonic(), 0.0
+
+
+@dataclass
+class App:
+    """Everything the running app holds, for the tray callbacks and shutdown."""
+
+    paths: AppPaths
+    store: SettingsStore
+    runtime: Runtime
+    choices: dict[str, Choice] = field(default_factory=dict)
+    notice: str | None = None
+    closers: list[Callable[[], None]] = field(default_factory=list)
+    quit_event: threading.Event = field(default_factory=threading.Event)
+    tray: Any = None
+
+    def facts(self) -> TrayFacts:
+        return TrayFacts(
+            locked_keys=self.store.result.locked,
+            has_menu=getattr(self.tray, "has_menu", True),
+            notice=self.notice,
+        )
+
+    def save_setting(self, key: str, value: Any) -> Any:
+        return self.store.set(key, value).settings
+
+
+def _app_icon_file(paths: AppPaths) -> Path | None:
+    target = paths.cache_dir / "psoas-break.png"
+    try:
+        if not target.exists():
+            target.parent.mkdir(parents=True, exist_ok=True)
+            app_icon(128).save(target)
+        return target
+    except OSError:
+        log.warning("cannot write the app icon to %s", target)
+        return None
+
+
+def run_app(paths: AppPaths, verbose: bool = False) -> int:
+    setup_logging(paths.log_file, verbose)
+    log.info("psoas-break %s starting (pid %d)", __version__, os.getpid())
+    env = os.environ
+    minute_s = minute_length_s(env)
+    store = SettingsStore(paths.settings_file, paths.site_settings_files)
+    loaded = store.load()
+    engine = SittingEngine(loaded.settings, minute_s=minute_s)
+    icon_file = _app_icon_file(paths)
+    presenter = Presenter(LogNotifications(), app_icon=icon_file)
+    tray_choice = choose_backend(env)
+    app_holder: dict[str, App] = {}
+
+    def render(view: TrayView) -> None:
+        tray = app_holder["app"].tray
+        if tray is not None:
+            tray.render(view)
+
+    def on_quit() -> None:
+        app_holder["app"].quit_event.set()
+        tray = app_holder["app"].tray
+        if tray is not None:
+            tray.stop()
+
+    hooks = Hooks(
+        render=render,
+        presenter=presenter,
+        facts=lambda: app_holder["app"].facts(),
+        on_quit=on_quit,
+        save_setting=lambda k, v: app_holder["app"].save_setting(k, v),
+    )
+    runtime = Runtime(engine, read_clock, None, hooks)
+    app = App(paths, store, runtime, choices={"tray": tray_choice})
+    app_holder["app"] = app
+    if loaded.problems:
+        app.notice = "settings file has problems (see the log)"
+
+    def request_quit() -> None:
+        runtime.post("quit")
+
+    _install_signal_handlers(request_quit, tray_choice.chosen)
+    if tray_choice.chosen == "none":
+        log.warning("no tray can be shown: %s", "; ".join(r for _, r in tray_choice.rejected))
+        runtime.start()
+        while not app.quit_event.wait(0.5):
+            pass
+    else:
+        from psoas_break.adapters.tray.pystray_tray import PystrayTray
+
+        log.info("tray backend: %s", tray_choice.chosen)
+        app.tray = PystrayTray(tray_choice.chosen, on_action=runtime.post)
+        app.tray.render(runtime.current_view())
+        app.tray.run(setup=runtime.start)
+    return _shutdown(app)
+
+
+def _shutdown(app: App) -> int:
+    app.runtime.stop(timeout_s=1.5)
+    for close in reversed(app.closers):
+        try:
+            close()
+        except Exception:
+            log.exception("closing failed")
+    log.info("%s stopped", APP_NAME)
+    logging.shutdown()
+    return 0
+
+
+def _install_signal_handlers(request_quit: Callable[[], None], backend: str) -> None:
+    def handler(_signum: int, _frame: Any) -> None:
+        request_quit()
+
+    signal.signal(signal.SIGTERM, handler)
+    signal.signal(signal.SIGINT, handler)
+    if backend in ("appindicator", "gtk"):
+        # Gtk.main() runs in C: Python handlers only run when Python code runs, so let GLib
+        # deliver the signals inside its loop as well.
+        try:
+            from gi.repository import GLib
+
+            for signum in (signal.SIGTERM, signal.SIGINT):
+                GLib.unix_signal_add(GLib.PRIORITY_HIGH, signum, _glib_handler(request_quit))
+        except Exception:
+            log.debug("GLib signal handlers not installed", exc_info=True)
+
+
+def _glib_handler(request_quit: Callable[[], None]) -> Callable[[], bool]:
+    def on_signal() -> bool:
+        request_quit()
+        return True
+
+    return on_signal

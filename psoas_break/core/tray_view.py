@@ -1,0 +1,212 @@
+"""What the tray shows, as plain data: the title, the icon's look and the menu tree.
+
+Pure: built from the engine's `Status`, the settings and a few runtime facts. The tray adapter
+turns a `TrayView` into pystray objects; tests compare views without any GUI. Menu actions are
+strings the runtime understands (see `psoas_break.runtime.ACTIONS`).
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+
+from psoas_break.core.engine import Status
+from psoas_break.core.settings import Settings
+
+# Presets offered in Settings; a value from the config file that is not one of these shows as
+# an extra checked "Custom (N min)" item.
+STRETCH_PRESETS_MIN = (20, 30, 45, 60, 90)
+BREAK_PRESETS_MIN = (1, 2, 5, 10)
+POSTURE_PRESETS_MIN = (0, 10, 15, 20, 30)
+SNOOZE_PRESETS_MIN = (5, 10, 15)
+SNOOZE_NOW_MIN = (5, 10, 15)
+PAUSE_PRESETS_MIN = (30, 60, 120)
+
+# The ring fills in this many visible steps, so the icon is redrawn at most this often per cycle.
+ICON_FILL_STEPS = 12
+
+
+@dataclass(frozen=True)
+class MenuEntry:
+    """One menu item. `action` None = not clickable; `children` makes it a submenu."""
+
+    label: str
+    action: str | None = None
+    enabled: bool = True
+    visible: bool = True
+    toggle: str | None = None  # None, "check" or "radio"
+    checked: bool = False
+    default: bool = False
+    children: tuple[MenuEntry, ...] = field(default_factory=tuple)
+
+
+SEPARATOR = MenuEntry("-")
+
+
+@dataclass(frozen=True)
+class IconLook:
+    """What the icon looks like: the state's colour scheme and how full the ring is."""
+
+    state: str  # sitting, prompt_due, on_break, paused, away, quiet
+    fill_steps: int  # 0..ICON_FILL_STEPS
+
+
+@dataclass(frozen=True)
+class TrayView:
+    title: str
+    icon: IconLook
+    menu: tuple[MenuEntry, ...]
+
+
+@dataclass(frozen=True)
+class TrayFacts:
+    """Runtime facts the view needs besides the engine status."""
+
+    locked_keys: frozenset[str] = frozenset()
+    autostart_enabled: bool | None = None  # None: autostart not available here
+    has_menu: bool = True
+    notice: str | None = None  # e.g. "Notifications unavailable" (shown once in the status)
+    can_show_stretch: bool = False
+    can_show_week: bool = False
+
+
+def _minutes_floor(seconds: float, minute_s: float) -> int:
+    return max(0, int(seconds // minute_s))
+
+
+def _minutes_ceil(seconds: float, minute_s: float) -> int:
+    return max(0, math.ceil(seconds / minute_s - 1e-9))
+
+
+def _clock(when: datetime, now: datetime) -> str:
+    if when.date() == now.date():
+        return when.strftime("%H:%M")
+    if when.date() == now.date() + timedelta(days=1):
+        return "tomorrow " + when.strftime("%H:%M")
+    return when.strftime("%a %H:%M")
+
+
+def status_text(status: Status, now: datetime, minute_s: float = 60.0) -> str:
+    """The one-line status: the tray title, the menu's first line and `psoas-break status`."""
+    sat = _minutes_floor(status.sitting_s, minute_s)
+    nxt = status.next_prompt
+    if status.state == "paused":
+        if status.paused_until is not None:
+            return f"Paused until {_clock(status.paused_until, now)}"
+        return "Paused"
+    if status.state == "on_break":
+        left = _minutes_ceil(status.break_left_s or 0.0, minute_s)
+        return f"On a break · {left} min left"
+    if status.state == "away":
+        return "Away · counted as a break"
+    if status.locked:
+        return f"Screen locked · sitting {sat} min"
+    if status.state == "prompt_due":
+        return f"Time to stretch · sitting {sat} min"
+    if nxt is None:
+        return f"Sitting {sat} min"
+    when = _minutes_ceil(nxt.in_s, minute_s)
+    word = "stretch" if nxt.kind == "stretch" else "posture check"
+    prefix = "Snoozed · " if status.snoozed else ""
+    return f"{prefix}Sitting {sat} min · {word} in {when} min"
+
+
+def icon_look(status: Status, settings: Settings, minute_s: float = 60.0) -> IconLook:
+    state = status.state
+    if state in ("paused", "on_break", "away", "prompt_due"):
+        steps = ICON_FILL_STEPS if state == "prompt_due" else 0
+        return IconLook(state, steps)
+    cycle_s = settings.stretch_every_min * minute_s
+    fraction = min(1.0, status.sitting_s / cycle_s) if cycle_s > 0 else 0.0
+    return IconLook("sitting", min(ICON_FILL_STEPS, int(fraction * ICON_FILL_STEPS)))
+
+
+def _radio_group(
+    key: str, current: int, presets: tuple[int, ...], facts: TrayFacts, fmt: str
+) -> tuple[MenuEntry, ...]:
+    locked = key in facts.locked_keys
+    items = [
+        MenuEntry(
+            "Off" if value == 0 else fmt.format(value),
+            action=f"set:{key}:{value}",
+            toggle="radio",
+            checked=value == current,
+            enabled=not locked,
+        )
+        for value in presets
+    ]
+    if current not in presets:
+        items.append(
+            MenuEntry(
+                f"Custom ({current} min)", action=None, toggle="radio", checked=True,
+                enabled=False,
+            )
+        )
+    return tuple(items)
+
+
+def build_view(
+    status: Status,
+    settings: Settings,
+    now: datetime,
+    facts: TrayFacts,
+    minute_s: float = 60.0,
+) -> TrayView:
+    """The whole tray: title, icon look and menu."""
+    text = status_text(status, now, minute_s)
+    title = f"{text} · {facts.notice}" if facts.notice else text
+    state = status.state
+    can_snooze = state in ("sitting", "prompt_due")
+    locked = facts.locked_keys
+    settings_menu = (
+        MenuEntry("Stretch every", children=_radio_group(
+            "stretch_every_min", settings.stretch_every_min, STRETCH_PRESETS_MIN, facts,
+            "{} min")),
+        MenuEntry("Break length", children=_radio_group(
+            "break_min", settings.break_min, BREAK_PRESETS_MIN, facts, "{} min")),
+        MenuEntry("Posture prompts", children=_radio_group(
+            "posture_every_min", settings.posture_every_min, POSTURE_PRESETS_MIN, facts,
+            "Every {} min")),
+        MenuEntry("Snooze length", children=_radio_group(
+            "snooze_min", settings.snooze_min, SNOOZE_PRESETS_MIN, facts, "{} min")),
+        MenuEntry("Profile", children=(
+            MenuEntry("Desk", action="set:profile:desk", toggle="radio",
+                      checked=settings.profile == "desk", enabled="profile" not in locked),
+            MenuEntry("Driver", action="set:profile:driver", toggle="radio",
+                      checked=settings.profile == "driver", enabled="profile" not in locked),
+        )),
+        MenuEntry("Voice prompts", action="toggle:voice", toggle="check",
+                  checked=settings.voice, enabled="voice" not in locked),
+    )
+    menu: list[MenuEntry] = [
+        MenuEntry(title, action=None, enabled=False),
+        SEPARATOR,
+        MenuEntry("Take a break now", action="break-now", default=True,
+                  enabled=state != "on_break"),
+        MenuEntry("Snooze", enabled=can_snooze, children=tuple(
+            MenuEntry(f"{m} min", action=f"snooze:{m}", enabled=can_snooze)
+            for m in SNOOZE_NOW_MIN)),
+        MenuEntry("Skip this break", action="skip", enabled=can_snooze),
+        MenuEntry("Pause", children=(
+            *(MenuEntry(f"{m} min" if m < 60 else f"{m // 60} h", action=f"pause:{m}")
+              for m in PAUSE_PRESETS_MIN),
+            MenuEntry("Until tomorrow", action="pause:tomorrow"),
+        )),
+        MenuEntry("Resume", action="resume", visible=state == "paused"),
+        SEPARATOR,
+    ]
+    if facts.can_show_stretch:
+        menu.append(MenuEntry("Show this stretch", action="show-stretch"))
+    if facts.can_show_week:
+        menu.append(MenuEntry("This week", action="show-week"))
+    menu.append(MenuEntry("Settings", children=settings_menu))
+    if facts.autostart_enabled is not None:
+        menu.append(MenuEntry("Start at login", action="toggle:autostart", toggle="check",
+                              checked=facts.autostart_enabled))
+    menu.extend((
+        SEPARATOR,
+        MenuEntry("About psoas-break", action="about"),
+        MenuEntry("Quit", action="quit"),
+    ))
+    return TrayView(title, icon_look(status, settings, minute_s), tuple(menu))

@@ -1,0 +1,154 @@
+"""From engine prompts to what a person sees and hears: the exercise, the notification, speech.
+
+`Presenter` implements runtime.PromptPresenter. It picks the exercise (pure selection in core),
+writes the notification (title by kind, body = the exercise's one-line prompt, the exercise's
+picture as icon), and hands it to the notification worker; with voice on (or while driving) it
+also hands the text to the speech worker. Both workers run off the engine thread.
+"""
+
+from __future__ import annotations
+
+import logging
+import random
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any, Protocol
+
+from psoas_break.core.engine import Status
+from psoas_break.core.events import ShowPrompt
+from psoas_break.core.settings import Settings
+from psoas_break.ports import Notification
+
+log = logging.getLogger(__name__)
+
+
+class NotificationSink(Protocol):
+    def submit(self, notification: Notification) -> None: ...
+
+    def close(self, tag: str) -> None: ...
+
+
+class SpeechSink(Protocol):
+    def submit(self, text: str) -> None: ...
+
+
+class LogNotifications:
+    """The null notification sink: the log is the last resort."""
+
+    name = "log"
+
+    def submit(self, notification: Notification) -> None:
+        log.info("prompt: %s — %s", notification.title, notification.body)
+
+    def close(self, tag: str) -> None:
+        return None
+
+
+TITLES = {
+    "stretch": "Time to stand up and stretch",
+    "posture": "Posture check",
+}
+
+
+class Presenter:
+    """Shows prompts and notices. Engine thread only; never blocks (workers do the waiting)."""
+
+    def __init__(
+        self,
+        notifications: NotificationSink,
+        speech: SpeechSink | None = None,
+        library: Any = None,
+        app_icon: Path | None = None,
+        rng: random.Random | None = None,
+        on_exercise: Callable[[Any], None] | None = None,
+    ) -> None:
+        self._notifications = notifications
+        self._speech = speech
+        self._library = library
+        self._app_icon = app_icon
+        self._rng = rng or random.Random()
+        self._history: Any = None
+        self._on_exercise = on_exercise
+        self.last_selection: Any = None
+        if library is not None:
+            from psoas_break.core.exercise_selection import SelectionHistory
+
+            self._history = SelectionHistory()
+
+    def _select(self, kind: str, settings: Settings, stopped: bool) -> Any:
+        if self._library is None:
+            return None
+        from psoas_break.core.exercise_selection import select_exercise, situation_for
+
+        try:
+            selection = select_exercise(
+                self._library,
+                kind=kind,
+                profile=settings.profile,
+                situation=situation_for(settings.profile, stopped=stopped),
+                history=self._history,
+                rng=self._rng,
+            )
+        except Exception:
+            log.exception("choosing an exercise failed")
+            return None
+        self._history.remember(selection)
+        self.last_selection = selection
+        if self._on_exercise is not None:
+            self._on_exercise(selection)
+        return selection
+
+    def show_prompt(self, prompt: ShowPrompt, status: Status, settings: Settings) -> None:
+        stopped = status.state == "on_break"
+        selection = self._select(prompt.kind, settings, stopped)
+        title = TITLES.get(prompt.kind, "psoas-break")
+        if selection is not None:
+            from psoas_break.core.exercise_selection import notification_body
+
+            body = notification_body(selection)
+            icon = self._exercise_icon(selection) or self._app_icon
+        else:
+            body = (
+                "Stand up, step one foot back and gently tuck your pelvis: hold 20–30 s a side."
+                if prompt.kind == "stretch"
+                else "Sit tall, relax your shoulders and breathe out slowly."
+            )
+            icon = self._app_icon
+        if prompt.note:
+            body = f"{prompt.note} {body}"
+        driving = settings.profile == "driver" and status.state != "on_break"
+        actions: tuple[tuple[str, str], ...] = ()
+        if prompt.kind == "stretch" and not driving:
+            actions = (("break-now", "I'm up"),)
+            if prompt.snooze_allowed:
+                actions += (("snooze", "Snooze"),)
+            actions += (("skip", "Skip"),)
+        notification = Notification(
+            title=title,
+            body=body[:200],
+            icon=icon,
+            urgent=prompt.kind == "stretch" and prompt.escalation > 0,
+            actions=actions,
+            tag="prompt",
+        )
+        self._notifications.submit(notification)
+        if self._speech is not None and (settings.voice or driving):
+            self._speech.submit(f"{title}. {body}")
+
+    def _exercise_icon(self, selection: Any) -> Path | None:
+        try:
+            from psoas_break.illustration.paths import picture_path
+
+            path: Path | None = picture_path(selection)
+            return path
+        except Exception:
+            return None
+
+    def close_prompt(self, prompt_id: int) -> None:
+        self._notifications.close("prompt")
+
+    def show_notice(self, text: str) -> None:
+        self._notifications.submit(
+            Notification(title="psoas-break", body=text, icon=self._app_icon, tag="notice",
+                         timeout_s=8)
+        )

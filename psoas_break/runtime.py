@@ -1,0 +1,374 @@
+"""The engine thread: the one thread that owns the sitting state.
+
+It drains a command queue (menu clicks, control requests, lock/sleep signals), takes a tick from
+the clock and idle source, feeds the pure engine, carries out the effects (notify, speak,
+record) and renders the tray when the view changed. Between events it sleeps on the queue until
+the next thing is due: the engine's next deadline, the next idle poll (only while sitting is
+being counted), the next minute the title shows, or the scheduler's next calendar job.
+
+`schedule` is used only for calendar-shaped work (the midnight roll-over of today's figures),
+in a private Scheduler whose jobs are wrapped so one failure never stops the loop; a wall
+clock that moves backwards re-registers the jobs (schedule would otherwise stall).
+"""
+
+from __future__ import annotations
+
+import logging
+import math
+import queue
+import threading
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any, Protocol
+
+import schedule
+
+from psoas_break.core.engine import SittingEngine, Status
+from psoas_break.core.events import (
+    ApplySettings,
+    ClosePrompt,
+    Command,
+    Effect,
+    EndBreak,
+    Pause,
+    PauseUntilTomorrow,
+    RecordEvent,
+    Resume,
+    ScreenLock,
+    ShowNotice,
+    ShowPrompt,
+    Skip,
+    Snooze,
+    TakeBreak,
+    Tick,
+)
+from psoas_break.core.settings import SettingError, Settings, parse_cli_value
+from psoas_break.core.tray_view import TrayFacts, TrayView, build_view, status_text
+
+log = logging.getLogger(__name__)
+
+# While sitting is counted, idle is polled this often (seconds at the normal minute). The
+# natural break is minutes long, so 30 s is plenty and costs two wakeups a minute.
+IDLE_POLL_S = 30.0
+
+
+class ClockReader(Protocol):
+    def __call__(self) -> tuple[datetime, float, float]:
+        """(aware local wall time, monotonic seconds including suspend, slept seconds)."""
+        ...
+
+
+class IdleReader(Protocol):
+    name: str
+
+    def idle_seconds(self) -> float | None: ...
+
+
+class PromptPresenter(Protocol):
+    """Turns engine effects into notifications/speech (the app wires the adapters)."""
+
+    def show_prompt(self, prompt: ShowPrompt, status: Status, settings: Settings) -> None: ...
+
+    def close_prompt(self, prompt_id: int) -> None: ...
+
+    def show_notice(self, text: str) -> None: ...
+
+
+class HistorySink(Protocol):
+    def record(self, event: RecordEvent) -> None: ...
+
+
+@dataclass
+class Hooks:
+    """What the runtime calls outside the engine. All optional except render."""
+
+    render: Callable[[TrayView], None]
+    presenter: PromptPresenter
+    history: HistorySink | None = None
+    facts: Callable[[], TrayFacts] = TrayFacts
+    on_quit: Callable[[], None] = lambda: None
+    extra_actions: dict[str, Callable[[], None]] | None = None
+    save_setting: Callable[[str, Any], Settings] | None = None
+
+
+_STOP = object()
+
+
+class Runtime:
+    """Owns the engine. `post()` and `call()` are the only thread-safe entry points."""
+
+    def __init__(
+        self,
+        engine: SittingEngine,
+        clock: ClockReader,
+        idle: IdleReader | None,
+        hooks: Hooks,
+        idle_poll_s: float | None = None,
+    ) -> None:
+        self.engine = engine
+        self._clock = clock
+        self._idle = idle
+        self._hooks = hooks
+        minute_s = engine.minute_s
+        self._idle_poll_s = idle_poll_s or IDLE_POLL_S * minute_s / 60.0
+        self._queue: queue.Queue[Any] = queue.Queue()
+        self._thread: threading.Thread | None = None
+        self._last_view: TrayView | None = None
+        self._scheduler = schedule.Scheduler()
+        self._last_wall: datetime | None = None
+        self._stopping = False
+        self.wakeups = 0
+        self._register_jobs()
+
+    # ---- thread-safe entry points ----
+
+    def post(self, item: str | Command) -> None:
+        """Queue a menu action string or an engine command; returns at once."""
+        self._queue.put(item)
+
+    def call(self, fn: Callable[[Runtime], Any], timeout_s: float = 2.0) -> Any:
+        """Run `fn(runtime)` on the engine thread and wait for its result."""
+        done = threading.Event()
+        box: dict[str, Any] = {}
+
+        def job(rt: Runtime) -> None:
+            try:
+                box["result"] = fn(rt)
+            except Exception as exc:  # handed back to the caller's thread
+                box["error"] = exc
+            finally:
+                done.set()
+
+        self._queue.put(job)
+        if not done.wait(timeout_s):
+            raise TimeoutError("the app did not answer in time")
+        if "error" in box:
+            raise box["error"]
+        return box.get("result")
+
+    def start(self) -> None:
+        self._thread = threading.Thread(target=self._run, name="psoas-engine", daemon=True)
+        self._thread.start()
+
+    def stop(self, timeout_s: float = 2.0) -> None:
+        self._queue.put(_STOP)
+        if self._thread is not None and self._thread is not threading.current_thread():
+            self._thread.join(timeout_s)
+
+    @property
+    def thread(self) -> threading.Thread | None:
+        return self._thread
+
+    # ---- the loop ----
+
+    def _run(self) -> None:
+        self._step(None)
+        while True:
+            timeout = self._sleep_s()
+            try:
+                item = self._queue.get(timeout=timeout)
+            except queue.Empty:
+                item = None
+            self.wakeups += 1
+            if item is _STOP:
+                break
+            try:
+                self._step(item)
+                # Drain what queued up meanwhile (a burst of clicks) before sleeping again.
+                while True:
+                    try:
+                        item = self._queue.get_nowait()
+                    except queue.Empty:
+                        break
+                    if item is _STOP:
+                        return
+                    self._step(item)
+            except Exception:
+                log.exception("engine step failed; carrying on")
+
+    def read_tick(self) -> Tick:
+        wall, mono_s, slept_s = self._clock()
+        idle_s = None
+        if self._idle is not None and self._wants_idle():
+            try:
+                idle_s = self._idle.idle_seconds()
+            except Exception:
+                log.exception("idle source %s failed", getattr(self._idle, "name", "?"))
+        return Tick(wall, mono_s, idle_s, slept_s)
+
+    def _wants_idle(self) -> bool:
+        # No idle polling while paused or on a break: nothing depends on it then.
+        return self.engine.state in ("sitting", "prompt_due", "away")
+
+    def _step(self, item: Any) -> None:
+        tick = self.read_tick()
+        self._check_wall_jump(tick.wall)
+        if callable(item) and not isinstance(item, str):
+            effects = self.engine.tick(tick)
+            self._carry_out(effects)
+            item(self)
+        elif isinstance(item, str):
+            effects = self.engine.tick(tick)
+            self._carry_out(effects)
+            self._action(item, tick)
+        elif item is not None:
+            self._carry_out(self.engine.command(item, tick))
+        else:
+            self._carry_out(self.engine.tick(tick))
+        self._run_jobs()
+        self.render()
+
+    def command(self, command: Command) -> None:
+        """Apply an engine command now (engine thread only)."""
+        self._carry_out(self.engine.command(command, self.read_tick()))
+
+    def _sleep_s(self) -> float:
+        candidates: list[float] = [3600.0]
+        deadline = self.engine.seconds_until_next_deadline()
+        if deadline is not None:
+            candidates.append(deadline + 0.05)
+        if self._idle is not None and self._wants_idle():
+            candidates.append(self._idle_poll_s)
+        candidates.append(self._next_title_change_s())
+        jobs_s = self._scheduler.idle_seconds
+        if jobs_s is not None:
+            candidates.append(max(0.5, jobs_s))
+        return max(0.05, min(candidates))
+
+    def _next_title_change_s(self) -> float:
+        """Seconds until a number in the title changes (minutes shown)."""
+        status = self.engine.status()
+        minute_s = self.engine.minute_s
+        if status.state == "paused":
+            return 3600.0
+        values: list[float] = []
+        if status.state in ("sitting", "prompt_due"):
+            values.append(minute_s - math.fmod(status.sitting_s, minute_s))
+        if status.next_prompt is not None and status.state == "sitting":
+            rest = math.fmod(status.next_prompt.in_s, minute_s)
+            values.append(rest if rest > 0.01 else minute_s)
+        if status.break_left_s is not None:
+            rest = math.fmod(status.break_left_s, minute_s)
+            values.append(rest if rest > 0.01 else minute_s)
+        return max(0.05, min(values)) + 0.02 if values else 3600.0
+
+    # ---- effects ----
+
+    def _carry_out(self, effects: list[Effect]) -> None:
+        presenter = self._hooks.presenter
+        for effect in effects:
+            try:
+                if isinstance(effect, RecordEvent):
+                    if self._hooks.history is not None:
+                        self._hooks.history.record(effect)
+                elif isinstance(effect, ShowPrompt):
+                    presenter.show_prompt(effect, self.engine.status(), self.engine.settings)
+                elif isinstance(effect, ClosePrompt):
+                    presenter.close_prompt(effect.prompt_id)
+                elif isinstance(effect, ShowNotice):
+                    presenter.show_notice(effect.text)
+            except Exception:
+                log.exception("carrying out %s failed", type(effect).__name__)
+
+    def render(self) -> TrayView:
+        view = self.current_view()
+        if view != self._last_view:
+            self._last_view = view
+            try:
+                self._hooks.render(view)
+            except Exception:
+                log.exception("rendering the tray failed")
+        return view
+
+    def current_view(self) -> TrayView:
+        wall = self._last_wall or self._clock()[0]
+        return build_view(
+            self.engine.status(), self.engine.settings, wall, self._hooks.facts(),
+            self.engine.minute_s,
+        )
+
+    def status_line(self) -> str:
+        wall = self._last_wall or self._clock()[0]
+        return status_text(self.engine.status(), wall, self.engine.minute_s)
+
+    # ---- menu actions ----
+
+    def _action(self, action: str, tick: Tick) -> None:
+        minute_s = self.engine.minute_s
+        simple: dict[str, Command] = {
+            "break-now": TakeBreak(),
+            "end-break": EndBreak(),
+            "skip": Skip(),
+            "resume": Resume(),
+            "pause:tomorrow": PauseUntilTomorrow(),
+            "lock": ScreenLock(True),
+            "unlock": ScreenLock(False),
+        }
+        if action in simple:
+            self._carry_out(self.engine.command(simple[action], tick))
+        elif action.startswith("snooze:"):
+            self._carry_out(self.engine.command(Snooze(int(action.split(":")[1])), tick))
+        elif action.startswith("pause:"):
+            minutes = int(action.split(":")[1])
+            self._carry_out(self.engine.command(Pause(minutes * minute_s), tick))
+        elif action.startswith("set:"):
+            _, key, text = action.split(":", 2)
+            self._set(key, text, tick)
+        elif action == "toggle:voice":
+            self._set("voice", "false" if self.engine.settings.voice else "true", tick)
+        elif action == "quit":
+            self._stopping = True
+            self._hooks.on_quit()
+        elif self._hooks.extra_actions and action in self._hooks.extra_actions:
+            self._hooks.extra_actions[action]()
+        else:
+            log.warning("unknown menu action %r ignored", action)
+
+    def _set(self, key: str, text: str, tick: Tick) -> None:
+        save = self._hooks.save_setting
+        try:
+            value = parse_cli_value(key, text)
+            settings = save(key, value) if save else self.engine.settings.with_value(key, value)
+        except SettingError as exc:
+            self._hooks.presenter.show_notice(str(exc))
+            return
+        except Exception as exc:  # disk full, read-only: keep running with the old value
+            log.warning("saving %s failed: %s", key, exc)
+            self._hooks.presenter.show_notice(str(exc))
+            return
+        self._carry_out(self.engine.command(ApplySettings(settings), tick))
+
+    def apply_settings(self, settings: Settings) -> None:
+        """Engine thread only: new settings (e.g. reloaded from disk) take effect now."""
+        self._carry_out(self.engine.command(ApplySettings(settings), self.read_tick()))
+
+    # ---- calendar jobs ----
+
+    def _register_jobs(self) -> None:
+        self._scheduler.clear()
+        # At local midnight today's figures roll over; a tick + render shows it at once.
+        self._scheduler.every().day.at("00:00").do(self._guarded, self._midnight)
+
+    def _guarded(self, job: Callable[[], None]) -> None:
+        try:
+            job()
+        except Exception:
+            log.exception("scheduled job failed; it will run again next time")
+
+    def _midnight(self) -> None:
+        self._carry_out(self.engine.tick(self.read_tick()))
+
+    def _check_wall_jump(self, wall: datetime) -> None:
+        last = self._last_wall
+        self._last_wall = wall
+        if last is not None and wall < last:
+            log.info("wall clock moved back by %.0f s; re-registering calendar jobs",
+                     (last - wall).total_seconds())
+            self._register_jobs()
+
+    def _run_jobs(self) -> None:
+        try:
+            self._scheduler.run_pending()
+        except Exception:
+            log.exception("scheduler failed")
