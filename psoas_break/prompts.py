@@ -47,6 +47,7 @@ class LogNotifications:
 TITLES = {
     "stretch": "Time to stand up and stretch",
     "posture": "Posture check",
+    "break": "Break time: here is a stretch",
 }
 
 
@@ -98,22 +99,37 @@ class Presenter:
             self._on_exercise(selection)
         return selection
 
+    def show_break(self, status: Status, settings: Settings) -> None:
+        """A break started: show the stretch to do during it (no buttons needed)."""
+        selection = self._select("stretch", settings, stopped=True)
+        body, icon = self._body_and_icon(selection, "stretch")
+        minutes = settings.break_min
+        self._notifications.submit(
+            Notification(
+                title=f"{TITLES['break']} ({minutes} min)", body=body[:200], icon=icon,
+                tag="prompt",
+            )
+        )
+        if self._speech is not None and settings.voice:
+            self._speech.submit(f"Break time. {body}")
+
+    def _body_and_icon(self, selection: Any, kind: str) -> tuple[str, Path | None]:
+        if selection is not None:
+            from psoas_break.core.exercise_selection import notification_body
+
+            return notification_body(selection), self._exercise_icon(selection) or self._app_icon
+        body = (
+            "Stand up, step one foot back and gently tuck your pelvis: hold 20–30 s a side."
+            if kind == "stretch"
+            else "Sit tall, relax your shoulders and breathe out slowly."
+        )
+        return body, self._app_icon
+
     def show_prompt(self, prompt: ShowPrompt, status: Status, settings: Settings) -> None:
         stopped = status.state == "on_break"
         selection = self._select(prompt.kind, settings, stopped)
         title = TITLES.get(prompt.kind, "psoas-break")
-        if selection is not None:
-            from psoas_break.core.exercise_selection import notification_body
-
-            body = notification_body(selection)
-            icon = self._exercise_icon(selection) or self._app_icon
-        else:
-            body = (
-                "Stand up, step one foot back and gently tuck your pelvis: hold 20–30 s a side."
-                if prompt.kind == "stretch"
-                else "Sit tall, relax your shoulders and breathe out slowly."
-            )
-            icon = self._app_icon
+        body, icon = self._body_and_icon(selection, prompt.kind)
         if prompt.note:
             body = f"{prompt.note} {body}"
         driving = settings.profile == "driver" and status.state != "on_break"

@@ -74,6 +74,8 @@ class PromptPresenter(Protocol):
 
     def show_notice(self, text: str) -> None: ...
 
+    def show_break(self, status: Status, settings: Settings) -> None: ...
+
 
 class HistorySink(Protocol):
     def record(self, event: RecordEvent) -> None: ...
@@ -262,6 +264,9 @@ class Runtime:
                 if isinstance(effect, RecordEvent):
                     if self._hooks.history is not None:
                         self._hooks.history.record(effect)
+                    if effect.kind == "break_start":
+                        # A break deserves a stretch to do: show one as it starts.
+                        presenter.show_break(self.engine.status(), self.engine.settings)
                 elif isinstance(effect, ShowPrompt):
                     presenter.show_prompt(effect, self.engine.status(), self.engine.settings)
                 elif isinstance(effect, ClosePrompt):

@@ -1,0 +1,99 @@
+"""Start the real psoas-break app inside a test desktop, with its own private folders.
+
+Time is real but shortened: PSOAS_SECONDS_PER_MINUTE makes every "minute" setting that many
+seconds, so a 30-minute cycle can be watched in seconds with every other part of the app real.
+"""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+import tempfile
+from dataclasses import dataclass
+from pathlib import Path
+
+from tests.desktop.dbusmenu import StatusNotifierItem
+from tests.desktop.session import DesktopSession
+from tests.desktop.waiting import wait_for
+
+REPO = Path(__file__).resolve().parent.parent
+
+
+@dataclass
+class RunningApp:
+    desktop: DesktopSession
+    proc: subprocess.Popen[bytes]
+    home: Path
+    env: dict[str, str]
+
+    @property
+    def config_file(self) -> Path:
+        return self.home / "config" / "psoas-break" / "settings.toml"
+
+    def item(self, timeout_s: float = 10.0) -> StatusNotifierItem:
+        return self.desktop.tray().wait_for_item(id="psoas-break", timeout_s=timeout_s)
+
+    def wait_title(self, predicate: object, timeout_s: float = 10.0) -> str:
+        item = self.item()
+
+        def check() -> str | None:
+            title = item.title
+            ok = predicate(title) if callable(predicate) else str(predicate) in title
+            return title if ok else None
+
+        return wait_for(check, timeout_s, what=f"title matching {predicate!r}")
+
+    def log(self) -> str:
+        return self.desktop.log_text(self.proc)
+
+    def cli(self, *args: str, timeout_s: float = 30.0) -> subprocess.CompletedProcess[str]:
+        return subprocess.run(
+            [sys.executable, "-m", "psoas_break", *args],
+            env=self.env, capture_output=True, text=True, timeout=timeout_s, check=False,
+        )
+
+    def stop(self) -> int | None:
+        return self.desktop.stop(self.proc)
+
+
+def app_env(
+    desktop: DesktopSession, home: Path, extra: dict[str, str] | None = None
+) -> dict[str, str]:
+    env = dict(desktop.env)
+    for name in ("config", "data", "state", "cache", "run"):
+        (home / name).mkdir(parents=True, exist_ok=True, mode=0o700)
+    env.update({
+        "XDG_CONFIG_HOME": str(home / "config"),
+        "XDG_CONFIG_DIRS": str(home / "site"),
+        "XDG_DATA_HOME": str(home / "data"),
+        "XDG_STATE_HOME": str(home / "state"),
+        "XDG_CACHE_HOME": str(home / "cache"),
+        "XDG_RUNTIME_DIR": str(home / "run"),
+        "PYTHONPATH": str(REPO),
+        "PSOAS_SECONDS_PER_MINUTE": "1",
+    })
+    env.update(extra or {})
+    return env
+
+
+def start_app(
+    desktop: DesktopSession,
+    *,
+    config: str | None = None,
+    site_config: str | None = None,
+    extra_env: dict[str, str] | None = None,
+    args: tuple[str, ...] = ("-v", "run"),
+    home: Path | None = None,
+) -> RunningApp:
+    home = home or Path(tempfile.mkdtemp(prefix="app-", dir=desktop.env["HOME"]))
+    env = app_env(desktop, home, extra_env)
+    if config is not None:
+        target = home / "config" / "psoas-break" / "settings.toml"
+        target.parent.mkdir(parents=True, exist_ok=True)
+        target.write_text(config)
+    if site_config is not None:
+        site = home / "site" / "psoas-break" / "settings.toml"
+        site.parent.mkdir(parents=True, exist_ok=True)
+        site.write_text(site_config)
+    proc = desktop.spawn([sys.executable, "-m", "psoas_break", *args], env=env, name="app")
+    return RunningApp(desktop, proc, home, env)

@@ -1,0 +1,70 @@
+"""Shared pytest fixtures: the real headless desktop (see tests/desktop/README.md).
+
+- `desktop`: a fresh `DesktopSession` per test (Xvfb + private session and system buses +
+  private XDG dirs, ~0.2 s). Teardown stops everything it started and fails the test with
+  LeakedProcessError if any process of the session survived.
+- `desktop_module`: one session shared by the tests of a module (cheaper; the tests share its
+  processes and services, so stop what a test started if the next one must not see it).
+
+Any test using either fixture gets the `desktop` marker automatically (`-m "not desktop"`
+deselects them). Where Xvfb or dbus-daemon is missing the tests are skipped, except on CI
+(CI set), where that is a failure: CI installs them with `.ci/system-deps test`.
+The harness is imported lazily, so collecting the suite works on machines without D-Bus.
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+from collections.abc import Iterator
+from typing import TYPE_CHECKING
+
+import pytest
+
+if TYPE_CHECKING:
+    from tests.desktop import DesktopSession
+
+_DESKTOP_FIXTURES = {"desktop", "desktop_module"}
+
+
+def _require_desktop() -> None:
+    if not sys.platform.startswith("linux"):
+        pytest.skip("real-desktop tests need Linux (Xvfb and D-Bus)")
+    from tests.desktop import missing_tools
+
+    missing = missing_tools()
+    if missing:
+        message = (
+            f"real-desktop tests need {', '.join(missing)}; install them with "
+            "`bash .ci/system-deps test`"
+        )
+        if os.environ.get("CI"):
+            pytest.fail(message)
+        pytest.skip(message)
+
+
+def _session() -> Iterator[DesktopSession]:
+    _require_desktop()
+    from tests.desktop import DesktopSession
+
+    with DesktopSession() as session:
+        yield session
+
+
+@pytest.fixture
+def desktop() -> Iterator[DesktopSession]:
+    """A private real desktop for one test (torn down and leak-checked after it)."""
+    yield from _session()
+
+
+@pytest.fixture(scope="module")
+def desktop_module() -> Iterator[DesktopSession]:
+    """A private real desktop shared by the tests of one module."""
+    yield from _session()
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    """Mark every test that uses a desktop fixture with `desktop`."""
+    for item in items:
+        if _DESKTOP_FIXTURES & set(getattr(item, "fixturenames", ())):
+            item.add_marker(pytest.mark.desktop)

@@ -1,0 +1,196 @@
+"""The real tray app on a headless desktop, read and clicked over D-Bus the way a panel does."""
+
+from __future__ import annotations
+
+import contextlib
+import sys
+import time
+from collections.abc import Iterator
+
+import pytest
+
+from psoas_break.tray_icon import state_colour
+from tests.app_harness import RunningApp, start_app
+from tests.desktop.session import DesktopSession, missing_tools
+from tests.desktop.waiting import wait_for
+
+pytestmark = [
+    pytest.mark.desktop,
+    pytest.mark.skipif(bool(missing_tools()), reason=f"missing {missing_tools()}"),
+]
+
+if sys.version_info >= (3, 11):
+    import tomllib
+else:  # pragma: no cover
+    import tomli as tomllib
+
+
+@pytest.fixture(scope="module")
+def desk() -> Iterator[DesktopSession]:
+    with DesktopSession() as d:
+        d.start_sni_watcher()
+        yield d
+
+
+@pytest.fixture
+def app(desk: DesktopSession) -> Iterator[RunningApp]:
+    running = start_app(desk, extra_env={"PSOAS_SECONDS_PER_MINUTE": "3"})
+    yield running
+    running.stop()
+
+
+def labels(node: object) -> list[str]:
+    return [c.label for c in node.children if not c.is_separator]  # type: ignore[attr-defined]
+
+
+def test_registers_and_menu_has_every_item(app: RunningApp) -> None:
+    started = time.monotonic()
+    item = app.item()
+    assert time.monotonic() - started < 10
+    assert item.id == "psoas-break"
+    assert item.title.startswith("Sitting 0 min")
+    menu = item.menu()
+    root = menu.layout()
+    top = labels(root)
+    assert top[0] == item.title  # the status line
+    assert not root.children[0].enabled
+    assert top[1:] == [
+        "Take a break now", "Snooze", "Skip this break", "Pause", "Settings",
+        "About psoas-break", "Quit",
+    ]
+    assert labels(menu.find("Snooze")) == ["5 min", "10 min", "15 min"]
+    assert labels(menu.find("Pause")) == ["30 min", "1 h", "2 h", "Until tomorrow"]
+    settings = menu.find("Settings")
+    assert labels(settings) == [
+        "Stretch every", "Break length", "Posture prompts", "Snooze length", "Profile",
+        "Voice prompts",
+    ]
+    stretch = menu.find("Settings", "Stretch every")
+    assert labels(stretch) == ["20 min", "30 min", "45 min", "60 min", "90 min"]
+    assert [c.toggle_type for c in stretch.children] == ["radio"] * 5
+    assert [c.checked for c in stretch.children] == [False, True, False, False, False]
+    posture = menu.find("Settings", "Posture prompts")
+    assert labels(posture) == ["Off", "Every 10 min", "Every 15 min", "Every 20 min",
+                               "Every 30 min"]
+    assert [c.label for c in posture.children if c.checked] == ["Every 20 min"]
+    voice = menu.find("Settings", "Voice prompts")
+    assert (voice.toggle_type, voice.checked) == ("checkmark", False)
+
+
+def test_actions_change_state(app: RunningApp) -> None:
+    menu = app.item().menu()
+    menu.click("Take a break now")
+    app.wait_title("On a break · 2 min left")
+    assert not menu.find("Take a break now").enabled
+    menu.click("Pause", "30 min")
+    app.wait_title("Paused until")
+    assert "Resume" in labels(menu.layout())
+    menu.click("Resume")
+    app.wait_title("Sitting 0 min")
+    assert "Resume" not in labels(menu.layout())
+    menu.click("Snooze", "10 min")
+    app.wait_title("Snoozed · Sitting 0 min · stretch in 40 min")
+    menu.click("Skip this break")
+    app.wait_title(lambda t: t.startswith("Sitting") and "Snoozed" not in t)
+
+
+def test_settings_choices_are_saved_and_shown(app: RunningApp) -> None:
+    menu = app.item().menu()
+    menu.click("Settings", "Stretch every", "45 min")
+    wait_for(lambda: app.config_file.exists(), 5, what="settings file")
+    menu.click("Settings", "Break length", "5 min")
+    menu.click("Settings", "Posture prompts", "Off")
+    menu.click("Settings", "Voice prompts")
+
+    def saved() -> dict[str, object] | None:
+        data = tomllib.loads(app.config_file.read_text())
+        return data if data.get("voice") is True else None
+
+    data = wait_for(saved, 5, what="voice saved")
+    assert data["stretch_every_min"] == 45
+    assert data["break_min"] == 5
+    assert data["posture_every_min"] == 0
+    stretch = menu.find("Settings", "Stretch every")
+    assert [c.label for c in stretch.children if c.checked] == ["45 min"]
+    assert menu.find("Settings", "Voice prompts").checked
+    app.wait_title("stretch in 45 min")
+
+
+def test_custom_value_and_locked_key(desk: DesktopSession) -> None:
+    running = start_app(
+        desk,
+        config="stretch_every_min = 25\n",
+        site_config='break_min = 5\nlocked = ["break_min"]\n',
+    )
+    try:
+        menu = running.item().menu()
+        stretch = menu.find("Settings", "Stretch every")
+        assert [c.label for c in stretch.children if c.checked] == ["Custom (25 min)"]
+        breaks = menu.find("Settings", "Break length")
+        assert [c.enabled for c in breaks.children] == [False] * 4
+        assert [c.label for c in breaks.children if c.checked] == ["5 min"]
+        with pytest.raises(AssertionError, match="not clickable"):
+            menu.click("Settings", "Break length", "2 min")
+        # Even a panel that sends the click anyway changes nothing.
+        target = menu.find("Settings", "Break length", "2 min")
+        with contextlib.suppress(Exception):
+            menu.event(target.id, "clicked")
+        time.sleep(0.5)
+        data = tomllib.loads(running.config_file.read_text())
+        assert "break_min" not in data
+    finally:
+        running.stop()
+
+
+def test_icon_colour_follows_state(app: RunningApp) -> None:
+    item = app.item()
+
+    def centre_rgb() -> tuple[int, int, int]:
+        img = item.icon_image().convert("RGBA")
+        r, g, b, _a = img.getpixel((img.width // 2, img.height // 2 - img.height * 11 // 64))
+        return (r, g, b)
+
+    def near(expected: tuple[int, int, int]) -> bool:
+        try:
+            got = centre_rgb()
+        except (FileNotFoundError, OSError):
+            return False  # pystray replaces the file: IconName may name the old one briefly
+        return all(abs(a - b) <= 12 for a, b in zip(got, expected, strict=True))
+
+    wait_for(lambda: near(state_colour("sitting")), 5, what="teal icon")
+    menu = item.menu()
+    menu.click("Take a break now")
+    wait_for(lambda: near(state_colour("on_break")), 5, what="green icon")
+    menu.click("Pause", "1 h")
+    wait_for(lambda: near(state_colour("paused")), 5, what="grey icon")
+
+
+def test_prompt_due_icon_after_shortened_cycle(desk: DesktopSession) -> None:
+    running = start_app(
+        desk, config="stretch_every_min = 10\nposture_every_min = 0\n",
+        extra_env={"PSOAS_SECONDS_PER_MINUTE": "0.2"},
+    )
+    try:
+        running.wait_title("Time to stretch", timeout_s=15)
+        img = running.item().icon_image().convert("RGBA")
+        r, g, b, _ = img.getpixel((img.width // 2, img.height // 2 - img.height * 11 // 64))
+        assert (r, g, b) == pytest.approx(state_colour("prompt_due"), abs=12)
+    finally:
+        running.stop()
+
+
+def test_quit_and_sigterm_exit_zero_quickly(desk: DesktopSession) -> None:
+    running = start_app(desk)
+    running.item()
+    running.item().menu().click("Quit")
+    started = time.monotonic()
+    assert running.proc.wait(5) == 0
+    assert time.monotonic() - started < 2.5
+    wait_for(lambda: not desk.tray().entries(), 5, what="item unregistered")
+
+    again = start_app(desk)
+    again.item()
+    again.proc.terminate()
+    started = time.monotonic()
+    assert again.proc.wait(5) == 0
+    assert time.monotonic() - started < 2.5
