@@ -11,7 +11,6 @@ import logging
 import os
 import signal
 import threading
-import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -52,11 +51,6 @@ def minute_length_s(env: dict[str, str] | os._Environ[str]) -> float:
     return value
 
 
-def read_clock() -> tuple[datetime, float, float]:
-    """Fallback clock if the clock adapter is missing: wall, monotonic, slept (0)."""
-    return datetime.now().astimezone(), time.monotonic(), 0.0
-
-
 @dataclass
 class App:
     """Everything the running app holds, for the tray callbacks and shutdown."""
@@ -69,12 +63,16 @@ class App:
     closers: list[Callable[[], None]] = field(default_factory=list)
     quit_event: threading.Event = field(default_factory=threading.Event)
     tray: Any = None
+    presenter: Any = None
 
     def facts(self) -> TrayFacts:
         return TrayFacts(
             locked_keys=self.store.result.locked,
             has_menu=getattr(self.tray, "has_menu", True),
             notice=self.notice,
+            can_show_stretch=self.presenter is not None
+            and self.presenter.last_selection is not None,
+            can_show_week=True,
         )
 
     def save_setting(self, key: str, value: Any) -> Any:
@@ -93,6 +91,23 @@ def _app_icon_file(paths: AppPaths) -> Path | None:
         return None
 
 
+def _load_library() -> Any:
+    try:
+        from psoas_break.exercise_library import load_builtin_library
+
+        return load_builtin_library()
+    except Exception:
+        # Broken packaged data must not stop the reminders: built-in text is used instead.
+        log.exception("the exercise library could not be loaded")
+        return None
+
+
+def _open_path(path: Path) -> None:
+    import webbrowser
+
+    webbrowser.open(path.as_uri())
+
+
 def run_app(paths: AppPaths, verbose: bool = False) -> int:
     setup_logging(paths.log_file, verbose)
     log.info("psoas-break %s starting (pid %d)", __version__, os.getpid())
@@ -101,8 +116,21 @@ def run_app(paths: AppPaths, verbose: bool = False) -> int:
     store = SettingsStore(paths.settings_file, paths.site_settings_files)
     loaded = store.load()
     engine = SittingEngine(loaded.settings, minute_s=minute_s)
+    from psoas_break.adapters.clock import read_tick_parts
+    from psoas_break.adapters.idle import make_idle_source
+    from psoas_break.adapters.session import make_session_watcher
+
+    idle, idle_choice = make_idle_source()
+    watcher, session_choice = make_session_watcher()
     icon_file = _app_icon_file(paths)
-    presenter = Presenter(LogNotifications(), app_icon=icon_file)
+    library = _load_library()
+    from psoas_break.adapters.history import SqliteHistory
+
+    notices: list[str] = []
+    history = SqliteHistory(paths.history_file, on_notice=notices.append)
+    presenter = Presenter(
+        LogNotifications(), app_icon=icon_file, library=library, cache_dir=paths.cache_dir
+    )
     tray_choice = choose_backend(env)
     app_holder: dict[str, App] = {}
 
@@ -117,15 +145,57 @@ def run_app(paths: AppPaths, verbose: bool = False) -> int:
         if tray is not None:
             tray.stop()
 
+    def in_background(name: str, job: Callable[[], object]) -> Callable[[], None]:
+        # Opening a browser or an image viewer may block: never on the engine thread.
+        def start() -> None:
+            def run() -> None:
+                try:
+                    job()
+                except Exception:
+                    log.exception("%s failed", name)
+
+            threading.Thread(target=run, name=name, daemon=True).start()
+
+        return start
+
+    def show_week() -> None:
+        from psoas_break import cli_stats
+
+        history.flush(2)
+        report = cli_stats.load_report(
+            paths.history_file, datetime.now().astimezone(), 7,
+            live_sit_s=engine.status().sitting_s,
+        )
+        chart = cli_stats.write_chart(paths.cache_dir / "week.png", report)
+        _open_path(chart)
+
+    def show_about() -> None:
+        from psoas_break.about_page import write_about
+
+        app = app_holder["app"]
+        backends = {k: c.chosen for k, c in app.choices.items()}
+        _open_path(write_about(paths, backends, engine.settings.profile == "driver"))
+
     hooks = Hooks(
         render=render,
         presenter=presenter,
+        history=history,
+        extra_actions={
+            "show-stretch": in_background("show-stretch", presenter.show_last_exercise),
+            "show-week": in_background("show-week", show_week),
+            "about": in_background("about", show_about),
+        },
         facts=lambda: app_holder["app"].facts(),
         on_quit=on_quit,
         save_setting=lambda k, v: app_holder["app"].save_setting(k, v),
     )
-    runtime = Runtime(engine, read_clock, None, hooks)
-    app = App(paths, store, runtime, choices={"tray": tray_choice})
+    runtime = Runtime(engine, read_tick_parts, idle, hooks)
+    app = App(
+        paths, store, runtime,
+        choices={"tray": tray_choice, "idle": idle_choice, "session": session_choice},
+    )
+    log.info("idle source: %s; session watcher: %s", idle_choice.chosen, session_choice.chosen)
+    app.presenter = presenter
     app_holder["app"] = app
     if loaded.problems:
         app.notice = "settings file has problems (see the log)"
@@ -133,6 +203,14 @@ def run_app(paths: AppPaths, verbose: bool = False) -> int:
     def request_quit() -> None:
         runtime.post("quit")
 
+    def on_sleep(sleeping: bool) -> None:
+        # After resume the engine thread's wait may be stretched by the suspend: tick now.
+        if not sleeping:
+            runtime.post("wake")
+
+    watcher.start(on_lock=lambda locked: runtime.post("lock" if locked else "unlock"),
+                  on_sleep=on_sleep)
+    app.closers.extend([idle.close, watcher.stop, history.close])
     _install_signal_handlers(request_quit, tray_choice.chosen)
     if tray_choice.chosen == "none":
         log.warning("no tray can be shown: %s", "; ".join(r for _, r in tray_choice.rejected))

@@ -8,7 +8,7 @@ from __future__ import annotations
 import argparse
 import sys
 
-from psoas_break import __version__, cli_config
+from psoas_break import __version__, cli_config, cli_exercises, cli_stats
 from psoas_break.paths import AppPaths
 
 
@@ -31,16 +31,41 @@ def build_parser() -> argparse.ArgumentParser:
     sub = parser.add_subparsers(dest="command", metavar="COMMAND", parser_class=_Parser)
     sub.add_parser("run", help="start the tray app (the default)")
     cli_config.add_subcommands(sub)
+    sub.add_parser("doctor", help="which tray, notifier, idle source and speech engine work here")
+    cli_exercises.add_subcommands(sub)
+    cli_stats.add_subcommands(sub)
     return parser
 
 
 def main(argv: list[str] | None = None) -> int:
+    try:
+        return _main(argv)
+    except BrokenPipeError:
+        # `psoas-break exercises | head`: the reader left; that is not an error.
+        import os
+
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())
+        return 0
+    except KeyboardInterrupt:
+        return 130
+
+
+def _main(argv: list[str] | None = None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
     paths = AppPaths.default()
     command = args.command or "run"
     if command == "config":
         return cli_config.run(args, paths)
+    if command == "doctor":
+        from psoas_break import doctor
+
+        return doctor.run(paths)
+    if command == "exercises":
+        return cli_exercises.run(args, paths.cache_dir)
+    if command == "stats":
+        return cli_stats.run(args, paths)
     if command == "run":
         from psoas_break.app import run_app
 

@@ -67,7 +67,11 @@ class AppPaths:
 def _runtime_dir(dirs: platformdirs.PlatformDirs) -> Path:
     # platformdirs falls back to /tmp/runtime-$UID style paths when XDG_RUNTIME_DIR is unset;
     # that is still per-user, and we create it 0700 before use.
+    import warnings
+
     try:
-        return Path(dirs.user_runtime_dir)
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")  # platformdirs warns when it falls back; fine here
+            return Path(dirs.user_runtime_dir)
     except Exception:  # pragma: no cover - platforms without a runtime dir concept
         return Path(dirs.user_cache_dir) / "run"

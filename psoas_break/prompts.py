@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import logging
 import random
-from collections.abc import Callable
 from pathlib import Path
 from typing import Any, Protocol
 
@@ -60,16 +59,16 @@ class Presenter:
         speech: SpeechSink | None = None,
         library: Any = None,
         app_icon: Path | None = None,
+        cache_dir: Path | None = None,
         rng: random.Random | None = None,
-        on_exercise: Callable[[Any], None] | None = None,
     ) -> None:
         self._notifications = notifications
         self._speech = speech
         self._library = library
         self._app_icon = app_icon
+        self._cache_dir = cache_dir
         self._rng = rng or random.Random()
         self._history: Any = None
-        self._on_exercise = on_exercise
         self.last_selection: Any = None
         if library is not None:
             from psoas_break.core.exercise_selection import SelectionHistory
@@ -83,20 +82,14 @@ class Presenter:
 
         try:
             selection = select_exercise(
-                self._library,
-                kind=kind,
-                profile=settings.profile,
-                situation=situation_for(settings.profile, stopped=stopped),
-                history=self._history,
-                rng=self._rng,
+                self._library, kind, settings.profile,
+                situation_for(settings.profile, stopped=stopped), self._history, self._rng,
             )
         except Exception:
             log.exception("choosing an exercise failed")
             return None
-        self._history.remember(selection)
+        self._history = self._history.recorded(selection)
         self.last_selection = selection
-        if self._on_exercise is not None:
-            self._on_exercise(selection)
         return selection
 
     def show_break(self, status: Status, settings: Settings) -> None:
@@ -129,6 +122,8 @@ class Presenter:
         stopped = status.state == "on_break"
         selection = self._select(prompt.kind, settings, stopped)
         title = TITLES.get(prompt.kind, "psoas-break")
+        if selection is not None:
+            title = f"{title}: {selection.exercise.title}"
         body, icon = self._body_and_icon(selection, prompt.kind)
         if prompt.note:
             body = f"{prompt.note} {body}"
@@ -152,13 +147,26 @@ class Presenter:
             self._speech.submit(f"{title}. {body}")
 
     def _exercise_icon(self, selection: Any) -> Path | None:
+        if self._cache_dir is None:
+            return None
         try:
-            from psoas_break.illustration.paths import picture_path
+            from psoas_break.illustration import picture_path
 
-            path: Path | None = picture_path(selection)
+            path: Path = picture_path(selection.exercise, selection.side, self._cache_dir)
             return path
         except Exception:
+            log.warning("no picture for %s", selection.exercise.id, exc_info=True)
             return None
+
+    def show_last_exercise(self) -> Path | None:
+        """Open the page of the current/last prompt's exercise (off the engine thread)."""
+        selection = self.last_selection
+        if selection is None or self._cache_dir is None:
+            return None
+        from psoas_break.exercise_page import show_exercise
+
+        path: Path = show_exercise(selection.exercise, selection.side, self._cache_dir)
+        return path
 
     def close_prompt(self, prompt_id: int) -> None:
         self._notifications.close("prompt")

@@ -322,6 +322,8 @@ class Runtime:
             self._set(key, text, tick)
         elif action == "toggle:voice":
             self._set("voice", "false" if self.engine.settings.voice else "true", tick)
+        elif action == "wake":
+            return  # the tick taken for this step is the point
         elif action == "quit":
             self._stopping = True
             self._hooks.on_quit()

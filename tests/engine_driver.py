@@ -49,7 +49,11 @@ class Driver:
     @property
     def wall(self) -> datetime:
         elapsed = timedelta(seconds=self.mono_s - self._mono0)
-        return (self.start + elapsed + self.wall_offset).astimezone(self.tz)
+        # Elapsed time is added in UTC: adding to a zoned datetime is local wall arithmetic,
+        # which would invent or skip an hour at a DST change.
+        return (self.start.astimezone(timezone.utc) + elapsed + self.wall_offset).astimezone(
+            self.tz
+        )
 
     def make_tick(self) -> Tick:
         return Tick(self.wall, self.mono_s, self.idle_s, self.slept_s)

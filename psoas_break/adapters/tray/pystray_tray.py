@@ -129,8 +129,39 @@ class PystrayTray:
                 icon.icon = render_icon(view.icon, ICON_PX)
             if old is None or old.title != view.title:
                 icon.title = view.title
-            if old is None or old.menu != view.menu:
+            menu_changed = old is None or old.menu != view.menu
+            if menu_changed and not (old and self._relabel_status_only(old, view)):
                 icon.menu = self._menu(view)
+
+    def _relabel_status_only(self, old: TrayView, new: TrayView) -> bool:
+        """When only the status line changed, relabel it in place (GTK backends).
+
+        pystray rebuilds the whole menu on update_menu(), which gives every dbusmenu item a new
+        id: a click that a panel sends during the rebuild is lost ("The ID supplied does not
+        refer to a menu item"). The status line changes every minute, so relabel that one
+        Gtk.MenuItem instead and rebuild only when something else changed.
+        """
+        if self.backend not in ("appindicator", "gtk"):
+            return False
+        if old.menu[1:] != new.menu[1:] or not old.menu or not new.menu:
+            return False
+        handle = getattr(self._icon, "_menu_handle", None)
+        if handle is None:
+            return False
+        label = new.menu[0].label
+        try:
+            from gi.repository import GLib
+        except ImportError:
+            return False
+
+        def relabel() -> bool:
+            children = handle.get_children()
+            if children:
+                children[0].set_label(label)
+            return False  # run once
+
+        GLib.idle_add(relabel)
+        return True
 
     def run(self, setup: Callable[[], None]) -> None:
         """Block in the tray loop; `setup` runs once the icon is up (starts the engine)."""

@@ -1,0 +1,46 @@
+"""The About page: version, the safety note, where settings, history and logs live.
+
+Written as a small self-contained HTML file into the cache folder and opened in the default
+browser (every text escaped; no scripts).
+"""
+
+from __future__ import annotations
+
+import html
+from pathlib import Path
+
+from psoas_break import __version__
+from psoas_break.core.safety import safety_text
+from psoas_break.paths import AppPaths
+
+
+def write_about(paths: AppPaths, backends: dict[str, str], driver: bool) -> Path:
+    rows = "".join(
+        f"<tr><th>{html.escape(k)}</th><td>{html.escape(v)}</td></tr>"
+        for k, v in (
+            ("Settings", str(paths.settings_file)),
+            ("History", str(paths.history_file)),
+            ("Log", str(paths.log_file)),
+            *((f"{family.capitalize()} backend", name) for family, name in backends.items()),
+        )
+    )
+    notes = "".join(
+        f"<p>{html.escape(p)}</p>" for p in safety_text(include_driving=driver).split("\n") if p
+    )
+    page = f"""<!doctype html>
+<html lang="en"><head><meta charset="utf-8">
+<meta http-equiv="Content-Security-Policy" content="default-src 'none'; style-src 'unsafe-inline'">
+<title>About psoas-break</title>
+<style>body{{font-family:sans-serif;max-width:42em;margin:2em auto;line-height:1.5}}
+th{{text-align:left;padding-right:1em}}</style></head>
+<body><h1>psoas-break {html.escape(__version__)}</h1>
+<p>Times how long you sit and prompts hip-flexor stretches and posture changes.</p>
+{notes}
+<table>{rows}</table>
+<p>psoas-break keeps everything on this computer and never uses the network.</p>
+</body></html>
+"""
+    target = paths.cache_dir / "about.html"
+    target.parent.mkdir(parents=True, exist_ok=True)
+    target.write_text(page, encoding="utf-8")
+    return target

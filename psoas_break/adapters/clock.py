@@ -1,0 +1,169 @@
+"""The only module that reads real clocks: what goes into a `Tick`.
+
+`read_tick_parts()` -> (wall, mono_s, slept_s):
+- wall: aware local datetime (calendar only; may jump either way);
+- mono_s: seconds on a monotonic clock that KEEPS COUNTING THROUGH SUSPEND;
+- slept_s: cumulative seconds spent suspended since some origin (only differences matter).
+
+Per platform:
+- Linux: mono_s = CLOCK_BOOTTIME; slept_s = CLOCK_BOOTTIME - CLOCK_MONOTONIC (the latter stops
+  in suspend, so the difference grows by exactly the suspended time).
+- macOS: time.monotonic() is mach_absolute_time and stops in sleep, but Apple's clock_gettime(3)
+  has CLOCK_MONOTONIC_RAW, which "continues to increment while the system is asleep", and
+  CLOCK_UPTIME_RAW, the same clock that "does not increment while the system is asleep": mono_s
+  = the former, slept_s = their difference, exact and with no guessing.
+- Windows: QueryInterruptTime counts through sleep and QueryUnbiasedInterruptTime does not
+  (both in 100 ns units, from boot): mono_s = the former, slept_s = their difference
+  (`windows_tick_parts`). If they cannot be called: time.monotonic() (GetTickCount64 or QPC,
+  both count through sleep) and slept_s = 0 (the engine still sees the gap).
+- Anything else (or a macOS without those clocks): time.monotonic() + a `SleepEstimator`, which
+  synthesizes the suspended time from the wall clock moving ahead of the monotonic one.
+
+The estimator's blind spot: a forward step of the wall clock (NTP correcting a badly-set
+clock, a user setting the time) looks exactly like a sleep. It uses epoch time (time.time()),
+so time-zone and DST changes do not move it; it ignores excesses under `min_sleep_s` (NTP
+steps and scheduling jitter) and over `max_sleep_s` (a clock set years ahead, an RTC reset),
+and never counts more than the wall clock moved. That bound is why it is only a fallback.
+"""
+
+from __future__ import annotations
+
+import ctypes
+import functools
+import sys
+import threading
+import time
+from collections.abc import Callable
+from datetime import datetime
+
+TickParts = tuple[datetime, float, float]
+
+_100NS_PER_S = 10_000_000
+
+
+def windows_tick_parts(interrupt_100ns: int, unbiased_100ns: int) -> tuple[float, float]:
+    """(mono_s, slept_s) from QueryInterruptTime and QueryUnbiasedInterruptTime (100 ns units).
+
+    Pure. The unbiased time excludes sleep and hibernation, so the difference is the time spent
+    asleep since boot; clamped at 0 against read-order noise.
+    """
+    mono_s = interrupt_100ns / _100NS_PER_S
+    slept_s = max(0, interrupt_100ns - unbiased_100ns) / _100NS_PER_S
+    return mono_s, slept_s
+
+
+class SleepEstimator:
+    """Synthesizes suspended time where no clock reports it (see module docstring).
+
+    Pure: `update(wall_epoch_s, mono_s)` takes readings, returns cumulative slept seconds.
+    Each step adds max(0, wall_delta - mono_delta) when that excess is in
+    [min_sleep_s, max_sleep_s]; a wall clock that moved back adds nothing.
+    """
+
+    def __init__(self, min_sleep_s: float = 5.0, max_sleep_s: float = 30 * 86400.0) -> None:
+        self.min_sleep_s = min_sleep_s
+        self.max_sleep_s = max_sleep_s
+        self.slept_s = 0.0
+        self._last: tuple[float, float] | None = None
+
+    def update(self, wall_epoch_s: float, mono_s: float) -> float:
+        """Account for the step since the previous reading; returns the cumulative total."""
+        last = self._last
+        self._last = (wall_epoch_s, mono_s)
+        if last is None:
+            return self.slept_s
+        wall_delta_s = wall_epoch_s - last[0]
+        mono_delta_s = max(0.0, mono_s - last[1])
+        excess_s = wall_delta_s - mono_delta_s
+        if self.min_sleep_s <= excess_s <= self.max_sleep_s:
+            self.slept_s += excess_s
+        return self.slept_s
+
+
+class SystemClock:
+    """Reads this platform's clocks (one instance per process; thread-safe)."""
+
+    def __init__(self, platform: str | None = None) -> None:
+        self.platform = platform or sys.platform
+        self._lock = threading.Lock()
+        self._estimator: SleepEstimator | None = None
+        self.method, self._read = self._choose()
+
+    def _choose(self) -> tuple[str, Callable[[], tuple[float, float]]]:
+        boottime = getattr(time, "CLOCK_BOOTTIME", None)
+        if self.platform.startswith("linux") and boottime is not None:
+            return "CLOCK_BOOTTIME - CLOCK_MONOTONIC", self._read_linux
+        raw = getattr(time, "CLOCK_MONOTONIC_RAW", None)
+        uptime = getattr(time, "CLOCK_UPTIME_RAW", None)
+        if self.platform == "darwin" and raw is not None and uptime is not None:
+            return "CLOCK_MONOTONIC_RAW - CLOCK_UPTIME_RAW", self._read_macos
+        if self.platform == "win32":
+            reader = self._windows_reader()
+            if reader is not None:
+                return "QueryInterruptTime - QueryUnbiasedInterruptTime", reader
+            return "time.monotonic (counts through sleep)", self._read_monotonic_only
+        self._estimator = SleepEstimator()
+        return "time.monotonic + SleepEstimator", self._read_estimated
+
+    @staticmethod
+    def _read_linux() -> tuple[float, float]:
+        mono_s = time.clock_gettime(time.CLOCK_MONOTONIC)
+        boot_s = time.clock_gettime(time.CLOCK_BOOTTIME)  # read second: boot - mono >= slept
+        return boot_s, max(0.0, boot_s - mono_s)
+
+    @staticmethod
+    def _read_macos() -> tuple[float, float]:
+        uptime_clock: int = getattr(time, "CLOCK_UPTIME_RAW")  # noqa: B009 - macOS only
+        uptime_s = time.clock_gettime(uptime_clock)
+        raw_s = time.clock_gettime(time.CLOCK_MONOTONIC_RAW)
+        return raw_s, max(0.0, raw_s - uptime_s)
+
+    @staticmethod
+    def _read_monotonic_only() -> tuple[float, float]:
+        return time.monotonic(), 0.0
+
+    @staticmethod
+    def _windows_reader() -> Callable[[], tuple[float, float]] | None:
+        windll = getattr(ctypes, "windll", None)
+        if windll is None:
+            return None
+        try:
+            kernelbase = windll.kernelbase  # QueryInterruptTime: Windows 10+
+            query = kernelbase.QueryInterruptTime
+            query_unbiased = windll.kernel32.QueryUnbiasedInterruptTime
+        except (AttributeError, OSError):
+            return None
+
+        def read() -> tuple[float, float]:
+            interrupt = ctypes.c_uint64()
+            unbiased = ctypes.c_uint64()
+            query_unbiased(ctypes.byref(unbiased))
+            query(ctypes.byref(interrupt))
+            return windows_tick_parts(interrupt.value, unbiased.value)
+
+        return read
+
+    def _read_estimated(self) -> tuple[float, float]:
+        mono_s = time.monotonic()
+        wall_s = time.time()
+        assert self._estimator is not None
+        slept_s = self._estimator.update(wall_s, mono_s)
+        return mono_s + slept_s, slept_s
+
+    def read_tick_parts(self) -> TickParts:
+        """(aware local wall datetime, mono_s including suspend, cumulative slept_s)."""
+        with self._lock:
+            mono_s, slept_s = self._read()
+            wall = datetime.now().astimezone()
+        return wall, mono_s, slept_s
+
+
+@functools.lru_cache(maxsize=1)
+def system_clock() -> SystemClock:
+    """The process's clock (one, so the fallback estimator keeps its history)."""
+    return SystemClock()
+
+
+def read_tick_parts() -> TickParts:
+    """(aware local wall datetime, mono_s including suspend, cumulative slept_s); see module."""
+    return system_clock().read_tick_parts()

@@ -1,0 +1,617 @@
+"""The history store: the engine's `RecordEvent`s in an SQLite file, written by one thread.
+
+Contract for the runtime:
+
+    history = SqliteHistory(default_db_path(), on_notice=show_text)   # starts the writer thread
+    history.record(event)      # any thread; never blocks, never raises
+    history.close()            # at shutdown: writes what is queued, stops the thread
+
+- Writes are batched: the writer commits what is queued every `flush_interval_s` seconds or as
+  soon as `batch_max` events are waiting, in one transaction; `flush()` forces a commit and
+  waits for it; `close()` flushes.
+- The file is opened (and checked with `PRAGMA quick_check`) on the writer thread. A file that
+  is not a database, is malformed or fails the check is moved aside to
+  `history.sqlite3.corrupt-YYYYmmdd-HHMMSS` (its `-wal`/`-shm` with it), one warning is logged,
+  `on_notice(text)` is called once with a sentence the runtime can show, and a fresh database
+  is started. Nothing is deleted.
+- A write that fails for an outside reason (disk full, read-only folder, file locked by
+  another process) is logged once; the events stay queued in memory (at most `memory_cap`,
+  the oldest are dropped beyond that, also logged once) and the write is retried every
+  `retry_s` seconds. The writer thread never dies from an SQLite or OS error.
+- WAL journal, `synchronous=NORMAL`: a committed batch survives the process being killed
+  (kill -9); a power cut may lose the last batch or two, which is acceptable for statistics.
+- Schema: `PRAGMA user_version` counts the migrations applied; `MIGRATIONS[i]` takes the file
+  from version i to i + 1 inside one transaction. A file newer than this code is left alone
+  (events stay in memory, a notice says why).
+
+Reading (`read_events`, `count_events`, `forget_before`) opens its own connection per call,
+so it works from any thread or process while the writer runs. Times are stored as POSIX
+seconds plus the UTC offset the event's wall clock had, so an event keeps the local day it
+happened on even after the user changes time zone.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import logging
+import os
+import queue
+import sqlite3
+import threading
+import time
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+from datetime import date, datetime, timedelta, timezone
+from pathlib import Path
+from typing import Any
+
+from psoas_break.core.events import RecordEvent
+
+log = logging.getLogger(__name__)
+
+DB_FILENAME = "history.sqlite3"
+_BUSY_TIMEOUT_MS = 5000
+
+# MIGRATIONS[i] takes a file from user_version i to i + 1. Append only; never edit a shipped one.
+MIGRATIONS: tuple[tuple[str, ...], ...] = (
+    (
+        """
+        CREATE TABLE events (
+            id            INTEGER PRIMARY KEY,  -- insertion order = the engine's order
+            t_utc_s       REAL    NOT NULL,     -- POSIX seconds of the event's wall time
+            utc_offset_s  INTEGER NOT NULL,     -- the wall clock's UTC offset then
+            mono_s        REAL    NOT NULL,     -- the engine's monotonic seconds
+            kind          TEXT    NOT NULL,     -- RecordEvent.kind (see core/events.py)
+            data          TEXT    NOT NULL DEFAULT '{}'  -- RecordEvent.data as JSON
+        )
+        """,
+        # The stats views read a range of days: this keeps that a range scan at any size.
+        "CREATE INDEX events_by_time ON events (t_utc_s)",
+    ),
+)
+SCHEMA_VERSION = len(MIGRATIONS)
+
+# SQLite primary result codes that mean "this file is damaged", not "the disk is unhappy".
+_SQLITE_CORRUPT = 11
+_SQLITE_NOTADB = 26
+
+
+class HistoryError(Exception):
+    """The history cannot be read or written. str() is one line for the user."""
+
+
+class HistoryCorrupt(HistoryError):
+    """The file is not a database, is malformed or fails `PRAGMA quick_check`."""
+
+
+class HistoryTooNew(HistoryError):
+    """The file's schema version is newer than this code knows."""
+
+
+def default_db_path() -> Path:
+    """`user_data_dir("psoas-break")/history.sqlite3` (honours XDG_DATA_HOME on Linux)."""
+    import platformdirs
+
+    from psoas_break.paths import APP_DIR_NAME
+
+    return Path(platformdirs.user_data_dir(APP_DIR_NAME, appauthor=False)) / DB_FILENAME
+
+
+def is_corruption(exc: BaseException) -> bool:
+    """True when an sqlite3 error says the file itself is damaged."""
+    if not isinstance(exc, sqlite3.DatabaseError) or isinstance(exc, sqlite3.OperationalError):
+        return False
+    code = getattr(exc, "sqlite_errorcode", None)  # Python >= 3.11
+    if isinstance(code, int):
+        return (code & 0xFF) in (_SQLITE_CORRUPT, _SQLITE_NOTADB)
+    text = str(exc).lower()
+    return "not a database" in text or "malformed" in text
+
+
+def _connect(path: Path, read_only: bool = False) -> sqlite3.Connection:
+    # isolation_level=None: we issue BEGIN/COMMIT ourselves, so a batch is one transaction.
+    target = f"{path.absolute().as_uri()}?mode=ro" if read_only else str(path)
+    conn = sqlite3.connect(
+        target, timeout=_BUSY_TIMEOUT_MS / 1000, isolation_level=None, check_same_thread=False,
+        uri=read_only,
+    )
+    conn.execute(f"PRAGMA busy_timeout = {_BUSY_TIMEOUT_MS}")
+    return conn
+
+
+def _check(conn: sqlite3.Connection) -> None:
+    """Raise HistoryCorrupt unless the file reads as a sound database."""
+    try:
+        rows = conn.execute("PRAGMA quick_check").fetchall()
+    except sqlite3.DatabaseError as exc:
+        if is_corruption(exc):
+            raise HistoryCorrupt(str(exc)) from exc
+        raise
+    problems = [str(r[0]) for r in rows if r and r[0] != "ok"]
+    if problems:
+        raise HistoryCorrupt("; ".join(problems[:3]))
+
+
+def _refuse_newer(conn: sqlite3.Connection) -> int:
+    found = int(conn.execute("PRAGMA user_version").fetchone()[0])
+    if found > SCHEMA_VERSION:
+        raise HistoryTooNew(
+            f"the history database was written by a newer psoas-break (schema {found}; "
+            f"this version knows up to {SCHEMA_VERSION})"
+        )
+    return found
+
+
+def migrate(conn: sqlite3.Connection) -> int:
+    """Bring the schema to SCHEMA_VERSION; return the version found. Raises HistoryTooNew."""
+    found = _refuse_newer(conn)
+    for version in range(found, SCHEMA_VERSION):
+        conn.execute("BEGIN IMMEDIATE")
+        try:
+            # Re-read inside the write lock: another process may have migrated meanwhile.
+            now = int(conn.execute("PRAGMA user_version").fetchone()[0])
+            if now > version:
+                conn.execute("COMMIT")
+                continue
+            for statement in MIGRATIONS[version]:
+                conn.execute(statement)
+            conn.execute(f"PRAGMA user_version = {version + 1}")
+            conn.execute("COMMIT")
+        except BaseException:
+            with contextlib.suppress(sqlite3.Error):
+                conn.execute("ROLLBACK")
+            raise
+    return found
+
+
+def move_aside(path: Path, when: datetime | None = None) -> Path:
+    """Rename a damaged database (and its -wal/-shm) to `<name>.corrupt-YYYYmmdd-HHMMSS`.
+
+    The -wal and -shm files go first: a fresh database must never meet the old WAL, whose
+    frames SQLite could otherwise replay into it. Returns the new path of the main file.
+    """
+    stamp = (when or datetime.now().astimezone()).strftime("%Y%m%d-%H%M%S")
+    target = path.with_name(f"{path.name}.corrupt-{stamp}")
+    n = 1
+    while any(Path(f"{target}{s}").exists() for s in ("", "-wal", "-shm")):
+        target = path.with_name(f"{path.name}.corrupt-{stamp}-{n}")
+        n += 1
+    for suffix in ("-wal", "-shm"):
+        side = Path(f"{path}{suffix}")
+        if side.exists():
+            os.replace(side, f"{target}{suffix}")
+    os.replace(path, target)
+    return target
+
+
+def open_for_writing(path: Path) -> tuple[sqlite3.Connection, Path | None]:
+    """Open (creating folders and file), check, set WAL and migrate.
+
+    A damaged file is moved aside and a fresh one started: returns (connection, where the
+    damaged file went, or None). Raises HistoryTooNew, or sqlite3/OS errors for outside
+    trouble (unwritable folder, full disk, locked file), for the caller to retry later.
+    """
+    path.parent.mkdir(parents=True, exist_ok=True)
+    moved: Path | None = None
+    conn: sqlite3.Connection | None = None
+    try:
+        if path.exists() and path.stat().st_size > 0:
+            # Check through a read-only connection: closing a read-write connection to a
+            # damaged file makes SQLite delete its -wal and -shm, which we want to keep.
+            check = _connect(path, read_only=True)
+            try:
+                _check(check)
+            finally:
+                check.close()
+        conn = _connect(path)
+        try:
+            _refuse_newer(conn)  # before anything writes to a file from a newer version
+            conn.execute("PRAGMA journal_mode = WAL")
+            migrate(conn)
+        except sqlite3.DatabaseError as exc:
+            if not is_corruption(exc):
+                raise
+            raise HistoryCorrupt(str(exc)) from exc
+    except HistoryCorrupt as exc:
+        if conn is not None:
+            conn.close()
+        moved = move_aside(path)
+        log.warning(
+            "history database %s is damaged (%s); moved it aside to %s and started a new one",
+            path, exc, moved,
+        )
+        conn = _connect(path)
+        try:
+            conn.execute("PRAGMA journal_mode = WAL")
+            migrate(conn)
+        except BaseException:
+            conn.close()
+            raise
+    except BaseException:
+        if conn is not None:
+            conn.close()
+        raise
+    conn.execute("PRAGMA synchronous = NORMAL")
+    return conn, moved
+
+
+def _row_for(event: RecordEvent) -> tuple[float, int, float, str, str]:
+    wall = event.wall if event.wall.tzinfo is not None else event.wall.astimezone()
+    offset = wall.utcoffset() or timedelta(0)
+    data = json.dumps(event.data, separators=(",", ":"), sort_keys=True, default=str)
+    return (wall.timestamp(), round(offset.total_seconds()), float(event.mono_s), event.kind, data)
+
+
+def _event_from(t_utc_s: float, offset_s: int, mono_s: float, kind: str, data: str,
+                zones: dict[int, timezone]) -> RecordEvent:
+    tz = zones.get(offset_s)
+    if tz is None:
+        tz = zones[offset_s] = timezone(timedelta(seconds=offset_s))
+    parsed: Any = {}
+    if data != "{}":
+        try:
+            parsed = json.loads(data)
+        except ValueError:
+            parsed = {}
+        if not isinstance(parsed, dict):
+            parsed = {}
+    return RecordEvent(kind, datetime.fromtimestamp(t_utc_s, tz), mono_s, parsed)
+
+
+@contextlib.contextmanager
+def _reader(path: Path) -> Iterator[sqlite3.Connection | None]:
+    """A read connection, or None when there is no history yet. Errors become HistoryError."""
+    if not path.exists():
+        yield None
+        return
+    try:
+        conn = _connect(path)
+    except sqlite3.Error as exc:
+        raise HistoryError(f"cannot open the history database {path}: {exc}") from exc
+    try:
+        yield conn
+    except sqlite3.DatabaseError as exc:
+        if "no such table" in str(exc):
+            return  # created but never migrated: an empty history
+        if is_corruption(exc):
+            raise HistoryCorrupt(
+                f"the history database {path} is damaged ({exc}); psoas-break moves it aside "
+                "and starts a new one the next time it starts"
+            ) from exc
+        raise HistoryError(f"cannot read the history database {path}: {exc}") from exc
+    finally:
+        conn.close()
+
+
+def read_events(path: Path, start: datetime, end: datetime) -> list[RecordEvent]:
+    """Events whose wall time is in [start, end), in the order they were recorded."""
+    with _reader(path) as conn:
+        if conn is None:
+            return []
+        rows = conn.execute(
+            "SELECT t_utc_s, utc_offset_s, mono_s, kind, data FROM events "
+            "WHERE t_utc_s >= ? AND t_utc_s < ? ORDER BY id",
+            (start.timestamp(), end.timestamp()),
+        ).fetchall()
+        zones: dict[int, timezone] = {}  # one tzinfo per offset, not one per row
+        return [_event_from(r[0], r[1], r[2], r[3], r[4], zones) for r in rows]
+    return []  # the table did not exist
+
+
+def count_events(path: Path) -> int:
+    """How many events the file holds (0 when there is no file yet)."""
+    with _reader(path) as conn:
+        if conn is None:
+            return 0
+        return int(conn.execute("SELECT count(*) FROM events").fetchone()[0])
+    return 0
+
+
+def first_event_time(path: Path) -> datetime | None:
+    """Wall time of the oldest event, or None for an empty history."""
+    with _reader(path) as conn:
+        if conn is None:
+            return None
+        row = conn.execute(
+            "SELECT t_utc_s, utc_offset_s FROM events ORDER BY t_utc_s LIMIT 1"
+        ).fetchone()
+        if row is None:
+            return None
+        return datetime.fromtimestamp(row[0], timezone(timedelta(seconds=row[1])))
+    return None
+
+
+def forget_before(path: Path, day: date) -> int:
+    """Delete every event from a local day before `day`; return how many were deleted.
+
+    "Local day" is the event's own, as recorded (wall time plus its UTC offset), which is the
+    day the statistics put it on.
+    """
+    with _reader(path) as conn:
+        if conn is None:
+            return 0
+        migrate(conn)
+        # Seconds since the epoch of `day` 00:00 on a naive calendar; compared with each
+        # event's local time in the same terms.
+        limit_s = (day - date(1970, 1, 1)).days * 86400
+        conn.execute("BEGIN IMMEDIATE")
+        try:
+            cur = conn.execute("DELETE FROM events WHERE t_utc_s + utc_offset_s < ?", (limit_s,))
+            conn.execute("COMMIT")
+        except BaseException:
+            with contextlib.suppress(sqlite3.Error):
+                conn.execute("ROLLBACK")
+            raise
+        return int(cur.rowcount)
+    return 0
+
+
+@dataclass
+class _Flush:
+    """A request to commit everything queued before it; `ok` tells whether that worked."""
+
+    done: threading.Event
+    ok: bool = False
+
+
+_STOP = object()
+
+
+class SqliteHistory:
+    """The history store used by the running app (see the module docstring for the contract).
+
+    path: the database file (folders are created). on_notice(text): called on the writer
+    thread with a sentence for the user (a damaged file was moved aside, the history cannot
+    be written); must not block. on_commit(total): called on the writer thread after each
+    commit with the number of events committed since construction (tests, diagnostics).
+    """
+
+    def __init__(
+        self,
+        path: Path,
+        *,
+        flush_interval_s: float = 5.0,
+        batch_max: int = 200,
+        memory_cap: int = 20_000,
+        retry_s: float = 30.0,
+        on_notice: Callable[[str], None] | None = None,
+        on_commit: Callable[[int], None] | None = None,
+    ) -> None:
+        self.path = Path(path)
+        self._flush_interval_s = flush_interval_s
+        self._batch_max = max(1, batch_max)
+        self._memory_cap = max(1, memory_cap)
+        self._retry_s = retry_s
+        self._on_notice = on_notice
+        self._on_commit = on_commit
+        self._queue: queue.SimpleQueue[object] = queue.SimpleQueue()
+        self._ready = threading.Event()
+        self._closed = False
+        self._conn: sqlite3.Connection | None = None
+        self._failing = False
+        self._dropped = 0
+        self._committed = 0
+        self.last_notice: str | None = None
+        self.moved_aside_to: Path | None = None
+        self._thread = threading.Thread(target=self._run, name="history-writer", daemon=True)
+        self._thread.start()
+
+    # ---- API for the runtime ----
+
+    def record(self, event: RecordEvent) -> None:
+        """Queue one event for writing. Never blocks, never raises."""
+        if self._closed:
+            log.debug("history closed; event %s not recorded", event.kind)
+            return
+        self._queue.put(event)
+
+    def flush(self, timeout_s: float = 10.0) -> bool:
+        """Commit everything queued so far; True when it is all on disk within the timeout."""
+        if not self._thread.is_alive():
+            return False
+        request = _Flush(threading.Event())
+        self._queue.put(request)
+        return request.done.wait(timeout_s) and request.ok
+
+    def close(self, timeout_s: float = 10.0) -> None:
+        """Write what is queued and stop the writer thread. Safe to call twice."""
+        if self._closed:
+            return
+        self._closed = True
+        self._queue.put(_STOP)
+        self._thread.join(timeout_s)
+        if self._thread.is_alive():
+            log.warning("history writer did not stop within %.0f s; queued events may be lost",
+                        timeout_s)
+
+    def wait_ready(self, timeout_s: float = 10.0) -> bool:
+        """Wait until the writer has tried to open the file once (tests, `doctor`)."""
+        return self._ready.wait(timeout_s)
+
+    @property
+    def committed(self) -> int:
+        """Events committed since construction."""
+        return self._committed
+
+    # ---- reading (own connection per call) ----
+
+    def read_events(self, start: datetime, end: datetime) -> list[RecordEvent]:
+        """See the module-level `read_events`."""
+        return read_events(self.path, start, end)
+
+    def forget_before(self, day: date) -> int:
+        """See the module-level `forget_before`."""
+        return forget_before(self.path, day)
+
+    # ---- the writer thread ----
+
+    def _notice(self, text: str) -> None:
+        self.last_notice = text
+        if self._on_notice is not None:
+            try:
+                self._on_notice(text)
+            except Exception:
+                log.exception("history notice callback failed")
+
+    def _ensure_open(self) -> bool:
+        if self._conn is not None:
+            return True
+        try:
+            self._conn, moved = open_for_writing(self.path)
+        except HistoryTooNew as exc:
+            self._fail(str(exc), exc)
+            return False
+        except (sqlite3.Error, OSError) as exc:
+            self._fail(f"cannot open the history database {self.path}: {exc}", exc)
+            return False
+        if moved is not None:
+            self._moved(moved, None)
+        return True
+
+    def _moved(self, moved: Path, exc: BaseException | None) -> None:
+        if exc is not None:
+            log.warning(
+                "history database %s became damaged while writing (%s); moved it aside to %s "
+                "and started a new one", self.path, exc, moved,
+            )
+        self.moved_aside_to = moved
+        self._notice(
+            f"Your history database was damaged. It was moved aside to {moved} "
+            "and a new history was started."
+        )
+
+    def _fail(self, text: str, exc: BaseException) -> None:
+        if not self._failing:
+            self._failing = True
+            log.warning("%s; keeping events in memory and retrying every %.0f s",
+                        text, self._retry_s, exc_info=not isinstance(exc, HistoryError))
+            self._notice(f"History is not being saved: {text}. psoas-break keeps retrying.")
+        else:
+            log.debug("history still failing: %s", text)
+
+    def _close_conn(self) -> None:
+        if self._conn is not None:
+            with contextlib.suppress(sqlite3.Error):
+                self._conn.close()
+            self._conn = None
+
+    def _write(
+        self, rows: list[tuple[float, int, float, str, str]], retry_corrupt: bool = True
+    ) -> bool:
+        """Commit `rows` in one transaction; False (and logged) on failure."""
+        if not self._ensure_open():
+            return False
+        assert self._conn is not None
+        try:
+            self._conn.execute("BEGIN IMMEDIATE")
+            self._conn.executemany(
+                "INSERT INTO events (t_utc_s, utc_offset_s, mono_s, kind, data) "
+                "VALUES (?, ?, ?, ?, ?)",
+                rows,
+            )
+            self._conn.execute("COMMIT")
+        except sqlite3.Error as exc:
+            with contextlib.suppress(sqlite3.Error):
+                self._conn.execute("ROLLBACK")
+            self._close_conn()
+            if is_corruption(exc) and retry_corrupt:
+                # Damaged under our feet: move it aside now and write into a fresh file.
+                self._moved(move_aside(self.path), exc)
+                return self._write(rows, retry_corrupt=False)
+            self._fail(f"cannot write the history database {self.path}: {exc}", exc)
+            return False
+        if self._failing:
+            self._failing = False
+            log.info("history database writable again; wrote %d queued events", len(rows))
+            self._notice("History is being saved again.")
+        self._committed += len(rows)
+        if self._on_commit is not None:
+            try:
+                self._on_commit(self._committed)
+            except Exception:
+                log.exception("history commit callback failed")
+        return True
+
+    def _run(self) -> None:
+        pending: list[tuple[float, int, float, str, str]] = []
+        first_at = 0.0  # monotonic time the oldest pending row arrived
+        retry_at = 0.0  # no write attempts before this (after a failure)
+        waiters: list[_Flush] = []
+        stopping = False
+        try:
+            self._ensure_open()
+        except Exception:
+            log.exception("history writer could not start; retrying later")
+        self._ready.set()
+        while True:
+            now = time.monotonic()
+            timeout: float | None = None
+            if pending:
+                due = max(first_at + self._flush_interval_s, retry_at)
+                timeout = max(0.0, due - now)
+            try:
+                item: object = self._queue.get(timeout=timeout)
+            except queue.Empty:
+                item = None
+            # Drain whatever else is waiting, so one wake-up handles a burst.
+            while item is not None:
+                if item is _STOP:
+                    stopping = True
+                elif isinstance(item, _Flush):
+                    waiters.append(item)
+                elif isinstance(item, RecordEvent):
+                    try:
+                        if not pending:
+                            first_at = time.monotonic()
+                        pending.append(_row_for(item))
+                        if self._failing and len(pending) > self._memory_cap:
+                            pending = self._cap(pending)
+                    except Exception:
+                        log.exception("history: cannot store event %r; dropped", item.kind)
+                try:
+                    item = self._queue.get_nowait()
+                except queue.Empty:
+                    item = None
+            now = time.monotonic()
+            forced = stopping or bool(waiters)
+            due = bool(pending) and (
+                len(pending) >= self._batch_max or now >= first_at + self._flush_interval_s
+            )
+            ok = True
+            if (forced or due) and (forced or now >= retry_at):
+                try:
+                    ok = self._write(pending) if pending else self._ensure_open()
+                except Exception:  # never let the writer die
+                    log.exception("history writer: unexpected error")
+                    self._close_conn()
+                    ok = False
+                if ok:
+                    pending = []
+                    self._dropped = 0
+                else:
+                    retry_at = time.monotonic() + self._retry_s
+                    pending = self._cap(pending)
+                for waiter in waiters:
+                    waiter.ok = ok
+                    waiter.done.set()
+                waiters = []
+            if stopping:
+                if pending:
+                    log.warning("history: %d events could not be written before exit",
+                                len(pending))
+                self._close_conn()
+                return
+
+    def _cap(self, pending: list[tuple[float, int, float, str, str]]
+             ) -> list[tuple[float, int, float, str, str]]:
+        """Drop the oldest queued rows beyond memory_cap (logged the first time)."""
+        excess = len(pending) - self._memory_cap
+        if excess <= 0:
+            return pending
+        if self._dropped == 0:
+            log.warning("history: more than %d events waiting to be written; dropping the oldest",
+                        self._memory_cap)
+        self._dropped += excess
+        return pending[excess:]
+

@@ -1,0 +1,220 @@
+"""Session watchers: screen lock/unlock and suspend/resume, one module per source.
+
+`make_session_watcher(env)` returns (watcher, Choice). On Linux/BSD it combines every source
+that works here into one `CompositeSessionWatcher`:
+- logind (system bus): PrepareForSleep, and our session's Lock/Unlock and LockedHint;
+- screensaver (session bus): ActiveChanged from org.freedesktop.ScreenSaver and
+  org.gnome.ScreenSaver.
+Windows: `WindowsSessionWatcher` (WTS lock notifications + power broadcasts). macOS: the null
+watcher (see session/macos.py for why). Nothing works: `NullSessionWatcher`.
+
+How the runtime uses it (callbacks run on a watcher thread: only post to the engine queue):
+
+    watcher, choice = make_session_watcher()
+    watcher.start(on_lock=lambda locked: queue.put(ScreenLock(locked)),
+                  on_sleep=lambda sleeping: queue.put(("sleep", sleeping)))
+    ...
+    watcher.stop()
+
+The composite forwards a value only when it differs from the last one forwarded for that kind,
+so the same lock reported by logind and by the screensaver (or twice by KDE) arrives once.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import os
+import sys
+import threading
+from collections.abc import Callable, Mapping, Sequence
+from typing import Any
+
+from psoas_break.ports import AdapterError, Choice, SessionWatcher
+
+log = logging.getLogger(__name__)
+
+PROBE_TIMEOUT_S = 2.0
+
+
+class NullSessionWatcher:
+    """Reports nothing: the engine relies on idle time and clock gaps."""
+
+    name = "none"
+
+    def start(self, on_lock: Callable[[bool], None], on_sleep: Callable[[bool], None]) -> None:
+        """Nothing to start."""
+
+    def stop(self) -> None:
+        """Nothing to stop."""
+
+
+class CompositeSessionWatcher:
+    """Runs several watchers; forwards each lock/sleep value only when it changes."""
+
+    def __init__(self, watchers: Sequence[SessionWatcher]) -> None:
+        self.watchers = list(watchers)
+        self.name = "+".join(w.name for w in self.watchers) or "none"
+        self._lock = threading.Lock()
+        self._last: dict[str, bool] = {}
+        self._on_lock: Callable[[bool], None] = lambda _v: None
+        self._on_sleep: Callable[[bool], None] = lambda _v: None
+
+    def _forward(self, kind: str, value: bool) -> None:
+        with self._lock:
+            if self._last.get(kind) == value:
+                return
+            self._last[kind] = value
+        callback = self._on_lock if kind == "lock" else self._on_sleep
+        try:
+            callback(value)
+        except Exception:
+            log.exception("session %s callback failed", kind)
+
+    def start(self, on_lock: Callable[[bool], None], on_sleep: Callable[[bool], None]) -> None:
+        """Start every member; callbacks come from the members' threads."""
+        self._on_lock, self._on_sleep = on_lock, on_sleep
+        for watcher in self.watchers:
+            watcher.start(
+                lambda value: self._forward("lock", value),
+                lambda value: self._forward("sleep", value),
+            )
+
+    def stop(self) -> None:
+        """Stop every member (in reverse order)."""
+        for watcher in reversed(self.watchers):
+            try:
+                watcher.stop()
+            except Exception:
+                log.exception("stopping the %s watcher failed", watcher.name)
+
+
+def _probe(address: str, names: Sequence[str], system: bool) -> dict[str, bool]:
+    """Connect to the bus at `address` and ask NameHasOwner for each name; raises on failure.
+
+    Runs its own short-lived event loop on a helper thread, so it works from any thread
+    (also one that already runs an asyncio loop) and never blocks longer than the timeout.
+    """
+    from dbus_fast import BusType, Message, MessageType
+    from dbus_fast.aio import MessageBus
+
+    async def main() -> dict[str, bool]:
+        bus_type = BusType.SYSTEM if system else BusType.SESSION
+        bus = await MessageBus(bus_address=address, bus_type=bus_type).connect()
+        try:
+            out = {}
+            for name in names:
+                reply = await bus.call(Message(
+                    destination="org.freedesktop.DBus", path="/org/freedesktop/DBus",
+                    interface="org.freedesktop.DBus", member="NameHasOwner",
+                    signature="s", body=[name],
+                ))
+                ok = reply is not None and reply.message_type is MessageType.METHOD_RETURN
+                out[name] = bool(ok and reply is not None and reply.body[0])
+            return out
+        finally:
+            bus.disconnect()
+
+    result: dict[str, Any] = {}
+
+    def run() -> None:
+        try:
+            result["value"] = asyncio.run(asyncio.wait_for(main(), PROBE_TIMEOUT_S))
+        except BaseException as exc:  # noqa: BLE001 - reported to the caller below
+            result["error"] = exc
+
+    thread = threading.Thread(target=run, name="psoas-bus-probe", daemon=True)
+    thread.start()
+    thread.join(PROBE_TIMEOUT_S + 1.0)
+    if "value" in result:
+        return dict(result["value"])
+    error = result.get("error")
+    if error is None or isinstance(error, asyncio.TimeoutError):
+        raise TimeoutError(f"no answer within {PROBE_TIMEOUT_S:g} s")
+    raise error
+
+
+def _linux(env: Mapping[str, str]) -> tuple[SessionWatcher, Choice]:
+    from psoas_break.adapters.idle._dbus_sync import session_bus_address
+    from psoas_break.adapters.session.logind import (
+        DEFAULT_SYSTEM_BUS,
+        LOGIN1_NAME,
+        LogindWatcher,
+        system_bus_address,
+    )
+    from psoas_break.adapters.session.screensaver import ScreenSaverWatcher
+
+    members: list[SessionWatcher] = []
+    rejected: list[tuple[str, str]] = [("windows", "only on Windows"), ("macos", "only on macOS")]
+
+    system_address = system_bus_address(env)
+    if system_address == DEFAULT_SYSTEM_BUS and not os.path.exists(
+        DEFAULT_SYSTEM_BUS.removeprefix("unix:path=")
+    ):
+        rejected.insert(0, ("logind", "no system bus (/run/dbus/system_bus_socket is missing)"))
+    else:
+        try:
+            owners = _probe(system_address, [LOGIN1_NAME], system=True)
+        except Exception as exc:
+            rejected.insert(0, ("logind", f"cannot reach the system bus ({exc})"))
+        else:
+            if owners[LOGIN1_NAME]:
+                members.append(LogindWatcher(system_address, env.get("XDG_SESSION_ID")))
+            else:
+                rejected.insert(0, ("logind", f"no {LOGIN1_NAME} on the system bus "
+                                              "(neither systemd-logind nor elogind)"))
+
+    session_address = session_bus_address(env)
+    if session_address is None:
+        rejected.insert(0, ("screensaver", "no D-Bus session bus"))
+    else:
+        try:
+            _probe(session_address, [], system=False)
+        except Exception as exc:
+            rejected.insert(0, ("screensaver", f"cannot reach the session bus ({exc})"))
+        else:
+            members.append(ScreenSaverWatcher(session_address))
+
+    if not members:
+        return NullSessionWatcher(), Choice("session", "none", tuple(rejected))
+    composite = CompositeSessionWatcher(members)
+    return composite, Choice("session", composite.name, tuple(rejected))
+
+
+def make_session_watcher(
+    env: Mapping[str, str] | None = None, *, platform: str | None = None
+) -> tuple[SessionWatcher, Choice]:
+    """The lock/suspend watcher for this session and why (see module docstring); never raises.
+
+    The watcher is not started: call `start(on_lock, on_sleep)` and, at exit, `stop()`.
+    """
+    env = os.environ if env is None else env
+    platform = platform or sys.platform
+    unix_rejected = (("logind", "only on Linux/BSD"), ("screensaver", "only on Linux/BSD"))
+    if platform == "win32":
+        try:
+            from psoas_break.adapters.session.windows import WindowsSessionWatcher
+
+            watcher = WindowsSessionWatcher()
+        except AdapterError as exc:
+            return NullSessionWatcher(), Choice(
+                "session", "none", (("windows", str(exc)), *unix_rejected)
+            )
+        return (
+            CompositeSessionWatcher([watcher]),
+            Choice("session", "windows", (*unix_rejected, ("macos", "only on macOS"))),
+        )
+    if platform == "darwin":
+        from psoas_break.adapters.session.macos import REASON
+
+        return NullSessionWatcher(), Choice(
+            "session", "none", (("macos", REASON), *unix_rejected, ("windows", "only on Windows"))
+        )
+    try:
+        return _linux(env)
+    except Exception as exc:  # noqa: BLE001 - a broken watcher must not stop the app
+        log.warning("session watcher unavailable: %s", exc, exc_info=True)
+        return NullSessionWatcher(), Choice("session", "none", (("logind", str(exc)),))
+
+
+__all__ = ["CompositeSessionWatcher", "NullSessionWatcher", "make_session_watcher"]

@@ -1,0 +1,119 @@
+"""`psoas-break exercises [show ID [--side left|right] [--open]]`: list or show the exercises.
+
+Exit codes: 0 done, 2 unknown exercise id (argparse also uses 2 for bad arguments), 1 when the
+exercise data shipped with the app cannot be loaded.
+"""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import sys
+from pathlib import Path
+from typing import Any
+
+from psoas_break.core.exercises import Exercise, ExerciseDataError, Side
+from psoas_break.exercise_library import load_builtin_library
+
+log = logging.getLogger(__name__)
+
+_SIDES_TEXT = {
+    "left_right": "one side at a time, left and right",
+    "both": "both sides at once",
+    "none": "not sided",
+}
+
+
+def add_subcommands(subparsers: Any) -> None:
+    """Register `exercises` (and its `show` action) on an argparse subparsers object."""
+    parser = subparsers.add_parser(
+        "exercises", help="list the exercises (id, title, where), or show one"
+    )
+    sub = parser.add_subparsers(dest="exercises_command", metavar="ACTION")
+    show = sub.add_parser("show", help="print an exercise's steps, hold time and picture path")
+    show.add_argument("exercise_id", metavar="ID", help="an id from `psoas-break exercises`")
+    show.add_argument(
+        "--side", choices=("left", "right"), default=None,
+        help="for one-side-at-a-time exercises: which side's picture (default left)",
+    )
+    show.add_argument(
+        "--open", action="store_true", help="also open the full page in the web browser"
+    )
+
+
+def _default_cache_dir() -> Path:
+    # The same folder as AppPaths.default().cache_dir, without resolving the other folders
+    # (the runtime dir warns when XDG_RUNTIME_DIR is unset, which is noise for this command).
+    import platformdirs
+
+    from psoas_break.paths import APP_DIR_NAME
+
+    return Path(platformdirs.PlatformDirs(APP_DIR_NAME, appauthor=False).user_cache_dir)
+
+
+def _list(exercises: list[Exercise]) -> None:
+    id_w = max(len(e.id) for e in exercises)
+    title_w = max(len(e.title) for e in exercises)
+    for e in exercises:
+        tags = ", ".join(sorted(e.tags))
+        print(f"{e.id:<{id_w}}  {e.title:<{title_w}}  {tags}")
+
+
+def _show(exercise: Exercise, side: Side | None, cache_dir: Path, open_page: bool) -> None:
+    from psoas_break.illustration import picture_path
+
+    if exercise.per_side and side is None:
+        side = "left"
+    elif not exercise.per_side:
+        side = None
+    print(f"{exercise.title} ({exercise.id})")
+    where = ", ".join(t.replace("_", " ") for t in sorted(exercise.tags))
+    print(f"Kind: {exercise.kind}; where: {where}; sides: {_SIDES_TEXT[exercise.sides]}")
+    if exercise.per_side:
+        print(f"Side: {side} first ({exercise.working}), then the other side")
+    print(exercise.dose_text())
+    print()
+    for number, step in enumerate(exercise.steps, start=1):
+        print(f"{number}. {step}")
+    print()
+    print(f"Caution: {exercise.caution}")
+    print(f"Source: {exercise.source}")
+    try:
+        picture = picture_path(exercise, side, cache_dir)
+        print(f"Picture: {picture}")
+    except (OSError, KeyError) as exc:
+        log.debug("no picture", exc_info=True)
+        picture = None
+        print(f"Picture: not available ({exc})")
+    if open_page:
+        from psoas_break.exercise_page import open_exercise_page, write_exercise_page
+
+        page = write_exercise_page(exercise, side, cache_dir / "pages", picture)
+        print(f"Page: {page}")
+        if not open_exercise_page(page):
+            print("psoas-break: could not start a web browser", file=sys.stderr)
+
+
+def run(args: argparse.Namespace, cache_dir: Path | None = None) -> int:
+    """Carry out `exercises` (list) or `exercises show ID`; returns the exit code.
+
+    `cache_dir` is where pictures are rendered when the shipped ones are absent (default: the
+    user cache folder from platformdirs).
+    """
+    try:
+        library = load_builtin_library()
+    except (ExerciseDataError, OSError) as exc:
+        print(f"psoas-break: {exc}", file=sys.stderr)
+        return 1
+    if getattr(args, "exercises_command", None) != "show":
+        _list(list(library))
+        return 0
+    exercise = library.get(args.exercise_id)
+    if exercise is None:
+        print(
+            f"unknown exercise {args.exercise_id!r}: run `psoas-break exercises` to list them",
+            file=sys.stderr,
+        )
+        return 2
+    _show(exercise, args.side, cache_dir or _default_cache_dir(), bool(args.open))
+    return 0

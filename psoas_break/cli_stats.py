@@ -1,0 +1,393 @@
+"""`psoas-break stats`: how much you sat, and whether you took your breaks.
+
+    psoas-break stats                       today and the last 7 days as a table
+    psoas-break stats --days 30             the last 30 days (1 to 3650)
+    psoas-break stats --json                the same figures as JSON
+    psoas-break stats --csv FILE            one row per sit bout and per prompt ("-": stdout)
+    psoas-break stats --png FILE            the chart (--theme light|dark)
+    psoas-break stats --forget-before DATE  delete events from days before DATE (YYYY-MM-DD)
+
+The history file is `user_data_dir("psoas-break")/history.sqlite3` (XDG_DATA_HOME on Linux);
+the hidden `--db FILE` and `--now ISO-TIME` options are for tests. Exit codes: 0 done,
+1 the history or an output file could not be read or written, 2 bad arguments.
+
+CSV columns (one row per sit bout and per prompt, oldest first, within the days asked for;
+a bout belongs to the day it started):
+
+    record        "sit" or "prompt"
+    day           local date (YYYY-MM-DD) the bout started / the prompt was shown
+    start         ISO 8601 time with UTC offset: bout start / prompt shown
+    end           ISO 8601: bout end (for a natural break, when you left) / when the prompt
+                  was answered (empty: no answer recorded)
+    duration_s    sit: seconds of sitting counted (pauses excluded); prompt: seconds until
+                  the answer (empty: none)
+    end_reason    sit: "break", "natural", "unknown" (the app was quit) or "open" (still
+                  sitting); prompt: empty
+    bout_length   sit: "<=30", "30-60" or ">60" (minutes, as in the chart); prompt: empty
+    prompt_kind   prompt: "stretch" or "posture"; sit: empty
+    prompt_id     prompt: the engine's prompt number (restarts with the app); sit: empty
+    escalation    prompt: 0 for the first showing, 1, 2, ... for repeats; sit: empty
+    response      prompt: "taken", "taken_idle" (you got up without clicking), "snoozed",
+                  "skipped", "ignored" (shown again later), or empty (posture prompts and
+                  unanswered ones); sit: empty
+"""
+
+from __future__ import annotations
+
+import argparse
+import csv
+import io
+import json
+import os
+import sys
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import date, datetime, timedelta
+from pathlib import Path
+from typing import Any, TextIO
+
+from psoas_break.adapters.history.sqlite_history import (
+    DB_FILENAME,
+    HistoryError,
+    count_events,
+    default_db_path,
+    forget_before,
+    read_events,
+)
+from psoas_break.core import stats
+from psoas_break.core.events import RecordEvent
+from psoas_break.core.stats import Bout, PromptRecord, Summary, Timeline
+from psoas_break.paths import AppPaths
+
+MAX_DAYS = 3650
+CSV_COLUMNS = (
+    "record", "day", "start", "end", "duration_s", "end_reason", "bout_length",
+    "prompt_kind", "prompt_id", "escalation", "response",
+)
+_BUCKET_NAMES = ("<=30", "30-60", ">60")
+_WEEKDAYS = ("Mon", "Tue", "Wed", "Thu", "Fri", "Sat", "Sun")
+
+
+def add_subcommands(subparsers: Any) -> None:
+    """Add `stats` to the main parser's subcommands."""
+    p = subparsers.add_parser("stats", help="how much you sat and which breaks you took")
+    p.add_argument("--days", metavar="N", default="7",
+                   help=f"how many days up to today (1 to {MAX_DAYS}; default 7)")
+    p.add_argument("--json", action="store_true", help="print the figures as JSON")
+    p.add_argument("--csv", metavar="FILE",
+                   help="write one row per sit bout and per prompt ('-' for stdout)")
+    p.add_argument("--png", metavar="FILE", help="write the chart as a PNG image")
+    p.add_argument("--theme", default="light", help="chart colours: light or dark")
+    p.add_argument("--forget-before", metavar="DATE",
+                   help="delete the history of the days before DATE (YYYY-MM-DD), then stop")
+    p.add_argument("--db", metavar="FILE", help=argparse.SUPPRESS)
+    p.add_argument("--now", metavar="ISO-TIME", help=argparse.SUPPRESS)
+
+
+@dataclass(frozen=True)
+class Report:
+    """Everything the views need for days first..last (today is `last`)."""
+
+    db: Path
+    now: datetime
+    days: list[Summary]
+    total: Summary
+    today: Timeline
+    history_empty: bool
+    events: list[RecordEvent]
+    live_sit_s: float | None = None
+
+    @property
+    def bouts(self) -> list[Bout]:
+        """The sit bouts that started in the report's days (the CSV's "sit" rows)."""
+        first, last = self.days[0].first_day, self.days[-1].last_day
+        return [b for b in stats.bouts(self.events, self.now, self.live_sit_s)
+                if first <= b.start.date() <= last]
+
+    @property
+    def prompts(self) -> list[PromptRecord]:
+        """The prompts shown in the report's days (the CSV's "prompt" rows)."""
+        first, last = self.days[0].first_day, self.days[-1].last_day
+        return [p for p in stats.prompts(self.events) if first <= p.at.date() <= last]
+
+
+def load_report(db: Path, now: datetime, days: int = 7, live_sit_s: float | None = None
+                ) -> Report:
+    """Read the history and compute the figures of the `days` days ending with now's day.
+
+    live_sit_s: the running engine's sitting seconds (the tray passes it; the CLI cannot).
+    Raises HistoryError (one line for the user) when the file cannot be read.
+    """
+    first, last = stats.day_range(now.date(), days)
+    start, end = stats.query_window(first, last)
+    events = read_events(db, start, end)
+    summaries = stats.summarize_days(events, first, last, now, live_sit_s)
+    history_empty = not events and count_events(db) == 0
+    return Report(
+        db=db,
+        now=now,
+        days=summaries,
+        total=stats.combine(summaries),
+        today=stats.timeline(events, last, now, live_sit_s, tz=now.tzinfo),
+        history_empty=history_empty,
+        events=events,
+        live_sit_s=live_sit_s,
+    )
+
+
+def write_chart(path: Path, report: Report, theme: str = "light") -> Path:
+    """Write the report's chart (the tray's "This week" uses this too)."""
+    from psoas_break.stats_chart import save_chart
+
+    message = "No sitting recorded yet" if report.history_empty else (
+        f"No sitting recorded from {report.days[0].first_day.isoformat()} "
+        f"to {report.days[-1].last_day.isoformat()}"
+    )
+    return save_chart(path, report.days, report.today, theme=theme, empty_message=message)
+
+
+# ---- formatting ----
+
+
+def fmt_duration(seconds: float) -> str:
+    """"0 min", "42 min", "3h05"."""
+    minutes = int(round(max(0.0, seconds) / 60.0))
+    return f"{minutes // 60}h{minutes % 60:02d}" if minutes >= 60 else f"{minutes} min"
+
+
+def _day_name(day: date) -> str:
+    return f"{_WEEKDAYS[day.weekday()]} {day.isoformat()}"
+
+
+def _per_h(s: Summary) -> str:
+    v = s.stand_ups_per_sitting_h
+    return "-" if v is None else f"{v:.1f}"
+
+
+def format_table(report: Report) -> str:
+    """The human-readable view: today's figures, then one row per day and a total."""
+    t = report.days[-1]
+    lines: list[str] = []
+    now_note = " (still sitting: counted up to now)" if t.sitting_now else ""
+    lines.append(f"Today, {_day_name(t.first_day)}")
+    lines.append(f"  sitting {fmt_duration(t.sitting_s)}{now_note}, longest sit "
+                 f"{fmt_duration(t.longest_sit_s)}, sits over 30 min: {t.sits_over_30}, "
+                 f"over 60 min: {t.sits_over_60}")
+    natural = ", ".join(f"{k} {v}" for k, v in t.natural_by_source.items())
+    lines.append(f"  breaks taken {t.breaks_taken}, snoozed {t.snoozed}, skipped {t.skipped}, "
+                 f"ignored {t.ignored}; natural breaks {t.natural_breaks}"
+                 + (f" ({natural})" if natural else ""))
+    lines.append(f"  stand-ups per hour of sitting: {_per_h(t)}; prompts shown: "
+                 f"{t.stretch_prompts} stretch, {t.posture_prompts} posture")
+    lines.append("")
+    n = len(report.days)
+    lines.append(f"Last {n} day{'s' if n != 1 else ''}")
+    header = ("day", "sitting", "longest", ">30min", ">60min", "ups/h", "taken", "snoozed",
+              "skipped", "ignored", "natural")
+    rows: list[tuple[str, ...]] = [header]
+    for s in [*report.days, report.total]:
+        label = "total" if s is report.total else _day_name(s.first_day)
+        rows.append((
+            label, fmt_duration(s.sitting_s), fmt_duration(s.longest_sit_s),
+            str(s.sits_over_30), str(s.sits_over_60), _per_h(s), str(s.breaks_taken),
+            str(s.snoozed), str(s.skipped), str(s.ignored), str(s.natural_breaks),
+        ))
+    widths = [max(len(r[i]) for r in rows) for i in range(len(header))]
+    for i, r in enumerate(rows):
+        if i == len(rows) - 1:
+            lines.append("  ".join("-" * w for w in widths))
+        cells = [r[0].ljust(widths[0])] + [c.rjust(w) for c, w in zip(r[1:], widths[1:],
+                                                                     strict=True)]
+        lines.append("  ".join(cells).rstrip())
+    lines.append("")
+    lines.append("ups/h: stand-ups per hour of sitting. Sits and longest sit count on the day "
+                 "they started.")
+    if report.history_empty:
+        lines.append(f"No history yet in {report.db}: psoas-break records it while it runs.")
+    return "\n".join(lines)
+
+
+def report_json(report: Report) -> dict[str, Any]:
+    """The JSON view: per-day figures, the total and today's, with the file used."""
+    return {
+        "db": str(report.db),
+        "now": report.now.isoformat(),
+        "today": report.days[-1].as_dict(),
+        "days": [d.as_dict() for d in report.days],
+        "total": report.total.as_dict(),
+    }
+
+
+def csv_rows(bouts: Sequence[Bout], prompts: Sequence[PromptRecord]) -> list[dict[str, str]]:
+    """The CSV rows (see the module docstring), oldest first."""
+    rows: list[tuple[datetime, int, dict[str, str]]] = []
+    blank = dict.fromkeys(CSV_COLUMNS, "")
+    for b in bouts:
+        rows.append((b.start, 0, {
+            **blank, "record": "sit", "day": b.start.date().isoformat(),
+            "start": b.start.isoformat(), "end": b.end.isoformat(), "duration_s": repr(b.sit_s),
+            "end_reason": b.end_reason, "bout_length": _BUCKET_NAMES[b.bucket],
+        }))
+    for p in prompts:
+        rows.append((p.at, 1, {
+            **blank, "record": "prompt", "day": p.at.date().isoformat(),
+            "start": p.at.isoformat(),
+            "end": p.response_at.isoformat() if p.response_at is not None else "",
+            "duration_s": repr((p.response_at - p.at).total_seconds())
+            if p.response_at is not None else "",
+            "prompt_kind": p.kind, "prompt_id": str(p.prompt_id),
+            "escalation": str(p.escalation), "response": p.response or "",
+        }))
+    rows.sort(key=lambda r: (r[0].timestamp(), r[1]))
+    return [r[2] for r in rows]
+
+
+def write_csv(out: TextIO, bouts: Sequence[Bout], prompts: Sequence[PromptRecord]
+              ) -> int:
+    """Write header + rows to a text stream; returns the number of data rows."""
+    writer = csv.DictWriter(out, fieldnames=CSV_COLUMNS, lineterminator="\n")
+    writer.writeheader()
+    rows = csv_rows(bouts, prompts)
+    writer.writerows(rows)
+    return len(rows)
+
+
+def read_csv(text: str) -> tuple[list[Bout], list[PromptRecord]]:
+    """Parse what `write_csv` wrote (the round trip of the documented format)."""
+    bouts: list[Bout] = []
+    prompts: list[PromptRecord] = []
+    for row in csv.DictReader(io.StringIO(text)):
+        if row["record"] == "sit":
+            bouts.append(Bout(datetime.fromisoformat(row["start"]),
+                              datetime.fromisoformat(row["end"]),
+                              float(row["duration_s"]), row["end_reason"]))
+        elif row["record"] == "prompt":
+            prompts.append(PromptRecord(
+                at=datetime.fromisoformat(row["start"]),
+                kind=row["prompt_kind"],
+                prompt_id=int(row["prompt_id"]),
+                escalation=int(row["escalation"]),
+                response=row["response"] or None,
+                response_at=datetime.fromisoformat(row["end"]) if row["end"] else None,
+            ))
+    return bouts, prompts
+
+
+# ---- the command ----
+
+
+def _err(text: str) -> None:
+    print(f"psoas-break stats: {text}", file=sys.stderr)
+
+
+def _parse_days(raw: str) -> int | None:
+    try:
+        days = int(str(raw).strip())
+    except ValueError:
+        return None
+    return days if 1 <= days <= MAX_DAYS else None
+
+
+def _parse_now(raw: str | None) -> datetime | None:
+    if raw is None:
+        return datetime.now().astimezone()
+    try:
+        now = datetime.fromisoformat(raw)
+    except ValueError:
+        return None
+    return now if now.tzinfo is not None else now.astimezone()
+
+
+def run(args: argparse.Namespace, paths: AppPaths | None = None,
+        live_sit_s: float | None = None) -> int:
+    """Carry out `psoas-break stats` with parsed `args`; returns the exit code."""
+    try:
+        return _run(args, paths, live_sit_s)
+    except BrokenPipeError:
+        # `psoas-break stats --csv - | head`: the reader left; that is not an error. Point
+        # stdout at devnull so the interpreter's final flush does not complain either.
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())
+        return 0
+
+
+def _run(args: argparse.Namespace, paths: AppPaths | None, live_sit_s: float | None) -> int:
+    if args.db:
+        db = Path(args.db)
+    else:
+        db = paths.data_dir / DB_FILENAME if paths is not None else default_db_path()
+    now = _parse_now(args.now)
+    if now is None:
+        _err(f"--now {args.now!r} is not an ISO 8601 time (e.g. 2026-03-09T17:30:00+01:00)")
+        return 2
+    days = _parse_days(args.days)
+    if days is None:
+        _err(f"--days {args.days!r} is not allowed: use a whole number from 1 to {MAX_DAYS}")
+        return 2
+    if args.theme not in ("light", "dark"):
+        _err(f"--theme {args.theme!r} is not allowed: use light or dark")
+        return 2
+
+    if args.forget_before is not None:
+        try:
+            day = date.fromisoformat(str(args.forget_before).strip())
+        except ValueError:
+            _err(f"--forget-before {args.forget_before!r} is not a date: use YYYY-MM-DD")
+            return 2
+        if day > now.date() + timedelta(days=1):
+            _err(f"--forget-before {day.isoformat()} is in the future: use a date up to "
+                 f"{(now.date() + timedelta(days=1)).isoformat()}")
+            return 2
+        try:
+            removed = forget_before(db, day)
+        except HistoryError as exc:
+            _err(str(exc))
+            return 1
+        print(f"Removed {removed} event{'s' if removed != 1 else ''} from before "
+              f"{day.isoformat()}.")
+        return 0
+
+    try:
+        report = load_report(db, now, days, live_sit_s)
+    except HistoryError as exc:
+        _err(str(exc))
+        return 1
+    # Confirmations go to stderr when stdout carries JSON or CSV.
+    info = sys.stderr if (args.json or args.csv == "-") else sys.stdout
+    if args.csv:
+        try:
+            if args.csv == "-":
+                n = write_csv(sys.stdout, report.bouts, report.prompts)
+            else:
+                with open(args.csv, "w", newline="", encoding="utf-8") as fh:
+                    n = write_csv(fh, report.bouts, report.prompts)
+                print(f"Wrote {n} rows to {args.csv}", file=info)
+        except BrokenPipeError:
+            raise
+        except OSError as exc:
+            _err(f"cannot write {args.csv}: {exc.strerror or exc}")
+            return 1
+    if args.png:
+        try:
+            write_chart(Path(args.png), report, args.theme)
+        except (OSError, ValueError) as exc:
+            _err(f"cannot write {args.png}: {getattr(exc, 'strerror', None) or exc}")
+            return 1
+        print(f"Wrote the chart to {args.png}", file=info)
+    if args.json:
+        json.dump(report_json(report), sys.stdout, indent=2)
+        sys.stdout.write("\n")
+    elif args.csv != "-" and not (args.csv or args.png):
+        print(format_table(report))
+    return 0
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Stand-alone entry (tests, until cli.py wires `stats`): `python -m psoas_break.cli_stats`."""
+    parser = argparse.ArgumentParser(prog="psoas-break")
+    add_subcommands(parser.add_subparsers(dest="command", required=True))
+    return run(parser.parse_args(argv))
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
