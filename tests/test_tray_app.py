@@ -39,6 +39,22 @@ def app(desk: DesktopSession) -> Iterator[RunningApp]:
     running.stop()
 
 
+def click(menu: object, *path: str) -> None:
+    """Click like a person: pystray rebuilds the whole menu (new ids) just after each click,
+    so a second click sent within milliseconds may name an id that is already gone. A person
+    cannot click that fast; retry the same way they would click again."""
+    from tests.desktop.bus import DBusCallError
+
+    for attempt in range(5):
+        try:
+            menu.click(*path)  # type: ignore[attr-defined]
+            return
+        except DBusCallError as exc:
+            if "does not refer to a menu item" not in str(exc) or attempt == 4:
+                raise
+            time.sleep(0.2)
+
+
 def labels(node: object) -> list[str]:
     return [c.label for c in node.children if not c.is_separator]  # type: ignore[attr-defined]
 
@@ -55,7 +71,7 @@ def test_registers_and_menu_has_every_item(app: RunningApp) -> None:
     assert top[0] == item.title  # the status line
     assert not root.children[0].enabled
     assert top[1:] == [
-        "Take a break now", "Snooze", "Skip this break", "Pause", "Settings",
+        "Take a break now", "Snooze", "Skip this break", "Pause", "This week", "Settings",
         "About psoas-break", "Quit",
     ]
     assert labels(menu.find("Snooze")) == ["5 min", "10 min", "15 min"]
@@ -79,28 +95,28 @@ def test_registers_and_menu_has_every_item(app: RunningApp) -> None:
 
 def test_actions_change_state(app: RunningApp) -> None:
     menu = app.item().menu()
-    menu.click("Take a break now")
+    click(menu, "Take a break now")
     app.wait_title("On a break · 2 min left")
     assert not menu.find("Take a break now").enabled
-    menu.click("Pause", "30 min")
+    click(menu, "Pause", "30 min")
     app.wait_title("Paused until")
     assert "Resume" in labels(menu.layout())
-    menu.click("Resume")
+    click(menu, "Resume")
     app.wait_title("Sitting 0 min")
     assert "Resume" not in labels(menu.layout())
-    menu.click("Snooze", "10 min")
+    click(menu, "Snooze", "10 min")
     app.wait_title("Snoozed · Sitting 0 min · stretch in 40 min")
-    menu.click("Skip this break")
+    click(menu, "Skip this break")
     app.wait_title(lambda t: t.startswith("Sitting") and "Snoozed" not in t)
 
 
 def test_settings_choices_are_saved_and_shown(app: RunningApp) -> None:
     menu = app.item().menu()
-    menu.click("Settings", "Stretch every", "45 min")
+    click(menu, "Settings", "Stretch every", "45 min")
     wait_for(lambda: app.config_file.exists(), 5, what="settings file")
-    menu.click("Settings", "Break length", "5 min")
-    menu.click("Settings", "Posture prompts", "Off")
-    menu.click("Settings", "Voice prompts")
+    click(menu, "Settings", "Break length", "5 min")
+    click(menu, "Settings", "Posture prompts", "Off")
+    click(menu, "Settings", "Voice prompts")
 
     def saved() -> dict[str, object] | None:
         data = tomllib.loads(app.config_file.read_text())
@@ -130,7 +146,7 @@ def test_custom_value_and_locked_key(desk: DesktopSession) -> None:
         assert [c.enabled for c in breaks.children] == [False] * 4
         assert [c.label for c in breaks.children if c.checked] == ["5 min"]
         with pytest.raises(AssertionError, match="not clickable"):
-            menu.click("Settings", "Break length", "2 min")
+            click(menu, "Settings", "Break length", "2 min")
         # Even a panel that sends the click anyway changes nothing.
         target = menu.find("Settings", "Break length", "2 min")
         with contextlib.suppress(Exception):
@@ -138,6 +154,46 @@ def test_custom_value_and_locked_key(desk: DesktopSession) -> None:
         time.sleep(0.5)
         data = tomllib.loads(running.config_file.read_text())
         assert "break_min" not in data
+    finally:
+        running.stop()
+
+
+def test_about_week_and_stretch_pages_open_in_the_browser(desk: DesktopSession) -> None:
+    opened = desk.env["HOME"] + "/opened.txt"
+    recorder = desk.env["HOME"] + "/browser.sh"
+    with open(recorder, "w") as fh:
+        fh.write(f'#!/bin/sh\necho "$1" >> {opened}\n')
+    import os
+
+    os.chmod(recorder, 0o755)
+    running = start_app(
+        # A long snooze so the prompt does not repeat (and rebuild the menu) mid-click.
+        desk, config="stretch_every_min = 10\nposture_every_min = 0\nsnooze_min = 60\n",
+        extra_env={"BROWSER": recorder, "PSOAS_SECONDS_PER_MINUTE": "0.3"},
+    )
+    try:
+        menu = running.item().menu()
+        click(menu, "About psoas-break")
+        click(menu, "This week")
+        running.wait_title("Time to stretch", timeout_s=15)
+        click(menu, "Show this stretch")
+
+        def urls() -> list[str] | None:
+            try:
+                lines = open(opened).read().split()
+            except FileNotFoundError:
+                return None
+            return lines if len(lines) >= 3 else None
+
+        about, week, stretch = sorted(wait_for(urls, 10, what="three pages opened"))[:3]
+        pages = sorted([about, week, stretch])
+        assert any(u.endswith("/about.html") for u in pages)
+        assert any(u.endswith("/week.png") for u in pages)
+        assert any("/pages/" in u and u.endswith(".html") for u in pages)
+        about_file = next(u for u in pages if u.endswith("about.html"))[len("file://"):]
+        text = open(about_file).read()
+        assert "stop if anything hurts" in text.lower() or "Stop if" in text
+        assert str(running.config_file) in text
     finally:
         running.stop()
 
@@ -159,9 +215,9 @@ def test_icon_colour_follows_state(app: RunningApp) -> None:
 
     wait_for(lambda: near(state_colour("sitting")), 5, what="teal icon")
     menu = item.menu()
-    menu.click("Take a break now")
+    click(menu, "Take a break now")
     wait_for(lambda: near(state_colour("on_break")), 5, what="green icon")
-    menu.click("Pause", "1 h")
+    click(menu, "Pause", "1 h")
     wait_for(lambda: near(state_colour("paused")), 5, what="grey icon")
 
 
@@ -182,7 +238,7 @@ def test_prompt_due_icon_after_shortened_cycle(desk: DesktopSession) -> None:
 def test_quit_and_sigterm_exit_zero_quickly(desk: DesktopSession) -> None:
     running = start_app(desk)
     running.item()
-    running.item().menu().click("Quit")
+    click(running.item().menu(), "Quit")
     started = time.monotonic()
     assert running.proc.wait(5) == 0
     assert time.monotonic() - started < 2.5
