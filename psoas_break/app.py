@@ -10,6 +10,7 @@ from __future__ import annotations
 import logging
 import os
 import signal
+import sys
 import threading
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -64,6 +65,30 @@ class App:
     quit_event: threading.Event = field(default_factory=threading.Event)
     tray: Any = None
     presenter: Any = None
+    autostart: Any = None
+    autostart_enabled: bool | None = None
+
+    def refresh_autostart(self) -> None:
+        if self.autostart is None:
+            return
+        try:
+            self.autostart_enabled = bool(self.autostart.status().enabled)
+        except Exception:
+            log.exception("reading the autostart state failed")
+            self.autostart_enabled = None
+
+    def toggle_autostart(self) -> None:
+        """Engine thread: flip "Start at login" (a small file write, fast enough here)."""
+        if self.autostart is None:
+            return
+        try:
+            if self.autostart.status().enabled:
+                self.autostart.disable()
+            else:
+                self.autostart.enable()
+        except Exception as exc:  # AutostartError: one line for the user
+            self.presenter.show_notice(str(exc))
+        self.refresh_autostart()
 
     def facts(self) -> TrayFacts:
         return TrayFacts(
@@ -73,6 +98,7 @@ class App:
             can_show_stretch=self.presenter is not None
             and self.presenter.last_selection is not None,
             can_show_week=True,
+            autostart_enabled=self.autostart_enabled,
         )
 
     def save_setting(self, key: str, value: Any) -> Any:
@@ -109,6 +135,73 @@ def _open_path(path: Path) -> None:
 
 
 def run_app(paths: AppPaths, verbose: bool = False) -> int:
+    from psoas_break.single_instance import InstanceLock, InstanceLockError
+
+    # The lock comes first, before pystray is imported: a second copy never shows an icon.
+    lock = InstanceLock(paths.lock_file)
+    try:
+        if not lock.acquire():
+            print(f"psoas-break is already running (pid {lock.owner_pid()})")
+            return 0
+    except InstanceLockError as exc:
+        print(f"psoas-break: {exc}", file=sys.stderr)
+        return 1
+    try:
+        return _run_locked(paths, verbose)
+    finally:
+        lock.release()
+
+
+def _control_handler(app: App) -> Callable[[dict[str, Any]], dict[str, Any]]:
+    """Requests from `psoas-break status|break-now|...`; runs on a server thread."""
+    from psoas_break.control.protocol import error_reply, ok_reply, status_payload, to_command
+    from psoas_break.core.events import ShowNotice
+
+    runtime = app.runtime
+
+    def on_engine(request: dict[str, Any]) -> Callable[[Runtime], dict[str, Any]]:
+        def job(rt: Runtime) -> dict[str, Any]:
+            cmd = request["cmd"]
+            if cmd == "status":
+                return ok_reply(**status_payload(
+                    rt.engine.status(),
+                    tray=app.choices["tray"].chosen,
+                    notifier=app.choices["notifier"].chosen if "notifier" in app.choices
+                    else "log",
+                    idle=app.choices["idle"].chosen,
+                    pid=os.getpid(), version=__version__, text=rt.status_line(),
+                ))
+            if cmd == "reload-settings":
+                result = app.store.load()
+                rt.apply_settings(result.settings)
+                rt.render()
+                if result.problems:
+                    return ok_reply(message="; ".join(result.problems))
+                return ok_reply()
+            command = to_command(request)
+            if command is None:
+                return error_reply(f"unknown command {cmd!r}")
+            effects = rt.command(command)
+            rt.render()
+            notices = [e.text for e in effects if isinstance(e, ShowNotice)]
+            return ok_reply(message=notices[0]) if notices else ok_reply()
+
+        return job
+
+    def handle(request: dict[str, Any]) -> dict[str, Any]:
+        if request.get("cmd") == "quit":
+            runtime.post("quit")
+            return ok_reply()
+        try:
+            reply: dict[str, Any] = runtime.call(on_engine(request), timeout_s=2.0)
+            return reply
+        except TimeoutError:
+            return error_reply("psoas-break is busy; try again")
+
+    return handle
+
+
+def _run_locked(paths: AppPaths, verbose: bool) -> int:
     setup_logging(paths.log_file, verbose)
     log.info("psoas-break %s starting (pid %d)", __version__, os.getpid())
     env = os.environ
@@ -184,6 +277,7 @@ def run_app(paths: AppPaths, verbose: bool = False) -> int:
             "show-stretch": in_background("show-stretch", presenter.show_last_exercise),
             "show-week": in_background("show-week", show_week),
             "about": in_background("about", show_about),
+            "toggle:autostart": lambda: app_holder["app"].toggle_autostart(),
         },
         facts=lambda: app_holder["app"].facts(),
         on_quit=on_quit,
@@ -196,6 +290,13 @@ def run_app(paths: AppPaths, verbose: bool = False) -> int:
     )
     log.info("idle source: %s; session watcher: %s", idle_choice.chosen, session_choice.chosen)
     app.presenter = presenter
+    try:
+        from psoas_break.adapters.autostart import make_autostart
+
+        app.autostart = make_autostart()
+        app.refresh_autostart()
+    except Exception:
+        log.warning("start at login is not available here", exc_info=True)
     app_holder["app"] = app
     if loaded.problems:
         app.notice = "settings file has problems (see the log)"
@@ -211,6 +312,14 @@ def run_app(paths: AppPaths, verbose: bool = False) -> int:
     watcher.start(on_lock=lambda locked: runtime.post("lock" if locked else "unlock"),
                   on_sleep=on_sleep)
     app.closers.extend([idle.close, watcher.stop, history.close])
+    from psoas_break.control.server import ControlServer, ControlServerError
+
+    server = ControlServer(paths.control_socket, _control_handler(app))
+    try:
+        server.start()
+        app.closers.append(server.close)
+    except ControlServerError as exc:
+        log.warning("no control channel: %s", exc)
     _install_signal_handlers(request_quit, tray_choice.chosen)
     if tray_choice.chosen == "none":
         log.warning("no tray can be shown: %s", "; ".join(r for _, r in tray_choice.rejected))

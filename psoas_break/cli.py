@@ -8,7 +8,14 @@ from __future__ import annotations
 import argparse
 import sys
 
-from psoas_break import __version__, cli_config, cli_exercises, cli_stats
+from psoas_break import (
+    __version__,
+    cli_autostart,
+    cli_config,
+    cli_control,
+    cli_exercises,
+    cli_stats,
+)
 from psoas_break.paths import AppPaths
 
 
@@ -31,6 +38,8 @@ def build_parser() -> argparse.ArgumentParser:
     sub = parser.add_subparsers(dest="command", metavar="COMMAND", parser_class=_Parser)
     sub.add_parser("run", help="start the tray app (the default)")
     cli_config.add_subcommands(sub)
+    cli_control.add_subcommands(sub)
+    cli_autostart.add_subcommands(sub)
     sub.add_parser("doctor", help="which tray, notifier, idle source and speech engine work here")
     cli_exercises.add_subcommands(sub)
     cli_stats.add_subcommands(sub)
@@ -57,7 +66,11 @@ def _main(argv: list[str] | None = None) -> int:
     paths = AppPaths.default()
     command = args.command or "run"
     if command == "config":
-        return cli_config.run(args, paths)
+        return cli_config.run(args, paths, notify_app=lambda: cli_control.notify_reload(paths))
+    if command in cli_control.COMMANDS:
+        return cli_control.run(args, paths)
+    if command == "autostart":
+        return cli_autostart.run(args)
     if command == "doctor":
         from psoas_break import doctor
 

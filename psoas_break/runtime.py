@@ -221,9 +221,11 @@ class Runtime:
         self._run_jobs()
         self.render()
 
-    def command(self, command: Command) -> None:
-        """Apply an engine command now (engine thread only)."""
-        self._carry_out(self.engine.command(command, self.read_tick()))
+    def command(self, command: Command) -> list[Effect]:
+        """Apply an engine command now (engine thread only); returns its effects."""
+        effects = self.engine.command(command, self.read_tick())
+        self._carry_out(effects)
+        return effects
 
     def _sleep_s(self) -> float:
         candidates: list[float] = [3600.0]

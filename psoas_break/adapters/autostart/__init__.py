@@ -1,0 +1,99 @@
+"""Start at login: one backend per OS behind a common shape, and a factory.
+
+    autostart = make_autostart()          # XdgAutostart / WindowsAutostart / MacAutostart
+    autostart.enable()  -> AutostartStatus    (raises AutostartError)
+    autostart.disable() -> AutostartStatus    (raises AutostartError)
+    autostart.status()  -> AutostartStatus    (never raises)
+
+Every backend starts *this* installation: `launch_argv()` is the interpreter running now
+(`sys.executable`, not resolved, so a virtualenv stays a virtualenv) with `-m psoas_break run`.
+`disable()` removes only what `enable()` wrote (each backend has its own ownership check) and
+refuses, with an AutostartError, to touch an entry someone else made. `status()` reports an
+entry whose interpreter no longer exists as `stale` (the tray checkbox shows it unticked; `on`
+rewrites it). Errors are `AutostartError` (an `AdapterError`): str() is one plain line.
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Protocol
+
+from psoas_break.ports import AdapterError
+
+MODULE = "psoas_break"
+APP_ID = "psoas-break"
+
+
+class AutostartError(AdapterError):
+    """Start at login could not be changed; str() says what and why."""
+
+
+@dataclass(frozen=True)
+class AutostartStatus:
+    """Where the login entry is and whether it works.
+
+    enabled: an entry exists that will start psoas-break at login (even a stale one is not).
+    path: where the entry lives (file path, or registry value for Windows).
+    stale: an entry of ours exists but its interpreter is missing: it would fail at login.
+    detail: one line for people (`autostart status`, the log).
+    ours: False when the entry at `path` was not written by psoas-break.
+    """
+
+    enabled: bool
+    path: str
+    stale: bool
+    detail: str
+    ours: bool = True
+
+
+class Autostart(Protocol):
+    """What every backend provides (see the module docstring)."""
+
+    name: str
+
+    def enable(self) -> AutostartStatus: ...
+
+    def disable(self) -> AutostartStatus: ...
+
+    def status(self) -> AutostartStatus: ...
+
+
+def launch_argv(executable: str | None = None) -> list[str]:
+    """The command that starts this installation: [interpreter, "-m", "psoas_break", "run"]."""
+    exe = executable if executable is not None else sys.executable
+    if not exe:
+        raise AutostartError(
+            "cannot tell which Python runs psoas-break (sys.executable is empty)"
+        )
+    return [os.path.abspath(exe), "-m", MODULE, "run"]
+
+
+def interpreter_problem(argv: list[str]) -> str | None:
+    """Why `argv[0]` cannot start at login (missing, not executable), or None if it can."""
+    if not argv:
+        return "the entry has no command"
+    exe = Path(argv[0])
+    if not exe.is_file():
+        return f"its interpreter {argv[0]} no longer exists"
+    if os.name == "posix" and not os.access(exe, os.X_OK):
+        return f"its interpreter {argv[0]} is not executable"
+    return None
+
+
+def make_autostart(platform: str | None = None) -> Autostart:
+    """The backend for `platform` (default: this one)."""
+    plat = platform or sys.platform
+    if plat == "win32":
+        from psoas_break.adapters.autostart.windows import WindowsAutostart
+
+        return WindowsAutostart()
+    if plat == "darwin":
+        from psoas_break.adapters.autostart.macos import MacAutostart
+
+        return MacAutostart()
+    from psoas_break.adapters.autostart.xdg import XdgAutostart
+
+    return XdgAutostart()

@@ -1,0 +1,45 @@
+"""`psoas-break autostart on|off|status`: start psoas-break at login, or stop doing so.
+
+Exit codes: 0 done (for `status`: whatever the state), 1 could not change it (or an entry that
+psoas-break did not write is in the way), 2 bad arguments.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from typing import Any
+
+from psoas_break.adapters.autostart import Autostart, AutostartError, make_autostart
+
+
+def add_subcommands(subparsers: Any) -> None:
+    """Add `autostart` to the top-level `psoas-break` subparsers."""
+    autostart = subparsers.add_parser(
+        "autostart", help="start psoas-break at login (on|off|status)"
+    )
+    autostart.add_argument(
+        "action", metavar="on|off|status", choices=("on", "off", "status"),
+        help="on: start at login; off: remove the login entry; status: show it",
+    )
+
+
+def run(args: argparse.Namespace, backend: Autostart | None = None) -> int:
+    """Carry out `autostart <action>`; returns the exit code."""
+    autostart = backend if backend is not None else make_autostart()
+    try:
+        if args.action == "on":
+            status = autostart.enable()
+        elif args.action == "off":
+            status = autostart.disable()
+        else:
+            status = autostart.status()
+    except AutostartError as exc:
+        print(f"psoas-break: {exc}", file=sys.stderr)
+        return 1
+    print(f"Start at login: {status.detail}")
+    if args.action == "on" and not status.enabled:
+        print(f"psoas-break: the login entry was written but does not work: {status.detail}",
+              file=sys.stderr)
+        return 1
+    return 0

@@ -1,0 +1,329 @@
+"""The control channel's language: one JSON request line in, one JSON reply line out.
+
+Pure: stdlib and `psoas_break.core` only, so it can be tested without sockets.
+
+Requests (one per connection, UTF-8 JSON object on one line, at most MAX_REQUEST_BYTES):
+
+    {"cmd": "status"}
+    {"cmd": "break-now"}                     start a break now
+    {"cmd": "end-break"}                     end a running break early
+    {"cmd": "snooze"}  /  {"cmd": "snooze", "minutes": 10}      1..MAX_SNOOZE_MIN
+    {"cmd": "skip"}
+    {"cmd": "pause", "seconds": 1800}        MIN_PAUSE_S..MAX_PAUSE_S
+    {"cmd": "pause", "until": "tomorrow"}
+    {"cmd": "resume"}
+    {"cmd": "reload-settings"}               re-read the settings file(s)
+    {"cmd": "quit"}
+
+Replies (one line):
+
+    {"ok": true, ...fields}                  e.g. "message": one line for the user
+    {"ok": false, "error": "one line"}
+
+`parse_request` turns raw bytes/text/objects into a normalised request dict (only the keys
+above; "minutes" is absent when the app's setting applies) or raises `ProtocolError`, whose
+str() is one line naming what was wrong and what is allowed. `to_command` maps a normalised
+request to the engine command it stands for (None for status/quit/reload-settings, which the app
+handles itself). `status_payload` builds the documented `status` reply from an engine `Status`.
+`parse_duration` is the CLI's reading of `pause DURATION`.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import re
+from datetime import datetime
+from typing import Any
+
+from psoas_break.core.engine import Status
+from psoas_break.core.events import (
+    Command,
+    EndBreak,
+    Pause,
+    PauseUntilTomorrow,
+    Resume,
+    Skip,
+    Snooze,
+    TakeBreak,
+)
+
+MAX_REQUEST_BYTES = 4096
+MAX_REPLY_BYTES = 64 * 1024
+MIN_PAUSE_S = 60
+MAX_PAUSE_S = 24 * 3600
+MAX_SNOOZE_MIN = 120
+
+COMMANDS: dict[str, tuple[str, ...]] = {
+    # command -> the optional fields it accepts
+    "status": (),
+    "break-now": (),
+    "end-break": (),
+    "snooze": ("minutes",),
+    "skip": (),
+    "pause": ("seconds", "until"),
+    "resume": (),
+    "reload-settings": (),
+    "quit": (),
+}
+
+DURATION_HELP = (
+    "use minutes (45), 30m, 1h30m, 2h, 90s or tomorrow, from 1 minute to 24 hours"
+)
+
+
+class ProtocolError(ValueError):
+    """A request, reply or duration that is not allowed; str() is one line for the user."""
+
+
+# ---- requests ----
+
+
+def parse_request(raw: bytes | str | Any) -> dict[str, Any]:
+    """Validate one request and return it normalised; raises ProtocolError.
+
+    `raw` is the bytes of one line (without or with its newline), its text, or an already
+    decoded JSON value.
+    """
+    if isinstance(raw, bytes | bytearray):
+        if len(raw) > MAX_REQUEST_BYTES:
+            raise ProtocolError(f"request too large: at most {MAX_REQUEST_BYTES} bytes")
+        try:
+            raw = bytes(raw).decode("utf-8")
+        except UnicodeDecodeError:
+            raise ProtocolError("request is not UTF-8 text") from None
+    if isinstance(raw, str):
+        try:
+            obj = json.loads(raw)
+        except (ValueError, RecursionError):
+            raise ProtocolError('request is not valid JSON; send e.g. {"cmd": "status"}') from None
+    else:
+        obj = raw
+    if not isinstance(obj, dict):
+        raise ProtocolError('request must be a JSON object such as {"cmd": "status"}')
+    cmd = obj.get("cmd")
+    if not isinstance(cmd, str) or cmd not in COMMANDS:
+        shown = _short(cmd)
+        raise ProtocolError(f"unknown command {shown}; known commands: {', '.join(COMMANDS)}")
+    allowed = COMMANDS[cmd]
+    extra = sorted(str(k) for k in obj if k != "cmd" and k not in allowed)
+    if extra:
+        what = f"fields: {', '.join(allowed)}" if allowed else "no other fields"
+        raise ProtocolError(f"unknown field {_short(extra[0])} for {cmd!r}; it takes {what}")
+    if cmd == "snooze":
+        return _parse_snooze(obj)
+    if cmd == "pause":
+        return _parse_pause(obj)
+    return {"cmd": cmd}
+
+
+def _parse_snooze(obj: dict[str, Any]) -> dict[str, Any]:
+    if "minutes" not in obj or obj["minutes"] is None:
+        return {"cmd": "snooze"}
+    minutes = obj["minutes"]
+    if not _is_int(minutes) or not 1 <= minutes <= MAX_SNOOZE_MIN:
+        raise ProtocolError(
+            f"snooze minutes {_short(minutes)} is not allowed: "
+            f"use a whole number from 1 to {MAX_SNOOZE_MIN}"
+        )
+    return {"cmd": "snooze", "minutes": int(minutes)}
+
+
+def _parse_pause(obj: dict[str, Any]) -> dict[str, Any]:
+    has_seconds = "seconds" in obj
+    has_until = "until" in obj
+    if has_seconds == has_until:
+        raise ProtocolError('pause takes exactly one of "seconds" or "until": "tomorrow"')
+    if has_until:
+        if obj["until"] != "tomorrow":
+            raise ProtocolError(
+                f'pause until {_short(obj["until"])} is not allowed: use "tomorrow"'
+            )
+        return {"cmd": "pause", "until": "tomorrow"}
+    seconds = obj["seconds"]
+    # A range check, not math.isfinite: NaN and infinities fail it, and a huge int would make
+    # isfinite raise OverflowError.
+    if not _is_number(seconds) or not MIN_PAUSE_S <= seconds <= MAX_PAUSE_S:
+        raise ProtocolError(
+            f"pause seconds {_short(seconds)} is not allowed: "
+            f"use a number from {MIN_PAUSE_S} to {MAX_PAUSE_S} (1 minute to 24 hours)"
+        )
+    return {"cmd": "pause", "seconds": int(seconds) if _is_int(seconds) else float(seconds)}
+
+
+def to_command(request: dict[str, Any]) -> Command | None:
+    """The engine command a normalised request stands for; None for status/quit/reload."""
+    cmd = request["cmd"]
+    if cmd == "break-now":
+        return TakeBreak()
+    if cmd == "end-break":
+        return EndBreak()
+    if cmd == "snooze":
+        return Snooze(request.get("minutes"))
+    if cmd == "skip":
+        return Skip()
+    if cmd == "pause":
+        if request.get("until") == "tomorrow":
+            return PauseUntilTomorrow()
+        return Pause(float(request["seconds"]))
+    if cmd == "resume":
+        return Resume()
+    return None
+
+
+# ---- replies ----
+
+
+def ok_reply(**fields: Any) -> dict[str, Any]:
+    """A success reply carrying `fields` (JSON-serialisable)."""
+    return {"ok": True, **fields}
+
+
+def error_reply(message: str) -> dict[str, Any]:
+    """A failure reply; the message is flattened to one line."""
+    return {"ok": False, "error": " ".join(str(message).split()) or "error"}
+
+
+def encode(message: dict[str, Any]) -> bytes:
+    """One JSON line (UTF-8, newline-terminated). Raises ProtocolError if not serialisable."""
+    try:
+        text = json.dumps(message, ensure_ascii=False, separators=(",", ":"), allow_nan=False)
+    except (TypeError, ValueError) as exc:
+        raise ProtocolError(f"message is not serialisable as JSON: {exc}") from None
+    return text.encode("utf-8") + b"\n"
+
+
+def parse_reply(raw: bytes) -> dict[str, Any]:
+    """Decode one reply line; raises ProtocolError unless it is an object with a boolean ok."""
+    try:
+        obj = json.loads(raw.decode("utf-8"))
+    except (UnicodeDecodeError, ValueError, RecursionError):
+        raise ProtocolError("the app sent a reply that is not valid JSON") from None
+    if not isinstance(obj, dict) or not isinstance(obj.get("ok"), bool):
+        raise ProtocolError('the app sent a reply without "ok"')
+    if obj["ok"] is False and not isinstance(obj.get("error"), str):
+        obj["error"] = "the app reported an error without a message"
+    return obj
+
+
+def status_payload(
+    status: Status,
+    *,
+    tray: str,
+    notifier: str,
+    idle: str,
+    **extra: Any,
+) -> dict[str, Any]:
+    """The documented `status` reply fields, from an engine snapshot and the chosen backends.
+
+    Fields: state, profile, sitting_s, next_prompt {kind, in_s} | null, paused_until (ISO 8601
+    aware wall time) | null, pause_left_s | null, break_left_s | null, snoozed, snoozes_in_row,
+    locked, today {...day counters}, tray, notifier, idle, plus `extra` (e.g. pid, version).
+    """
+    c = status.counters
+    nxt = status.next_prompt
+    return {
+        "state": status.state,
+        "profile": status.profile,
+        "sitting_s": round(status.sitting_s, 1),
+        "next_prompt": (
+            None if nxt is None else {"kind": nxt.kind, "in_s": round(nxt.in_s, 1)}
+        ),
+        "paused_until": _iso(status.paused_until),
+        "pause_left_s": _round(status.pause_left_s),
+        "break_left_s": _round(status.break_left_s),
+        "snoozed": status.snoozed,
+        "snoozes_in_row": status.snoozes_in_row,
+        "locked": status.locked,
+        "today": {
+            "day": c.day.isoformat(),
+            "sitting_s": round(c.sitting_s, 1),
+            "longest_sit_s": round(c.longest_sit_s, 1),
+            "breaks_taken": c.breaks_taken,
+            "breaks_snoozed": c.breaks_snoozed,
+            "breaks_skipped": c.breaks_skipped,
+            "natural_breaks": c.natural_breaks,
+            "stretch_prompts": c.stretch_prompts,
+            "posture_prompts": c.posture_prompts,
+        },
+        "tray": tray,
+        "notifier": notifier,
+        "idle": idle,
+        **extra,
+    }
+
+
+# ---- durations (CLI) ----
+
+# [0-9], not \d: \d also matches other scripts' digits, which int() may not take.
+_DURATION_RE = re.compile(r"(?:([0-9]{1,4})h)?(?:([0-9]{1,5})m(?:in)?)?(?:([0-9]{1,6})s)?")
+_MINUTES_RE = re.compile(r"[0-9]{1,6}")
+
+
+def parse_duration(text: str) -> int | str:
+    """`pause DURATION` as seconds (int, 60..86400) or the string "tomorrow".
+
+    Accepted: a bare whole number of minutes ("45"), "30m", "1h30m", "2h", "90s", "1h30m15s",
+    "tomorrow" (any case, surrounding spaces ignored). Raises ProtocolError naming the forms.
+    """
+    s = text.strip().lower()
+    if s == "tomorrow":
+        return "tomorrow"
+    if _MINUTES_RE.fullmatch(s):
+        seconds = int(s) * 60
+    else:
+        m = _DURATION_RE.fullmatch(s)
+        if not s or m is None or not any(m.groups()):
+            raise ProtocolError(f"duration {text!r} is not allowed: {DURATION_HELP}")
+        h, mi, se = (int(g) if g else 0 for g in m.groups())
+        seconds = h * 3600 + mi * 60 + se
+    if not MIN_PAUSE_S <= seconds <= MAX_PAUSE_S:
+        raise ProtocolError(f"duration {text!r} is not allowed: {DURATION_HELP}")
+    return seconds
+
+
+def format_duration(seconds: float) -> str:
+    """Seconds as a short human text: "45 s", "12 min", "1 h 30 min"."""
+    s = max(0, int(round(seconds)))
+    if s < 60:
+        return f"{s} s"
+    minutes = (s + 30) // 60
+    if minutes < 60:
+        return f"{minutes} min"
+    h, m = divmod(minutes, 60)
+    return f"{h} h {m} min" if m else f"{h} h"
+
+
+# ---- helpers ----
+
+
+def _is_int(value: Any) -> bool:
+    if isinstance(value, bool):
+        return False
+    if isinstance(value, int):
+        return True
+    return isinstance(value, float) and math.isfinite(value) and value.is_integer()
+
+
+def _is_number(value: Any) -> bool:
+    return isinstance(value, int | float) and not isinstance(value, bool)
+
+
+def _short(value: Any) -> str:
+    """A value quoted for an error line, cut to 40 characters."""
+    if isinstance(value, str):
+        text = repr(value)
+    else:
+        try:
+            text = json.dumps(value, ensure_ascii=True, default=str)
+        except (ValueError, TypeError, RecursionError):
+            text = type(value).__name__
+    return text if len(text) <= 40 else text[:37] + "..."
+
+
+def _iso(value: datetime | None) -> str | None:
+    return None if value is None else value.isoformat(timespec="seconds")
+
+
+def _round(value: float | None) -> float | None:
+    return None if value is None else round(value, 1)
