@@ -8,15 +8,10 @@ from __future__ import annotations
 import argparse
 import sys
 
-from psoas_break import (
-    __version__,
-    cli_autostart,
-    cli_config,
-    cli_control,
-    cli_exercises,
-    cli_stats,
-)
+from psoas_break import __version__
 from psoas_break.paths import AppPaths
+
+RUN_FLAGS = frozenset({"run", "-v", "--verbose"})
 
 
 class _Parser(argparse.ArgumentParser):
@@ -29,6 +24,8 @@ class _Parser(argparse.ArgumentParser):
 
 
 def build_parser() -> argparse.ArgumentParser:
+    from psoas_break import cli_autostart, cli_config, cli_control, cli_exercises, cli_stats
+
     parser = _Parser(
         prog="psoas-break",
         description="Times how long you sit and prompts hip-flexor stretches and posture changes.",
@@ -61,6 +58,16 @@ def main(argv: list[str] | None = None) -> int:
 
 
 def _main(argv: list[str] | None = None) -> int:
+    args_list = sys.argv[1:] if argv is None else argv
+    if set(args_list) <= RUN_FLAGS and args_list.count("run") <= 1:
+        # Starting the app (also at login): skip importing every subcommand's module; the
+        # icon shows sooner and the process stays smaller.
+        from psoas_break.app import run_app
+
+        verbose = "-v" in args_list or "--verbose" in args_list
+        return run_app(AppPaths.default(), verbose=verbose)
+    from psoas_break import cli_autostart, cli_config, cli_control, cli_exercises, cli_stats
+
     parser = build_parser()
     args = parser.parse_args(argv)
     paths = AppPaths.default()
