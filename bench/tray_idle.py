@@ -38,29 +38,43 @@ FLOOR_SCRIPT = textwrap.dedent(
 )
 
 
-def proc_figures(pid: int) -> dict[str, float]:
-    """CPU seconds, context switches (all threads), RSS and PSS in MiB."""
-    clk = os.sysconf("SC_CLK_TCK")
-    cpu_s = 0.0
-    switches = 0
+def thread_figures(pid: int) -> dict[str, tuple[float, int]]:
+    """Per thread: (CPU seconds from schedstat, context switches)."""
+    out: dict[str, tuple[float, int]] = {}
     for tid in os.listdir(f"/proc/{pid}/task"):
         try:
-            stat = Path(f"/proc/{pid}/task/{tid}/stat").read_text()
-            fields = stat.rsplit(")", 1)[1].split()
-            cpu_s += (int(fields[11]) + int(fields[12])) / clk
+            run_ns = int(Path(f"/proc/{pid}/task/{tid}/schedstat").read_text().split()[0])
+            switches = 0
             for line in Path(f"/proc/{pid}/task/{tid}/status").read_text().splitlines():
                 if line.startswith(("voluntary_ctxt_switches", "nonvoluntary_ctxt_switches")):
                     switches += int(line.split()[1])
-        except FileNotFoundError:
+        except (FileNotFoundError, ProcessLookupError):
             continue  # a thread ended meanwhile
+        out[tid] = (run_ns / 1e9, switches)
+    return out
+
+
+def memory_mib(pid: int) -> tuple[float, float]:
     rss_kb = pss_kb = 0
     for line in Path(f"/proc/{pid}/smaps_rollup").read_text().splitlines():
         if line.startswith("Rss:"):
             rss_kb = int(line.split()[1])
         elif line.startswith("Pss:"):
             pss_kb = int(line.split()[1])
-    return {"cpu_s": cpu_s, "switches": switches, "rss_mib": rss_kb / 1024,
-            "pss_mib": pss_kb / 1024}
+    return rss_kb / 1024, pss_kb / 1024
+
+
+def window_delta(
+    before: dict[str, tuple[float, int]], after: dict[str, tuple[float, int]]
+) -> tuple[float, int]:
+    """CPU seconds and switches spent in the window (threads that ended count what we saw)."""
+    cpu = 0.0
+    switches = 0
+    for tid, (cpu_a, sw_a) in after.items():
+        cpu_b, sw_b = before.get(tid, (0.0, 0))
+        cpu += cpu_a - cpu_b
+        switches += sw_a - sw_b
+    return cpu, switches
 
 
 def wait_registered(desk: DesktopSession, item_id: str, timeout_s: float = 20) -> float:
@@ -91,18 +105,21 @@ def measure(window_s: float) -> dict[str, dict[str, float]]:
         wait_registered(desk, "psoas-break")
         reg_app = time.monotonic() - started
         time.sleep(2.0)  # let start-up work settle before the idle window
-        before = {"floor": proc_figures(floor.pid), "app": proc_figures(app.pid)}
+        pids = {"floor": floor.pid, "app": app.pid}
+        before = {name: thread_figures(pid) for name, pid in pids.items()}
         time.sleep(window_s)
-        after = {"floor": proc_figures(floor.pid), "app": proc_figures(app.pid)}
+        after = {name: thread_figures(pid) for name, pid in pids.items()}
         for name, reg in (("floor", reg_floor), ("app", reg_app)):
-            a, b = after[name], before[name]
+            cpu_s, switches = window_delta(before[name], after[name])
+            rss, pss = memory_mib(pids[name])
             minutes = window_s / 60.0
             results[name] = {
                 "register_s": reg,
-                "rss_mib": a["rss_mib"],
-                "pss_mib": a["pss_mib"],
-                "cpu_s_per_min": (a["cpu_s"] - b["cpu_s"]) / minutes,
-                "switches_per_min": (a["switches"] - b["switches"]) / minutes,
+                "rss_mib": rss,
+                "pss_mib": pss,
+                "cpu_s_per_min": cpu_s / minutes,
+                "switches_per_min": switches / minutes,
+                "threads": float(len(after[name])),
             }
         desk.stop(app)
         desk.stop(floor)
@@ -123,14 +140,17 @@ def main() -> int:
         print(json.dumps(results, indent=2))
         return 0
     f, a = results["floor"], results["app"]
+    for r in (f, a):
+        r["cpu_ms_per_min"] = r["cpu_s_per_min"] * 1000
     print(f"idle window: {args.window_s:.0f} s, backend appindicator, idle source x11")
     print(f"{'measure':<28}{'floor (bare pystray)':>22}{'psoas-break':>14}{'ratio':>9}")
     rows = [
         ("exec to registration (s)", "register_s", "{:.2f}"),
         ("RSS (MiB)", "rss_mib", "{:.1f}"),
         ("PSS (MiB)", "pss_mib", "{:.1f}"),
-        ("CPU per idle minute (s)", "cpu_s_per_min", "{:.3f}"),
+        ("CPU per idle minute (ms)", "cpu_ms_per_min", "{:.2f}"),
         ("context switches / minute", "switches_per_min", "{:.0f}"),
+        ("threads", "threads", "{:.0f}"),
     ]
     for label, key, fmt in rows:
         print(f"{label:<28}{fmt.format(f[key]):>22}{fmt.format(a[key]):>14}"

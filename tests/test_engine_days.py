@@ -213,6 +213,18 @@ def test_pause_until_tomorrow_across_dst_change() -> None:
     assert seconds_until_next_day(wall) == 3600
     wall = datetime(2026, 10, 24, 20, 0, tzinfo=BERLIN)
     assert seconds_until_next_day(wall) == 4 * 3600
+    # From 01:00 on the short day, the next midnight is 22 real hours away, not 23.
+    assert seconds_until_next_day(datetime(2026, 3, 29, 1, 0, tzinfo=BERLIN)) == 22 * 3600
+    # And 25 real hours on the long day in autumn.
+    assert seconds_until_next_day(datetime(2026, 10, 25, 0, 0, tzinfo=BERLIN)) == 25 * 3600
+
+
+def test_paused_until_is_right_across_dst() -> None:
+    d = Driver(start=datetime(2026, 3, 29, 1, 30, tzinfo=BERLIN))
+    d.cmd(Pause(seconds=3600))
+    # 01:30 CET + 1 real hour = 03:30 CEST (02:00 does not exist that night).
+    assert d.status.paused_until == datetime(2026, 3, 29, 3, 30, tzinfo=BERLIN)
+    assert d.status.paused_until.utcoffset() == timedelta(hours=2)
 
 
 def test_pause_resume_and_pause_always_ends() -> None:

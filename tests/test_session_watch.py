@@ -1,13 +1,19 @@
 """Screen lock and suspend signals through the real D-Bus watchers.
 
 Real here: a private system bus with a fake org.freedesktop.login1 process, a private session
-bus with fake screensaver processes (tests/desktop/logind.py, idle.py), and the watcher's own
-thread and asyncio loop. The callbacks record into a list, as the runtime's post to its queue.
+bus with fake screensaver processes (tests/desktop/logind.py, idle.py), and the watchers' own
+threads with their blocking jeepney connections. The callbacks record into a list, as the
+runtime's post to its queue. The import checks run a fresh interpreter, because the point is
+what a real process ends up loading (asyncio + dbus_fast cost ~12 MiB RSS in the idle tray).
 """
 
 from __future__ import annotations
 
+import json
+import subprocess
+import sys
 import threading
+from pathlib import Path
 
 import pytest
 
@@ -228,3 +234,147 @@ def test_composite_forwards_only_changes_across_members() -> None:
     assert rec.events == [("lock", True), ("sleep", True), ("sleep", False), ("lock", False)]
     composite.stop()
     assert a.stopped and b.stopped
+
+
+_LONE_BUS_CONFIG = """<!DOCTYPE busconfig PUBLIC
+ "-//freedesktop//DTD D-Bus Bus Configuration 1.0//EN"
+ "http://www.freedesktop.org/standards/dbus/1.0/busconfig.dtd">
+<busconfig>
+  <type>session</type>
+  <listen>unix:path={socket}</listen>
+  <auth>EXTERNAL</auth>
+  <policy context="default">
+    <allow send_destination="*" eavesdrop="true"/>
+    <allow eavesdrop="true"/>
+    <allow own="*"/>
+  </policy>
+</busconfig>
+"""
+
+
+def test_the_watcher_reconnects_when_the_bus_daemon_itself_restarts(
+    desktop: DesktopSession, tmp_path: Path
+) -> None:
+    # A bus of its own (the session's buses must outlive the test); same socket path twice.
+    socket_path = tmp_path / "bus"
+    config = tmp_path / "bus.conf"
+    config.write_text(_LONE_BUS_CONFIG.format(socket=socket_path))
+    address = f"unix:path={socket_path}"
+
+    def start_daemon() -> subprocess.Popen[bytes]:
+        socket_path.unlink(missing_ok=True)
+        proc = desktop.spawn(["dbus-daemon", f"--config-file={config}", "--nofork",
+                              "--nopidfile"], name="lone-bus")
+        wait_for(socket_path.exists, timeout_s=10, what="the bus socket")
+        return proc
+
+    def emit_active(value: bool) -> None:
+        subprocess.run(
+            ["dbus-send", f"--bus={address}", "--type=signal", "/org/freedesktop/ScreenSaver",
+             "org.freedesktop.ScreenSaver.ActiveChanged", f"boolean:{str(value).lower()}"],
+            check=True, timeout=10,
+        )
+
+    daemon = start_daemon()
+    rec = Recorder()
+    watcher = ScreenSaverWatcher(address)
+    watcher.start(rec.on_lock, rec.on_sleep)
+    try:
+        assert watcher.connected.wait(10)
+        emit_active(True)
+        rec.wait(("lock", True))
+        desktop.stop(daemon)
+        wait_for(lambda: not watcher.connected.is_set(), timeout_s=10, what="the loss noticed")
+        start_daemon()
+        assert watcher.connected.wait(15), "the watcher did not reconnect"
+        emit_active(False)
+        rec.wait(("lock", True), ("lock", False))
+    finally:
+        watcher.stop()
+    assert "psoas-screensaver-watch" not in {t.name for t in threading.enumerate()}
+
+
+# ---- what the watchers cost: no asyncio, no dbus_fast --------------------------------------
+
+REPO_ROOT = Path(__file__).resolve().parents[1]
+HEAVY_MODULES = ("asyncio", "dbus_fast")
+
+_REPORT_HEAVY = """
+import json, sys
+print("HEAVY=" + json.dumps(sorted(m for m in sys.modules if m.split(".")[0] in {heavy!r})))
+"""
+
+
+def _heavy_modules_after(code: str, env: dict[str, str] | None = None) -> list[str]:
+    """Run `code` in a fresh interpreter; the asyncio/dbus_fast modules it ended up loading."""
+    script = code + _REPORT_HEAVY.format(heavy=set(HEAVY_MODULES))
+    proc = subprocess.run(
+        [sys.executable, "-c", script], cwd=REPO_ROOT, env=env, capture_output=True,
+        text=True, timeout=60,
+    )
+    assert proc.returncode == 0, proc.stderr
+    (line,) = [ln for ln in proc.stdout.splitlines() if ln.startswith("HEAVY=")]
+    loaded: list[str] = json.loads(line.removeprefix("HEAVY="))
+    return loaded
+
+
+def test_the_check_sees_asyncio_when_something_imports_it() -> None:
+    # The control: the same check does report asyncio/dbus_fast when they are imported.
+    assert {"asyncio", "dbus_fast"} <= set(_heavy_modules_after("import dbus_fast.aio"))
+
+
+def test_importing_the_session_watchers_loads_neither_asyncio_nor_dbus_fast() -> None:
+    code = """
+import psoas_break.adapters.session
+import psoas_break.adapters.session._dbus_watch
+import psoas_break.adapters.session.logind
+import psoas_break.adapters.session.screensaver
+import psoas_break.adapters.session.macos
+"""
+    assert _heavy_modules_after(code) == []
+
+
+def test_running_the_session_watchers_loads_neither_asyncio_nor_dbus_fast(
+    desktop: DesktopSession,
+) -> None:
+    desktop.start_logind()
+    desktop.start_screensaver(flavor="gnome")
+    # Not tests.desktop in the child: the harness itself uses dbus_fast.
+    code = """
+import os, time
+from psoas_break.adapters.session import make_session_watcher
+from psoas_break.adapters.session.logind import LogindWatcher
+
+watcher, choice = make_session_watcher(os.environ)
+assert choice.chosen == "logind+screensaver", choice
+watcher.start(lambda _v: None, lambda _v: None)
+for member in watcher.watchers:
+    assert member.connected.wait(10), member.name
+(logind,) = [m for m in watcher.watchers if isinstance(m, LogindWatcher)]
+deadline = time.monotonic() + 10
+expected = os.environ["EXPECTED_SESSION_PATH"]
+while logind.session_path != expected and time.monotonic() < deadline:
+    time.sleep(0.05)
+assert logind.session_path == expected, logind.session_path
+watcher.stop()
+"""
+    env = dict(desktop.env, EXPECTED_SESSION_PATH=SESSION_PATH)
+    assert _heavy_modules_after(code, env=env) == []
+
+
+def test_the_idle_sources_load_neither_asyncio_nor_dbus_fast(desktop: DesktopSession) -> None:
+    # The idle sources use Debian's python3-dbus (libdbus) and ctypes: check it stays so.
+    desktop.start_screensaver(flavor="kde", idle_ms=1500)
+    desktop.start_mutter_idle_monitor(idle_ms=2500)
+    code = """
+import os
+import psoas_break.adapters.idle._dbus_sync
+from psoas_break.adapters.idle import make_idle_source
+
+for backend in ("x11", "mutter", "screensaver"):
+    source, choice = make_idle_source(dict(os.environ, PSOAS_IDLE_BACKEND=backend))
+    assert choice.chosen == backend, choice
+    assert source.idle_seconds() is not None, backend
+    source.close()
+"""
+    assert _heavy_modules_after(code, env=desktop.env) == []

@@ -22,7 +22,7 @@ not touch the laptop while driving), only a lock/suspend/gap does.
 from __future__ import annotations
 
 from dataclasses import dataclass, replace
-from datetime import date, datetime, time, timedelta
+from datetime import date, datetime, time, timedelta, timezone
 from typing import Literal
 
 from psoas_break.core.events import (
@@ -593,7 +593,7 @@ class SittingEngine:
             effects.append(self._event(tick, "sit_start"))
         self._state = "paused"
         self._pause_left_s = seconds
-        self._paused_until = tick.wall + timedelta(seconds=seconds)
+        self._paused_until = add_real_seconds(tick.wall, seconds)
         effects.append(
             self._event(tick, "pause", pause_s=seconds, until=self._paused_until.isoformat())
         )
@@ -638,7 +638,22 @@ class SittingEngine:
 
 
 def seconds_until_next_day(wall: datetime) -> float:
-    """Seconds from `wall` to the next local midnight of its own time zone (at least 1)."""
+    """Real seconds from `wall` to the next local midnight of its own time zone (at least 1)."""
     tomorrow = wall.date() + timedelta(days=1)
     target = datetime.combine(tomorrow, time(0), tzinfo=wall.tzinfo)
-    return max(1.0, (target - wall).total_seconds())
+    return max(1.0, real_seconds_between(wall, target))
+
+
+def real_seconds_between(start: datetime, end: datetime) -> float:
+    """Elapsed seconds between two aware datetimes.
+
+    Python subtracts two datetimes that share a tzinfo as plain clock readings, which is an
+    hour off across a DST change; going through UTC counts real time.
+    """
+    return (end.astimezone(timezone.utc) - start.astimezone(timezone.utc)).total_seconds()
+
+
+def add_real_seconds(wall: datetime, seconds: float) -> datetime:
+    """`wall` plus real seconds, as a local time in `wall`'s zone (DST-correct)."""
+    moved = wall.astimezone(timezone.utc) + timedelta(seconds=seconds)
+    return moved.astimezone(wall.tzinfo)

@@ -5,6 +5,8 @@ that works here into one `CompositeSessionWatcher`:
 - logind (system bus): PrepareForSleep, and our session's Lock/Unlock and LockedHint;
 - screensaver (session bus): ActiveChanged from org.freedesktop.ScreenSaver and
   org.gnome.ScreenSaver.
+Both listen with jeepney's blocking I/O on plain threads: nothing here imports asyncio or
+dbus_fast, which would cost ~12 MiB RSS in an otherwise idle tray app (see _dbus_watch.py).
 Windows: `WindowsSessionWatcher` (WTS lock notifications + power broadcasts). macOS: the null
 watcher (see session/macos.py for why). Nothing works: `NullSessionWatcher`.
 
@@ -22,13 +24,11 @@ so the same lock reported by logind and by the screensaver (or twice by KDE) arr
 
 from __future__ import annotations
 
-import asyncio
 import logging
 import os
 import sys
 import threading
 from collections.abc import Callable, Mapping, Sequence
-from typing import Any
 
 from psoas_break.ports import AdapterError, Choice, SessionWatcher
 
@@ -89,63 +89,34 @@ class CompositeSessionWatcher:
                 log.exception("stopping the %s watcher failed", watcher.name)
 
 
-def _probe(address: str, names: Sequence[str], system: bool) -> dict[str, bool]:
+def _probe(address: str, names: Sequence[str]) -> dict[str, bool]:
     """Connect to the bus at `address` and ask NameHasOwner for each name; raises on failure.
 
-    Runs its own short-lived event loop on a helper thread, so it works from any thread
-    (also one that already runs an asyncio loop) and never blocks longer than the timeout.
+    Bounded by PROBE_TIMEOUT_S whatever the bus does (see `_dbus_watch.probe_names`).
     """
-    from dbus_fast import BusType, Message, MessageType
-    from dbus_fast.aio import MessageBus
+    from psoas_break.adapters.session._dbus_watch import probe_names
 
-    async def main() -> dict[str, bool]:
-        bus_type = BusType.SYSTEM if system else BusType.SESSION
-        bus = await MessageBus(bus_address=address, bus_type=bus_type).connect()
-        try:
-            out = {}
-            for name in names:
-                reply = await bus.call(Message(
-                    destination="org.freedesktop.DBus", path="/org/freedesktop/DBus",
-                    interface="org.freedesktop.DBus", member="NameHasOwner",
-                    signature="s", body=[name],
-                ))
-                ok = reply is not None and reply.message_type is MessageType.METHOD_RETURN
-                out[name] = bool(ok and reply is not None and reply.body[0])
-            return out
-        finally:
-            bus.disconnect()
-
-    result: dict[str, Any] = {}
-
-    def run() -> None:
-        try:
-            result["value"] = asyncio.run(asyncio.wait_for(main(), PROBE_TIMEOUT_S))
-        except BaseException as exc:  # noqa: BLE001 - reported to the caller below
-            result["error"] = exc
-
-    thread = threading.Thread(target=run, name="psoas-bus-probe", daemon=True)
-    thread.start()
-    thread.join(PROBE_TIMEOUT_S + 1.0)
-    if "value" in result:
-        return dict(result["value"])
-    error = result.get("error")
-    if error is None or isinstance(error, asyncio.TimeoutError):
-        raise TimeoutError(f"no answer within {PROBE_TIMEOUT_S:g} s")
-    raise error
+    return probe_names(address, names, PROBE_TIMEOUT_S)
 
 
 def _linux(env: Mapping[str, str]) -> tuple[SessionWatcher, Choice]:
     from psoas_break.adapters.idle._dbus_sync import session_bus_address
-    from psoas_break.adapters.session.logind import (
-        DEFAULT_SYSTEM_BUS,
-        LOGIN1_NAME,
-        LogindWatcher,
-        system_bus_address,
-    )
-    from psoas_break.adapters.session.screensaver import ScreenSaverWatcher
 
     members: list[SessionWatcher] = []
     rejected: list[tuple[str, str]] = [("windows", "only on Windows"), ("macos", "only on macOS")]
+    try:
+        from psoas_break.adapters.session.logind import (
+            DEFAULT_SYSTEM_BUS,
+            LOGIN1_NAME,
+            LogindWatcher,
+            system_bus_address,
+        )
+        from psoas_break.adapters.session.screensaver import ScreenSaverWatcher
+    except ImportError as exc:  # jeepney is a Linux dependency; a broken install lacks it
+        reason = f"cannot import jeepney ({exc}); install it: pip install 'jeepney>=0.8'"
+        return NullSessionWatcher(), Choice(
+            "session", "none", (("logind", reason), ("screensaver", reason), *rejected)
+        )
 
     system_address = system_bus_address(env)
     if system_address == DEFAULT_SYSTEM_BUS and not os.path.exists(
@@ -154,7 +125,7 @@ def _linux(env: Mapping[str, str]) -> tuple[SessionWatcher, Choice]:
         rejected.insert(0, ("logind", "no system bus (/run/dbus/system_bus_socket is missing)"))
     else:
         try:
-            owners = _probe(system_address, [LOGIN1_NAME], system=True)
+            owners = _probe(system_address, [LOGIN1_NAME])
         except Exception as exc:
             rejected.insert(0, ("logind", f"cannot reach the system bus ({exc})"))
         else:
@@ -169,7 +140,7 @@ def _linux(env: Mapping[str, str]) -> tuple[SessionWatcher, Choice]:
         rejected.insert(0, ("screensaver", "no D-Bus session bus"))
     else:
         try:
-            _probe(session_address, [], system=False)
+            _probe(session_address, [])
         except Exception as exc:
             rejected.insert(0, ("screensaver", f"cannot reach the session bus ({exc})"))
         else:

@@ -18,11 +18,17 @@ from __future__ import annotations
 import logging
 import os
 from collections.abc import Mapping
+from typing import Any
 
-from dbus_fast import BusType, Message, MessageType
-from dbus_fast.aio import MessageBus
+from jeepney.io.blocking import DBusConnection
 
-from psoas_break.adapters.session._dbus_watch import DBusSignalWatcher, call
+from psoas_break.adapters.session._dbus_watch import (
+    CallFailed,
+    DBusSignalWatcher,
+    Signal,
+    call,
+    variant_value,
+)
 
 log = logging.getLogger(__name__)
 
@@ -43,7 +49,6 @@ class LogindWatcher(DBusSignalWatcher):
     """SessionWatcher over logind's PrepareForSleep and the session's Lock/Unlock/LockedHint."""
 
     name = "logind"
-    bus_type = BusType.SYSTEM
 
     def __init__(
         self, address: str, session_id: str | None = None, pid: int | None = None
@@ -64,34 +69,37 @@ class LogindWatcher(DBusSignalWatcher):
     def watched_names(self) -> tuple[str, ...]:
         return (LOGIN1_NAME,)
 
-    async def on_connected(self, bus: MessageBus) -> None:
-        await self._watch_session(bus)
+    def on_connected(self, conn: DBusConnection) -> None:
+        # A new connection has none of the old one's rules.
+        self._session_rules = []
+        self._watch_session(conn)
 
-    def on_name_owner(self, name: str, new_owner: str) -> None:
+    def on_name_owner(self, conn: DBusConnection, name: str, new_owner: str) -> None:
         if new_owner:
             log.info("logind (re)appeared as %s; looking up our session again", new_owner)
-            bus = self._bus
-            if bus is not None:
-                self.spawn(lambda: self._watch_session(bus))
+            self._watch_session(conn)
 
-    async def _resolve_session(self, bus: MessageBus) -> str | None:
-        attempts: list[tuple[str, str, list[object]]] = [("GetSessionByPID", "u", [self.pid])]
+    def _resolve_session(self, conn: DBusConnection) -> str | None:
+        attempts: list[tuple[str, str, tuple[Any, ...]]] = [
+            ("GetSessionByPID", "u", (self.pid,))
+        ]
         if self.session_id:
-            attempts.append(("GetSession", "s", [self.session_id]))
-        attempts.append(("GetSession", "s", ["auto"]))
+            attempts.append(("GetSession", "s", (self.session_id,)))
+        attempts.append(("GetSession", "s", ("auto",)))
         for member, signature, body in attempts:
-            reply = await call(bus, Message(
-                destination=LOGIN1_NAME, path=MANAGER_PATH, interface=MANAGER_IFACE,
-                member=member, signature=signature, body=body,
-            ))
-            if reply.message_type is MessageType.METHOD_RETURN and reply.body:
-                return str(reply.body[0])
-            log.debug("logind %s%s: %s", member, tuple(body), reply.body)
+            try:
+                reply = call(conn, LOGIN1_NAME, MANAGER_PATH, MANAGER_IFACE, member,
+                             signature, body)
+            except CallFailed as exc:
+                log.debug("logind %s%s: %s", member, body, exc)
+                continue
+            if reply:
+                return str(reply[0])
         return None
 
-    async def _watch_session(self, bus: MessageBus) -> None:
+    def _watch_session(self, conn: DBusConnection) -> None:
         try:
-            path = await self._resolve_session(bus)
+            path = self._resolve_session(conn)
         except Exception as exc:  # logind absent or slow: PrepareForSleep is still watched
             log.info("logind: no session to watch for Lock/Unlock (%s)", exc)
             return
@@ -101,29 +109,33 @@ class LogindWatcher(DBusSignalWatcher):
         if path == self.session_path and self._session_rules:
             return
         for rule in self._session_rules:
-            await self.remove_match(bus, rule)
+            self.remove_match(conn, rule)
         rules = [
             f"type='signal',sender='{LOGIN1_NAME}',interface='{SESSION_IFACE}',path='{path}'",
             f"type='signal',sender='{LOGIN1_NAME}',interface='{PROPERTIES_IFACE}',"
             f"member='PropertiesChanged',path='{path}',arg0='{SESSION_IFACE}'",
         ]
-        for rule in rules:
-            await self.add_match(bus, rule)
+        try:
+            for rule in rules:
+                self.add_match(conn, rule)
+        except Exception as exc:
+            log.warning("logind: cannot watch session %s for Lock/Unlock (%s)", path, exc)
+            return
         self._session_rules = rules
         self.session_path = path
         log.debug("logind: watching session %s", path)
 
-    def handle(self, msg: Message) -> None:
-        if msg.interface == MANAGER_IFACE and msg.member == "PrepareForSleep":
-            if msg.body:
-                self.emit_sleep(bool(msg.body[0]))
+    def handle(self, signal: Signal) -> None:
+        if signal.interface == MANAGER_IFACE and signal.member == "PrepareForSleep":
+            if signal.body:
+                self.emit_sleep(bool(signal.body[0]))
             return
-        if msg.path != self.session_path or self.session_path is None:
+        if signal.path != self.session_path or self.session_path is None:
             return
-        if msg.interface == SESSION_IFACE and msg.member in ("Lock", "Unlock"):
-            self.emit_lock(msg.member == "Lock")
-        elif msg.interface == PROPERTIES_IFACE and msg.member == "PropertiesChanged":
-            changed = msg.body[1] if len(msg.body) > 1 else {}
-            hint = changed.get("LockedHint")
+        if signal.interface == SESSION_IFACE and signal.member in ("Lock", "Unlock"):
+            self.emit_lock(signal.member == "Lock")
+        elif signal.interface == PROPERTIES_IFACE and signal.member == "PropertiesChanged":
+            changed = signal.body[1] if len(signal.body) > 1 else {}
+            hint = changed.get("LockedHint") if isinstance(changed, dict) else None
             if hint is not None:
-                self.emit_lock(bool(hint.value))
+                self.emit_lock(bool(variant_value(hint)))

@@ -9,9 +9,7 @@ locked, or blanked on the way to locking; either way nobody is at the keyboard.
 
 from __future__ import annotations
 
-from dbus_fast import Message
-
-from psoas_break.adapters.session._dbus_watch import DBusSignalWatcher
+from psoas_break.adapters.session._dbus_watch import DBusSignalWatcher, Signal
 
 INTERFACES = ("org.freedesktop.ScreenSaver", "org.gnome.ScreenSaver")
 
@@ -26,6 +24,6 @@ class ScreenSaverWatcher(DBusSignalWatcher):
             f"type='signal',interface='{iface}',member='ActiveChanged'" for iface in INTERFACES
         ]
 
-    def handle(self, msg: Message) -> None:
-        if msg.interface in INTERFACES and msg.member == "ActiveChanged" and msg.body:
-            self.emit_lock(bool(msg.body[0]))
+    def handle(self, signal: Signal) -> None:
+        if signal.interface in INTERFACES and signal.member == "ActiveChanged" and signal.body:
+            self.emit_lock(bool(signal.body[0]))

@@ -1,0 +1,302 @@
+"""The quiet gate: hold a due prompt while the user must not be disturbed, then release ONE.
+
+Pure: stdlib only, time enters as monotonic seconds. The runtime asks its quiet detectors (see
+`psoas_break.adapters.quiet`) only when a prompt is due and, while one is held, when
+`seconds_until_check()` says so (every `check_every_s`, default 30 s): never continuously.
+
+A quiet episode starts when a prompt is offered while a quiet reason is active. During it:
+- more prompts offered (the engine's re-prompts) replace the held one: no pile-up; an offer
+  is an extra look at the reasons (it may release) but does not move the regular check;
+- the first check that finds no reason releases the held prompt (`gentle=False`): at most one
+  check interval after the reasons clear;
+- once `max_defer_s` has passed since the episode began, the held prompt is released anyway,
+  flagged `gentle=True` (say it softly: the user is still busy); the check before that deadline
+  is scheduled for the deadline itself, so it is never overshot by more than the runtime's
+  wake-up lateness.
+Either release ends the episode; exactly one prompt leaves per episode. `withdraw()` ends it
+with none (the prompt was answered from the tray, or a natural break made it stale).
+
+`max_defer_s` = 0 switches deferral off: every offer is released at once.
+
+Reasons are short tokens the detectors produce: "fullscreen", "presentation",
+"do-not-disturb", "camera", "away", "app:<name>". `quiet_title()` turns them into the tray
+title ("Quiet: fullscreen", "Quiet: camera in use", ...).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Generic, TypeVar
+
+DEFAULT_CHECK_EVERY_S = 30.0
+DEFAULT_MAX_DEFER_MIN = 60
+MAX_DEFER_MIN_LOW = 5
+MAX_DEFER_MIN_HIGH = 240
+MAX_QUIET_APPS = 50
+MAX_QUIET_APP_LEN = 64
+
+REASON_TEXT = {
+    "fullscreen": "fullscreen",
+    "presentation": "presenting",
+    "do-not-disturb": "do not disturb",
+    "camera": "camera in use",
+    "away": "away",
+}
+
+P = TypeVar("P")
+
+
+def reason_text(reason: str) -> str:
+    """Human words for one reason token: "camera" -> "camera in use", "app:zoom" -> "zoom"."""
+    if reason.startswith("app:"):
+        return f"{reason[4:]} running"
+    return REASON_TEXT.get(reason, reason)
+
+
+def quiet_title(reasons: Sequence[str]) -> str | None:
+    """The tray title while quiet, e.g. "Quiet: fullscreen, camera in use"; None if no reason."""
+    if not reasons:
+        return None
+    words: list[str] = []
+    for reason in reasons:
+        text = reason_text(reason)
+        if text not in words:
+            words.append(text)
+    return "Quiet: " + ", ".join(words)
+
+
+@dataclass(frozen=True)
+class GateOutcome(Generic[P]):
+    """What to do now.
+
+    release: the one prompt to show now, or None (held, or nothing to show).
+    gentle: True when released because the maximum deferral ran out while still quiet.
+    reasons: the quiet reasons seen at this call (empty when not quiet).
+    deferred_s: how long the released prompt's episode lasted (0 when shown at once).
+    """
+
+    release: P | None
+    gentle: bool = False
+    reasons: tuple[str, ...] = ()
+    deferred_s: float = 0.0
+
+
+class QuietGate(Generic[P]):
+    """Holds at most one prompt per quiet episode (see module docstring). Not thread-safe:
+    the runtime's engine thread owns it."""
+
+    def __init__(
+        self,
+        check_every_s: float = DEFAULT_CHECK_EVERY_S,
+        max_defer_s: float = DEFAULT_MAX_DEFER_MIN * 60.0,
+    ) -> None:
+        if check_every_s <= 0:
+            raise ValueError("check_every_s must be positive")
+        if max_defer_s < 0:
+            raise ValueError("max_defer_s must not be negative")
+        self.check_every_s = check_every_s
+        self.max_defer_s = max_defer_s
+        self._held: P | None = None
+        self._holding = False
+        self._since_s = 0.0
+        self._next_check_s = 0.0
+        self._reasons: tuple[str, ...] = ()
+
+    # ---- state ----
+
+    @property
+    def holding(self) -> bool:
+        """True while a prompt is held."""
+        return self._holding
+
+    @property
+    def held(self) -> P | None:
+        """The prompt being held (the latest offered), or None."""
+        return self._held if self._holding else None
+
+    @property
+    def reasons(self) -> tuple[str, ...]:
+        """The quiet reasons seen at the last offer/check while holding; () otherwise."""
+        return self._reasons if self._holding else ()
+
+    def title(self) -> str | None:
+        """Tray title while holding ("Quiet: fullscreen"), else None."""
+        return quiet_title(self.reasons)
+
+    def held_for_s(self, mono_s: float) -> float:
+        """Seconds the current episode has lasted (0 when not holding)."""
+        return max(0.0, mono_s - self._since_s) if self._holding else 0.0
+
+    def set_limits(self, *, check_every_s: float | None = None,
+                   max_defer_s: float | None = None) -> None:
+        """New settings; an episode under way keeps its start and obeys the new maximum."""
+        if check_every_s is not None:
+            if check_every_s <= 0:
+                raise ValueError("check_every_s must be positive")
+            self.check_every_s = check_every_s
+        if max_defer_s is not None:
+            if max_defer_s < 0:
+                raise ValueError("max_defer_s must not be negative")
+            self.max_defer_s = max_defer_s
+        if self._holding:
+            self._next_check_s = min(self._next_check_s, self._deadline_s)
+
+    # ---- the runtime's calls ----
+
+    def offer(self, prompt: P, reasons: Sequence[str], mono_s: float) -> GateOutcome[P]:
+        """A prompt is due now and `reasons` are the quiet reasons active now.
+
+        Returns the prompt to show at once (not quiet, deferral off, or the episode's maximum
+        has run out) or holds it (release None). An offer during an episode replaces the
+        held prompt and keeps the episode's start.
+        """
+        active = tuple(reasons)
+        if not self._holding:
+            if not active or self.max_defer_s <= 0:
+                return GateOutcome(prompt, False, active, 0.0)
+            self._holding = True
+            self._since_s = mono_s
+            self._held = prompt
+            self._reasons = active
+            self._next_check_s = min(mono_s + self.check_every_s, self._deadline_s)
+            return GateOutcome(None, False, active, 0.0)
+        self._held = prompt
+        # The regular check stays where it was: an offer is an extra look, not a check.
+        return self._decide(active, mono_s, reschedule=False)
+
+    def seconds_until_check(self, mono_s: float) -> float | None:
+        """Seconds until the runtime should ask the detectors and call `check`; None when
+        nothing is held (then the detectors are not asked at all)."""
+        if not self._holding:
+            return None
+        return max(0.0, self._next_check_s - mono_s)
+
+    def check_due(self, mono_s: float) -> bool:
+        """True when a prompt is held and its next check time has come."""
+        return self._holding and mono_s >= self._next_check_s
+
+    def check(self, reasons: Sequence[str], mono_s: float) -> GateOutcome[P]:
+        """The detectors' answer now, while holding: release the held prompt if the reasons
+        cleared or the maximum deferral ran out; else keep holding. Without a held prompt it
+        returns an empty outcome (calling it early or twice is harmless)."""
+        if not self._holding:
+            return GateOutcome(None, False, tuple(reasons), 0.0)
+        return self._decide(tuple(reasons), mono_s, reschedule=True)
+
+    def withdraw(self) -> P | None:
+        """End the episode without a prompt (answered elsewhere or stale); returns the held
+        prompt, if any."""
+        held = self.held
+        self._reset()
+        return held
+
+    # ---- internals ----
+
+    @property
+    def _deadline_s(self) -> float:
+        return self._since_s + self.max_defer_s
+
+    def _decide(
+        self, active: tuple[str, ...], mono_s: float, *, reschedule: bool
+    ) -> GateOutcome[P]:
+        held_s = max(0.0, mono_s - self._since_s)
+        if not active:
+            return self._release(False, active, held_s)
+        if mono_s >= self._deadline_s:
+            return self._release(True, active, held_s)
+        self._reasons = active
+        if reschedule:
+            self._next_check_s = mono_s + self.check_every_s
+        self._next_check_s = min(self._next_check_s, self._deadline_s)
+        return GateOutcome(None, False, active, held_s)
+
+    def _release(self, gentle: bool, active: tuple[str, ...], held_s: float) -> GateOutcome[P]:
+        prompt = self._held
+        self._reset()
+        return GateOutcome(prompt, gentle, active, held_s)
+
+    def _reset(self) -> None:
+        self._holding = False
+        self._held = None
+        self._reasons = ()
+        self._since_s = 0.0
+        self._next_check_s = 0.0
+
+
+# ---- settings validators (for core/settings.py) ----
+
+
+class QuietSettingError(ValueError):
+    """A quiet-related setting that is not allowed; str() is the one line to show."""
+
+
+def _fmt(raw: object) -> str:
+    if isinstance(raw, str):
+        return f'"{raw}"'
+    if isinstance(raw, bool):
+        return "true" if raw else "false"
+    if isinstance(raw, (list, tuple)):
+        return "[" + ", ".join(_fmt(x) for x in raw) + "]"
+    return repr(raw)
+
+
+def validate_max_defer_min(raw: object, key: str = "max_defer_min") -> int:
+    """Minutes a prompt may be held while quiet: 0 (never hold) or 5 to 240."""
+    if (
+        isinstance(raw, int)
+        and not isinstance(raw, bool)
+        and (raw == 0 or MAX_DEFER_MIN_LOW <= raw <= MAX_DEFER_MIN_HIGH)
+    ):
+        return raw
+    raise QuietSettingError(
+        f"{key} = {_fmt(raw)} is not allowed: use a whole number from {MAX_DEFER_MIN_LOW} to "
+        f"{MAX_DEFER_MIN_HIGH} (0 = never hold a prompt back)"
+    )
+
+
+def normalise_app_name(name: str) -> str:
+    """How quiet_apps names are compared: lower case, without a ".exe" suffix."""
+    lowered = name.strip().lower()
+    return lowered[:-4] if lowered.endswith(".exe") else lowered
+
+
+def validate_quiet_apps(raw: object, key: str = "quiet_apps") -> tuple[str, ...]:
+    """Process names (not paths) whose running means "do not disturb", e.g. ["zoom", "obs"].
+
+    Returns them normalised (lower case, no ".exe", duplicates dropped, order kept).
+    """
+    allowed = (
+        f"use a list of up to {MAX_QUIET_APPS} program names (no folders), e.g. "
+        '["zoom", "teams", "obs"]'
+    )
+    if isinstance(raw, str):
+        raw = [raw]
+    if not isinstance(raw, (list, tuple)):
+        raise QuietSettingError(f"{key} = {_fmt(raw)} is not allowed: {allowed}")
+    if len(raw) > MAX_QUIET_APPS:
+        raise QuietSettingError(f"{key} has {len(raw)} names, too many: {allowed}")
+    names: list[str] = []
+    for item in raw:
+        if (
+            not isinstance(item, str)
+            or not item.strip()
+            or "/" in item
+            or "\\" in item
+            or len(item.strip()) > MAX_QUIET_APP_LEN
+        ):
+            raise QuietSettingError(
+                f"{key} = {_fmt(raw)} is not allowed: {_fmt(item)} is not a program name; "
+                f"{allowed}"
+            )
+        name = normalise_app_name(item)
+        if name not in names:
+            names.append(name)
+    return tuple(names)
+
+
+def parse_quiet_apps_text(text: str, key: str = "quiet_apps") -> tuple[str, ...]:
+    """What a user typed for `config set quiet_apps ...`: names separated by commas
+    ("zoom, teams"); an empty text clears the list."""
+    parts = [p.strip() for p in text.split(",")]
+    return validate_quiet_apps([p for p in parts if p], key)
