@@ -65,6 +65,7 @@ class App:
     quit_event: threading.Event = field(default_factory=threading.Event)
     tray: Any = None
     presenter: Any = None
+    history: Any = None
     autostart: Any = None
     autostart_enabled: bool | None = None
 
@@ -202,6 +203,7 @@ def _control_handler(app: App) -> Callable[[dict[str, Any]], dict[str, Any]]:
 
 
 def _run_locked(paths: AppPaths, verbose: bool) -> int:
+    """Show the icon as early as possible, then bring up everything else in `late_start`."""
     setup_logging(paths.log_file, verbose)
     log.info("psoas-break %s starting (pid %d)", __version__, os.getpid())
     env = os.environ
@@ -210,20 +212,9 @@ def _run_locked(paths: AppPaths, verbose: bool) -> int:
     loaded = store.load()
     engine = SittingEngine(loaded.settings, minute_s=minute_s)
     from psoas_break.adapters.clock import read_tick_parts
-    from psoas_break.adapters.idle import make_idle_source
-    from psoas_break.adapters.session import make_session_watcher
 
-    idle, idle_choice = make_idle_source()
-    watcher, session_choice = make_session_watcher()
     icon_file = _app_icon_file(paths)
-    library = _load_library()
-    from psoas_break.adapters.history import SqliteHistory
-
-    notices: list[str] = []
-    history = SqliteHistory(paths.history_file, on_notice=notices.append)
-    presenter = Presenter(
-        LogNotifications(), app_icon=icon_file, library=library, cache_dir=paths.cache_dir
-    )
+    presenter = Presenter(LogNotifications(), app_icon=icon_file, cache_dir=paths.cache_dir)
     tray_choice = choose_backend(env)
     app_holder: dict[str, App] = {}
 
@@ -237,6 +228,143 @@ def _run_locked(paths: AppPaths, verbose: bool) -> int:
         tray = app_holder["app"].tray
         if tray is not None:
             tray.stop()
+
+    hooks = Hooks(
+        render=render,
+        presenter=presenter,
+        facts=lambda: app_holder["app"].facts(),
+        on_quit=on_quit,
+        save_setting=lambda k, v: app_holder["app"].save_setting(k, v),
+    )
+    runtime = Runtime(engine, read_tick_parts, None, hooks)
+    app = App(paths, store, runtime, choices={"tray": tray_choice})
+    app.presenter = presenter
+    app_holder["app"] = app
+    if loaded.problems:
+        app.notice = "settings file has problems (see the log)"
+    _install_signal_handlers(lambda: runtime.post("quit"), tray_choice.chosen)
+
+    def late_start() -> None:
+        try:
+            _late_start(app, hooks)
+        except Exception:
+            log.exception("starting a part of the app failed; carrying on with what works")
+        runtime.start()
+
+    if tray_choice.chosen == "none":
+        log.warning("no tray can be shown: %s", "; ".join(r for _, r in tray_choice.rejected))
+        late_start()
+        while not app.quit_event.wait(0.5):
+            pass
+    else:
+        from psoas_break.adapters.tray.pystray_tray import PystrayTray
+
+        log.info("tray backend: %s", tray_choice.chosen)
+        app.tray = PystrayTray(tray_choice.chosen, on_action=runtime.post)
+        app.tray.render(runtime.current_view())
+        # pystray calls late_start on a helper thread once the icon is up.
+        app.tray.run(setup=late_start)
+    return _shutdown(app)
+
+
+# Notification buttons (and a click on the body) map to menu actions.
+NOTIFICATION_ACTIONS = {"break-now": "break-now", "snooze": "snooze", "skip": "skip"}
+
+
+def _late_start(app: App, hooks: Hooks) -> None:
+    """Everything that is not needed to show the icon: adapters, history, control channel."""
+    paths = app.paths
+    runtime = app.runtime
+    presenter = app.presenter
+    from psoas_break.adapters.history import SqliteHistory
+    from psoas_break.adapters.idle import make_idle_source
+    from psoas_break.adapters.notify import NotificationWorker, make_notifier
+    from psoas_break.adapters.session import make_session_watcher
+    from psoas_break.adapters.speech import make_speaker
+    from psoas_break.adapters.speech.worker import SpeechWorker
+
+    def notice_later(text: str) -> None:
+        # Called from adapter threads: hand over to the engine thread.
+        runtime.post_call(lambda _rt: presenter.show_notice(text))
+
+    history = SqliteHistory(paths.history_file, on_notice=notice_later)
+    hooks.history = history
+    app.closers.append(history.close)
+
+    tray = app.tray
+
+    def on_action(_tag: str, key: str) -> None:
+        action = NOTIFICATION_ACTIONS.get(key)
+        if action:
+            runtime.post(action)
+
+    chain, notifier_choice = make_notifier(
+        tray_notify=tray.notify if tray is not None and tray.has_notification else None,
+        on_action=on_action,
+    )
+
+    def notify_failed(reason: str) -> None:
+        log.warning("notifications failing: %s", reason)
+        app.notice = "notifications unavailable"
+        runtime.post("wake")
+
+    def notify_recovered() -> None:
+        app.notice = None
+        runtime.post("wake")
+
+    notifications = NotificationWorker(chain, on_failure=notify_failed,
+                                       on_recovered=notify_recovered)
+    app.closers.extend([chain.shutdown, notifications.stop])
+    speaker, speech_choice = make_speaker()
+    speech = SpeechWorker(speaker) if speech_choice.chosen != "none" else None
+    if speech is not None:
+        app.closers.append(speech.stop)
+    presenter.set_outputs(notifications, speech)
+    presenter.set_library(_load_library())
+
+    idle, idle_choice = make_idle_source()
+    runtime.set_idle(idle)
+    app.closers.append(idle.close)
+    watcher, session_choice = make_session_watcher()
+
+    def on_sleep(sleeping: bool) -> None:
+        # After resume the engine thread's wait may be stretched by the suspend: tick now.
+        if not sleeping:
+            runtime.post("wake")
+
+    watcher.start(on_lock=lambda locked: runtime.post("lock" if locked else "unlock"),
+                  on_sleep=on_sleep)
+    app.closers.append(watcher.stop)
+    app.choices.update({
+        "notifier": notifier_choice, "speech": speech_choice, "idle": idle_choice,
+        "session": session_choice,
+    })
+    log.info("notifier: %s; speech: %s; idle source: %s; session watcher: %s",
+             notifier_choice.chosen, speech_choice.chosen, idle_choice.chosen,
+             session_choice.chosen)
+    app.history = history
+    hooks.extra_actions = _extra_actions(app)
+    try:
+        from psoas_break.adapters.autostart import make_autostart
+
+        app.autostart = make_autostart()
+        app.refresh_autostart()
+    except Exception:
+        log.warning("start at login is not available here", exc_info=True)
+    from psoas_break.control.server import ControlServer, ControlServerError
+
+    server = ControlServer(paths.control_socket, _control_handler(app))
+    try:
+        server.start()
+        app.closers.append(server.close)
+    except ControlServerError as exc:
+        log.warning("no control channel: %s", exc)
+
+
+def _extra_actions(app: App) -> dict[str, Callable[[], None]]:
+    paths = app.paths
+    engine = app.runtime.engine
+    presenter = app.presenter
 
     def in_background(name: str, job: Callable[[], object]) -> Callable[[], None]:
         # Opening a browser or an image viewer may block: never on the engine thread.
@@ -254,86 +382,25 @@ def _run_locked(paths: AppPaths, verbose: bool) -> int:
     def show_week() -> None:
         from psoas_break import cli_stats
 
-        history.flush(2)
+        app.history.flush(2)
         report = cli_stats.load_report(
             paths.history_file, datetime.now().astimezone(), 7,
             live_sit_s=engine.status().sitting_s,
         )
-        chart = cli_stats.write_chart(paths.cache_dir / "week.png", report)
-        _open_path(chart)
+        _open_path(cli_stats.write_chart(paths.cache_dir / "week.png", report))
 
     def show_about() -> None:
         from psoas_break.about_page import write_about
 
-        app = app_holder["app"]
         backends = {k: c.chosen for k, c in app.choices.items()}
         _open_path(write_about(paths, backends, engine.settings.profile == "driver"))
 
-    hooks = Hooks(
-        render=render,
-        presenter=presenter,
-        history=history,
-        extra_actions={
-            "show-stretch": in_background("show-stretch", presenter.show_last_exercise),
-            "show-week": in_background("show-week", show_week),
-            "about": in_background("about", show_about),
-            "toggle:autostart": lambda: app_holder["app"].toggle_autostart(),
-        },
-        facts=lambda: app_holder["app"].facts(),
-        on_quit=on_quit,
-        save_setting=lambda k, v: app_holder["app"].save_setting(k, v),
-    )
-    runtime = Runtime(engine, read_tick_parts, idle, hooks)
-    app = App(
-        paths, store, runtime,
-        choices={"tray": tray_choice, "idle": idle_choice, "session": session_choice},
-    )
-    log.info("idle source: %s; session watcher: %s", idle_choice.chosen, session_choice.chosen)
-    app.presenter = presenter
-    try:
-        from psoas_break.adapters.autostart import make_autostart
-
-        app.autostart = make_autostart()
-        app.refresh_autostart()
-    except Exception:
-        log.warning("start at login is not available here", exc_info=True)
-    app_holder["app"] = app
-    if loaded.problems:
-        app.notice = "settings file has problems (see the log)"
-
-    def request_quit() -> None:
-        runtime.post("quit")
-
-    def on_sleep(sleeping: bool) -> None:
-        # After resume the engine thread's wait may be stretched by the suspend: tick now.
-        if not sleeping:
-            runtime.post("wake")
-
-    watcher.start(on_lock=lambda locked: runtime.post("lock" if locked else "unlock"),
-                  on_sleep=on_sleep)
-    app.closers.extend([idle.close, watcher.stop, history.close])
-    from psoas_break.control.server import ControlServer, ControlServerError
-
-    server = ControlServer(paths.control_socket, _control_handler(app))
-    try:
-        server.start()
-        app.closers.append(server.close)
-    except ControlServerError as exc:
-        log.warning("no control channel: %s", exc)
-    _install_signal_handlers(request_quit, tray_choice.chosen)
-    if tray_choice.chosen == "none":
-        log.warning("no tray can be shown: %s", "; ".join(r for _, r in tray_choice.rejected))
-        runtime.start()
-        while not app.quit_event.wait(0.5):
-            pass
-    else:
-        from psoas_break.adapters.tray.pystray_tray import PystrayTray
-
-        log.info("tray backend: %s", tray_choice.chosen)
-        app.tray = PystrayTray(tray_choice.chosen, on_action=runtime.post)
-        app.tray.render(runtime.current_view())
-        app.tray.run(setup=runtime.start)
-    return _shutdown(app)
+    return {
+        "show-stretch": in_background("show-stretch", presenter.show_last_exercise),
+        "show-week": in_background("show-week", show_week),
+        "about": in_background("about", show_about),
+        "toggle:autostart": app.toggle_autostart,
+    }
 
 
 def _shutdown(app: App) -> int:

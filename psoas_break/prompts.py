@@ -75,6 +75,18 @@ class Presenter:
 
             self._history = SelectionHistory()
 
+    def set_outputs(self, notifications: NotificationSink, speech: SpeechSink | None) -> None:
+        """Engine not yet running: the real notification and speech workers."""
+        self._notifications = notifications
+        self._speech = speech
+
+    def set_library(self, library: Any) -> None:
+        self._library = library
+        if library is not None and self._history is None:
+            from psoas_break.core.exercise_selection import SelectionHistory
+
+            self._history = SelectionHistory()
+
     def _select(self, kind: str, settings: Settings, stopped: bool) -> Any:
         if self._library is None:
             return None

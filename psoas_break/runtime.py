@@ -125,9 +125,17 @@ class Runtime:
 
     # ---- thread-safe entry points ----
 
-    def post(self, item: str | Command) -> None:
+    def post(self, item: str | Command | Callable[[Runtime], Any]) -> None:
         """Queue a menu action string or an engine command; returns at once."""
         self._queue.put(item)
+
+    def post_call(self, fn: Callable[[Runtime], Any]) -> None:
+        """Queue `fn(runtime)` to run on the engine thread; returns at once."""
+        self._queue.put(fn)
+
+    def set_idle(self, idle: IdleReader | None) -> None:
+        """Before start(): the idle source, once the adapters are up."""
+        self._idle = idle
 
     def call(self, fn: Callable[[Runtime], Any], timeout_s: float = 2.0) -> Any:
         """Run `fn(runtime)` on the engine thread and wait for its result."""
@@ -307,6 +315,7 @@ class Runtime:
             "break-now": TakeBreak(),
             "end-break": EndBreak(),
             "skip": Skip(),
+            "snooze": Snooze(),
             "resume": Resume(),
             "pause:tomorrow": PauseUntilTomorrow(),
             "lock": ScreenLock(True),

@@ -43,6 +43,11 @@ class RunningApp:
 
         return wait_for(check, timeout_s, what=f"title matching {predicate!r}")
 
+    def wait_ready(self, timeout_s: float = 15.0) -> None:
+        """Until the control channel answers: the icon is up and the late start is done."""
+        wait_for(lambda: self.cli("status", "--json").returncode == 0, timeout_s,
+                 what="the app to answer `status`")
+
     def log(self) -> str:
         return self.desktop.log_text(self.proc)
 
@@ -87,6 +92,7 @@ def start_app(
     extra_env: dict[str, str] | None = None,
     args: tuple[str, ...] = ("-v", "run"),
     home: Path | None = None,
+    ready: bool = True,
 ) -> RunningApp:
     home = home or Path(tempfile.mkdtemp(prefix="app-", dir=desktop.env["HOME"]))
     env = app_env(desktop, home, extra_env)
@@ -99,4 +105,7 @@ def start_app(
         site.parent.mkdir(parents=True, exist_ok=True)
         site.write_text(site_config)
     proc = desktop.spawn([sys.executable, "-m", "psoas_break", *args], env=env, name="app")
-    return RunningApp(desktop, proc, home, env)
+    running = RunningApp(desktop, proc, home, env)
+    if ready:
+        running.wait_ready()
+    return running
