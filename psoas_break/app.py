@@ -92,7 +92,16 @@ class App:
         self.refresh_autostart()
 
     def facts(self) -> TrayFacts:
+        runtime = self.runtime
+        quiet = runtime.quiet
+        tick = runtime.last_tick
+        off_until = None
+        if tick is not None and runtime.engine.state == "off_hours":
+            off_until = runtime.engine.settings.working_hours.next_change(tick.wall)
         return TrayFacts(
+            quiet_title=quiet.title() if quiet is not None else None,
+            off_hours_until=off_until,
+            driver_title=runtime.driver_title(),
             locked_keys=self.store.result.locked,
             has_menu=getattr(self.tray, "has_menu", True),
             notice=self.notice,
@@ -344,6 +353,16 @@ def _late_start(app: App, hooks: Hooks) -> None:
              session_choice.chosen)
     app.history = history
     hooks.extra_actions = _extra_actions(app)
+    from psoas_break.adapters.quiet import make_quiet_detectors
+    from psoas_break.quiet_control import QuietControl
+
+    settings = runtime.engine.settings
+    detectors, quiet_choice = make_quiet_detectors(quiet_apps=settings.quiet_apps)
+    quiet = QuietControl(detectors, settings.max_defer_min * runtime.engine.minute_s,
+                         runtime.engine.minute_s)
+    runtime.quiet = quiet
+    app.closers.append(quiet.close)
+    app.choices["quiet"] = quiet_choice
     try:
         from psoas_break.adapters.autostart import make_autostart
 

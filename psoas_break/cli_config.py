@@ -10,7 +10,7 @@ import sys
 from collections.abc import Callable
 from typing import Any
 
-from psoas_break.core.settings import SPECS, SettingError, parse_cli_value
+from psoas_break.core.settings import SPECS, SettingError, describe, parse_cli_value
 from psoas_break.paths import AppPaths
 from psoas_break.settings_store import SettingsStore, SettingsWriteError
 
@@ -33,7 +33,9 @@ def add_subcommands(subparsers: Any) -> None:
 def _format(value: Any) -> str:
     if isinstance(value, bool):
         return "true" if value else "false"
-    return str(value)
+    if isinstance(value, (int, str)):
+        return str(value)
+    return describe(value)
 
 
 def run(
@@ -74,7 +76,7 @@ def run(
         return 0
     try:
         if action == "set":
-            value = parse_cli_value(args.key, args.value)
+            value = parse_cli_value(args.key, args.value, getattr(result.settings, args.key, None))
             result = store.set(args.key, value)
             print(f"{args.key} = {_format(getattr(result.settings, args.key))}")
         else:

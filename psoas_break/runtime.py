@@ -29,11 +29,14 @@ from psoas_break.core.events import (
     ApplySettings,
     ClosePrompt,
     Command,
+    DeferPrompt,
     Effect,
     EndBreak,
+    OffHours,
     Pause,
     PauseUntilTomorrow,
     RecordEvent,
+    ReleasePrompt,
     Resume,
     ScreenLock,
     ShowNotice,
@@ -121,6 +124,9 @@ class Runtime:
         self._last_wall: datetime | None = None
         self._stopping = False
         self.wakeups = 0
+        self.quiet: Any = None  # QuietControl, set by the app before start()
+        self._last_tick: Tick | None = None
+        self._off_hours = False
         self._register_jobs()
 
     # ---- thread-safe entry points ----
@@ -170,6 +176,14 @@ class Runtime:
     def thread(self) -> threading.Thread | None:
         return self._thread
 
+    @property
+    def last_tick(self) -> Tick | None:
+        return self._last_tick
+
+    def driver_title(self) -> str | None:
+        """The driving planner's title line (driver profile), else None."""
+        return None
+
     # ---- the loop ----
 
     def _run(self) -> None:
@@ -213,7 +227,9 @@ class Runtime:
 
     def _step(self, item: Any) -> None:
         tick = self.read_tick()
+        self._last_tick = tick
         self._check_wall_jump(tick.wall)
+        self._follow_working_hours(tick)
         if callable(item) and not isinstance(item, str):
             effects = self.engine.tick(tick)
             self._carry_out(effects)
@@ -226,8 +242,35 @@ class Runtime:
             self._carry_out(self.engine.command(item, tick))
         else:
             self._carry_out(self.engine.tick(tick))
+        # The item may have changed the working hours (menu, reloaded settings): follow at once.
+        self._follow_working_hours(tick)
+        self._check_quiet(tick)
         self._run_jobs()
         self.render()
+
+    def _follow_working_hours(self, tick: Tick) -> None:
+        """Outside working hours the engine is quietly paused (checked every step: ~2 µs)."""
+        hours = self.engine.settings.working_hours
+        off = not hours.is_working(tick.wall)
+        if off != self._off_hours:
+            self._off_hours = off
+            self._carry_out(self.engine.command(OffHours(off), tick))
+            if off and self.quiet is not None and self.quiet.gate.holding:
+                self.quiet.gate.withdraw()
+
+    def _check_quiet(self, tick: Tick) -> None:
+        if self.quiet is None:
+            return
+        outcome = self.quiet.check(tick.mono_s)
+        if outcome is not None and outcome.release is not None:
+            self._show_released(outcome.release, outcome.gentle, tick)
+
+    def _show_released(self, prompt: ShowPrompt, gentle: bool, tick: Tick) -> None:
+        self._carry_out(self.engine.command(ReleasePrompt(prompt.prompt_id), tick))
+        if gentle:
+            note = "When you have a moment, stand up and stretch."
+            prompt = ShowPrompt(prompt.prompt_id, prompt.kind, 0, prompt.snooze_allowed, note)
+        self._hooks.presenter.show_prompt(prompt, self.engine.status(), self.engine.settings)
 
     def command(self, command: Command) -> list[Effect]:
         """Apply an engine command now (engine thread only); returns its effects."""
@@ -246,6 +289,17 @@ class Runtime:
         jobs_s = self._scheduler.idle_seconds
         if jobs_s is not None:
             candidates.append(max(0.5, jobs_s))
+        tick = self._last_tick
+        if tick is not None:
+            if self.quiet is not None:
+                check_s = self.quiet.seconds_until_check(tick.mono_s)
+                if check_s is not None:
+                    candidates.append(check_s + 0.05)
+            change = self.engine.settings.working_hours.next_change(tick.wall)
+            if change is not None:
+                from psoas_break.core.engine import real_seconds_between
+
+                candidates.append(max(0.05, real_seconds_between(tick.wall, change) + 0.05))
         return max(0.05, min(candidates))
 
     def _next_title_change_s(self) -> float:
@@ -278,13 +332,37 @@ class Runtime:
                         # A break deserves a stretch to do: show one as it starts.
                         presenter.show_break(self.engine.status(), self.engine.settings)
                 elif isinstance(effect, ShowPrompt):
-                    presenter.show_prompt(effect, self.engine.status(), self.engine.settings)
+                    self._show_prompt(effect)
                 elif isinstance(effect, ClosePrompt):
+                    if self.quiet is not None:
+                        self.quiet.withdraw(effect.prompt_id)
                     presenter.close_prompt(effect.prompt_id)
                 elif isinstance(effect, ShowNotice):
                     presenter.show_notice(effect.text)
             except Exception:
                 log.exception("carrying out %s failed", type(effect).__name__)
+
+    def _show_prompt(self, prompt: ShowPrompt) -> None:
+        presenter = self._hooks.presenter
+        quiet = self.quiet
+        tick = self._last_tick
+        if quiet is None or tick is None:
+            presenter.show_prompt(prompt, self.engine.status(), self.engine.settings)
+            return
+        if prompt.kind == "posture":
+            if not quiet.busy():
+                presenter.show_prompt(prompt, self.engine.status(), self.engine.settings)
+            return
+        outcome = quiet.offer(prompt, tick.mono_s)
+        if outcome.release is not None:
+            if outcome.deferred_s > 0:
+                self._show_released(outcome.release, outcome.gentle, tick)
+            else:
+                presenter.show_prompt(outcome.release, self.engine.status(),
+                                      self.engine.settings)
+        else:
+            log.info("prompt %d held: %s", prompt.prompt_id, ", ".join(outcome.reasons))
+            self._carry_out(self.engine.command(DeferPrompt(prompt.prompt_id), tick))
 
     def render(self) -> TrayView:
         view = self.current_view()
@@ -331,6 +409,8 @@ class Runtime:
         elif action.startswith("set:"):
             _, key, text = action.split(":", 2)
             self._set(key, text, tick)
+        elif action.startswith("hours:"):
+            self._set_working_hours(action.split(":", 1)[1], tick)
         elif action == "toggle:voice":
             self._set("voice", "false" if self.engine.settings.voice else "true", tick)
         elif action == "wake":
@@ -343,10 +423,26 @@ class Runtime:
         else:
             log.warning("unknown menu action %r ignored", action)
 
+    def _set_working_hours(self, preset: str, tick: Tick) -> None:
+        try:
+            value = self.engine.settings.working_hours.with_preset(preset)
+        except ValueError as exc:
+            self._hooks.presenter.show_notice(str(exc))
+            return
+        self._save(("working_hours", value), tick)
+
     def _set(self, key: str, text: str, tick: Tick) -> None:
-        save = self._hooks.save_setting
         try:
             value = parse_cli_value(key, text)
+        except SettingError as exc:
+            self._hooks.presenter.show_notice(str(exc))
+            return
+        self._save((key, value), tick)
+
+    def _save(self, item: tuple[str, Any], tick: Tick) -> None:
+        key, value = item
+        save = self._hooks.save_setting
+        try:
             settings = save(key, value) if save else self.engine.settings.with_value(key, value)
         except SettingError as exc:
             self._hooks.presenter.show_notice(str(exc))
@@ -356,17 +452,29 @@ class Runtime:
             self._hooks.presenter.show_notice(str(exc))
             return
         self._carry_out(self.engine.command(ApplySettings(settings), tick))
+        self._settings_changed(settings)
 
     def apply_settings(self, settings: Settings) -> None:
         """Engine thread only: new settings (e.g. reloaded from disk) take effect now."""
         self._carry_out(self.engine.command(ApplySettings(settings), self.read_tick()))
+        self._settings_changed(settings)
+
+    def _settings_changed(self, settings: Settings) -> None:
+        if self.quiet is not None:
+            self.quiet.apply(settings.max_defer_min * self.engine.minute_s, settings.quiet_apps)
+        self._register_jobs()
 
     # ---- calendar jobs ----
 
     def _register_jobs(self) -> None:
         self._scheduler.clear()
         # At local midnight today's figures roll over; a tick + render shows it at once.
-        self._scheduler.every().day.at("00:00").do(self._guarded, self._midnight)
+        self._scheduler.every().day.at("00:00").do(self._guarded, self._calendar_tick)
+        # Working-hours boundaries are calendar-shaped too: a job at each wakes the loop
+        # (the step then compares is_working() with the engine's state).
+        for boundary in self.engine.settings.working_hours.daily_boundaries():
+            if boundary not in ("00:00", "24:00"):
+                self._scheduler.every().day.at(boundary).do(self._guarded, self._calendar_tick)
 
     def _guarded(self, job: Callable[[], None]) -> None:
         try:
@@ -374,7 +482,7 @@ class Runtime:
         except Exception:
             log.exception("scheduled job failed; it will run again next time")
 
-    def _midnight(self) -> None:
+    def _calendar_tick(self) -> None:
         self._carry_out(self.engine.tick(self.read_tick()))
 
     def _check_wall_jump(self, wall: datetime) -> None:

@@ -31,6 +31,7 @@ from psoas_break.core.settings import (
     SettingError,
     Settings,
     layer_settings,
+    to_raw,
     validate_value,
 )
 
@@ -128,7 +129,7 @@ class SettingsStore:
                 f"{key} is locked by your administrator's site defaults and cannot be changed"
             )
         raw = dict(self._user.raw)
-        raw[key] = value
+        raw[key] = to_raw(key, value)
         self._write(raw)
         return self.load()
 

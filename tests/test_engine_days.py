@@ -8,9 +8,12 @@ from zoneinfo import ZoneInfo
 from psoas_break.core.engine import POSTURE_GUARD_S, seconds_until_next_day
 from psoas_break.core.events import (
     ApplySettings,
+    DeferPrompt,
     EndBreak,
+    OffHours,
     Pause,
     PauseUntilTomorrow,
+    ReleasePrompt,
     Resume,
     ScreenLock,
     Skip,
@@ -302,12 +305,61 @@ def test_driver_profile_never_counts_idle_as_a_break() -> None:
     assert d.events("natural_break") == []
     d.away(1)
     assert len(d.prompts("stretch")) == 1
-    # A lock (lid closed at a stop) still counts.
+    # "Stopped — taking a break" lasts until "Back on the road", however long the stop.
     d.cmd(TakeBreak())
-    d.sit(2)
+    d.sit(40)
+    assert d.status.state == "on_break"
+    d.cmd(EndBreak())
+    assert d.status.state == "sitting"
+    assert d.events("break_end")[-1].data == {"break_s": 40 * 60.0, "completed": True}
+    # A lock (lid closed at a stop) still counts.
     d.cmd(ScreenLock(True))
     d.sit(10, idle_s=None)
     assert [e.data["source"] for e in d.events("natural_break")] == ["lock"]
+
+
+def test_off_hours_counts_nothing_and_drops_a_pending_prompt() -> None:
+    d = Driver(settings=Settings(posture_every_min=0))
+    d.sit(30)
+    assert d.status.state == "prompt_due"
+    d.cmd(OffHours(True))
+    assert d.status.state == "off_hours"
+    assert d.closed() == [1]
+    assert d.engine.seconds_until_next_deadline() is None
+    d.sit(120)
+    assert d.status.sitting_s == 30 * 60
+    assert len(d.prompts()) == 1
+    d.cmd(OffHours(False))
+    assert d.status.state == "sitting"
+    d.sit(29)
+    assert len(d.prompts()) == 1
+    d.sit(1)
+    assert len(d.prompts()) == 2
+
+
+def test_deferred_prompt_is_not_repeated_or_ignored_while_held() -> None:
+    d = Driver(settings=Settings(posture_every_min=0))
+    d.sit(30)
+    d.cmd(DeferPrompt(1))
+    d.sit(40)
+    assert len(d.prompts("stretch")) == 1
+    assert d.events("response") == []
+    d.cmd(ReleasePrompt(1))
+    d.sit(5)
+    assert len(d.prompts("stretch")) == 2
+    assert [e.data["response"] for e in d.events("response")] == ["ignored"]
+
+
+def test_pause_until_tomorrow_uses_working_hours() -> None:
+    from psoas_break.core.working_hours import WorkingHours
+
+    friday_evening = datetime(2026, 3, 27, 18, 0, tzinfo=BERLIN)
+    d = Driver(start=friday_evening,
+               settings=Settings(working_hours=WorkingHours(preset="weekdays_9_17")))
+    d.cmd(PauseUntilTomorrow())
+    # Across the weekend, and the spring DST change on Sunday: Monday 09:00 local time.
+    assert d.status.paused_until == datetime(2026, 3, 30, 9, 0, tzinfo=BERLIN)
+    assert d.status.pause_left_s == 62 * 3600
 
 
 def test_apply_settings_keeps_elapsed_time() -> None:

@@ -4,22 +4,27 @@ worker against the recording org.freedesktop.Notifications server on a private s
 
 from __future__ import annotations
 
+import json
+import socket
 import subprocess
 import sys
+import threading
 import time
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 from PIL import Image
 
 from psoas_break.adapters.notify import (
+    NoServer,
     NotificationWorker,
     make_notifier,
 )
-from psoas_break.adapters.notify.dbus_notifier import DbusNotifier
+from psoas_break.adapters.notify.dbus_notifier import THREAD_NAME, DbusNotifier
 from psoas_break.ports import DeliveryFailed, Notification
-from tests.desktop import DesktopSession, wait_for
+from tests.desktop import BusClient, DesktopSession, wait_for
 from tests.desktop.session import REPO_ROOT
 
 pytestmark = pytest.mark.timeout(60)
@@ -333,3 +338,197 @@ def test_worker_close_closes_the_shown_prompt(desktop: DesktopSession) -> None:
     finally:
         worker.stop()
         chain.shutdown()
+
+
+# -- what the notifier costs: no asyncio, no dbus_fast -------------------------------------------
+
+# Run in a fresh interpreter: the test process itself has asyncio and dbus_fast (the harness).
+LEAN_SCRIPT = """
+import json, os, sys
+from psoas_break.adapters.notify import make_notifier
+from psoas_break.ports import Notification
+chain, choice = make_notifier(env=os.environ)
+chain.notify(Notification(title="Stretch", body="from a lean process", tag="prompt"))
+heavy = sorted(m for m in sys.modules if m.split(".")[0] in ("asyncio", "dbus_fast"))
+print("RESULT=" + json.dumps({"chosen": choice.chosen, "used": chain.last_used, "heavy": heavy}))
+chain.shutdown()
+"""
+
+
+def _run_lean(desktop: DesktopSession, prefix: str = "") -> dict[str, Any]:
+    env = dict(desktop.env, PYTHONPATH=str(REPO_ROOT))
+    done = subprocess.run([sys.executable, "-c", prefix + LEAN_SCRIPT], env=env, cwd=REPO_ROOT,
+                          capture_output=True, text=True, timeout=60)
+    assert done.returncode == 0, done.stderr
+    (line,) = [ln for ln in done.stdout.splitlines() if ln.startswith("RESULT=")]
+    result: dict[str, Any] = json.loads(line.removeprefix("RESULT="))
+    return result
+
+
+def test_notifying_over_dbus_loads_neither_asyncio_nor_dbus_fast(desktop: DesktopSession) -> None:
+    server = desktop.start_notification_server()
+    result = _run_lean(desktop)
+    assert (result["chosen"], result["used"]) == ("dbus", "dbus")
+    assert server.wait_for_notification()["body"] == "from a lean process"
+    assert result["heavy"] == []
+    # The control: the same check does see them when something imports them.
+    assert {"asyncio", "dbus_fast"} <= set(_run_lean(desktop, "import dbus_fast.aio\n")["heavy"])
+
+
+# -- connection life: bus restarts, shutdown, callbacks ------------------------------------------
+
+_LONE_BUS_CONFIG = """<!DOCTYPE busconfig PUBLIC
+ "-//freedesktop//DTD D-Bus Bus Configuration 1.0//EN"
+ "http://www.freedesktop.org/standards/dbus/1.0/busconfig.dtd">
+<busconfig>
+  <type>session</type>
+  <listen>unix:path={socket}</listen>
+  <auth>EXTERNAL</auth>
+  <policy context="default">
+    <allow send_destination="*" eavesdrop="true"/>
+    <allow eavesdrop="true"/>
+    <allow own="*"/>
+  </policy>
+</busconfig>
+"""
+
+
+def test_the_notifier_reconnects_when_the_bus_daemon_itself_restarts(
+    desktop: DesktopSession, tmp_path: Path
+) -> None:
+    # A bus of its own (the session's bus must outlive the test), on the same socket path twice,
+    # with the recording server started on it by hand.
+    socket_path = tmp_path / "bus"
+    config = tmp_path / "bus.conf"
+    config.write_text(_LONE_BUS_CONFIG.format(socket=socket_path))
+    address = f"unix:path={socket_path}"
+
+    def accepts() -> bool:
+        with socket.socket(socket.AF_UNIX) as probe:
+            try:
+                probe.connect(str(socket_path))
+            except OSError:
+                return False
+        return True
+
+    def start_bus_and_server(record: Path) -> list[subprocess.Popen[bytes]]:
+        socket_path.unlink(missing_ok=True)
+        bus = desktop.spawn(["dbus-daemon", f"--config-file={config}", "--nofork",
+                             "--nopidfile"], name="lone-bus")
+        wait_for(accepts, timeout_s=10, what="the bus socket")
+        record.touch()
+        server = desktop.spawn(
+            [sys.executable, "-m", "tests.desktop.notifications", "--record", str(record)],
+            name="lone-notifications", env={"DBUS_SESSION_BUS_ADDRESS": address}, service=True,
+        )
+        client = BusClient(address)
+        try:
+            client.wait_for_name("org.freedesktop.Notifications")
+        finally:
+            client.close()
+        return [server, bus]
+
+    def recorded(record: Path) -> list[dict[str, Any]]:
+        return [json.loads(ln) for ln in record.read_text().splitlines() if ln.strip()]
+
+    first, second = tmp_path / "first.jsonl", tmp_path / "second.jsonl"
+    processes = start_bus_and_server(first)
+    notifier = DbusNotifier({"DBUS_SESSION_BUS_ADDRESS": address}, call_timeout_s=2.0)
+    try:
+        notifier.notify(Notification(title="Stretch", body="before", tag="prompt"))
+        assert [e["body"] for e in recorded(first)] == ["before"]
+        for proc in processes:
+            desktop.stop(proc)
+        with pytest.raises(NoServer):  # no bus at all: fails, and quickly says why
+            notifier.notify(Notification(title="Stretch", body="no bus", tag="prompt"))
+        start_bus_and_server(second)
+        notifier.notify(Notification(title="Stretch", body="after", tag="prompt"))
+        (after,) = recorded(second)
+        # A new server on a new bus: the old id is never offered as replaces_id.
+        assert (after["body"], after["replaces_id"]) == ("after", 0)
+        assert notifier.shown_id("prompt") == after["id"]
+    finally:
+        notifier.shutdown()
+    assert THREAD_NAME not in {t.name for t in threading.enumerate()}
+
+
+def test_shutdown_ends_the_thread_and_the_notifier_works_again_after_it(
+    desktop: DesktopSession,
+) -> None:
+    server = desktop.start_notification_server()
+    notifier = DbusNotifier(desktop.env)
+    try:
+        notifier.notify(Notification(title="Stretch", body="one", tag="prompt"))
+        assert THREAD_NAME in {t.name for t in threading.enumerate()}
+        notifier.shutdown()
+        notifier.shutdown()  # idempotent
+        assert THREAD_NAME not in {t.name for t in threading.enumerate()}
+        notifier.notify(Notification(title="Stretch", body="two", tag="prompt"))
+        one, two = server.calls("Notify")
+        assert two["body"] == "two" and two["replaces_id"] == one["id"]  # same server
+    finally:
+        notifier.shutdown()
+
+
+def test_a_callback_that_calls_the_notifier_fails_at_once_instead_of_hanging(
+    desktop: DesktopSession,
+) -> None:
+    # Callbacks run on the thread that reads replies: a call from there could never get one.
+    server = desktop.start_notification_server()
+    outcomes: list[str] = []
+
+    def on_action(tag: str, key: str) -> None:
+        try:
+            notifier.server_information()
+        except DeliveryFailed as exc:
+            outcomes.append(str(exc))
+
+    notifier = DbusNotifier(desktop.env, call_timeout_s=2.0, on_action=on_action)
+    try:
+        notifier.notify(Notification(title="Stretch", body="b", tag="prompt",
+                                     actions=(("snooze", "Snooze"),)))
+        server.invoke_action(server.calls()[-1]["id"], "snooze")
+        wait_for(lambda: outcomes, what="the callback's outcome")
+        assert "own D-Bus thread" in outcomes[0]
+        # The connection still works for everyone else.
+        assert notifier.server_information()[0] == "psoas-test-notifications"
+    finally:
+        notifier.shutdown()
+
+
+def test_calls_from_many_threads_share_one_connection_and_all_arrive(
+    desktop: DesktopSession,
+) -> None:
+    # The worker, an abandoned call still in flight and `doctor` may call at the same time.
+    server = desktop.start_notification_server()
+    notifier = DbusNotifier(desktop.env)
+    errors: list[BaseException] = []
+    start = threading.Barrier(4)
+
+    def send(n: int) -> None:
+        try:
+            start.wait(10)
+            for i in range(5):
+                notifier.notify(Notification(title="t", body=f"{n}-{i}", tag=f"tag-{n}"))
+                assert notifier.inhibited() is False
+        except BaseException as exc:  # noqa: BLE001 - reported by the assertion below
+            errors.append(exc)
+
+    threads = [threading.Thread(target=send, args=(n,)) for n in range(4)]
+    try:
+        for t in threads:
+            t.start()
+        for t in threads:
+            t.join(30)
+        assert errors == []
+        calls = server.calls("Notify")
+        assert sorted(c["body"] for c in calls) == sorted(f"{n}-{i}" for n in range(4)
+                                                          for i in range(5))
+        # Each tag's later prompts replaced its first one; the tags never mixed up.
+        for n in range(4):
+            mine = [c for c in calls if c["body"].startswith(f"{n}-")]
+            assert {c["id"] for c in mine} == {notifier.shown_id(f"tag-{n}")}
+        assert [t.name for t in threading.enumerate()].count(THREAD_NAME) == 1
+        assert len({c["sender"] for c in calls}) == 1  # one connection for all of them
+    finally:
+        notifier.shutdown()

@@ -82,8 +82,12 @@ def test_registers_and_menu_has_every_item(app: RunningApp) -> None:
     settings = menu.find("Settings")
     assert labels(settings) == [
         "Stretch every", "Break length", "Posture prompts", "Snooze length", "Profile",
-        "Voice prompts",
+        "Working hours", "Voice prompts",
     ]
+    hours = menu.find("Settings", "Working hours")
+    assert labels(hours) == ["Always", "Weekdays 9–17", "Custom (from config)"]
+    assert [c.checked for c in hours.children] == [True, False, False]
+    assert [c.enabled for c in hours.children] == [True, True, False]
     stretch = menu.find("Settings", "Stretch every")
     assert labels(stretch) == ["20 min", "30 min", "45 min", "60 min", "90 min"]
     assert [c.toggle_type for c in stretch.children] == ["radio"] * 5

@@ -11,12 +11,15 @@ States:
     on_break     a break is running for `break_min`
     paused       no prompts and no counting until the pause's countdown ends (or Resume)
     away         idle, locked or asleep for at least `natural_break_min`: a natural break
+    off_hours    outside working hours: nothing counts and nothing is shown (reported as the
+                 state while it lasts; underneath, the other state is kept)
 
 One long gap between ticks (suspend, a stopped process) of at least `natural_break_min` is a
 natural break; one tick never yields more than one prompt, so no burst of overdue prompts.
 
 Profiles: "desk" lets idle input count as a natural break; "driver" never does (a driver does
-not touch the laptop while driving), only a lock/suspend/gap does.
+not touch the laptop while driving), only a lock/suspend/gap does. A driver's break lasts
+until "Back on the road" (EndBreak): a stop is as long as the road allows, not `break_min`.
 """
 
 from __future__ import annotations
@@ -29,12 +32,15 @@ from psoas_break.core.events import (
     ApplySettings,
     ClosePrompt,
     Command,
+    DeferPrompt,
     Effect,
     EndBreak,
+    OffHours,
     Pause,
     PauseUntilTomorrow,
     PromptKind,
     RecordEvent,
+    ReleasePrompt,
     Resume,
     ScreenLock,
     ShowNotice,
@@ -46,7 +52,7 @@ from psoas_break.core.events import (
 )
 from psoas_break.core.settings import Settings
 
-State = Literal["sitting", "prompt_due", "on_break", "paused", "away"]
+State = Literal["sitting", "prompt_due", "on_break", "paused", "away", "off_hours"]
 
 # A posture prompt never comes this close before a stretch break is due (nor while one is
 # pending or snoozed): two prompts within a few minutes feel like nagging.
@@ -118,6 +124,8 @@ class SittingEngine:
         self._locked = False
         self._locked_s = 0.0
         self._away_since_s = 0.0
+        self._off_hours = False
+        self._deferred = False
         self._counters = DayCounters(day=date.min)
 
     # ---- derived settings ----
@@ -128,7 +136,7 @@ class SittingEngine:
 
     @property
     def state(self) -> State:
-        return self._state
+        return "off_hours" if self._off_hours and self._state != "paused" else self._state
 
     @property
     def _stretch_s(self) -> float:
@@ -158,6 +166,10 @@ class SittingEngine:
     @property
     def _idle_counts(self) -> bool:
         return self._settings.profile != "driver"
+
+    @property
+    def _open_ended_break(self) -> bool:
+        return self._settings.profile == "driver"
 
     # ---- public API ----
 
@@ -203,6 +215,12 @@ class SittingEngine:
             self._cmd_lock(command, tick, effects)
         elif isinstance(command, ApplySettings):
             self._cmd_apply(command, tick, effects)
+        elif isinstance(command, OffHours):
+            self._cmd_off_hours(command, tick, effects)
+        elif isinstance(command, DeferPrompt):
+            self._cmd_defer(command, tick, effects)
+        elif isinstance(command, ReleasePrompt):
+            self._cmd_release(command)
         return effects
 
     def seconds_until_next_deadline(self) -> float | None:
@@ -211,12 +229,15 @@ class SittingEngine:
         The runtime sleeps no longer than this (and no longer than its idle-poll interval).
         """
         candidates: list[float] = []
+        if self._off_hours and self._state != "paused":
+            return None
         if self._state == "paused":
             candidates.append(self._pause_left_s)
         elif self._state == "on_break":
             candidates.append(self._break_left_s)
         elif self._state == "prompt_due":
-            candidates.append(self._reprompt_in_s)
+            if not self._deferred:
+                candidates.append(self._reprompt_in_s)
         elif self._state == "sitting" and not self._locked:
             candidates.append(self._stretch_in_s)
             if self._posture_in_s is not None:
@@ -228,7 +249,7 @@ class SittingEngine:
     def status(self) -> Status:
         """The current snapshot."""
         return Status(
-            state=self._state,
+            state=self.state,
             profile=self._settings.profile,
             sitting_s=self._sitting_s,
             next_prompt=self._next_prompt(),
@@ -258,8 +279,10 @@ class SittingEngine:
         if self._state == "on_break":
             self._break_left_s -= dt_s
             self._break_taken_s += dt_s
-            if self._break_left_s <= 0:
+            if self._break_left_s <= 0 and not self._open_ended_break:
                 self._finish_break(tick, completed=True, effects=effects)
+            return
+        if self._off_hours:
             return
         if self._locked:
             self._locked_s += dt_s
@@ -318,7 +341,7 @@ class SittingEngine:
             self._snoozed = False
             self._show_stretch(tick, effects)
             return
-        if self._state == "prompt_due" and self._reprompt_in_s <= 0:
+        if self._state == "prompt_due" and self._reprompt_in_s <= 0 and not self._deferred:
             self._respond(tick, "ignored", effects)
             self._escalation += 1
             self._show_stretch(tick, effects)
@@ -388,6 +411,7 @@ class SittingEngine:
             effects.append(self._event(tick, "sit_start"))
 
     def _show_stretch(self, tick: Tick, effects: list[Effect]) -> None:
+        self._deferred = False
         self._prompt_id += 1
         if self._open_prompt is not None:
             effects.append(ClosePrompt(self._open_prompt))
@@ -469,7 +493,7 @@ class SittingEngine:
         return RecordEvent(kind, tick.wall, tick.mono_s, dict(data))
 
     def _next_prompt(self) -> NextPrompt | None:
-        if self._state in ("paused", "away", "on_break") or self._locked:
+        if self._state in ("paused", "away", "on_break") or self._locked or self._off_hours:
             return None
         if self._state == "prompt_due":
             return NextPrompt("stretch", max(0.0, self._reprompt_in_s))
@@ -578,7 +602,14 @@ class SittingEngine:
     def _cmd_pause_tomorrow(
         self, _cmd: PauseUntilTomorrow, tick: Tick, effects: list[Effect]
     ) -> None:
-        self._start_pause(seconds_until_next_day(tick.wall), tick, effects)
+        # "Tomorrow" is the start of the next working period when working hours are set.
+        target = self._settings.working_hours.next_start(tick.wall)
+        seconds = (
+            real_seconds_between(tick.wall, target)
+            if target is not None
+            else seconds_until_next_day(tick.wall)
+        )
+        self._start_pause(max(1.0, seconds), tick, effects)
 
     def _start_pause(self, seconds: float, tick: Tick, effects: list[Effect]) -> None:
         if self._state == "on_break":
@@ -616,6 +647,32 @@ class SittingEngine:
             if idle_s is None or idle_s < self._natural_s:
                 self._state = "sitting"
                 effects.append(self._event(tick, "sit_start"))
+
+    def _cmd_defer(self, cmd: DeferPrompt, tick: Tick, effects: list[Effect]) -> None:
+        if self._state == "prompt_due" and cmd.prompt_id == self._open_prompt:
+            self._deferred = True
+            effects.append(self._event(tick, "prompt_deferred", prompt_id=cmd.prompt_id))
+
+    def _cmd_release(self, cmd: ReleasePrompt) -> None:
+        if self._deferred and cmd.prompt_id == self._open_prompt:
+            self._deferred = False
+            self._reprompt_in_s = self._snooze_s
+
+    def _cmd_off_hours(self, cmd: OffHours, tick: Tick, effects: list[Effect]) -> None:
+        if cmd.active == self._off_hours:
+            return
+        self._off_hours = cmd.active
+        effects.append(self._event(tick, "off_hours", active=cmd.active))
+        if cmd.active:
+            if self._open_prompt is not None:
+                effects.append(ClosePrompt(self._open_prompt))
+                self._open_prompt = None
+            if self._state == "prompt_due":
+                # The day is over: the prompt does not wait for tomorrow.
+                self._state = "sitting"
+                self._stretch_in_s = self._stretch_s
+            if self._state == "on_break":
+                self._finish_break(tick, completed=False, effects=effects)
 
     def _cmd_apply(self, cmd: ApplySettings, tick: Tick, effects: list[Effect]) -> None:
         new: Settings = cmd.settings

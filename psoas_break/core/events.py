@@ -15,6 +15,8 @@ History events (`RecordEvent.kind`) and their `data` keys, the contract with the
     natural_break  {"source": "idle" | "lock" | "suspend" | "gap", "away_s": float}
     pause          {"pause_s": float, "until": str (ISO 8601 wall time)}
     resume         {"reason": "user" | "expired"}
+    off_hours      {"active": bool}
+    prompt_deferred {"prompt_id": int}
 """
 
 from __future__ import annotations
@@ -94,6 +96,28 @@ class ScreenLock:
 
 
 @dataclass(frozen=True)
+class OffHours:
+    """Outside (True) or back inside (False) working hours: quietly paused meanwhile."""
+
+    active: bool
+
+
+@dataclass(frozen=True)
+class DeferPrompt:
+    """The stretch prompt `prompt_id` is held back (fullscreen, a call, do-not-disturb): it is
+    not repeated or counted as ignored while held."""
+
+    prompt_id: int
+
+
+@dataclass(frozen=True)
+class ReleasePrompt:
+    """The held prompt was shown after all; its repeat countdown starts now."""
+
+    prompt_id: int
+
+
+@dataclass(frozen=True)
 class ApplySettings:
     """New settings take effect at once; the current cycle keeps its elapsed time."""
 
@@ -102,7 +126,7 @@ class ApplySettings:
 
 Command = (
     TakeBreak | EndBreak | Snooze | Skip | Pause | PauseUntilTomorrow | Resume | ScreenLock
-    | ApplySettings
+    | ApplySettings | OffHours | DeferPrompt | ReleasePrompt
 )
 
 

@@ -10,9 +10,20 @@ file, except that keys the site file lists in `locked` keep the site value.
 from __future__ import annotations
 
 import dataclasses
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any
+
+from psoas_break.core.quiet_gate import (
+    parse_quiet_apps_text,
+    validate_max_defer_min,
+    validate_quiet_apps,
+)
+from psoas_break.core.working_hours import (
+    WorkingHours,
+    parse_working_hours_text,
+    validate_working_hours,
+)
 
 SCHEMA_VERSION = 1
 
@@ -30,13 +41,18 @@ class Settings:
     voice: bool = False
     max_snoozes: int = 3
     short_away: str = "count"
+    driver_rules: str = "eu"
+    working_hours: WorkingHours = WorkingHours()
+    quiet_apps: tuple[str, ...] = ()
+    max_defer_min: int = 60
 
     def with_value(self, key: str, value: Any) -> Settings:
         """A copy with one key changed (value already validated)."""
         return dataclasses.replace(self, **{key: value})
 
     def as_dict(self) -> dict[str, Any]:
-        return dataclasses.asdict(self)
+        """Every key with its value as it is written to TOML."""
+        return {key: to_raw(key, getattr(self, key)) for key in SPECS}
 
 
 @dataclass(frozen=True)
@@ -50,9 +66,16 @@ class KeySpec:
     high: int = 0
     zero_ok: bool = False
     choices: tuple[str, ...] = ()
+    # Structured keys (tables, lists) validate, parse CLI text and write TOML through these.
+    validator: Callable[[object], Any] | None = None
+    text_parser: Callable[[str, Any], Any] | None = None
+    writer: Callable[[Any], Any] | None = None
+    allowed_text: str = ""
 
     def allowed(self) -> str:
         """Human text for what this key allows, used in every error line."""
+        if self.allowed_text:
+            return self.allowed_text
         if self.kind is bool:
             return "true or false"
         if self.kind is str:
@@ -78,8 +101,43 @@ SPECS: dict[str, KeySpec] = {
         KeySpec("short_away", str,
                 "what a lock or sleep shorter than a natural break does to sitting time",
                 choices=("count", "pause")),
+        KeySpec("driver_rules", str,
+                "break planning in the driver profile (an aid, not a tachograph)",
+                choices=("eu", "us", "off")),
+        KeySpec("working_hours", WorkingHours,
+                "outside these hours the app is quietly paused",
+                validator=validate_working_hours,
+                text_parser=lambda text, current: parse_working_hours_text(text, current),
+                writer=lambda value: value.to_config(),
+                allowed_text='"always", "weekdays_9_17", or a table of days like '
+                             'mon = ["09:00-12:30", "13:30-17:30"]'),
+        KeySpec("quiet_apps", tuple,
+                "programs whose running means do not disturb (e.g. zoom, obs)",
+                validator=validate_quiet_apps,
+                text_parser=lambda text, _current: parse_quiet_apps_text(text),
+                writer=list,
+                allowed_text="a list of program names, e.g. [\"zoom\", \"obs\"]"),
+        KeySpec("max_defer_min", int,
+                "minutes a prompt may wait during fullscreen, calls or do-not-disturb", 5, 240,
+                zero_ok=True, validator=validate_max_defer_min),
     )
 }
+
+
+def to_raw(key: str, value: Any) -> Any:
+    """`value` of `key` as written to TOML."""
+    spec = SPECS[key]
+    return spec.writer(value) if spec.writer is not None else value
+
+
+def describe(value: Any) -> str:
+    """A value as a person reads it (CLI output, error lines)."""
+    text = getattr(value, "describe", None)
+    if callable(text):
+        return str(text())
+    if isinstance(value, tuple):
+        return ", ".join(str(v) for v in value) or "(none)"
+    return _fmt(value)
 
 # Keys that are part of the file but not settings.
 META_KEYS = frozenset({"schema_version", "locked"})
@@ -102,6 +160,13 @@ def validate_value(key: str, raw: object) -> Any:
     spec = SPECS.get(key)
     if spec is None:
         raise SettingError(f"unknown setting {key!r}; known settings: {', '.join(SPECS)}")
+    if spec.validator is not None:
+        if isinstance(raw, spec.kind) and not isinstance(raw, (str, int)):
+            return raw  # already validated (a WorkingHours, a tuple of names)
+        try:
+            return spec.validator(raw)
+        except ValueError as exc:
+            raise SettingError(str(exc)) from None
     if spec.kind is bool:
         if isinstance(raw, bool):
             return raw
@@ -117,11 +182,16 @@ def validate_value(key: str, raw: object) -> Any:
     raise SettingError(f"{key} = {_fmt(raw)} is not allowed: use {spec.allowed()}")
 
 
-def parse_cli_value(key: str, text: str) -> Any:
+def parse_cli_value(key: str, text: str, current: Any = None) -> Any:
     """Parse the text a user typed for `key` (CLI `config set`) and validate it."""
     spec = SPECS.get(key)
     if spec is None:
         raise SettingError(f"unknown setting {key!r}; known settings: {', '.join(SPECS)}")
+    if spec.text_parser is not None:
+        try:
+            return spec.text_parser(text, current)
+        except ValueError as exc:
+            raise SettingError(str(exc)) from None
     raw: object = text
     if spec.kind is bool:
         lowered = text.strip().lower()
@@ -163,7 +233,7 @@ def settings_from_mapping(data: Mapping[str, Any], base: Settings | None = None)
         try:
             settings = settings.with_value(key, validate_value(key, raw))
         except SettingError as exc:
-            fallback = _fmt(getattr(settings, key))
+            fallback = describe(getattr(settings, key))
             problems.append(f"{exc}; using {fallback}")
     version = data.get("schema_version", SCHEMA_VERSION)
     if not isinstance(version, int) or isinstance(version, bool) or version > SCHEMA_VERSION:

@@ -13,6 +13,7 @@ from datetime import datetime, timedelta
 
 from psoas_break.core.engine import Status
 from psoas_break.core.settings import Settings
+from psoas_break.core.working_hours import CUSTOM, PRESET_LABELS, PRESETS, resume_label
 
 # Presets offered in Settings; a value from the config file that is not one of these shows as
 # an extra checked "Custom (N min)" item.
@@ -69,6 +70,9 @@ class TrayFacts:
     notice: str | None = None  # e.g. "Notifications unavailable" (shown once in the status)
     can_show_stretch: bool = False
     can_show_week: bool = False
+    quiet_title: str | None = None  # "Quiet: fullscreen" while a prompt is held back
+    off_hours_until: datetime | None = None  # next start of working hours
+    driver_title: str | None = None  # the driving planner's line in the driver profile
 
 
 def _minutes_floor(seconds: float, minute_s: float) -> int:
@@ -91,11 +95,15 @@ def status_text(status: Status, now: datetime, minute_s: float = 60.0) -> str:
     """The one-line status: the tray title, the menu's first line and `psoas-break status`."""
     sat = _minutes_floor(status.sitting_s, minute_s)
     nxt = status.next_prompt
+    if status.state == "off_hours":
+        return "Outside working hours"
     if status.state == "paused":
         if status.paused_until is not None:
             return f"Paused until {_clock(status.paused_until, now)}"
         return "Paused"
     if status.state == "on_break":
+        if status.profile == "driver":
+            return "Stopped · taking a break"
         left = _minutes_ceil(status.break_left_s or 0.0, minute_s)
         return f"On a break · {left} min left"
     if status.state == "away":
@@ -112,8 +120,14 @@ def status_text(status: Status, now: datetime, minute_s: float = 60.0) -> str:
     return f"{prefix}Sitting {sat} min · {word} in {when} min"
 
 
-def icon_look(status: Status, settings: Settings, minute_s: float = 60.0) -> IconLook:
+def icon_look(
+    status: Status, settings: Settings, minute_s: float = 60.0, quiet: bool = False
+) -> IconLook:
     state = status.state
+    if state == "off_hours":
+        return IconLook("paused", 0)
+    if quiet:
+        return IconLook("quiet", ICON_FILL_STEPS)
     if state in ("paused", "on_break", "away", "prompt_due"):
         steps = ICON_FILL_STEPS if state == "prompt_due" else 0
         return IconLook(state, steps)
@@ -155,6 +169,12 @@ def build_view(
 ) -> TrayView:
     """The whole tray: title, icon look and menu."""
     text = status_text(status, now, minute_s)
+    if status.state == "off_hours" and facts.off_hours_until is not None:
+        text = f"Outside working hours until {resume_label(now, facts.off_hours_until)}"
+    elif facts.quiet_title and status.state == "prompt_due":
+        text = facts.quiet_title
+    elif facts.driver_title and status.profile == "driver" and status.state != "paused":
+        text = facts.driver_title
     title = f"{text} · {facts.notice}" if facts.notice else text
     state = status.state
     can_snooze = state in ("sitting", "prompt_due")
@@ -175,6 +195,15 @@ def build_view(
                       checked=settings.profile == "desk", enabled="profile" not in locked),
             MenuEntry("Driver", action="set:profile:driver", toggle="radio",
                       checked=settings.profile == "driver", enabled="profile" not in locked),
+        )),
+        MenuEntry("Working hours", children=tuple(
+            MenuEntry(
+                PRESET_LABELS[name], action=f"hours:{name}", toggle="radio",
+                checked=settings.working_hours.preset == name,
+                enabled="working_hours" not in locked
+                and (name != CUSTOM or settings.working_hours.custom is not None),
+            )
+            for name in (*PRESETS, CUSTOM)
         )),
         MenuEntry("Voice prompts", action="toggle:voice", toggle="check",
                   checked=settings.voice, enabled="voice" not in locked),
@@ -209,4 +238,5 @@ def build_view(
         MenuEntry("About psoas-break", action="about"),
         MenuEntry("Quit", action="quit"),
     ))
-    return TrayView(title, icon_look(status, settings, minute_s), tuple(menu))
+    quiet = bool(facts.quiet_title) and status.state == "prompt_due"
+    return TrayView(title, icon_look(status, settings, minute_s, quiet), tuple(menu))

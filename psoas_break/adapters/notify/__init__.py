@@ -1,8 +1,8 @@
 """Desktop notifications: the factory `make_notifier` and the delivery worker.
 
 Candidates, best first (on Linux/BSD desktops):
-  dbus   org.freedesktop.Notifications over dbus-python, with replaces_id, close, hints and a
-         timeout on every call (dbus_notifier.py)
+  dbus   org.freedesktop.Notifications over jeepney, with replaces_id, close, hints and a
+         timeout on every call (dbus_notifier.py; no asyncio, to keep the idle app small)
   plyer  plyer's facade (dbus-python or notify-send on Linux; the portable one elsewhere)
   tray   pystray's own Icon.notify, handed in by the runtime where the backend has it
   log    writes it to the log (the null object; never fails)
@@ -96,7 +96,7 @@ def _dbus_candidate(
         try:
             from psoas_break.adapters.notify.dbus_notifier import DbusNotifier
         except ImportError as exc:
-            raise Unavailable(f"dbus-fast is not installed (pip install dbus-fast): {exc}") from exc
+            raise Unavailable(f"jeepney is not installed (pip install jeepney): {exc}") from exc
         return DbusNotifier(
             env, call_timeout_s=call_timeout_s, on_action=on_action, on_closed=on_closed
         )
