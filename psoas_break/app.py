@@ -180,6 +180,7 @@ def _control_handler(app: App) -> Callable[[dict[str, Any]], dict[str, Any]]:
                     else "log",
                     idle=app.choices["idle"].chosen,
                     pid=os.getpid(), version=__version__, text=rt.status_line(),
+                    driving=rt.driver_summary(),
                 ))
             if cmd == "reload-settings":
                 result = app.store.load()
@@ -363,6 +364,30 @@ def _late_start(app: App, hooks: Hooks) -> None:
     runtime.quiet = quiet
     app.closers.append(quiet.close)
     app.choices["quiet"] = quiet_choice
+    from psoas_break.driving_control import DrivingControl
+
+    def driver_disclaimer() -> None:
+        # Said plainly the first time the driver profile starts (and in About, README).
+        from psoas_break.core.driving import DRIVER_DISCLAIMER
+        from psoas_break.core.driving_prompts import DrivingNotice
+
+        marker = paths.state_dir / "driver-disclaimer-shown"
+        if marker.exists():
+            return
+        presenter.announce_driving(
+            DrivingNotice("disclaimer", "psoas-break for drivers", DRIVER_DISCLAIMER,
+                          DRIVER_DISCLAIMER)
+        )
+        try:
+            marker.parent.mkdir(parents=True, exist_ok=True)
+            marker.touch()
+        except OSError:
+            log.warning("cannot write %s", marker)
+
+    driving = DrivingControl(runtime.engine.minute_s, presenter.announce_driving,
+                             on_first_start=driver_disclaimer)
+    runtime.driving = driving
+    presenter.is_driving = lambda: driving.driving
     try:
         from psoas_break.adapters.autostart import make_autostart
 

@@ -24,7 +24,14 @@ class _Parser(argparse.ArgumentParser):
 
 
 def build_parser() -> argparse.ArgumentParser:
-    from psoas_break import cli_autostart, cli_config, cli_control, cli_exercises, cli_stats
+    from psoas_break import (
+        cli_autostart,
+        cli_config,
+        cli_control,
+        cli_exercises,
+        cli_speech,
+        cli_stats,
+    )
 
     parser = _Parser(
         prog="psoas-break",
@@ -40,6 +47,7 @@ def build_parser() -> argparse.ArgumentParser:
     sub.add_parser("doctor", help="which tray, notifier, idle source and speech engine work here")
     cli_exercises.add_subcommands(sub)
     cli_stats.add_subcommands(sub)
+    cli_speech.add_subcommands(sub)
     return parser
 
 
@@ -86,6 +94,10 @@ def _main(argv: list[str] | None = None) -> int:
         return cli_exercises.run(args, paths.cache_dir)
     if command == "stats":
         return cli_stats.run(args, paths)
+    if command == "say":
+        from psoas_break import cli_speech
+
+        return cli_speech.run(args)
     if command == "run":
         from psoas_break.app import run_app
 

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import logging
 import random
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any, Protocol
 
@@ -70,6 +71,8 @@ class Presenter:
         self._rng = rng or random.Random()
         self._history: Any = None
         self.last_selection: Any = None
+        # Set by the app: True while a driver is on the road (only hands-free prompts then).
+        self.is_driving: Callable[[], bool] = lambda: False
         if library is not None:
             from psoas_break.core.exercise_selection import SelectionHistory
 
@@ -130,7 +133,34 @@ class Presenter:
         )
         return body, self._app_icon
 
+    def announce_driving(self, notice: Any) -> None:
+        """A notice for the road: plain (no buttons), and always spoken in the driver profile."""
+        self._notifications.submit(
+            Notification(title=notice.title, body=notice.body[:200], icon=self._app_icon,
+                         tag="driving")
+        )
+        if self._speech is not None:
+            self._speech.submit(notice.speech)
+
+    def _show_driving_prompt(self) -> None:
+        from psoas_break.core.driving_prompts import choose_driving_notice
+        from psoas_break.core.exercise_selection import SelectionHistory
+
+        notice, self._history = choose_driving_notice(
+            self._library or (), self._history or SelectionHistory(), self._rng
+        )
+        self._notifications.submit(
+            Notification(title=notice.title, body=notice.body[:200], icon=self._app_icon,
+                         tag="prompt")
+        )
+        if self._speech is not None:
+            self._speech.submit(notice.speech)
+
     def show_prompt(self, prompt: ShowPrompt, status: Status, settings: Settings) -> None:
+        if settings.profile == "driver" and self.is_driving():
+            # Hands on the wheel, eyes on the road: a posture change, said aloud, no buttons.
+            self._show_driving_prompt()
+            return
         stopped = status.state == "on_break"
         selection = self._select(prompt.kind, settings, stopped)
         title = TITLES.get(prompt.kind, "psoas-break")
@@ -139,9 +169,8 @@ class Presenter:
         body, icon = self._body_and_icon(selection, prompt.kind)
         if prompt.note:
             body = f"{prompt.note} {body}"
-        driving = settings.profile == "driver" and status.state != "on_break"
         actions: tuple[tuple[str, str], ...] = ()
-        if prompt.kind == "stretch" and not driving:
+        if prompt.kind == "stretch":
             actions = (("break-now", "I'm up"),)
             if prompt.snooze_allowed:
                 actions += (("snooze", "Snooze"),)
@@ -155,7 +184,7 @@ class Presenter:
             tag="prompt",
         )
         self._notifications.submit(notification)
-        if self._speech is not None and (settings.voice or driving):
+        if self._speech is not None and (settings.voice or settings.profile == "driver"):
             self._speech.submit(f"{title}. {body}")
 
     def _exercise_icon(self, selection: Any) -> Path | None:
@@ -184,6 +213,12 @@ class Presenter:
         self._notifications.close("prompt")
 
     def show_notice(self, text: str) -> None:
+        if self.is_driving():
+            from psoas_break.core.driving_prompts import safe_notice_text
+
+            if safe_notice_text(text) is None:
+                log.info("notice not shown while driving: %s", text)
+                return
         self._notifications.submit(
             Notification(title="psoas-break", body=text, icon=self._app_icon, tag="notice",
                          timeout_s=8)

@@ -125,6 +125,7 @@ class Runtime:
         self._stopping = False
         self.wakeups = 0
         self.quiet: Any = None  # QuietControl, set by the app before start()
+        self.driving: Any = None  # DrivingControl, set by the app before start()
         self._last_tick: Tick | None = None
         self._off_hours = False
         self._register_jobs()
@@ -180,9 +181,17 @@ class Runtime:
     def last_tick(self) -> Tick | None:
         return self._last_tick
 
+    def driver_summary(self) -> str | None:
+        """`psoas-break status` line for the driver profile, else None."""
+        if self.driving is None or self.driving.status() is None:
+            return None
+        from psoas_break.core.driving import summary_text
+
+        return summary_text(self.driving.status(), self.engine.minute_s)
+
     def driver_title(self) -> str | None:
         """The driving planner's title line (driver profile), else None."""
-        return None
+        return self.driving.title() if self.driving is not None else None
 
     # ---- the loop ----
 
@@ -244,6 +253,9 @@ class Runtime:
             self._carry_out(self.engine.tick(tick))
         # The item may have changed the working hours (menu, reloaded settings): follow at once.
         self._follow_working_hours(tick)
+        if self.driving is not None:
+            self.driving.sync(self.engine.settings, tick)
+            self.driving.tick(tick)
         self._check_quiet(tick)
         self._run_jobs()
         self.render()
@@ -289,6 +301,10 @@ class Runtime:
         jobs_s = self._scheduler.idle_seconds
         if jobs_s is not None:
             candidates.append(max(0.5, jobs_s))
+        if self.driving is not None:
+            driving_s = self.driving.seconds_until_next_event()
+            if driving_s is not None:
+                candidates.append(driving_s + 0.05)
         tick = self._last_tick
         if tick is not None:
             if self.quiet is not None:
@@ -322,6 +338,11 @@ class Runtime:
     # ---- effects ----
 
     def _carry_out(self, effects: list[Effect]) -> None:
+        if self.driving is not None and self._last_tick is not None:
+            try:
+                self.driving.on_effects(effects, self._last_tick)
+            except Exception:
+                log.exception("driving planner failed")
         presenter = self._hooks.presenter
         for effect in effects:
             try:

@@ -179,6 +179,7 @@ def build_view(
     state = status.state
     can_snooze = state in ("sitting", "prompt_due")
     locked = facts.locked_keys
+    driver = settings.profile == "driver"
     settings_menu = (
         MenuEntry("Stretch every", children=_radio_group(
             "stretch_every_min", settings.stretch_every_min, STRETCH_PRESETS_MIN, facts,
@@ -205,14 +206,23 @@ def build_view(
             )
             for name in (*PRESETS, CUSTOM)
         )),
+        MenuEntry("Driving rules", children=tuple(
+            MenuEntry(label, action=f"set:driver_rules:{value}", toggle="radio",
+                      checked=settings.driver_rules == value,
+                      enabled="driver_rules" not in locked)
+            for value, label in (("eu", "EU (4 h 30 → 45 min)"), ("us", "US (8 h → 30 min)"),
+                                 ("off", "Off"))
+        ), visible=settings.profile == "driver"),
         MenuEntry("Voice prompts", action="toggle:voice", toggle="check",
                   checked=settings.voice, enabled="voice" not in locked),
     )
     menu: list[MenuEntry] = [
         MenuEntry(title, action=None, enabled=False),
         SEPARATOR,
-        MenuEntry("Take a break now", action="break-now", default=True,
-                  enabled=state != "on_break"),
+        MenuEntry("Stopped — taking a break" if driver else "Take a break now",
+                  action="break-now", default=True, enabled=state != "on_break"),
+        MenuEntry("Back on the road", action="end-break",
+                  visible=driver and state == "on_break"),
         MenuEntry("Snooze", enabled=can_snooze, children=tuple(
             MenuEntry(f"{m} min", action=f"snooze:{m}", enabled=can_snooze)
             for m in SNOOZE_NOW_MIN)),
