@@ -6,7 +6,7 @@ VENV ?= .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed
 
-.PHONY: run test lint typecheck pytest venv system-deps-run system-deps-test icons bench pot clean
+.PHONY: run test lint typecheck pytest venv system-deps-run system-deps-test icons icons-check bench clean
 
 run: system-deps-run $(STAMP)
 	$(PY) -m psoas_break run
@@ -36,8 +36,15 @@ typecheck: $(STAMP)
 pytest: $(STAMP)
 	$(PY) -m pytest -q
 
-bench: $(STAMP)
+bench: system-deps-test $(STAMP)
 	$(PY) bench/run_all.py
+
+# Regenerate the exercise illustrations in icons/exercises/ (deterministic; tests compare them).
+icons: $(STAMP)
+	$(PY) -m psoas_break.illustration.generate
+
+icons-check: $(STAMP)
+	$(PY) -m psoas_break.illustration.generate --check
 
 clean:
 	rm -rf $(VENV) build *.egg-info .pytest_cache .mypy_cache .ruff_cache

@@ -11,11 +11,14 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Callable, Iterable
+from typing import TYPE_CHECKING
 
-from psoas_break.core.driving import BreakPlanner, DrivingEffect, DrivingStatus, title_text
-from psoas_break.core.driving_prompts import DrivingNotice, notice_from_planner
 from psoas_break.core.events import Effect, RecordEvent, Tick
 from psoas_break.core.settings import Settings
+
+if TYPE_CHECKING:  # imported when the driver profile is first used: desk users never pay
+    from psoas_break.core.driving import BreakPlanner, DrivingEffect, DrivingStatus
+    from psoas_break.core.driving_prompts import DrivingNotice
 
 log = logging.getLogger(__name__)
 
@@ -45,6 +48,8 @@ class DrivingControl:
             self.planner = None
             return
         if self.planner is None:
+            from psoas_break.core.driving import BreakPlanner
+
             self.planner = BreakPlanner(settings.driver_rules, minute_s=self._minute_s)
             if self._on_first_start is not None:
                 self._on_first_start()
@@ -82,9 +87,15 @@ class DrivingControl:
 
     def title(self) -> str | None:
         status = self.status()
-        return title_text(status, self._minute_s) if status is not None else None
+        if status is None:
+            return None
+        from psoas_break.core.driving import title_text
+
+        return title_text(status, self._minute_s)
 
     def _emit(self, effects: list[DrivingEffect]) -> None:
+        from psoas_break.core.driving_prompts import notice_from_planner
+
         for effect in effects:
             notice = notice_from_planner(effect)
             if notice is None:

@@ -34,7 +34,6 @@ import contextlib
 import errno
 import logging
 import os
-import secrets
 import selectors
 import socket
 import stat
@@ -122,7 +121,8 @@ class ControlServer:
         except InstanceLockError as exc:
             raise ControlServerError(str(exc)) from exc
         self._check_existing()
-        tmp = self.path.with_name(f".{self.path.name}.{secrets.token_hex(4)}")
+        # os.urandom, not secrets: secrets imports hashlib and maps OpenSSL (~3 MiB RSS).
+        tmp = self.path.with_name(f".{self.path.name}.{os.urandom(4).hex()}")
         if len(os.fsencode(tmp)) > _MAX_SOCKET_PATH_BYTES:
             raise ControlServerError(
                 f"the control socket path is too long for this system: {self.path}"
