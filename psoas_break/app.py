@@ -190,6 +190,11 @@ def _control_handler(app: App) -> Callable[[dict[str, Any]], dict[str, Any]]:
                     return ok_reply(message="; ".join(result.problems))
                 return ok_reply()
             command = to_command(request)
+            if cmd == "resume" and rt.engine.state == "on_break":
+                # `psoas-break resume` on a break means back to work ("Back on the road").
+                from psoas_break.core.events import EndBreak
+
+                command = EndBreak()
             if command is None:
                 return error_reply(f"unknown command {cmd!r}")
             effects = rt.command(command)

@@ -56,6 +56,11 @@ def test_switching_to_driver_changes_menu_title_and_prompts(desk: DesktopSession
         assert status["state"] == "on_break" and status["profile"] == "driver"
         menu.click("Back on the road")
         app.wait_title("Driving")
+        # The command line does the same: break-now = stopped, resume = back on the road.
+        assert app.cli("break-now").returncode == 0
+        app.wait_title("Stopped")
+        assert app.cli("resume").returncode == 0
+        app.wait_title("Driving")
         menu.click("Settings", "Driving rules", "US (8 h → 30 min)")
         app.wait_title("break in 8 h")
     finally:
