@@ -14,7 +14,7 @@ import sys
 import threading
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -359,6 +359,25 @@ def _late_start(app: App, hooks: Hooks) -> None:
              session_choice.chosen)
     app.history = history
     hooks.extra_actions = _extra_actions(app)
+
+    def apply_retention() -> None:
+        # Off the engine thread: a delete over years of rows may take a moment.
+        keep_days = runtime.engine.settings.history_keep_days
+        if keep_days <= 0:
+            return
+
+        def forget() -> None:
+            cutoff = datetime.now().astimezone().date() - timedelta(days=keep_days)
+            try:
+                removed = history.forget_before(cutoff)
+                log.info("history: removed %d events before %s", removed, cutoff)
+            except Exception:
+                log.exception("applying history_keep_days failed")
+
+        threading.Thread(target=forget, name="psoas-retention", daemon=True).start()
+
+    hooks.on_new_day = apply_retention
+    apply_retention()
     from psoas_break.adapters.quiet import make_quiet_detectors
     from psoas_break.quiet_control import QuietControl
 

@@ -95,6 +95,7 @@ class Hooks:
     on_quit: Callable[[], None] = lambda: None
     extra_actions: dict[str, Callable[[], None]] | None = None
     save_setting: Callable[[str, Any], Settings] | None = None
+    on_new_day: Callable[[], None] | None = None
 
 
 _STOP = object()
@@ -169,6 +170,9 @@ class Runtime:
         self._thread.start()
 
     def stop(self, timeout_s: float = 2.0) -> None:
+        if self._thread is not None and self._thread.is_alive():
+            # Close the open sit in the history so today's figures are exact after a quit.
+            self._queue.put(lambda rt: rt._carry_out(rt.engine.shutdown(rt.read_tick())))
         self._queue.put(_STOP)
         if self._thread is not None and self._thread is not threading.current_thread():
             self._thread.join(timeout_s)
@@ -504,7 +508,10 @@ class Runtime:
             log.exception("scheduled job failed; it will run again next time")
 
     def _calendar_tick(self) -> None:
-        self._carry_out(self.engine.tick(self.read_tick()))
+        tick = self.read_tick()
+        self._carry_out(self.engine.tick(tick))
+        if (tick.wall.hour, tick.wall.minute) == (0, 0) and self._hooks.on_new_day is not None:
+            self._hooks.on_new_day()
 
     def _check_wall_jump(self, wall: datetime) -> None:
         last = self._last_wall

@@ -74,9 +74,12 @@ def test_registers_and_menu_has_every_item(app: RunningApp) -> None:
     assert top[0] == item.title  # the status line
     assert not root.children[0].enabled
     assert top[1:] == [
-        "Take a break now", "Snooze", "Skip this break", "Pause", "This week", "Settings",
-        "Start at login", "About psoas-break", "Quit",
+        "Take a break now", "Snooze", "Skip this break", "Pause", "Today", "This week",
+        "Settings", "Start at login", "About psoas-break", "Quit",
     ]
+    today = menu.find("Today")
+    assert labels(today)[0] == "Sitting today: 0 min"
+    assert not any(c.enabled for c in today.children)
     assert labels(menu.find("Snooze")) == ["5 min", "10 min", "15 min"]
     assert labels(menu.find("Pause")) == ["30 min", "1 h", "2 h", "Until tomorrow"]
     settings = menu.find("Settings")
@@ -98,6 +101,24 @@ def test_registers_and_menu_has_every_item(app: RunningApp) -> None:
     assert [c.label for c in posture.children if c.checked] == ["Every 20 min"]
     voice = menu.find("Settings", "Voice prompts")
     assert (voice.toggle_type, voice.checked) == ("checkmark", False)
+
+
+def test_minute_updates_relabel_in_place_without_rebuilding(app: RunningApp) -> None:
+    """The title and "Today" change every minute; item ids must not (a click would be lost)."""
+    menu = app.item().menu()
+    before = menu.layout()
+    quit_id = next(c.id for c in before.children if c.label == "Quit")
+    first = before.children[0].label
+    app.wait_title(lambda t: t != first and t.startswith("Sitting 1 min"), timeout_s=10)
+
+    def relabelled() -> object | None:
+        layout = menu.layout()
+        return layout if layout.children[0].label.startswith("Sitting 1 min") else None
+
+    after = wait_for(relabelled, 5, what="status line relabelled")
+    assert next(c.id for c in after.children if c.label == "Quit") == quit_id
+    today = next(c for c in after.children if c.label == "Today")
+    assert today.children[0].label == "Sitting today: 1 min"
 
 
 def test_actions_change_state(app: RunningApp) -> None:

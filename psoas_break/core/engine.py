@@ -223,6 +223,13 @@ class SittingEngine:
             self._cmd_release(command)
         return effects
 
+    def shutdown(self, tick: Tick) -> list[Effect]:
+        """The app is quitting: close the open sit in the history (reason "quit")."""
+        effects = self.tick(tick)
+        if self._state in ("sitting", "prompt_due") and not self._off_hours:
+            effects.append(self._end_sit(tick, "quit"))
+        return effects
+
     def seconds_until_next_deadline(self) -> float | None:
         """Monotonic seconds until something is due if nothing else happens, or None.
 

@@ -6,7 +6,7 @@ effects the runtime carries out (show a prompt, record an event, ...). Pure: std
 History events (`RecordEvent.kind`) and their `data` keys, the contract with the history store:
 
     sit_start      {}
-    sit_end        {"reason": "break" | "natural", "sit_s": float}
+    sit_end        {"reason": "break" | "natural" | "quit", "sit_s": float}
     prompt         {"prompt_kind": "stretch" | "posture", "prompt_id": int, "escalation": int}
     response       {"prompt_kind": "stretch", "prompt_id": int,
                     "response": "taken" | "snoozed" | "skipped" | "ignored" | "taken_idle"}

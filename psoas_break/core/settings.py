@@ -45,6 +45,7 @@ class Settings:
     working_hours: WorkingHours = WorkingHours()
     quiet_apps: tuple[str, ...] = ()
     max_defer_min: int = 60
+    history_keep_days: int = 0
 
     def with_value(self, key: str, value: Any) -> Settings:
         """A copy with one key changed (value already validated)."""
@@ -117,6 +118,9 @@ SPECS: dict[str, KeySpec] = {
                 text_parser=lambda text, _current: parse_quiet_apps_text(text),
                 writer=list,
                 allowed_text="a list of program names, e.g. [\"zoom\", \"obs\"]"),
+        KeySpec("history_keep_days", int,
+                "days of history to keep; older days are deleted (0 = keep everything)",
+                30, 3650, zero_ok=True),
         KeySpec("max_defer_min", int,
                 "minutes a prompt may wait during fullscreen, calls or do-not-disturb", 5, 240,
                 zero_ok=True, validator=validate_max_defer_min),

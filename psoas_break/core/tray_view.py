@@ -160,6 +160,24 @@ def _radio_group(
     return tuple(items)
 
 
+def _duration(seconds: float, minute_s: float) -> str:
+    minutes = _minutes_floor(seconds, minute_s)
+    return f"{minutes // 60} h {minutes % 60:02d} min" if minutes >= 60 else f"{minutes} min"
+
+
+def today_entries(status: Status, minute_s: float = 60.0) -> tuple[MenuEntry, ...]:
+    """Today's key figures, as disabled lines of the "Today" submenu."""
+    c = status.counters
+    lines = (
+        f"Sitting today: {_duration(c.sitting_s, minute_s)}",
+        f"Longest sit: {_duration(c.longest_sit_s, minute_s)}",
+        f"Breaks taken: {c.breaks_taken}",
+        f"Snoozed: {c.breaks_snoozed} · skipped: {c.breaks_skipped}",
+        f"Natural breaks: {c.natural_breaks}",
+    )
+    return tuple(MenuEntry(line, action=None, enabled=False) for line in lines)
+
+
 def build_view(
     status: Status,
     settings: Settings,
@@ -237,6 +255,7 @@ def build_view(
     ]
     if facts.can_show_stretch:
         menu.append(MenuEntry("Show this stretch", action="show-stretch"))
+    menu.append(MenuEntry("Today", children=today_entries(status, minute_s)))
     if facts.can_show_week:
         menu.append(MenuEntry("This week", action="show-week"))
     menu.append(MenuEntry("Settings", children=settings_menu))

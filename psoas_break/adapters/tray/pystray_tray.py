@@ -134,30 +134,31 @@ class PystrayTray:
                 icon.menu = self._menu(view)
 
     def _relabel_status_only(self, old: TrayView, new: TrayView) -> bool:
-        """When only the status line changed, relabel it in place (GTK backends).
+        """When only the text of information lines changed, relabel them in place (GTK).
 
         pystray rebuilds the whole menu on update_menu(), which gives every dbusmenu item a new
         id: a click that a panel sends during the rebuild is lost ("The ID supplied does not
-        refer to a menu item"). The status line changes every minute, so relabel that one
-        Gtk.MenuItem instead and rebuild only when something else changed.
+        refer to a menu item"). The status line and the "Today" figures change every minute,
+        so relabel those Gtk.MenuItems instead and rebuild only when something else changed.
         """
         if self.backend not in ("appindicator", "gtk"):
             return False
-        if old.menu[1:] != new.menu[1:] or not old.menu or not new.menu:
+        if _shape(old.menu) != _shape(new.menu):
             return False
         handle = getattr(self._icon, "_menu_handle", None)
         if handle is None:
             return False
-        label = new.menu[0].label
         try:
             from gi.repository import GLib
         except ImportError:
             return False
+        entries = new.menu
 
         def relabel() -> bool:
-            children = handle.get_children()
-            if children:
-                children[0].set_label(label)
+            try:
+                _relabel(handle, entries)
+            except Exception:
+                log.debug("relabelling the menu failed", exc_info=True)
             return False  # run once
 
         GLib.idle_add(relabel)
@@ -187,3 +188,39 @@ class PystrayTray:
     def notify(self, title: str, message: str) -> None:
         """pystray's own notification (a fallback notifier where the backend has one)."""
         self._icon.notify(message, title)
+
+
+def _visible(entries: tuple[MenuEntry, ...]) -> list[MenuEntry]:
+    """The entries pystray shows: visible ones, separators trimmed and never doubled."""
+    out: list[MenuEntry] = []
+    for entry in entries:
+        if not entry.visible:
+            continue
+        if entry.label == "-" and (not out or out[-1].label == "-"):
+            continue
+        out.append(entry)
+    while out and out[-1].label == "-":
+        out.pop()
+    return out
+
+
+def _shape(entries: tuple[MenuEntry, ...]) -> tuple[Any, ...]:
+    """Everything about a menu except the text of lines that do nothing."""
+    return tuple(
+        (
+            e.label if e.action is not None or e.children else None,
+            e.action, e.enabled, e.visible, e.toggle, e.checked, e.default,
+            _shape(e.children),
+        )
+        for e in entries
+    )
+
+
+def _relabel(gtk_menu: Any, entries: tuple[MenuEntry, ...]) -> None:
+    for entry, item in zip(_visible(entries), gtk_menu.get_children(), strict=False):
+        if entry.children:
+            submenu = item.get_submenu()
+            if submenu is not None:
+                _relabel(submenu, entry.children)
+        elif entry.action is None and entry.label != "-" and item.get_label() != entry.label:
+            item.set_label(entry.label)
