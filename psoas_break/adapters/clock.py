@@ -30,11 +30,13 @@ from __future__ import annotations
 
 import ctypes
 import functools
+import os
 import sys
 import threading
 import time
 from collections.abc import Callable
-from datetime import datetime
+from datetime import datetime, timedelta, timezone
+from pathlib import Path
 
 TickParts = tuple[datetime, float, float]
 
@@ -86,6 +88,11 @@ class SystemClock:
     def __init__(self, platform: str | None = None) -> None:
         self.platform = platform or sys.platform
         self._lock = threading.Lock()
+        # Test seam: these VMs cannot suspend (BOOTTIME - MONOTONIC stays 0), so a real-app test
+        # names a file holding "seconds asleep so far"; they are added to every clock as a real
+        # suspend would. Unset in normal use.
+        sleep_file = os.environ.get("PSOAS_TEST_SLEEP_FILE")
+        self._sleep_file = Path(sleep_file) if sleep_file else None
         self._estimator: SleepEstimator | None = None
         self.method, self._read = self._choose()
 
@@ -155,7 +162,19 @@ class SystemClock:
         with self._lock:
             mono_s, slept_s = self._read()
             wall = datetime.now().astimezone()
+        if self._sleep_file is not None:
+            extra_s = _simulated_sleep_s(self._sleep_file)
+            mono_s += extra_s
+            slept_s += extra_s
+            wall = (wall.astimezone(timezone.utc) + timedelta(seconds=extra_s)).astimezone()
         return wall, mono_s, slept_s
+
+
+def _simulated_sleep_s(path: Path) -> float:
+    try:
+        return max(0.0, float(path.read_text().strip() or 0.0))
+    except (OSError, ValueError):
+        return 0.0
 
 
 @functools.lru_cache(maxsize=1)
