@@ -45,12 +45,29 @@ def _speech() -> Choice:
     return choice
 
 
+def _quiet() -> Choice:
+    from psoas_break.adapters.quiet import close_detectors, make_quiet_detectors
+
+    detectors, choice = make_quiet_detectors()
+    close_detectors(detectors)
+    return choice
+
+
+def _session() -> Choice:
+    from psoas_break.adapters.session import make_session_watcher
+
+    _watcher, choice = make_session_watcher()
+    return choice
+
+
 def collect(env: Mapping[str, str] | None = None) -> list[Choice]:
     env = os.environ if env is None else env
     return [
         _safe("tray", lambda: choose_backend(env)),
         _safe("notifier", _notifier),
         _safe("idle", _idle),
+        _safe("session", _session),
+        _safe("quiet", _quiet),
         _safe("speech", _speech),
     ]
 

@@ -1,0 +1,51 @@
+"""`psoas-break doctor` on a real test desktop, and on a machine with no desktop at all."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from collections.abc import Iterator
+
+import pytest
+
+from tests.desktop.session import DesktopSession, missing_tools
+
+
+def doctor(env: dict[str, str]) -> subprocess.CompletedProcess[str]:
+    return subprocess.run([sys.executable, "-m", "psoas_break", "doctor"], env=env,
+                          capture_output=True, text=True, timeout=60, check=False)
+
+
+@pytest.fixture
+def desk() -> Iterator[DesktopSession]:
+    with DesktopSession() as d:
+        d.start_sni_watcher()
+        d.start_notification_server()
+        yield d
+
+
+@pytest.mark.desktop
+@pytest.mark.skipif(bool(missing_tools()), reason=f"missing {missing_tools()}")
+def test_doctor_on_a_desktop_names_every_choice(desk: DesktopSession) -> None:
+    out = doctor(dict(desk.env))
+    assert out.returncode == 0, out.stdout + out.stderr
+    lines = out.stdout.splitlines()
+    assert "tray: appindicator" in lines
+    assert "notifier: dbus" in lines
+    assert "idle: x11" in lines
+    assert any(line.startswith("session: ") and line != "session: none" for line in lines)
+    assert any(line.startswith("quiet: ") and "fullscreen-x11" in line for line in lines)
+    assert any(line.startswith("speech: ") for line in lines)
+    assert "Traceback" not in out.stderr
+
+
+def test_doctor_without_a_desktop_fails_with_a_fix() -> None:
+    env = {k: v for k, v in os.environ.items()
+           if k not in ("DISPLAY", "WAYLAND_DISPLAY", "DBUS_SESSION_BUS_ADDRESS")}
+    out = doctor(env)
+    assert out.returncode == 1
+    assert "tray: none" in out.stdout
+    assert "  not gtk: no display (DISPLAY is not set)" in out.stdout
+    assert "fix:" in out.stdout.splitlines()[-1]
+    assert "Traceback" not in out.stderr
