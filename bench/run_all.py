@@ -24,6 +24,8 @@ def main() -> int:
     runs: list[tuple[str, list[str]]] = [
         ("Tray app at idle vs a bare pystray icon",
          [str(HERE / "tray_idle.py"), "--window-s", window]),
+        ("Prompt lateness: due time to notification received",
+         [str(HERE / "prompt_lateness.py"), "--prompts", "4" if args.quick else "8"]),
         ("Idle sources: cost per poll and per idle minute",
          [str(HERE / "idle_sources.py"), "--window-s", window]),
         ("History: ten years of events, 7-day stats and chart",

@@ -181,6 +181,9 @@ def _control_handler(app: App) -> Callable[[dict[str, Any]], dict[str, Any]]:
                     idle=app.choices["idle"].chosen,
                     pid=os.getpid(), version=__version__, text=rt.status_line(),
                     driving=rt.driver_summary(),
+                    # The engine's clock (CLOCK_BOOTTIME on Linux) at this snapshot, so a
+                    # script can turn next_prompt.in_s into an absolute time.
+                    mono_s=rt.last_tick.mono_s if rt.last_tick is not None else None,
                 ))
             if cmd == "reload-settings":
                 result = app.store.load()

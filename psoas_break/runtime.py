@@ -298,7 +298,7 @@ class Runtime:
         candidates: list[float] = [3600.0]
         deadline = self.engine.seconds_until_next_deadline()
         if deadline is not None:
-            candidates.append(deadline + 0.05)
+            candidates.append(deadline + 0.01)  # just past it: the step then sees it due
         if self._idle is not None and self._wants_idle():
             candidates.append(self._idle_poll_s)
         candidates.append(self._next_title_change_s())
