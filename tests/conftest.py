@@ -63,6 +63,14 @@ def desktop_module() -> Iterator[DesktopSession]:
     yield from _session()
 
 
+@pytest.fixture
+def desk(desktop: DesktopSession) -> DesktopSession:
+    """A private desktop with a StatusNotifierWatcher, as a panel offering AppIndicator has
+    (started before any app, or pystray falls back to XEmbed)."""
+    desktop.start_sni_watcher()
+    return desktop
+
+
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
     """Mark every test that uses a desktop fixture with `desktop`."""
     for item in items:

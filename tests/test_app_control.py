@@ -19,20 +19,16 @@ import pytest
 
 from psoas_break.adapters.autostart.xdg import read_desktop_entry, split_exec
 from tests.app_harness import RunningApp, app_env, start_app
-from tests.desktop.session import DesktopSession, missing_tools
+from tests.desktop.session import DesktopSession
 from tests.desktop.waiting import wait_for
 
-pytestmark = [
-    pytest.mark.desktop,
-    pytest.mark.skipif(bool(missing_tools()), reason=f"missing {missing_tools()}"),
-]
+pytestmark = pytest.mark.desktop
 
 
 @pytest.fixture(scope="module")
-def desk() -> Iterator[DesktopSession]:
-    with DesktopSession() as d:
-        d.start_sni_watcher()
-        yield d
+def desk(desktop_module: DesktopSession) -> DesktopSession:
+    desktop_module.start_sni_watcher()
+    return desktop_module
 
 
 @pytest.fixture

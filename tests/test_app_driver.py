@@ -8,25 +8,15 @@ import os
 import subprocess
 import sys
 import wave
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 
 from tests.app_harness import start_app
-from tests.desktop.session import DesktopSession, missing_tools
+from tests.desktop.session import DesktopSession
 
-pytestmark = [
-    pytest.mark.desktop,
-    pytest.mark.skipif(bool(missing_tools()), reason=f"missing {missing_tools()}"),
-]
+pytestmark = pytest.mark.desktop
 
-
-@pytest.fixture
-def desk() -> Iterator[DesktopSession]:
-    with DesktopSession() as d:
-        d.start_sni_watcher()
-        yield d
 
 
 def test_switching_to_driver_changes_menu_title_and_prompts(desk: DesktopSession) -> None:

@@ -4,7 +4,6 @@ and `stats` sees what the app recorded."""
 from __future__ import annotations
 
 import json
-from collections.abc import Iterator
 from datetime import datetime, timedelta
 
 import pytest
@@ -13,20 +12,11 @@ from psoas_break.adapters.history import SqliteHistory
 from psoas_break.adapters.history.sqlite_history import count_events, read_events
 from psoas_break.core.events import RecordEvent
 from tests.app_harness import start_app
-from tests.desktop.session import DesktopSession, missing_tools
+from tests.desktop.session import DesktopSession
 from tests.desktop.waiting import wait_for
 
-pytestmark = [
-    pytest.mark.desktop,
-    pytest.mark.skipif(bool(missing_tools()), reason=f"missing {missing_tools()}"),
-]
+pytestmark = pytest.mark.desktop
 
-
-@pytest.fixture
-def desk() -> Iterator[DesktopSession]:
-    with DesktopSession() as d:
-        d.start_sni_watcher()
-        yield d
 
 
 def test_quit_closes_the_sit_and_stats_see_it(desk: DesktopSession) -> None:

@@ -6,7 +6,6 @@ from __future__ import annotations
 import json
 import threading
 import time
-from collections.abc import Iterator
 from datetime import datetime, timedelta
 from pathlib import Path
 
@@ -14,25 +13,16 @@ import pytest
 
 from psoas_break.adapters.history.sqlite_history import read_events
 from tests.app_harness import RunningApp, start_app
-from tests.desktop.session import DesktopSession, missing_tools
+from tests.desktop.session import DesktopSession
 from tests.desktop.waiting import wait_for
 
-pytestmark = [
-    pytest.mark.desktop,
-    pytest.mark.skipif(bool(missing_tools()), reason=f"missing {missing_tools()}"),
-]
+pytestmark = pytest.mark.desktop
 
 # One "minute" is 0.5 s: natural_break_min = 2 means one second away; idle is polled every
 # 0.25 s (30 s at the normal minute).
 FAST = {"PSOAS_SECONDS_PER_MINUTE": "0.5"}
 CONFIG = "natural_break_min = 2\nstretch_every_min = 60\nposture_every_min = 0\n"
 
-
-@pytest.fixture
-def desk() -> Iterator[DesktopSession]:
-    with DesktopSession() as d:
-        d.start_sni_watcher()
-        yield d
 
 
 def status(app: RunningApp) -> dict[str, object]:

@@ -5,27 +5,17 @@ from __future__ import annotations
 
 import json
 import time
-from collections.abc import Iterator
 
 import pytest
 
 from tests.app_harness import RunningApp, start_app
-from tests.desktop.session import DesktopSession, missing_tools
+from tests.desktop.session import DesktopSession
 from tests.desktop.waiting import wait_for
 
-pytestmark = [
-    pytest.mark.desktop,
-    pytest.mark.skipif(bool(missing_tools()), reason=f"missing {missing_tools()}"),
-]
+pytestmark = pytest.mark.desktop
 
 CONFIG = "stretch_every_min = 10\nposture_every_min = 0\nsnooze_min = 60\n"
 
-
-@pytest.fixture
-def desk() -> Iterator[DesktopSession]:
-    with DesktopSession() as d:
-        d.start_sni_watcher()
-        yield d
 
 
 def stretch_prompts(server: object) -> list[dict[str, object]]:

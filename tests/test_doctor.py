@@ -5,11 +5,8 @@ from __future__ import annotations
 import os
 import subprocess
 import sys
-from collections.abc import Iterator
 
-import pytest
-
-from tests.desktop.session import DesktopSession, missing_tools
+from tests.desktop.session import DesktopSession
 
 
 def doctor(env: dict[str, str]) -> subprocess.CompletedProcess[str]:
@@ -17,17 +14,8 @@ def doctor(env: dict[str, str]) -> subprocess.CompletedProcess[str]:
                           capture_output=True, text=True, timeout=60, check=False)
 
 
-@pytest.fixture
-def desk() -> Iterator[DesktopSession]:
-    with DesktopSession() as d:
-        d.start_sni_watcher()
-        d.start_notification_server()
-        yield d
-
-
-@pytest.mark.desktop
-@pytest.mark.skipif(bool(missing_tools()), reason=f"missing {missing_tools()}")
 def test_doctor_on_a_desktop_names_every_choice(desk: DesktopSession) -> None:
+    desk.start_notification_server()
     out = doctor(dict(desk.env))
     assert out.returncode == 0, out.stdout + out.stderr
     lines = out.stdout.splitlines()

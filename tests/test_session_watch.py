@@ -363,7 +363,7 @@ watcher.stop()
 
 
 def test_the_idle_sources_load_neither_asyncio_nor_dbus_fast(desktop: DesktopSession) -> None:
-    # The idle sources use Debian's python3-dbus (libdbus) and ctypes: check it stays so.
+    # The idle sources use jeepney (SyncBus) and ctypes: check it stays so.
     desktop.start_screensaver(flavor="kde", idle_ms=1500)
     desktop.start_mutter_idle_monitor(idle_ms=2500)
     code = """

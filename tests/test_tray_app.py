@@ -12,13 +12,10 @@ import pytest
 
 from psoas_break.tray_icon import state_colour
 from tests.app_harness import RunningApp, start_app
-from tests.desktop.session import DesktopSession, missing_tools
+from tests.desktop.session import DesktopSession
 from tests.desktop.waiting import wait_for
 
-pytestmark = [
-    pytest.mark.desktop,
-    pytest.mark.skipif(bool(missing_tools()), reason=f"missing {missing_tools()}"),
-]
+pytestmark = pytest.mark.desktop
 
 if sys.version_info >= (3, 11):
     import tomllib
@@ -27,10 +24,9 @@ else:  # pragma: no cover
 
 
 @pytest.fixture(scope="module")
-def desk() -> Iterator[DesktopSession]:
-    with DesktopSession() as d:
-        d.start_sni_watcher()
-        yield d
+def desk(desktop_module: DesktopSession) -> DesktopSession:
+    desktop_module.start_sni_watcher()
+    return desktop_module
 
 
 @pytest.fixture

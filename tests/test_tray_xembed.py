@@ -4,7 +4,6 @@ backend whose lost clicks pystray 0.19.5 never receives unless the adapter asks 
 from __future__ import annotations
 
 import json
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -12,20 +11,17 @@ from PIL import Image
 
 from psoas_break.tray_icon import state_colour
 from tests.app_harness import RunningApp, start_app
-from tests.desktop.session import DesktopSession, missing_tools
+from tests.desktop.session import DesktopSession
 from tests.desktop.waiting import wait_for
 
-pytestmark = [
-    pytest.mark.desktop,
-    pytest.mark.skipif(bool(missing_tools()), reason=f"missing {missing_tools()}"),
-]
+pytestmark = pytest.mark.desktop
 
 
 @pytest.fixture
-def xembed_desk() -> Iterator[DesktopSession]:
-    with DesktopSession() as d:
-        d.start_trayer()
-        yield d
+def xembed_desk(desktop: DesktopSession) -> DesktopSession:
+    """No StatusNotifierWatcher, only an XEmbed tray (trayer)."""
+    desktop.start_trayer()
+    return desktop
 
 
 def icon_pixels(shot: Path, colour: tuple[int, int, int], tol: int = 16) -> list[tuple[int, int]]:

@@ -6,7 +6,7 @@ Two sources, each asked only when a prompt is due:
   (Desktop Notifications spec 1.2+: "do not disturb" on servers that have it, e.g. KDE
   Plasma), or else dunst's own `paused` property (org.dunstproject.cmd0; dunst 1.9 says it
   implements spec 1.2 but has no `Inhibited`, measured). One Properties.Get on a private,
-  main-loop-less session-bus connection (Debian's python3-dbus via
+  main-loop-less session-bus connection (jeepney via
   `psoas_break.adapters.idle._dbus_sync.SyncBus`) with a short timeout.
 - `GnomeBannersDetector`: GNOME's own switch, `org.gnome.desktop.notifications show-banners`
   (false = Do Not Disturb in GNOME's calendar menu). GNOME Shell does not export `Inhibited`,
@@ -77,7 +77,7 @@ class NotificationsInhibitedDetector:
     ) -> NotificationsInhibitedDetector:
         """Connect to the session bus and ask the server once.
 
-        Raises Unavailable when there is no bus or python3-dbus, or when the running server
+        Raises Unavailable when there is no bus or no jeepney, or when the running server
         answers without any of the properties. No server at all is accepted: one may start
         later (autostart races at login).
         """
