@@ -48,3 +48,33 @@ icons-check: $(STAMP)
 
 clean:
 	rm -rf $(VENV) build *.egg-info .pytest_cache .mypy_cache .ruff_cache
+
+# README pictures into icons/screenshots/ from the real app on a headless desktop (about 30 s;
+# needs Debian's chromium besides the test packages: see tests/desktop/screenshots.py).
+.PHONY: screenshots
+screenshots: system-deps-test $(STAMP)
+	$(PY) -m tests.desktop.screenshots
+
+# Translations (GNU gettext tools; Debian package "gettext"). `make pot` re-extracts every
+# _()/N_()/ngettext() string into the template and merges it into each language's .po;
+# `make mo` compiles the .po files. The compiled .mo files are committed, so `make run` needs
+# no gettext tools; tests/test_i18n.py checks the .pot, .po and .mo agree with the source.
+LOCALE_DIR := psoas_break/locale
+POT := $(LOCALE_DIR)/psoas-break.pot
+PO_FILES := $(wildcard $(LOCALE_DIR)/*/LC_MESSAGES/psoas-break.po)
+
+.PHONY: pot mo
+
+pot:
+	xgettext --language=Python --from-code=UTF-8 --keyword=_ --keyword=N_ \
+		--keyword=ngettext:1,2 --add-comments=TRANSLATORS: --sort-by-file --add-location=file \
+		--package-name=psoas-break \
+		--output=$(POT) $$(find psoas_break -name '*.py' | LC_ALL=C sort)
+	@for po in $(PO_FILES); do \
+		msgmerge --quiet --update --backup=none "$$po" $(POT) && echo "merged $$po"; \
+	done
+
+mo:
+	@for po in $(PO_FILES); do \
+		msgfmt --check --output-file="$${po%.po}.mo" "$$po" && echo "compiled $${po%.po}.mo"; \
+	done

@@ -73,9 +73,15 @@ def describe(values: list[float]) -> str:
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--prompts", type=int, default=6)
+    parser.add_argument("--json", action="store_true")
     args = parser.parse_args()
     app = app_lateness_ms(args.prompts)
     floor = floor_lateness_ms(args.prompts, 2.0)
+    if args.json:
+        print(json.dumps({"app_median_ms": statistics.median(app), "app_max_ms": max(app),
+                          "floor_median_ms": statistics.median(floor),
+                          "floor_max_ms": max(floor), "n": len(app)}))
+        return 0
     print(f"timer floor (Event.wait to a deadline): {describe(floor)}")
     print(f"prompt due -> notification received:     {describe(app)}")
     print("(the app's figure includes the notification's D-Bus trip and the 2 ms polling of "

@@ -1,19 +1,35 @@
-"""`make bench`: run every benchmark in turn and collect what each printed into one report.
+"""`make bench`: run every benchmark and write one Markdown table of the figures.
 
-Each benchmark measures its own floor in the same run and prints figures and ratios; this
-runner only sequences them (they share two cores, so never in parallel) and writes
-bench/out/RESULTS.md. Run: .venv/bin/python bench/run_all.py [--quick]
+Each benchmark measures its own floor in the same run (a bare pystray icon, a timer, a raw
+read of the same rows, a blank PNG) and this runner puts figure, floor and ratio side by side
+in bench/out/RESULTS.md. They run one after the other (two cores: never in parallel).
+Run: .venv/bin/python bench/run_all.py [--quick]
 """
 
 from __future__ import annotations
 
 import argparse
+import json
 import subprocess
 import sys
 import time
 from pathlib import Path
+from typing import Any
 
 HERE = Path(__file__).resolve().parent
+
+
+def run_json(script: str, *args: str) -> dict[str, Any]:
+    print(f"running {script} {' '.join(args)}", file=sys.stderr, flush=True)
+    done = subprocess.run([sys.executable, str(HERE / script), *args, "--json"],
+                          capture_output=True, text=True, check=False)
+    if done.returncode != 0:
+        raise SystemExit(f"{script} failed:\n{done.stderr[-2000:]}")
+    return json.loads(done.stdout)  # type: ignore[no-any-return]
+
+
+def ratio(value: float, floor: float) -> str:
+    return f"{value / floor:.2f}x" if floor > 0 else "—"
 
 
 def main() -> int:
@@ -21,35 +37,58 @@ def main() -> int:
     parser.add_argument("--quick", action="store_true", help="shorter windows, fewer runs")
     args = parser.parse_args()
     window = "20" if args.quick else "60"
-    runs: list[tuple[str, list[str]]] = [
-        ("Tray app at idle vs a bare pystray icon",
-         [str(HERE / "tray_idle.py"), "--window-s", window]),
-        ("Prompt lateness: due time to notification received",
-         [str(HERE / "prompt_lateness.py"), "--prompts", "4" if args.quick else "8"]),
-        ("Idle sources: cost per poll and per idle minute",
-         [str(HERE / "idle_sources.py"), "--window-s", window]),
-        ("History: ten years of events, 7-day stats and chart",
-         [str(HERE / "stats_bench.py"), *(["--years", "2", "--runs", "3"] if args.quick else [])]),
+    tray = run_json("tray_idle.py", "--window-s", window)
+    late = run_json("prompt_lateness.py", "--prompts", "4" if args.quick else "8")
+    idle = run_json("idle_sources.py", "--window-s", window)
+    hist = run_json("stats_bench.py", *(["--years", "2", "--runs", "5"] if args.quick else []))
+    f, a = tray["floor"], tray["app"]
+    rows: list[tuple[str, str, str, str]] = [
+        ("start to tray icon registered (s)", f"{f['register_s']:.2f}",
+         f"{a['register_s']:.2f}", ratio(a["register_s"], f["register_s"])),
+        ("RSS at idle (MiB)", f"{f['rss_mib']:.1f}", f"{a['rss_mib']:.1f}",
+         ratio(a["rss_mib"], f["rss_mib"])),
+        ("PSS at idle (MiB)", f"{f['pss_mib']:.1f}", f"{a['pss_mib']:.1f}",
+         ratio(a["pss_mib"], f["pss_mib"])),
+        ("CPU per idle minute (ms)", f"{f['cpu_s_per_min'] * 1000:.2f}",
+         f"{a['cpu_s_per_min'] * 1000:.2f}", "—"),
+        ("wakeups (context switches) per idle minute", f"{f['switches_per_min']:.0f}",
+         f"{a['switches_per_min']:.0f}", "—"),
+        ("prompt lateness, median (ms)", f"{late['floor_median_ms']:.1f}",
+         f"{late['app_median_ms']:.1f}", "—"),
+        ("prompt lateness, max (ms)", f"{late['floor_max_ms']:.1f}",
+         f"{late['app_max_ms']:.1f}", "—"),
     ]
+    by_name = {r["source"]: r for r in idle.get("compressed", [])}
+    floor_poll = by_name.get("spawn /bin/true") or by_name.get("floor")
+    for name in ("x11", "mutter", "screensaver"):
+        row = by_name.get(name)
+        if row is None:
+            continue
+        cpu_us = row.get("cpu_us_per_poll")
+        floor_us = floor_poll.get("cpu_us_per_poll") if floor_poll else None
+        rows.append((f"idle poll, {name} (µs CPU; floor = one subprocess)",
+                     f"{floor_us:.1f}" if floor_us else "—", f"{cpu_us:.1f}",
+                     ratio(cpu_us, floor_us) if floor_us else "—"))
+    rows += [
+        (f"7-day stats over {hist['events']:,} events (ms)", f"{hist['floor_read_7d_ms']:.2f}",
+         f"{hist['stats_7d_ms']:.2f}", ratio(hist["stats_7d_ms"], hist["floor_read_7d_ms"])),
+        ("weekly chart, render + PNG (ms)", f"{hist['floor_png_ms']:.2f}",
+         f"{hist['chart_ms']:.2f}", ratio(hist["chart_ms"], hist["floor_png_ms"])),
+    ]
+    lines = [
+        f"Run {time.strftime('%Y-%m-%d %H:%M %Z')}; floors measured in the same run "
+        "(bare pystray icon; Event.wait timer; one /bin/true per poll; raw row read; blank PNG).",
+        "",
+        "| measure | floor | psoas-break | ratio |",
+        "|---|---|---|---|",
+        *(f"| {m} | {fl} | {v} | {r} |" for m, fl, v, r in rows),
+    ]
+    table = "\n".join(lines)
     out_dir = HERE / "out"
     out_dir.mkdir(exist_ok=True)
-    sections = [f"# psoas-break benchmarks\n\nRun {time.strftime('%Y-%m-%d %H:%M %Z')} on "
-                f"this machine; each figure has its floor from the same run.\n"]
-    failed = 0
-    for title, argv in runs:
-        print(f"== {title}", flush=True)
-        done = subprocess.run([sys.executable, *argv], capture_output=True, text=True,
-                              check=False)
-        text = done.stdout.strip() or done.stderr.strip()
-        print(text, flush=True)
-        if done.returncode != 0:
-            failed += 1
-            text += f"\n(exit code {done.returncode})"
-        sections.append(f"## {title}\n\n```\n{text}\n```\n")
-    report = out_dir / "RESULTS.md"
-    report.write_text("\n".join(sections), encoding="utf-8")
-    print(f"written: {report}")
-    return 1 if failed else 0
+    (out_dir / "RESULTS.md").write_text(table + "\n", encoding="utf-8")
+    print(table)
+    return 0
 
 
 if __name__ == "__main__":

@@ -22,6 +22,7 @@ from __future__ import annotations
 
 import argparse
 import io
+import json
 import random
 import sqlite3
 import statistics
@@ -129,6 +130,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--years", type=int, default=10)
     parser.add_argument("--runs", type=int, default=15)
     parser.add_argument("--keep", metavar="FILE", help="write the database here and keep it")
+    parser.add_argument("--json", action="store_true", help="print the figures as JSON")
     args = parser.parse_args(argv)
 
     tmp = tempfile.TemporaryDirectory()
@@ -158,7 +160,7 @@ def main(argv: list[str] | None = None) -> int:
     size_mb = db.stat().st_size / 1e6
     print(f"filled {n} events over {days} days ({n / days:.0f}/day on average, "
           f"{n / (days * 5 / 7 * 0.94):.0f} per working day) in {fill_s:.1f} s; "
-          f"file {size_mb:.0f} MB")
+          f"file {size_mb:.0f} MB", file=sys.stderr if args.json else sys.stdout)
 
     now = datetime(last_day.year, last_day.month, last_day.day, 16, 30, tzinfo=TZ)
     first7, last7 = stats.day_range(now.date(), 7)
@@ -215,6 +217,14 @@ def main(argv: list[str] | None = None) -> int:
     floor_png = timed(blank_png, max(5, runs // 2))
     open_ms = timed(reopen, 3)
 
+    if args.json:
+        print(json.dumps({
+            "events": n, "floor_read_7d_ms": floor_read, "stats_7d_ms": q7,
+            "floor_png_ms": floor_png, "chart_ms": c, "floor_count_ms": floor_count,
+            "stats_30d_ms": q30, "stats_365d_ms": q365, "store_open_ms": open_ms,
+        }))
+        tmp.cleanup()
+        return 0
     print(f"7-day window: {rows7} rows read ({first7} .. {last7} plus one day of lookback)")
     print(f"{'measure':44s} {'median ms':>10s} {'x floor':>8s} {'target':>8s}")
     lines = [
