@@ -21,6 +21,7 @@ from typing import Any
 from psoas_break import APP_NAME, __version__
 from psoas_break.adapters.tray import choose_backend
 from psoas_break.core.engine import SittingEngine
+from psoas_break.core.i18n import N_
 from psoas_break.core.tray_view import TrayFacts, TrayView
 from psoas_break.logging_setup import setup_logging
 from psoas_break.paths import AppPaths
@@ -259,7 +260,7 @@ def _run_locked(paths: AppPaths, verbose: bool) -> int:
     app.presenter = presenter
     app_holder["app"] = app
     if loaded.problems:
-        app.notice = "settings file has problems (see the log)"
+        app.notice = N_("settings file has problems (see the log)")
     _install_signal_handlers(lambda: runtime.post("quit"), tray_choice.chosen)
 
     def late_start() -> None:
@@ -323,7 +324,7 @@ def _late_start(app: App, hooks: Hooks) -> None:
 
     def notify_failed(reason: str) -> None:
         log.warning("notifications failing: %s", reason)
-        app.notice = "notifications unavailable"
+        app.notice = N_("notifications unavailable")
         runtime.post("wake")
 
     def notify_recovered() -> None:
@@ -402,7 +403,7 @@ def _late_start(app: App, hooks: Hooks) -> None:
         if marker.exists():
             return
         presenter.announce_driving(
-            DrivingNotice("disclaimer", "psoas-break for drivers", DRIVER_DISCLAIMER,
+            DrivingNotice("disclaimer", N_("psoas-break for drivers"), DRIVER_DISCLAIMER,
                           DRIVER_DISCLAIMER)
         )
         try:
@@ -422,9 +423,10 @@ def _late_start(app: App, hooks: Hooks) -> None:
         app.refresh_autostart()
     except Exception:
         log.warning("start at login is not available here", exc_info=True)
-    from psoas_break.control.server import ControlServer, ControlServerError
+    from psoas_break.control import make_control_server
+    from psoas_break.control.server import ControlServerError
 
-    server = ControlServer(paths.control_socket, _control_handler(app))
+    server = make_control_server(paths, _control_handler(app))
     try:
         server.start()
         app.closers.append(server.close)

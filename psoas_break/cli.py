@@ -9,6 +9,8 @@ import argparse
 import sys
 
 from psoas_break import __version__
+from psoas_break.core import i18n
+from psoas_break.core.i18n import _
 from psoas_break.paths import AppPaths
 
 RUN_FLAGS = frozenset({"run", "-v", "--verbose"})
@@ -35,16 +37,19 @@ def build_parser() -> argparse.ArgumentParser:
 
     parser = _Parser(
         prog="psoas-break",
-        description="Times how long you sit and prompts hip-flexor stretches and posture changes.",
+        description=_(
+            "Times how long you sit and prompts hip-flexor stretches and posture changes."
+        ),
     )
     parser.add_argument("--version", action="version", version=f"psoas-break {__version__}")
-    parser.add_argument("-v", "--verbose", action="store_true", help="log to stderr as well")
+    parser.add_argument("-v", "--verbose", action="store_true", help=_("log to stderr as well"))
     sub = parser.add_subparsers(dest="command", metavar="COMMAND", parser_class=_Parser)
-    sub.add_parser("run", help="start the tray app (the default)")
+    sub.add_parser("run", help=_("start the tray app (the default)"))
     cli_config.add_subcommands(sub)
     cli_control.add_subcommands(sub)
     cli_autostart.add_subcommands(sub)
-    sub.add_parser("doctor", help="which tray, notifier, idle source and speech engine work here")
+    sub.add_parser("doctor",
+                   help=_("which tray, notifier, idle source and speech engine work here"))
     cli_exercises.add_subcommands(sub)
     cli_stats.add_subcommands(sub)
     cli_speech.add_subcommands(sub)
@@ -66,6 +71,8 @@ def main(argv: list[str] | None = None) -> int:
 
 
 def _main(argv: list[str] | None = None) -> int:
+    # The language for everything this process shows, once, from LANGUAGE/LC_ALL/LANG.
+    i18n.install()
     args_list = sys.argv[1:] if argv is None else argv
     if set(args_list) <= RUN_FLAGS and args_list.count("run") <= 1:
         # Starting the app (also at login): skip importing every subcommand's module; the
@@ -102,5 +109,5 @@ def _main(argv: list[str] | None = None) -> int:
         from psoas_break.app import run_app
 
         return run_app(paths, verbose=args.verbose)
-    parser.error(f"unknown command {command!r}")
+    parser.error(_("unknown command {command}", command=repr(command)))
     return 2

@@ -11,16 +11,17 @@ import sys
 from typing import Any
 
 from psoas_break.adapters.autostart import Autostart, AutostartError, make_autostart
+from psoas_break.core.i18n import _
 
 
 def add_subcommands(subparsers: Any) -> None:
     """Add `autostart` to the top-level `psoas-break` subparsers."""
     autostart = subparsers.add_parser(
-        "autostart", help="start psoas-break at login (on|off|status)"
+        "autostart", help=_("start psoas-break at login (on|off|status)")
     )
     autostart.add_argument(
         "action", metavar="on|off|status", choices=("on", "off", "status"),
-        help="on: start at login; off: remove the login entry; status: show it",
+        help=_("on: start at login; off: remove the login entry; status: show it"),
     )
 
 
@@ -37,9 +38,9 @@ def run(args: argparse.Namespace, backend: Autostart | None = None) -> int:
     except AutostartError as exc:
         print(f"psoas-break: {exc}", file=sys.stderr)
         return 1
-    print(f"Start at login: {status.detail}")
+    print(_("Start at login: {detail}", detail=status.detail))
     if args.action == "on" and not status.enabled:
-        print(f"psoas-break: the login entry was written but does not work: {status.detail}",
-              file=sys.stderr)
+        print(_("psoas-break: the login entry was written but does not work: {detail}",
+                detail=status.detail), file=sys.stderr)
         return 1
     return 0

@@ -10,24 +10,25 @@ import sys
 from collections.abc import Callable
 from typing import Any
 
+from psoas_break.core.i18n import _
 from psoas_break.core.settings import SPECS, SettingError, describe, parse_cli_value
 from psoas_break.paths import AppPaths
 from psoas_break.settings_store import SettingsStore, SettingsWriteError
 
 
 def add_subcommands(subparsers: Any) -> None:
-    config = subparsers.add_parser("config", help="show or change settings")
+    config = subparsers.add_parser("config", help=_("show or change settings"))
     sub = config.add_subparsers(dest="config_command", metavar="ACTION")
     sub.required = True
-    sub.add_parser("show", help="every setting, its value, where it comes from and its range")
-    get = sub.add_parser("get", help="print one setting's value")
+    sub.add_parser("show", help=_("every setting, its value, where it comes from and its range"))
+    get = sub.add_parser("get", help=_("print one setting's value"))
     get.add_argument("key", metavar="KEY")
-    set_ = sub.add_parser("set", help="change one setting (the running app picks it up)")
+    set_ = sub.add_parser("set", help=_("change one setting (the running app picks it up)"))
     set_.add_argument("key", metavar="KEY")
     set_.add_argument("value", metavar="VALUE")
-    reset = sub.add_parser("reset", help="back to the default (one key, or all)")
+    reset = sub.add_parser("reset", help=_("back to the default (one key, or all)"))
     reset.add_argument("key", metavar="KEY", nargs="?")
-    sub.add_parser("path", help="where the settings files are")
+    sub.add_parser("path", help=_("where the settings files are"))
 
 
 def _format(value: Any) -> str:
@@ -49,7 +50,8 @@ def run(
     if action == "path":
         print(paths.settings_file)
         for site in paths.site_settings_files:
-            print(f"{site} (site defaults{', present' if site.is_file() else ', absent'})")
+            print(_("{path} (site defaults, present)", path=site) if site.is_file()
+                  else _("{path} (site defaults, absent)", path=site))
         return 0
     result = store.load()
     for line in result.problems:
@@ -58,19 +60,19 @@ def run(
         for key, spec in SPECS.items():
             value = getattr(result.settings, key)
             if key in result.locked:
-                source = "locked by site"
+                source = _("locked by site")
             elif store.user_value(key) is not None:
-                source = "set by you"
+                source = _("set by you")
             else:
-                source = "default"
+                source = _("default")
             print(f"{key} = {_format(value)}    # {source}; {spec.allowed()}: {spec.help}")
         for key in result.unknown:
-            print(f"# unknown key kept in the file: {key}")
+            print(_("# unknown key kept in the file: {key}", key=key))
         return 0
     if action == "get":
         if args.key not in SPECS:
-            print(f"psoas-break: unknown setting {args.key!r}; known settings: "
-                  f"{', '.join(SPECS)}", file=sys.stderr)
+            print(_("psoas-break: unknown setting {key}; known settings: {known}",
+                    key=repr(args.key), known=", ".join(SPECS)), file=sys.stderr)
             return 2
         print(_format(getattr(result.settings, args.key)))
         return 0

@@ -15,7 +15,8 @@ import sys
 from datetime import datetime
 from typing import Any
 
-from psoas_break.control.client import ControlError, NotRunning, send
+from psoas_break.control import send_control
+from psoas_break.control.client import ControlError, NotRunning
 from psoas_break.control.protocol import (
     DURATION_HELP,
     MAX_SNOOZE_MIN,
@@ -23,10 +24,11 @@ from psoas_break.control.protocol import (
     format_duration,
     parse_duration,
 )
+from psoas_break.core.i18n import N_, _, localized
 from psoas_break.paths import AppPaths
 
 COMMANDS = frozenset({"status", "break-now", "snooze", "skip", "pause", "resume", "quit"})
-NOT_RUNNING_LINE = "psoas-break is not running (start it with `psoas-break`)"
+NOT_RUNNING_LINE = N_("psoas-break is not running (start it with `psoas-break`)")
 EXIT_NOT_RUNNING = 3
 DEFAULT_TIMEOUT_S = 5.0
 RELOAD_TIMEOUT_S = 3.0
@@ -39,7 +41,8 @@ def _minutes(text: str) -> int:
         value = 0
     if not 1 <= value <= MAX_SNOOZE_MIN:
         raise argparse.ArgumentTypeError(
-            f"{text!r} is not allowed: use a whole number of minutes from 1 to {MAX_SNOOZE_MIN}"
+            _("{value} is not allowed: use a whole number of minutes from 1 to {maximum}",
+              value=repr(text), maximum=MAX_SNOOZE_MIN)
         )
     return value
 
@@ -53,19 +56,19 @@ def _duration(text: str) -> int | str:
 
 def add_subcommands(subparsers: Any) -> None:
     """Add the control commands to the top-level `psoas-break` subparsers."""
-    status = subparsers.add_parser("status", help="what the running app is doing")
-    status.add_argument("--json", action="store_true", help="print the full status as JSON")
-    subparsers.add_parser("break-now", help="start a break now")
-    snooze = subparsers.add_parser("snooze", help="postpone the next stretch break")
+    status = subparsers.add_parser("status", help=_("what the running app is doing"))
+    status.add_argument("--json", action="store_true", help=_("print the full status as JSON"))
+    subparsers.add_parser("break-now", help=_("start a break now"))
+    snooze = subparsers.add_parser("snooze", help=_("postpone the next stretch break"))
     snooze.add_argument(
         "minutes", metavar="MINUTES", nargs="?", type=_minutes,
-        help=f"1 to {MAX_SNOOZE_MIN} (default: the snooze_min setting)",
+        help=_("1 to {maximum} (default: the snooze_min setting)", maximum=MAX_SNOOZE_MIN),
     )
-    subparsers.add_parser("skip", help="skip this stretch break")
-    pause = subparsers.add_parser("pause", help="pause reminders for a while")
+    subparsers.add_parser("skip", help=_("skip this stretch break"))
+    pause = subparsers.add_parser("pause", help=_("pause reminders for a while"))
     pause.add_argument("duration", metavar="DURATION", type=_duration, help=DURATION_HELP)
-    subparsers.add_parser("resume", help="end a pause")
-    subparsers.add_parser("quit", help="stop the running app")
+    subparsers.add_parser("resume", help=_("end a pause"))
+    subparsers.add_parser("quit", help=_("stop the running app"))
 
 
 def request_for(args: argparse.Namespace) -> dict[str, Any]:
@@ -86,9 +89,9 @@ def run(args: argparse.Namespace, paths: AppPaths, timeout_s: float = DEFAULT_TI
     """Send the command to the running app and print the outcome. Returns the exit code."""
     request = request_for(args)
     try:
-        reply = send(paths.control_socket, request, timeout_s=timeout_s)
+        reply = send_control(paths, request, timeout_s=timeout_s)
     except NotRunning:
-        print(NOT_RUNNING_LINE, file=sys.stderr)
+        print(localized(NOT_RUNNING_LINE), file=sys.stderr)
         return EXIT_NOT_RUNNING
     except ControlError as exc:
         print(f"psoas-break: {exc}", file=sys.stderr)
@@ -103,7 +106,8 @@ def run(args: argparse.Namespace, paths: AppPaths, timeout_s: float = DEFAULT_TI
             print(format_status(reply))
         return 0
     message = reply.get("message")
-    print(message if isinstance(message, str) and message else _confirmation(request))
+    # The app sends its notices in English; the ones without numbers are looked up here.
+    print(_(message) if isinstance(message, str) and message else _confirmation(request))
     return 0
 
 
@@ -114,15 +118,16 @@ def notify_reload(paths: AppPaths, timeout_s: float = RELOAD_TIMEOUT_S) -> bool:
     one warning line on stderr (the new value is saved either way and applies at next start).
     """
     try:
-        reply = send(paths.control_socket, {"cmd": "reload-settings"}, timeout_s=timeout_s)
+        reply = send_control(paths, {"cmd": "reload-settings"}, timeout_s=timeout_s)
     except NotRunning:
         return False
     except ControlError as exc:
-        print(f"psoas-break: saved, but the running app was not told: {exc}", file=sys.stderr)
+        print(_("psoas-break: saved, but the running app was not told: {error}", error=exc),
+              file=sys.stderr)
         return False
     if not reply["ok"]:
-        print(f"psoas-break: saved, but the running app did not reload: {reply.get('error')}",
-              file=sys.stderr)
+        print(_("psoas-break: saved, but the running app did not reload: {error}",
+                error=reply.get("error")), file=sys.stderr)
         return False
     return True
 
@@ -131,35 +136,38 @@ def _confirmation(request: dict[str, Any]) -> str:
     cmd = request["cmd"]
     if cmd == "snooze":
         minutes = request.get("minutes")
-        return f"Snoozed for {minutes} min." if minutes else "Snoozed."
+        return _("Snoozed for {minutes} min.", minutes=minutes) if minutes else _("Snoozed.")
     if cmd == "pause":
         if request.get("until") == "tomorrow":
-            return "Paused until tomorrow."
-        return f"Paused for {format_duration(request['seconds'])}."
-    return {
-        "break-now": "Break started.",
-        "skip": "Skipped this break.",
-        "resume": "Reminders resumed.",
-        "quit": "psoas-break is quitting.",
-    }.get(cmd, "Done.")
+            return _("Paused until tomorrow.")
+        return _("Paused for {duration}.", duration=format_duration(request["seconds"]))
+    if cmd == "break-now":
+        return _("Break started.")
+    if cmd == "skip":
+        return _("Skipped this break.")
+    if cmd == "resume":
+        return _("Reminders resumed.")
+    if cmd == "quit":
+        return _("psoas-break is quitting.")
+    return _("Done.")
 
 
 def format_status(reply: dict[str, Any]) -> str:
     """The `status` reply as a few lines for a person. Tolerates missing fields."""
     lines: list[str] = []
-    head = "psoas-break is running"
+    head = _("psoas-break is running")
     facts = []
     if isinstance(reply.get("pid"), int):
-        facts.append(f"pid {reply['pid']}")
+        facts.append(_("pid {pid}", pid=reply["pid"]))
     if reply.get("profile"):
-        facts.append(f"profile {reply['profile']}")
+        facts.append(_("profile {profile}", profile=reply["profile"]))
     lines.append(f"{head} ({', '.join(facts)})" if facts else head)
     lines.append(_state_line(reply))
     today = reply.get("today")
     if isinstance(today, dict):
         lines.append(
-            "Today: {taken} breaks taken, {snoozed} snoozed, {skipped} skipped, "
-            "{natural} natural; {sit} sitting.".format(
+            _("Today: {taken} breaks taken, {snoozed} snoozed, {skipped} skipped, "
+              "{natural} natural; {sit} sitting.",
                 taken=today.get("breaks_taken", 0),
                 snoozed=today.get("breaks_snoozed", 0),
                 skipped=today.get("breaks_skipped", 0),
@@ -169,7 +177,7 @@ def format_status(reply: dict[str, Any]) -> str:
         )
     backends = [f"{k} {reply[k]}" for k in ("tray", "notifier", "idle") if reply.get(k)]
     if backends:
-        lines.append("Using: " + ", ".join(backends) + ".")
+        lines.append(_("Using: {backends}.", backends=", ".join(backends)))
     return "\n".join(lines)
 
 
@@ -177,30 +185,45 @@ def _state_line(reply: dict[str, Any]) -> str:
     state = reply.get("state")
     sitting = format_duration(_num(reply.get("sitting_s")))
     nxt = reply.get("next_prompt")
-    prefix = "Screen locked. " if reply.get("locked") else ""
+    prefix = _("Screen locked.") + " " if reply.get("locked") else ""
     if state == "sitting":
-        text = f"Sitting for {sitting}."
+        text = _("Sitting for {duration}.", duration=sitting)
         if isinstance(nxt, dict):
-            kind = "stretch break" if nxt.get("kind") == "stretch" else "posture change"
-            text += f" Next: {kind} in {format_duration(_num(nxt.get('in_s')))}"
-            text += " (snoozed)." if reply.get("snoozed") else "."
+            in_text = format_duration(_num(nxt.get("in_s")))
+            snoozed = bool(reply.get("snoozed"))
+            if nxt.get("kind") == "stretch":
+                text += " " + (
+                    _("Next: stretch break in {duration} (snoozed).", duration=in_text)
+                    if snoozed else _("Next: stretch break in {duration}.", duration=in_text)
+                )
+            else:
+                text += " " + (
+                    _("Next: posture change in {duration} (snoozed).", duration=in_text)
+                    if snoozed else _("Next: posture change in {duration}.", duration=in_text)
+                )
         return prefix + text
     if state == "prompt_due":
-        return prefix + f"Stretch break due now (sitting for {sitting})."
+        return prefix + _("Stretch break due now (sitting for {duration}).", duration=sitting)
     if state == "on_break":
-        return prefix + f"On a break: {format_duration(_num(reply.get('break_left_s')))} left."
+        return prefix + _("On a break: {duration} left.",
+                          duration=format_duration(_num(reply.get("break_left_s"))))
     if state == "paused":
         until = _local_time(reply.get("paused_until"))
         left = reply.get("pause_left_s")
-        text = "Paused"
-        if until:
-            text += f" until {until}"
-        if isinstance(left, int | float):
-            text += f" ({format_duration(left)} left)"
-        return prefix + text + "."
+        has_left = isinstance(left, int | float)
+        left_text = format_duration(left) if isinstance(left, int | float) else ""
+        if until and has_left:
+            text = _("Paused until {when} ({duration} left).", when=until, duration=left_text)
+        elif until:
+            text = _("Paused until {when}.", when=until)
+        elif has_left:
+            text = _("Paused ({duration} left).", duration=left_text)
+        else:
+            text = _("Paused.")
+        return prefix + text
     if state == "away":
-        return prefix + "Away: taking a natural break."
-    return prefix + f"State: {state}."
+        return prefix + _("Away: taking a natural break.")
+    return prefix + _("State: {state}.", state=state)
 
 
 def _local_time(iso: Any) -> str | None:

@@ -13,31 +13,34 @@ from pathlib import Path
 from typing import Any
 
 from psoas_break.core.exercises import Exercise, ExerciseDataError, Side
+from psoas_break.core.i18n import N_, _, localized
 from psoas_break.exercise_library import load_builtin_library
 
 log = logging.getLogger(__name__)
 
+# The labels are translated; the exercise texts themselves (exercises.toml) are English only.
 _SIDES_TEXT = {
-    "left_right": "one side at a time, left and right",
-    "both": "both sides at once",
-    "none": "not sided",
+    "left_right": N_("one side at a time, left and right"),
+    "both": N_("both sides at once"),
+    "none": N_("not sided"),
 }
 
 
 def add_subcommands(subparsers: Any) -> None:
     """Register `exercises` (and its `show` action) on an argparse subparsers object."""
     parser = subparsers.add_parser(
-        "exercises", help="list the exercises (id, title, where), or show one"
+        "exercises", help=_("list the exercises (id, title, where), or show one")
     )
     sub = parser.add_subparsers(dest="exercises_command", metavar="ACTION")
-    show = sub.add_parser("show", help="print an exercise's steps, hold time and picture path")
-    show.add_argument("exercise_id", metavar="ID", help="an id from `psoas-break exercises`")
+    show = sub.add_parser("show",
+                          help=_("print an exercise's steps, hold time and picture path"))
+    show.add_argument("exercise_id", metavar="ID", help=_("an id from `psoas-break exercises`"))
     show.add_argument(
         "--side", choices=("left", "right"), default=None,
-        help="for one-side-at-a-time exercises: which side's picture (default left)",
+        help=_("for one-side-at-a-time exercises: which side's picture (default left)"),
     )
     show.add_argument(
-        "--open", action="store_true", help="also open the full page in the web browser"
+        "--open", action="store_true", help=_("also open the full page in the web browser")
     )
 
 
@@ -68,30 +71,32 @@ def _show(exercise: Exercise, side: Side | None, cache_dir: Path, open_page: boo
         side = None
     print(f"{exercise.title} ({exercise.id})")
     where = ", ".join(t.replace("_", " ") for t in sorted(exercise.tags))
-    print(f"Kind: {exercise.kind}; where: {where}; sides: {_SIDES_TEXT[exercise.sides]}")
+    print(_("Kind: {kind}; where: {where}; sides: {sides}", kind=exercise.kind, where=where,
+            sides=localized(_SIDES_TEXT[exercise.sides])))
     if exercise.per_side:
-        print(f"Side: {side} first ({exercise.working}), then the other side")
+        print(_("Side: {side} first ({working}), then the other side", side=side,
+                working=exercise.working))
     print(exercise.dose_text())
     print()
     for number, step in enumerate(exercise.steps, start=1):
         print(f"{number}. {step}")
     print()
-    print(f"Caution: {exercise.caution}")
-    print(f"Source: {exercise.source}")
+    print(_("Caution: {text}", text=exercise.caution))
+    print(_("Source: {text}", text=exercise.source))
     try:
         picture = picture_path(exercise, side, cache_dir)
-        print(f"Picture: {picture}")
+        print(_("Picture: {path}", path=picture))
     except (OSError, KeyError) as exc:
         log.debug("no picture", exc_info=True)
         picture = None
-        print(f"Picture: not available ({exc})")
+        print(_("Picture: not available ({error})", error=exc))
     if open_page:
         from psoas_break.exercise_page import open_exercise_page, write_exercise_page
 
         page = write_exercise_page(exercise, side, cache_dir / "pages", picture)
-        print(f"Page: {page}")
+        print(_("Page: {path}", path=page))
         if not open_exercise_page(page):
-            print("psoas-break: could not start a web browser", file=sys.stderr)
+            print(_("psoas-break: could not start a web browser"), file=sys.stderr)
 
 
 def run(args: argparse.Namespace, cache_dir: Path | None = None) -> int:
@@ -111,7 +116,8 @@ def run(args: argparse.Namespace, cache_dir: Path | None = None) -> int:
     exercise = library.get(args.exercise_id)
     if exercise is None:
         print(
-            f"unknown exercise {args.exercise_id!r}: run `psoas-break exercises` to list them",
+            _("unknown exercise {id}: run `psoas-break exercises` to list them",
+              id=repr(args.exercise_id)),
             file=sys.stderr,
         )
         return 2

@@ -15,6 +15,8 @@ import sys
 from pathlib import Path
 from typing import Any
 
+from psoas_break.core.i18n import _
+
 #: Below this RMS (of full scale) a WAV counts as silence.
 SILENCE_RMS = 0.005
 
@@ -23,15 +25,15 @@ def add_subcommands(subparsers: Any) -> None:
     """Add the `say` subcommand to the top-level subparsers."""
     say = subparsers.add_parser(
         "say",
-        help="speak TEXT the way voice prompts do (a check of the speech engine)",
-        description="Speak TEXT with the voice-prompt engine, or write it to a WAV file.",
+        help=_("speak TEXT the way voice prompts do (a check of the speech engine)"),
+        description=_("Speak TEXT with the voice-prompt engine, or write it to a WAV file."),
     )
     say.add_argument("--wav", metavar="FILE", type=Path,
-                     help="write the speech to this WAV file instead of playing it")
+                     help=_("write the speech to this WAV file instead of playing it"))
     say.add_argument("--engine", metavar="NAME",
-                     help="use this engine only (espeak-ng, espeak, spd-say, flite, say, sapi, "
-                          "plyer); default: the first one found")
-    say.add_argument("text", metavar="TEXT", nargs="+", help="the words to speak")
+                     help=_("use this engine only ({engines}); default: the first one found",
+                            engines="espeak-ng, espeak, spd-say, flite, say, sapi, plyer"))
+    say.add_argument("text", metavar="TEXT", nargs="+", help=_("the words to speak"))
 
 
 def run(args: argparse.Namespace) -> int:
@@ -48,23 +50,23 @@ def run(args: argparse.Namespace) -> int:
 
     text = " ".join(" ".join(args.text).split())
     if not text:
-        print("psoas-break say: TEXT is empty; give the words to speak, "
-              "e.g. psoas-break say 'Sit tall'", file=sys.stderr)
+        print(_("psoas-break say: TEXT is empty; give the words to speak, "
+                "e.g. psoas-break say 'Sit tall'"), file=sys.stderr)
         return 2
     env = dict(os.environ)
     if args.engine:
         allowed = sorted({e.name for e in ENGINES} | {"plyer"})
         if args.engine not in allowed:
-            print(f"psoas-break say: unknown engine {args.engine!r}; allowed: "
-                  f"{', '.join(allowed)}", file=sys.stderr)
+            print(_("psoas-break say: unknown engine {engine}; allowed: {allowed}",
+                    engine=repr(args.engine), allowed=", ".join(allowed)), file=sys.stderr)
             return 2
         env[ENV_VAR] = args.engine
 
     if args.wav is not None:
         path: Path = args.wav
         if path.is_dir() or not path.parent.is_dir():
-            print(f"psoas-break say: cannot write {path}: give a file in an existing folder",
-                  file=sys.stderr)
+            print(_("psoas-break say: cannot write {path}: give a file in an existing folder",
+                    path=path), file=sys.stderr)
             return 2
         try:
             speak_to_file(text, path, env)
@@ -72,22 +74,25 @@ def run(args: argparse.Namespace) -> int:
         except AdapterError as exc:
             print(f"psoas-break say: {exc}", file=sys.stderr)
             return 1
-        print(f"{path}: {stats.duration_s:.2f} s of audio at {stats.sample_rate} Hz, "
-              f"RMS {stats.rms:.3f}, peak {stats.peak:.3f}")
+        print(_("{path}: {seconds:.2f} s of audio at {rate} Hz, RMS {rms:.3f}, peak {peak:.3f}",
+                path=path, seconds=stats.duration_s, rate=stats.sample_rate, rms=stats.rms,
+                peak=stats.peak))
         if stats.rms < SILENCE_RMS:
-            print(f"psoas-break say: {path} is silent", file=sys.stderr)
+            print(_("psoas-break say: {path} is silent", path=path), file=sys.stderr)
             return 1
         return 0
 
     speaker, choice = make_speaker(env)
     if isinstance(speaker, NullSpeaker):
-        print(f"psoas-break say: {speaker.reason}" + (f"; fix: {choice.fix}" if choice.fix else ""),
-              file=sys.stderr)
+        line = _("psoas-break say: {reason}", reason=speaker.reason)
+        if choice.fix:
+            line += "; " + _("fix: {fix}", fix=choice.fix)
+        print(line, file=sys.stderr)
         return 1
     try:
         speaker.say(text)
     except AdapterError as exc:
         print(f"psoas-break say: {exc}", file=sys.stderr)
         return 1
-    print(f"spoke with {speaker.name}")
+    print(_("spoke with {engine}", engine=speaker.name))
     return 0

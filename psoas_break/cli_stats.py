@@ -56,6 +56,7 @@ from psoas_break.adapters.history.sqlite_history import (
 )
 from psoas_break.core import stats
 from psoas_break.core.events import RecordEvent
+from psoas_break.core.i18n import _, ngettext, weekday_short
 from psoas_break.core.stats import Bout, PromptRecord, Summary, Timeline
 from psoas_break.paths import AppPaths
 
@@ -65,21 +66,21 @@ CSV_COLUMNS = (
     "prompt_kind", "prompt_id", "escalation", "response",
 )
 _BUCKET_NAMES = ("<=30", "30-60", ">60")
-_WEEKDAYS = ("Mon", "Tue", "Wed", "Thu", "Fri", "Sat", "Sun")
 
 
 def add_subcommands(subparsers: Any) -> None:
     """Add `stats` to the main parser's subcommands."""
-    p = subparsers.add_parser("stats", help="how much you sat and which breaks you took")
+    p = subparsers.add_parser("stats", help=_("how much you sat and which breaks you took"))
     p.add_argument("--days", metavar="N", default="7",
-                   help=f"how many days up to today (1 to {MAX_DAYS}; default 7)")
-    p.add_argument("--json", action="store_true", help="print the figures as JSON")
+                   help=_("how many days up to today (1 to {maximum}; default 7)",
+                          maximum=MAX_DAYS))
+    p.add_argument("--json", action="store_true", help=_("print the figures as JSON"))
     p.add_argument("--csv", metavar="FILE",
-                   help="write one row per sit bout and per prompt ('-' for stdout)")
-    p.add_argument("--png", metavar="FILE", help="write the chart as a PNG image")
-    p.add_argument("--theme", default="light", help="chart colours: light or dark")
+                   help=_("write one row per sit bout and per prompt ('-' for stdout)"))
+    p.add_argument("--png", metavar="FILE", help=_("write the chart as a PNG image"))
+    p.add_argument("--theme", default="light", help=_("chart colours: light or dark"))
     p.add_argument("--forget-before", metavar="DATE",
-                   help="delete the history of the days before DATE (YYYY-MM-DD), then stop")
+                   help=_("delete the history of the days before DATE (YYYY-MM-DD), then stop"))
     p.add_argument("--db", metavar="FILE", help=argparse.SUPPRESS)
     p.add_argument("--now", metavar="ISO-TIME", help=argparse.SUPPRESS)
 
@@ -156,7 +157,7 @@ def fmt_duration(seconds: float) -> str:
 
 
 def _day_name(day: date) -> str:
-    return f"{_WEEKDAYS[day.weekday()]} {day.isoformat()}"
+    return f"{weekday_short(day.weekday())} {day.isoformat()}"
 
 
 def _per_h(s: Summary) -> str:
@@ -168,25 +169,30 @@ def format_table(report: Report) -> str:
     """The human-readable view: today's figures, then one row per day and a total."""
     t = report.days[-1]
     lines: list[str] = []
-    now_note = " (still sitting: counted up to now)" if t.sitting_now else ""
-    lines.append(f"Today, {_day_name(t.first_day)}")
-    lines.append(f"  sitting {fmt_duration(t.sitting_s)}{now_note}, longest sit "
-                 f"{fmt_duration(t.longest_sit_s)}, sits over 30 min: {t.sits_over_30}, "
-                 f"over 60 min: {t.sits_over_60}")
+    now_note = " " + _("(still sitting: counted up to now)") if t.sitting_now else ""
+    lines.append(_("Today, {day}", day=_day_name(t.first_day)))
+    lines.append("  " + _(
+        "sitting {duration}{note}, longest sit {longest}, sits over 30 min: {over_30}, "
+        "over 60 min: {over_60}", duration=fmt_duration(t.sitting_s), note=now_note,
+        longest=fmt_duration(t.longest_sit_s), over_30=t.sits_over_30, over_60=t.sits_over_60))
     natural = ", ".join(f"{k} {v}" for k, v in t.natural_by_source.items())
-    lines.append(f"  breaks taken {t.breaks_taken}, snoozed {t.snoozed}, skipped {t.skipped}, "
-                 f"ignored {t.ignored}; natural breaks {t.natural_breaks}"
-                 + (f" ({natural})" if natural else ""))
-    lines.append(f"  stand-ups per hour of sitting: {_per_h(t)}; prompts shown: "
-                 f"{t.stretch_prompts} stretch, {t.posture_prompts} posture")
+    lines.append("  " + _(
+        "breaks taken {taken}, snoozed {snoozed}, skipped {skipped}, ignored {ignored}; "
+        "natural breaks {natural}", taken=t.breaks_taken, snoozed=t.snoozed,
+        skipped=t.skipped, ignored=t.ignored, natural=t.natural_breaks)
+        + (f" ({natural})" if natural else ""))
+    lines.append("  " + _(
+        "stand-ups per hour of sitting: {per_hour}; prompts shown: {stretch} stretch, "
+        "{posture} posture", per_hour=_per_h(t), stretch=t.stretch_prompts,
+        posture=t.posture_prompts))
     lines.append("")
     n = len(report.days)
-    lines.append(f"Last {n} day{'s' if n != 1 else ''}")
-    header = ("day", "sitting", "longest", ">30min", ">60min", "ups/h", "taken", "snoozed",
-              "skipped", "ignored", "natural")
+    lines.append(ngettext("Last {n} day", "Last {n} days", n))
+    header = (_("day"), _("sitting"), _("longest"), ">30min", ">60min", _("ups/h"), _("taken"),
+              _("snoozed"), _("skipped"), _("ignored"), _("natural"))
     rows: list[tuple[str, ...]] = [header]
     for s in [*report.days, report.total]:
-        label = "total" if s is report.total else _day_name(s.first_day)
+        label = _("total") if s is report.total else _day_name(s.first_day)
         rows.append((
             label, fmt_duration(s.sitting_s), fmt_duration(s.longest_sit_s),
             str(s.sits_over_30), str(s.sits_over_60), _per_h(s), str(s.breaks_taken),
@@ -200,10 +206,11 @@ def format_table(report: Report) -> str:
                                                                      strict=True)]
         lines.append("  ".join(cells).rstrip())
     lines.append("")
-    lines.append("ups/h: stand-ups per hour of sitting. Sits and longest sit count on the day "
-                 "they started.")
+    lines.append(_("ups/h: stand-ups per hour of sitting. Sits and longest sit count on the day "
+                   "they started."))
     if report.history_empty:
-        lines.append(f"No history yet in {report.db}: psoas-break records it while it runs.")
+        lines.append(_("No history yet in {path}: psoas-break records it while it runs.",
+                       path=report.db))
     return "\n".join(lines)
 
 
@@ -277,7 +284,7 @@ def read_csv(text: str) -> tuple[list[Bout], list[PromptRecord]]:
 
 
 def _err(text: str) -> None:
-    print(f"psoas-break stats: {text}", file=sys.stderr)
+    print(_("psoas-break stats: {error}", error=text), file=sys.stderr)
 
 
 def _parse_days(raw: str) -> int | None:
@@ -318,33 +325,36 @@ def _run(args: argparse.Namespace, paths: AppPaths | None, live_sit_s: float | N
         db = paths.data_dir / DB_FILENAME if paths is not None else default_db_path()
     now = _parse_now(args.now)
     if now is None:
-        _err(f"--now {args.now!r} is not an ISO 8601 time (e.g. 2026-03-09T17:30:00+01:00)")
+        _err(_("--now {value} is not an ISO 8601 time (e.g. 2026-03-09T17:30:00+01:00)",
+               value=repr(args.now)))
         return 2
     days = _parse_days(args.days)
     if days is None:
-        _err(f"--days {args.days!r} is not allowed: use a whole number from 1 to {MAX_DAYS}")
+        _err(_("--days {value} is not allowed: use a whole number from 1 to {maximum}",
+               value=repr(args.days), maximum=MAX_DAYS))
         return 2
     if args.theme not in ("light", "dark"):
-        _err(f"--theme {args.theme!r} is not allowed: use light or dark")
+        _err(_("--theme {value} is not allowed: use light or dark", value=repr(args.theme)))
         return 2
 
     if args.forget_before is not None:
         try:
             day = date.fromisoformat(str(args.forget_before).strip())
         except ValueError:
-            _err(f"--forget-before {args.forget_before!r} is not a date: use YYYY-MM-DD")
+            _err(_("--forget-before {value} is not a date: use YYYY-MM-DD",
+                   value=repr(args.forget_before)))
             return 2
         if day > now.date() + timedelta(days=1):
-            _err(f"--forget-before {day.isoformat()} is in the future: use a date up to "
-                 f"{(now.date() + timedelta(days=1)).isoformat()}")
+            _err(_("--forget-before {day} is in the future: use a date up to {latest}",
+                   day=day.isoformat(), latest=(now.date() + timedelta(days=1)).isoformat()))
             return 2
         try:
             removed = forget_before(db, day)
         except HistoryError as exc:
             _err(str(exc))
             return 1
-        print(f"Removed {removed} event{'s' if removed != 1 else ''} from before "
-              f"{day.isoformat()}.")
+        print(ngettext("Removed {n} event from before {day}.",
+                       "Removed {n} events from before {day}.", removed, day=day.isoformat()))
         return 0
 
     try:
@@ -361,19 +371,20 @@ def _run(args: argparse.Namespace, paths: AppPaths | None, live_sit_s: float | N
             else:
                 with open(args.csv, "w", newline="", encoding="utf-8") as fh:
                     n = write_csv(fh, report.bouts, report.prompts)
-                print(f"Wrote {n} rows to {args.csv}", file=info)
+                print(_("Wrote {count} rows to {path}", count=n, path=args.csv), file=info)
         except BrokenPipeError:
             raise
         except OSError as exc:
-            _err(f"cannot write {args.csv}: {exc.strerror or exc}")
+            _err(_("cannot write {path}: {error}", path=args.csv, error=exc.strerror or exc))
             return 1
     if args.png:
         try:
             write_chart(Path(args.png), report, args.theme)
         except (OSError, ValueError) as exc:
-            _err(f"cannot write {args.png}: {getattr(exc, 'strerror', None) or exc}")
+            _err(_("cannot write {path}: {error}", path=args.png,
+                   error=getattr(exc, "strerror", None) or exc))
             return 1
-        print(f"Wrote the chart to {args.png}", file=info)
+        print(_("Wrote the chart to {path}", path=args.png), file=info)
     if args.json:
         json.dump(report_json(report), sys.stdout, indent=2)
         sys.stdout.write("\n")

@@ -16,6 +16,7 @@ from typing import Any, Protocol
 
 from psoas_break.core.engine import Status
 from psoas_break.core.events import ShowPrompt
+from psoas_break.core.i18n import N_, _, localized
 from psoas_break.core.settings import Settings
 from psoas_break.ports import Notification
 
@@ -44,10 +45,11 @@ class LogNotifications:
         return None
 
 
+# English values; shown with `localized()`. Exercise texts (titles, steps) stay English.
 TITLES = {
-    "stretch": "Time to stand up and stretch",
-    "posture": "Posture check",
-    "break": "Break time: here is a stretch",
+    "stretch": N_("Time to stand up and stretch"),
+    "posture": N_("Posture check"),
+    "break": N_("Break time: here is a stretch"),
 }
 
 
@@ -114,12 +116,13 @@ class Presenter:
         minutes = settings.break_min
         self._notifications.submit(
             Notification(
-                title=f"{TITLES['break']} ({minutes} min)", body=body[:200], icon=icon,
+                title=_("{title} ({minutes} min)", title=TITLES["break"], minutes=minutes),
+                body=body[:200], icon=icon,
                 tag="prompt",
             )
         )
         if self._speech is not None and settings.voice:
-            self._speech.submit(f"Break time. {body}")
+            self._speech.submit(_("Break time. {text}", text=body))
 
     def _body_and_icon(self, selection: Any, kind: str) -> tuple[str, Path | None]:
         if selection is not None:
@@ -127,20 +130,22 @@ class Presenter:
 
             return notification_body(selection), self._exercise_icon(selection) or self._app_icon
         body = (
-            "Stand up, step one foot back and gently tuck your pelvis: hold 20–30 s a side."
+            _("Stand up, step one foot back and gently tuck your pelvis: hold 20–30 s a side.")
             if kind == "stretch"
-            else "Sit tall, relax your shoulders and breathe out slowly."
+            else _("Sit tall, relax your shoulders and breathe out slowly.")
         )
         return body, self._app_icon
 
     def announce_driving(self, notice: Any) -> None:
-        """A notice for the road: plain (no buttons), and always spoken in the driver profile."""
+        """A notice for the road: plain (no buttons), and always spoken in the driver profile.
+
+        Its texts were checked for driving safety in English; they are localized only here."""
         self._notifications.submit(
-            Notification(title=notice.title, body=notice.body[:200], icon=self._app_icon,
-                         tag="driving")
+            Notification(title=localized(notice.title), body=localized(notice.body)[:200],
+                         icon=self._app_icon, tag="driving")
         )
         if self._speech is not None:
-            self._speech.submit(notice.speech)
+            self._speech.submit(localized(notice.speech))
 
     def _show_driving_prompt(self) -> None:
         from psoas_break.core.driving_prompts import choose_driving_notice
@@ -150,11 +155,11 @@ class Presenter:
             self._library or (), self._history or SelectionHistory(), self._rng
         )
         self._notifications.submit(
-            Notification(title=notice.title, body=notice.body[:200], icon=self._app_icon,
-                         tag="prompt")
+            Notification(title=localized(notice.title), body=localized(notice.body)[:200],
+                         icon=self._app_icon, tag="prompt")
         )
         if self._speech is not None:
-            self._speech.submit(notice.speech)
+            self._speech.submit(localized(notice.speech))
 
     def show_prompt(self, prompt: ShowPrompt, status: Status, settings: Settings) -> None:
         if settings.profile == "driver" and self.is_driving():
@@ -163,18 +168,18 @@ class Presenter:
             return
         stopped = status.state == "on_break"
         selection = self._select(prompt.kind, settings, stopped)
-        title = TITLES.get(prompt.kind, "psoas-break")
+        title = localized(TITLES.get(prompt.kind, "psoas-break"))
         if selection is not None:
             title = f"{title}: {selection.exercise.title}"
         body, icon = self._body_and_icon(selection, prompt.kind)
         if prompt.note:
-            body = f"{prompt.note} {body}"
+            body = f"{localized(prompt.note)} {body}"
         actions: tuple[tuple[str, str], ...] = ()
         if prompt.kind == "stretch":
-            actions = (("break-now", "I'm up"),)
+            actions = (("break-now", _("I'm up")),)
             if prompt.snooze_allowed:
-                actions += (("snooze", "Snooze"),)
-            actions += (("skip", "Skip"),)
+                actions += (("snooze", _("Snooze")),)
+            actions += (("skip", _("Skip")),)
         notification = Notification(
             title=title,
             body=body[:200],
@@ -216,10 +221,12 @@ class Presenter:
         if self.is_driving():
             from psoas_break.core.driving_prompts import safe_notice_text
 
+            # The check reads English words: an engine notice is an `N_` message whose value
+            # is English, so this holds whatever language it is shown in.
             if safe_notice_text(text) is None:
                 log.info("notice not shown while driving: %s", text)
                 return
         self._notifications.submit(
-            Notification(title="psoas-break", body=text, icon=self._app_icon, tag="notice",
-                         timeout_s=8)
+            Notification(title="psoas-break", body=localized(text), icon=self._app_icon,
+                         tag="notice", timeout_s=8)
         )

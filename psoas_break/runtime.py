@@ -46,6 +46,7 @@ from psoas_break.core.events import (
     TakeBreak,
     Tick,
 )
+from psoas_break.core.i18n import N_, _
 from psoas_break.core.settings import SettingError, Settings, parse_cli_value
 from psoas_break.core.tray_view import TrayFacts, TrayView, build_view, status_text
 
@@ -160,7 +161,7 @@ class Runtime:
 
         self._queue.put(job)
         if not done.wait(timeout_s):
-            raise TimeoutError("the app did not answer in time")
+            raise TimeoutError(_("the app did not answer in time"))
         if "error" in box:
             raise box["error"]
         return box.get("result")
@@ -284,7 +285,7 @@ class Runtime:
     def _show_released(self, prompt: ShowPrompt, gentle: bool, tick: Tick) -> None:
         self._carry_out(self.engine.command(ReleasePrompt(prompt.prompt_id), tick))
         if gentle:
-            note = "When you have a moment, stand up and stretch."
+            note = N_("When you have a moment, stand up and stretch.")
             prompt = ShowPrompt(prompt.prompt_id, prompt.kind, 0, prompt.snooze_allowed, note)
         self._hooks.presenter.show_prompt(prompt, self.engine.status(), self.engine.settings)
 
@@ -432,7 +433,7 @@ class Runtime:
             minutes = int(action.split(":")[1])
             self._carry_out(self.engine.command(Pause(minutes * minute_s), tick))
         elif action.startswith("set:"):
-            _, key, text = action.split(":", 2)
+            _prefix, key, text = action.split(":", 2)
             self._set(key, text, tick)
         elif action.startswith("hours:"):
             self._set_working_hours(action.split(":", 1)[1], tick)

@@ -26,6 +26,10 @@ if TYPE_CHECKING:
 
 _DESKTOP_FIXTURES = {"desktop", "desktop_module"}
 
+# The suite asserts English text; apps it starts inherit this environment. Tests of other
+# languages set LANGUAGE for their own processes.
+os.environ["LANGUAGE"] = "en"
+
 
 def _require_desktop() -> None:
     if not sys.platform.startswith("linux"):

@@ -49,13 +49,18 @@ import math
 from dataclasses import dataclass
 from typing import Literal
 
+from psoas_break.core.i18n import N_, _
+
 Rules = Literal["eu", "us", "off"]
 Phase = Literal["not_started", "driving", "stopped"]
 CountedAs = Literal["first_part", "full"]
 
 RULES: tuple[str, ...] = ("eu", "us", "off")
 
-DRIVER_DISCLAIMER = (
+# Notification texts are `N_` messages: English values (what the driving-safety check in
+# core.driving_prompts reads), shown in the user's language by the presenter. Spoken texts
+# stay English: they spell numbers out in English words.
+DRIVER_DISCLAIMER = N_(
     "psoas-break is an aid for comfort, not a tachograph or electronic logging device. "
     "Follow the law and your company's rules."
 )
@@ -402,8 +407,8 @@ class BreakPlanner:
         if minutes is None:
             return None
         if self._first_part_done and self._rules.split_second_min is not None:
-            return f"{minutes} min (second part of a split break)"
-        return f"{minutes} min"
+            return N_("{minutes} min (second part of a split break)", minutes=minutes)
+        return N_("{minutes} min", minutes=minutes)
 
     def _stop_needed_s(self) -> float:
         """Length the current stop needs to be the full break."""
@@ -441,8 +446,8 @@ class BreakPlanner:
             ]
             if crossed:
                 # Only the most urgent is said; the ones it overtook count as given.
-                _, effect_id = crossed[-1]
-                for _, crossed_id in crossed:
+                effect_id = crossed[-1][1]
+                for _threshold_s, crossed_id in crossed:
                     self._issued.add(crossed_id)
                 if effect_id.endswith(":limit"):
                     effects.append(self._limit_effect(effect_id))
@@ -457,7 +462,7 @@ class BreakPlanner:
                 effects.append(
                     DailyLimitReached(
                         daily_id,
-                        text=f"{hours} of driving today.",
+                        text=N_("{duration} of driving today.", duration=hours),
                         speech=f"{_hours_words(daily_s / self._minute_s)} of driving today.",
                     )
                 )
@@ -525,9 +530,9 @@ class BreakPlanner:
         if counted_as == "first_part":
             first = rules.split_first_min or 0
             second = rules.split_second_min or 0
-            text = (
-                f"{first} min stop: counts as the first part of a split break. "
-                f"Next break: {second} min."
+            text = N_(
+                "{first} min stop: counts as the first part of a split break. "
+                "Next break: {second} min.", first=first, second=second
             )
             speech = (
                 f"{_number_words(first).capitalize()} minutes stopped. That is the first part of "
@@ -536,7 +541,12 @@ class BreakPlanner:
             return BreakCounted(effect_id, counted_as, text, speech)
         limit = format_duration(self._limit_s() or 0.0, self._minute_s)
         what = "Split break complete" if split else "Break complete"
-        text = f"{what}. Driving counter back to zero: {limit} before the next break."
+        if split:
+            text = N_("Split break complete. Driving counter back to zero: {duration} before "
+                      "the next break.", duration=limit)
+        else:
+            text = N_("Break complete. Driving counter back to zero: {duration} before the "
+                      "next break.", duration=limit)
         speech = f"{what}. The driving count starts again from zero."
         return BreakCounted(effect_id, counted_as, text, speech)
 
@@ -576,10 +586,10 @@ def format_duration(seconds: float, minute_s: float = 60.0, round_up: bool = Fal
     minutes = max(0, minutes)
     hours, rest = divmod(minutes, 60)
     if hours == 0:
-        return f"{rest} min"
+        return N_("{minutes} min", minutes=rest)
     if rest == 0:
-        return f"{hours} h"
-    return f"{hours} h {rest:02d}"
+        return N_("{hours} h", hours=hours)
+    return N_("{hours} h {minutes:02d}", hours=hours, minutes=rest)
 
 
 def _break_phrase(break_min: int, second_part: bool) -> str:
@@ -590,12 +600,11 @@ def _break_phrase(break_min: int, second_part: bool) -> str:
 
 def warning_text(minutes_left: int, break_min: int, second_part: bool) -> str:
     """Notification text of a warning, e.g. "30 min of driving left before your 45 min break"."""
-    what = (
-        f"the {break_min} min second part of your split break"
-        if second_part
-        else f"your {break_min} min break"
-    )
-    return f"{minutes_left} min of driving left before {what}."
+    if second_part:
+        return N_("{minutes} min of driving left before the {break_min} min second part of your "
+                  "split break.", minutes=minutes_left, break_min=break_min)
+    return N_("{minutes} min of driving left before your {break_min} min break.",
+              minutes=minutes_left, break_min=break_min)
 
 
 def warning_speech(minutes_left: int, break_min: int, second_part: bool) -> str:
@@ -606,12 +615,11 @@ def warning_speech(minutes_left: int, break_min: int, second_part: bool) -> str:
 
 
 def limit_text(break_min: int, second_part: bool) -> str:
-    what = (
-        f"the {break_min} min second part of your split break"
-        if second_part
-        else f"your {break_min} min break"
-    )
-    return f"Driving time used up: time for {what} when it is safe to stop."
+    if second_part:
+        return N_("Driving time used up: time for the {break_min} min second part of your split "
+                  "break when it is safe to stop.", break_min=break_min)
+    return N_("Driving time used up: time for your {break_min} min break when it is safe to "
+              "stop.", break_min=break_min)
 
 
 def limit_speech(break_min: int, second_part: bool) -> str:
@@ -624,34 +632,37 @@ def limit_speech(break_min: int, second_part: bool) -> str:
 def title_text(status: DrivingStatus, minute_s: float = 60.0) -> str:
     """The tray title in the driver profile, e.g. "Driving 3 h 10 · break in 1 h 20"."""
     if status.phase == "not_started":
-        return "Not driving yet"
+        return _("Not driving yet")
     if status.phase == "stopped":
         stop = format_duration(status.stop_s or 0.0, minute_s)
         if status.next_break_min is None or status.stop_left_s is None:
-            return f"Stopped {stop}"
+            return _("Stopped {duration}", duration=stop)
         if status.stop_counted_as == "full":
-            return f"Stopped {stop} · break done"
+            return _("Stopped {duration} · break done", duration=stop)
         left = format_duration(status.stop_left_s, minute_s, round_up=True)
         if status.stop_counted_as == "first_part" and status.rules == "eu":
-            return f"Stopped {stop} · first part done, {left} more for a full break"
-        return f"Stopped {stop} · {left} more for the break"
+            return _("Stopped {duration} · first part done, {left} more for a full break",
+                     duration=stop, left=left)
+        return _("Stopped {duration} · {left} more for the break", duration=stop, left=left)
     if status.left_s is None:
-        return f"Driving {format_duration(status.daily_driving_s, minute_s)} today"
+        return _("Driving {duration} today",
+                 duration=format_duration(status.daily_driving_s, minute_s))
     driving = format_duration(status.driving_s, minute_s)
     if status.left_s <= 0:
-        return f"Driving {driving} · break due now"
+        return _("Driving {duration} · break due now", duration=driving)
     left = format_duration(status.left_s, minute_s, round_up=True)
-    return f"Driving {driving} · break in {left}"
+    return _("Driving {duration} · break in {left}", duration=driving, left=left)
 
 
 def summary_text(status: DrivingStatus, minute_s: float = 60.0) -> str:
     """A longer line for `status` output and the menu: driving, next break, the day's total."""
     parts = [title_text(status, minute_s)]
     if status.next_break is not None:
-        parts.append(f"next break: {status.next_break}")
+        parts.append(_("next break: {what}", what=status.next_break))
     today = format_duration(status.daily_driving_s, minute_s)
     if status.daily_limit_s is not None:
-        parts.append(f"today {today} of {format_duration(status.daily_limit_s, minute_s)}")
+        parts.append(_("today {duration} of {limit}", duration=today,
+                       limit=format_duration(status.daily_limit_s, minute_s)))
     else:
-        parts.append(f"today {today}")
+        parts.append(_("today {duration}", duration=today))
     return " · ".join(parts)

@@ -36,9 +36,11 @@ from psoas_break.core.driving import (
 )
 from psoas_break.core.exercise_selection import SelectionHistory, select_exercise
 from psoas_break.core.exercises import Exercise
+from psoas_break.core.i18n import N_
 
-DRIVING_TITLE = "Posture check"
-PLANNER_TITLE = "Driving break"
+# Titles stay English for the safety checks and logs; the presenter shows them localized.
+DRIVING_TITLE = N_("Posture check")
+PLANNER_TITLE = N_("Driving break")
 
 # Used when the library has no usable driving_safe exercise (or none is given).
 GENERIC_DRIVING_PROMPTS: tuple[tuple[str, str], ...] = (

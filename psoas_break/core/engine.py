@@ -50,9 +50,24 @@ from psoas_break.core.events import (
     TakeBreak,
     Tick,
 )
+from psoas_break.core.i18n import N_, Message
 from psoas_break.core.settings import Settings
 
 State = Literal["sitting", "prompt_due", "on_break", "paused", "away", "off_hours"]
+
+# Notices and prompt notes are `N_` messages: English text (what the driving-safety check and
+# the log read) that the presenter shows in the user's language. English values keep the old
+# "Nothing to snooze while on break." wording.
+_STATE_WORDS: dict[str, Message] = {
+    "on_break": N_("on break"),
+    "paused": N_("paused"),
+    "away": N_("away"),
+    "off_hours": N_("off hours"),
+}
+
+
+def _state_words(state: str) -> str:
+    return _STATE_WORDS.get(state) or state.replace("_", " ")
 
 # A posture prompt never comes this close before a stretch break is due (nor while one is
 # pending or snoozed): two prompts within a few minutes feel like nagging.
@@ -427,9 +442,11 @@ class SittingEngine:
         allowed = self._snoozes_in_row < self._settings.max_snoozes
         note: str | None = None
         if not allowed and self._settings.max_snoozes > 0:
-            note = f"You have snoozed {self._snoozes_in_row} times in a row: time to get up."
+            note = N_("You have snoozed {count} times in a row: time to get up.",
+                      count=self._snoozes_in_row)
         elif self._escalation > 0:
-            note = f"Reminder {self._escalation + 1}: you have been sitting a while."
+            note = N_("Reminder {number}: you have been sitting a while.",
+                      number=self._escalation + 1)
         self._counters = replace(
             self._counters, stretch_prompts=self._counters.stretch_prompts + 1
         )
@@ -469,7 +486,7 @@ class SittingEngine:
         )
         self._state = "sitting"
         self._break_left_s = 0.0
-        effects.append(ShowNotice("Break over. Welcome back."))
+        effects.append(ShowNotice(N_("Break over. Welcome back.")))
         effects.append(self._event(tick, "sit_start"))
 
     def _end_pause(self, tick: Tick, reason: str, effects: list[Effect]) -> None:
@@ -478,7 +495,7 @@ class SittingEngine:
         self._paused_until = None
         effects.append(self._event(tick, "resume", reason=reason))
         if reason == "expired":
-            effects.append(ShowNotice("Pause over: reminders are back on."))
+            effects.append(ShowNotice(N_("Pause over: reminders are back on.")))
 
     def _maybe_natural_from_idle_while_paused(self, tick: Tick, effects: list[Effect]) -> None:
         idle_s = tick.idle_s if self._idle_counts else None
@@ -550,15 +567,16 @@ class SittingEngine:
 
     def _cmd_snooze(self, cmd: Snooze, tick: Tick, effects: list[Effect]) -> None:
         if self._state not in ("sitting", "prompt_due"):
-            effects.append(ShowNotice(f"Nothing to snooze while {self._state.replace('_', ' ')}."))
+            effects.append(ShowNotice(N_("Nothing to snooze while {state}.",
+                                         state=_state_words(self._state))))
             return
         minutes = cmd.minutes if cmd.minutes is not None else self._settings.snooze_min
         if self._state == "prompt_due":
             if self._snoozes_in_row >= self._settings.max_snoozes:
                 effects.append(
                     ShowNotice(
-                        f"Snoozed {self._snoozes_in_row} times in a row already: "
-                        "take the break or skip it."
+                        N_("Snoozed {count} times in a row already: take the break or skip it.",
+                           count=self._snoozes_in_row)
                     )
                 )
                 return
@@ -579,7 +597,8 @@ class SittingEngine:
 
     def _cmd_skip(self, _cmd: Skip, tick: Tick, effects: list[Effect]) -> None:
         if self._state not in ("sitting", "prompt_due"):
-            effects.append(ShowNotice(f"Nothing to skip while {self._state.replace('_', ' ')}."))
+            effects.append(ShowNotice(N_("Nothing to skip while {state}.",
+                                         state=_state_words(self._state))))
             return
         if self._state == "prompt_due":
             self._respond(tick, "skipped", effects)

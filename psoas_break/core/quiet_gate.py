@@ -29,6 +29,8 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Generic, TypeVar
 
+from psoas_break.core.i18n import N_, _, localized
+
 DEFAULT_CHECK_EVERY_S = 30.0
 DEFAULT_MAX_DEFER_MIN = 60
 MAX_DEFER_MIN_LOW = 5
@@ -36,12 +38,13 @@ MAX_DEFER_MIN_HIGH = 240
 MAX_QUIET_APPS = 50
 MAX_QUIET_APP_LEN = 64
 
+# English values; `reason_text` gives them in the active language.
 REASON_TEXT = {
-    "fullscreen": "fullscreen",
-    "presentation": "presenting",
-    "do-not-disturb": "do not disturb",
-    "camera": "camera in use",
-    "away": "away",
+    "fullscreen": N_("fullscreen"),
+    "presentation": N_("presenting"),
+    "do-not-disturb": N_("do not disturb"),
+    "camera": N_("camera in use"),
+    "away": N_("away"),
 }
 
 P = TypeVar("P")
@@ -50,8 +53,8 @@ P = TypeVar("P")
 def reason_text(reason: str) -> str:
     """Human words for one reason token: "camera" -> "camera in use", "app:zoom" -> "zoom"."""
     if reason.startswith("app:"):
-        return f"{reason[4:]} running"
-    return REASON_TEXT.get(reason, reason)
+        return _("{program} running", program=reason[4:])
+    return localized(REASON_TEXT.get(reason, reason))
 
 
 def quiet_title(reasons: Sequence[str]) -> str | None:
@@ -63,7 +66,7 @@ def quiet_title(reasons: Sequence[str]) -> str | None:
         text = reason_text(reason)
         if text not in words:
             words.append(text)
-    return "Quiet: " + ", ".join(words)
+    return _("Quiet: {reasons}", reasons=", ".join(words))
 
 
 @dataclass(frozen=True)

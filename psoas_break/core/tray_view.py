@@ -8,10 +8,12 @@ strings the runtime understands (see `psoas_break.runtime.ACTIONS`).
 from __future__ import annotations
 
 import math
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
 from psoas_break.core.engine import Status
+from psoas_break.core.i18n import _, localized, weekday_short
 from psoas_break.core.settings import Settings
 from psoas_break.core.working_hours import CUSTOM, PRESET_LABELS, PRESETS, resume_label
 
@@ -87,8 +89,8 @@ def _clock(when: datetime, now: datetime) -> str:
     if when.date() == now.date():
         return when.strftime("%H:%M")
     if when.date() == now.date() + timedelta(days=1):
-        return "tomorrow " + when.strftime("%H:%M")
-    return when.strftime("%a %H:%M")
+        return _("tomorrow {clock}", clock=when.strftime("%H:%M"))
+    return f"{weekday_short(when.weekday())} {when.strftime('%H:%M')}"
 
 
 def status_text(status: Status, now: datetime, minute_s: float = 60.0) -> str:
@@ -96,28 +98,31 @@ def status_text(status: Status, now: datetime, minute_s: float = 60.0) -> str:
     sat = _minutes_floor(status.sitting_s, minute_s)
     nxt = status.next_prompt
     if status.state == "off_hours":
-        return "Outside working hours"
+        return _("Outside working hours")
     if status.state == "paused":
         if status.paused_until is not None:
-            return f"Paused until {_clock(status.paused_until, now)}"
-        return "Paused"
+            return _("Paused until {when}", when=_clock(status.paused_until, now))
+        return _("Paused")
     if status.state == "on_break":
         if status.profile == "driver":
-            return "Stopped · taking a break"
+            return _("Stopped · taking a break")
         left = _minutes_ceil(status.break_left_s or 0.0, minute_s)
-        return f"On a break · {left} min left"
+        return _("On a break · {minutes} min left", minutes=left)
     if status.state == "away":
-        return "Away · counted as a break"
+        return _("Away · counted as a break")
     if status.locked:
-        return f"Screen locked · sitting {sat} min"
+        return _("Screen locked · sitting {minutes} min", minutes=sat)
     if status.state == "prompt_due":
-        return f"Time to stretch · sitting {sat} min"
+        return _("Time to stretch · sitting {minutes} min", minutes=sat)
     if nxt is None:
-        return f"Sitting {sat} min"
+        return _("Sitting {minutes} min", minutes=sat)
     when = _minutes_ceil(nxt.in_s, minute_s)
-    word = "stretch" if nxt.kind == "stretch" else "posture check"
-    prefix = "Snoozed · " if status.snoozed else ""
-    return f"{prefix}Sitting {sat} min · {word} in {when} min"
+    if nxt.kind == "stretch":
+        text = _("Sitting {sitting} min · stretch in {minutes} min", sitting=sat, minutes=when)
+    else:
+        text = _("Sitting {sitting} min · posture check in {minutes} min", sitting=sat,
+                 minutes=when)
+    return _("Snoozed · {status}", status=text) if status.snoozed else text
 
 
 def icon_look(
@@ -136,13 +141,19 @@ def icon_look(
     return IconLook("sitting", min(ICON_FILL_STEPS, int(fraction * ICON_FILL_STEPS)))
 
 
+def _every_min(value: int) -> str:
+    return _("Every {minutes} min", minutes=value)
+
+
 def _radio_group(
-    key: str, current: int, presets: tuple[int, ...], facts: TrayFacts, fmt: str
+    key: str, current: int, presets: tuple[int, ...], facts: TrayFacts,
+    fmt: Callable[[int], str] | None = None,
 ) -> tuple[MenuEntry, ...]:
     locked = key in facts.locked_keys
+    fmt = fmt or _min
     items = [
         MenuEntry(
-            "Off" if value == 0 else fmt.format(value),
+            _("Off") if value == 0 else fmt(value),
             action=f"set:{key}:{value}",
             toggle="radio",
             checked=value == current,
@@ -153,27 +164,34 @@ def _radio_group(
     if current not in presets:
         items.append(
             MenuEntry(
-                f"Custom ({current} min)", action=None, toggle="radio", checked=True,
-                enabled=False,
+                _("Custom ({minutes} min)", minutes=current), action=None, toggle="radio",
+                checked=True, enabled=False,
             )
         )
     return tuple(items)
 
 
+def _min(minutes: int) -> str:
+    return _("{minutes} min", minutes=minutes)
+
+
 def _duration(seconds: float, minute_s: float) -> str:
     minutes = _minutes_floor(seconds, minute_s)
-    return f"{minutes // 60} h {minutes % 60:02d} min" if minutes >= 60 else f"{minutes} min"
+    if minutes >= 60:
+        return _("{hours} h {minutes:02d} min", hours=minutes // 60, minutes=minutes % 60)
+    return _min(minutes)
 
 
 def today_entries(status: Status, minute_s: float = 60.0) -> tuple[MenuEntry, ...]:
     """Today's key figures, as disabled lines of the "Today" submenu."""
     c = status.counters
     lines = (
-        f"Sitting today: {_duration(c.sitting_s, minute_s)}",
-        f"Longest sit: {_duration(c.longest_sit_s, minute_s)}",
-        f"Breaks taken: {c.breaks_taken}",
-        f"Snoozed: {c.breaks_snoozed} · skipped: {c.breaks_skipped}",
-        f"Natural breaks: {c.natural_breaks}",
+        _("Sitting today: {duration}", duration=_duration(c.sitting_s, minute_s)),
+        _("Longest sit: {duration}", duration=_duration(c.longest_sit_s, minute_s)),
+        _("Breaks taken: {count}", count=c.breaks_taken),
+        _("Snoozed: {snoozed} · skipped: {skipped}", snoozed=c.breaks_snoozed,
+          skipped=c.breaks_skipped),
+        _("Natural breaks: {count}", count=c.natural_breaks),
     )
     return tuple(MenuEntry(line, action=None, enabled=False) for line in lines)
 
@@ -188,84 +206,85 @@ def build_view(
     """The whole tray: title, icon look and menu."""
     text = status_text(status, now, minute_s)
     if status.state == "off_hours" and facts.off_hours_until is not None:
-        text = f"Outside working hours until {resume_label(now, facts.off_hours_until)}"
+        text = _("Outside working hours until {when}",
+                 when=resume_label(now, facts.off_hours_until))
     elif facts.quiet_title and status.state == "prompt_due":
         text = facts.quiet_title
     elif facts.driver_title and status.profile == "driver" and status.state != "paused":
         text = facts.driver_title
-    title = f"{text} · {facts.notice}" if facts.notice else text
+    title = f"{text} · {localized(facts.notice)}" if facts.notice else text
     state = status.state
     can_snooze = state in ("sitting", "prompt_due")
     locked = facts.locked_keys
     driver = settings.profile == "driver"
     settings_menu = (
-        MenuEntry("Stretch every", children=_radio_group(
-            "stretch_every_min", settings.stretch_every_min, STRETCH_PRESETS_MIN, facts,
-            "{} min")),
-        MenuEntry("Break length", children=_radio_group(
-            "break_min", settings.break_min, BREAK_PRESETS_MIN, facts, "{} min")),
-        MenuEntry("Posture prompts", children=_radio_group(
+        MenuEntry(_("Stretch every"), children=_radio_group(
+            "stretch_every_min", settings.stretch_every_min, STRETCH_PRESETS_MIN, facts)),
+        MenuEntry(_("Break length"), children=_radio_group(
+            "break_min", settings.break_min, BREAK_PRESETS_MIN, facts)),
+        MenuEntry(_("Posture prompts"), children=_radio_group(
             "posture_every_min", settings.posture_every_min, POSTURE_PRESETS_MIN, facts,
-            "Every {} min")),
-        MenuEntry("Snooze length", children=_radio_group(
-            "snooze_min", settings.snooze_min, SNOOZE_PRESETS_MIN, facts, "{} min")),
-        MenuEntry("Profile", children=(
-            MenuEntry("Desk", action="set:profile:desk", toggle="radio",
+            _every_min)),
+        MenuEntry(_("Snooze length"), children=_radio_group(
+            "snooze_min", settings.snooze_min, SNOOZE_PRESETS_MIN, facts)),
+        MenuEntry(_("Profile"), children=(
+            MenuEntry(_("Desk"), action="set:profile:desk", toggle="radio",
                       checked=settings.profile == "desk", enabled="profile" not in locked),
-            MenuEntry("Driver", action="set:profile:driver", toggle="radio",
+            MenuEntry(_("Driver"), action="set:profile:driver", toggle="radio",
                       checked=settings.profile == "driver", enabled="profile" not in locked),
         )),
-        MenuEntry("Working hours", children=tuple(
+        MenuEntry(_("Working hours"), children=tuple(
             MenuEntry(
-                PRESET_LABELS[name], action=f"hours:{name}", toggle="radio",
+                localized(PRESET_LABELS[name]), action=f"hours:{name}", toggle="radio",
                 checked=settings.working_hours.preset == name,
                 enabled="working_hours" not in locked
                 and (name != CUSTOM or settings.working_hours.custom is not None),
             )
             for name in (*PRESETS, CUSTOM)
         )),
-        MenuEntry("Driving rules", children=tuple(
+        MenuEntry(_("Driving rules"), children=tuple(
             MenuEntry(label, action=f"set:driver_rules:{value}", toggle="radio",
                       checked=settings.driver_rules == value,
                       enabled="driver_rules" not in locked)
-            for value, label in (("eu", "EU (4 h 30 → 45 min)"), ("us", "US (8 h → 30 min)"),
-                                 ("off", "Off"))
+            for value, label in (("eu", _("EU (4 h 30 → 45 min)")),
+                                 ("us", _("US (8 h → 30 min)")), ("off", _("Off")))
         ), visible=settings.profile == "driver"),
-        MenuEntry("Voice prompts", action="toggle:voice", toggle="check",
+        MenuEntry(_("Voice prompts"), action="toggle:voice", toggle="check",
                   checked=settings.voice, enabled="voice" not in locked),
     )
     menu: list[MenuEntry] = [
         MenuEntry(title, action=None, enabled=False),
         SEPARATOR,
-        MenuEntry("Stopped — taking a break" if driver else "Take a break now",
+        MenuEntry(_("Stopped — taking a break") if driver else _("Take a break now"),
                   action="break-now", default=True, enabled=state != "on_break"),
-        MenuEntry("Back on the road", action="end-break",
+        MenuEntry(_("Back on the road"), action="end-break",
                   visible=driver and state == "on_break"),
-        MenuEntry("Snooze", enabled=can_snooze, children=tuple(
-            MenuEntry(f"{m} min", action=f"snooze:{m}", enabled=can_snooze)
+        MenuEntry(_("Snooze"), enabled=can_snooze, children=tuple(
+            MenuEntry(_min(m), action=f"snooze:{m}", enabled=can_snooze)
             for m in SNOOZE_NOW_MIN)),
-        MenuEntry("Skip this break", action="skip", enabled=can_snooze),
-        MenuEntry("Pause", children=(
-            *(MenuEntry(f"{m} min" if m < 60 else f"{m // 60} h", action=f"pause:{m}")
+        MenuEntry(_("Skip this break"), action="skip", enabled=can_snooze),
+        MenuEntry(_("Pause"), children=(
+            *(MenuEntry(_min(m) if m < 60 else _("{hours} h", hours=m // 60),
+                        action=f"pause:{m}")
               for m in PAUSE_PRESETS_MIN),
-            MenuEntry("Until tomorrow", action="pause:tomorrow"),
+            MenuEntry(_("Until tomorrow"), action="pause:tomorrow"),
         )),
-        MenuEntry("Resume", action="resume", visible=state == "paused"),
+        MenuEntry(_("Resume"), action="resume", visible=state == "paused"),
         SEPARATOR,
     ]
     if facts.can_show_stretch:
-        menu.append(MenuEntry("Show this stretch", action="show-stretch"))
-    menu.append(MenuEntry("Today", children=today_entries(status, minute_s)))
+        menu.append(MenuEntry(_("Show this stretch"), action="show-stretch"))
+    menu.append(MenuEntry(_("Today"), children=today_entries(status, minute_s)))
     if facts.can_show_week:
-        menu.append(MenuEntry("This week", action="show-week"))
-    menu.append(MenuEntry("Settings", children=settings_menu))
+        menu.append(MenuEntry(_("This week"), action="show-week"))
+    menu.append(MenuEntry(_("Settings"), children=settings_menu))
     if facts.autostart_enabled is not None:
-        menu.append(MenuEntry("Start at login", action="toggle:autostart", toggle="check",
+        menu.append(MenuEntry(_("Start at login"), action="toggle:autostart", toggle="check",
                               checked=facts.autostart_enabled))
     menu.extend((
         SEPARATOR,
-        MenuEntry("About psoas-break", action="about"),
-        MenuEntry("Quit", action="quit"),
+        MenuEntry(_("About psoas-break"), action="about"),
+        MenuEntry(_("Quit"), action="quit"),
     ))
     quiet = bool(facts.quiet_title) and status.state == "prompt_due"
     return TrayView(title, icon_look(status, settings, minute_s, quiet), tuple(menu))

@@ -36,13 +36,16 @@ from dataclasses import dataclass
 from datetime import date, datetime, time, timedelta, timezone, tzinfo
 from typing import Any
 
+from psoas_break.core.i18n import N_, _, localized, weekday_short
+
 DAY_KEYS = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")  # datetime.weekday() order
 PRESETS = ("always", "weekdays_9_17")
 CUSTOM = "custom"
+# English values; shown with `localized()` (the tray's radio items).
 PRESET_LABELS = {
-    "always": "Always",
-    "weekdays_9_17": "Weekdays 9\u201317",
-    CUSTOM: "Custom (from config)",
+    "always": N_("Always"),
+    "weekdays_9_17": N_("Weekdays 9–17"),
+    CUSTOM: N_("Custom (from config)"),
 }
 SETTING_KEY = "working_hours"
 DAY_MINUTES = 24 * 60
@@ -196,8 +199,8 @@ class WorkingHours:
 
     @property
     def label(self) -> str:
-        """The tray's name for the preset in effect."""
-        return PRESET_LABELS[self.preset]
+        """The tray's name for the preset in effect (in the active language)."""
+        return localized(PRESET_LABELS[self.preset])
 
     def with_preset(self, preset: str) -> WorkingHours:
         """The same custom days with another preset in effect (the tray's radio items).
@@ -369,8 +372,8 @@ def resume_label(wall: datetime, target: datetime) -> str:
     if days <= 0:
         return clock
     if days == 1:
-        return f"tomorrow {clock}"
-    return f"{DAY_KEYS[local.weekday()].capitalize()} {clock}"
+        return _("tomorrow {clock}", clock=clock)
+    return f"{weekday_short(local.weekday())} {clock}"
 
 
 # ---- parsing the setting ----
