@@ -9,14 +9,17 @@ on the gate's slow cadence): nothing here polls, watches or keeps a thread.
       inhibited                                            `Inhibited` (spec 1.2+)
     gnome-banners     GNOME           do-not-disturb       gsettings show-banners = false
     camera-v4l2       Linux           camera               /dev/video* open in another process
-    quiet-apps        Linux           app:<name>           /proc/*/comm and exe basenames
+    fullscreen-macos  macOS           fullscreen           front window fills its display
+                                                           (CGWindowListCopyWindowInfo)
     windows-state     Windows         fullscreen, presentation, away
                                                            SHQueryUserNotificationState
     camera-windows    Windows         camera               webcam consent store (registry)
+    quiet-apps        every platform  app:<name>           Linux: /proc/*/comm and exe
+                                                           basenames; elsewhere: psutil
 
-Documented gaps: macOS has no detector yet (no public API for another app's camera use or
-fullscreen state without PyObjC; Focus/Do Not Disturb has none at all); quiet_apps on Windows
-and macOS; fullscreen on Wayland (an X client sees only XWayland windows).
+Documented gaps: macOS camera use (not implemented) and Focus/Do Not Disturb (no public API);
+fullscreen on Wayland (an X client sees only XWayland windows). See fullscreen_macos.py for
+what its signal cannot see.
 
 `make_quiet_detectors(env, quiet_apps)` returns the detectors that work here and a `Choice`
 (family "quiet") whose `chosen` lists them and whose `rejected` says why the others do not:
@@ -45,14 +48,26 @@ DETECTORS = (
     "notifications-inhibited",
     "gnome-banners",
     "camera-v4l2",
-    "quiet-apps",
+    "fullscreen-macos",
     "windows-state",
     "camera-windows",
+    "quiet-apps",
 )
-_UNIX = ("fullscreen-x11", "notifications-inhibited", "gnome-banners", "camera-v4l2", "quiet-apps")
-_WINDOWS = ("windows-state", "camera-windows")
+# Which platform families each detector works on ("unix" = Linux and the BSDs).
+_FAMILIES: dict[str, frozenset[str]] = {
+    "fullscreen-x11": frozenset({"unix"}),
+    "notifications-inhibited": frozenset({"unix"}),
+    "gnome-banners": frozenset({"unix"}),
+    "camera-v4l2": frozenset({"unix"}),
+    "fullscreen-macos": frozenset({"macos"}),
+    "windows-state": frozenset({"windows"}),
+    "camera-windows": frozenset({"windows"}),
+    "quiet-apps": frozenset({"unix", "windows", "macos"}),
+}
+_ONLY_ON = {"unix": "only on Linux/BSD", "windows": "only on Windows", "macos": "only on macOS"}
 MACOS_GAP = (
-    "macOS: no detector yet (fullscreen, camera and Focus have no public API usable here)"
+    "macOS: no detector yet for camera use (not implemented; CoreMediaIO's "
+    "DeviceIsRunningSomewhere property is the candidate) or Focus/Do Not Disturb (no public API)"
 )
 
 
@@ -119,10 +134,12 @@ def make_quiet_detectors(
     """The detectors that work on this session, and a Choice for `doctor`; never raises.
 
     `env` defaults to os.environ, `platform` to sys.platform; `proc_root` and `video_glob`
-    let tests point the /proc scans at their own processes and files.
+    let tests point the /proc scans at their own processes and files. `platform` also picks
+    the process lister of quiet-apps (procfs on Linux, psutil elsewhere).
     """
     env = os.environ if env is None else env
-    family = _family(platform or sys.platform)
+    platform = platform or sys.platform
+    family = _family(platform)
     rejected: list[tuple[str, str]] = []
     wanted = set(DETECTORS)
     forced = env.get(ENV_VAR, "").strip().lower()
@@ -176,8 +193,14 @@ def make_quiet_detectors(
             def open_apps() -> QuietDetector:
                 from psoas_break.adapters.quiet.quiet_apps import QuietAppsDetector
 
-                return QuietAppsDetector.open(quiet_apps, proc_root)
+                return QuietAppsDetector.open(quiet_apps, proc_root, platform=platform)
             return open_apps
+        if name == "fullscreen-macos":
+            def open_mac_fullscreen() -> QuietDetector:
+                from psoas_break.adapters.quiet.fullscreen_macos import MacFullscreenDetector
+
+                return MacFullscreenDetector.open()
+            return open_mac_fullscreen
         if name == "windows-state":
             def open_state() -> QuietDetector:
                 from psoas_break.adapters.quiet.windows_state import WindowsStateDetector
@@ -196,8 +219,9 @@ def make_quiet_detectors(
         if name not in wanted:
             rejected.append((name, f"left out by {ENV_VAR}"))
             continue
-        if family != ("unix" if name in _UNIX else "windows"):
-            rejected.append((name, "only on Linux/BSD" if name in _UNIX else "only on Windows"))
+        families = _FAMILIES[name]
+        if family not in families:
+            rejected.append((name, _ONLY_ON[sorted(families)[0]]))  # one family here
             continue
         try:
             detectors.append(opener(name)())

@@ -2,20 +2,31 @@
 
 Linux: one pass over `/proc/<pid>/comm` (the kernel's process name, cut to 15 bytes) and the
 basename of `/proc/<pid>/exe` (the full executable name; unreadable for other users'
-processes, where comm still works). No psutil. A name matches case-insensitively, ignoring a
-".exe" suffix; a name longer than 15 characters also matches a comm equal to its first 15
-(the kernel's cut), so "zoom-test-meeting" is found whether it was started through a symlink
-(comm only) or as a copy (exe too).
+processes, where comm still works). No psutil here: importing it costs the tray app memory for
+nothing procfs does not already give. A name matches case-insensitively, ignoring a ".exe"
+suffix; a name longer than the kernel's cut also matches a process name equal to its first
+15 characters, so "zoom-test-meeting" is found whether it was started through a symlink (comm
+only) or as a copy (exe too).
 
-Windows and macOS: not implemented (would need a process list API: Toolhelp32 / libproc);
-the factory reports the gap. `proc_root` is a parameter for tests.
+Windows, macOS and the BSDs: psutil (a runtime dependency there, imported only on that path),
+one `process_iter(["name"])` pass. Its name is the executable's basename on Windows ("Zoom.exe"
+matches "zoom"), and on macOS the kernel's p_comm (cut to MAXCOMLEN = 16), which psutil widens
+from the command line when it can (not for other users' processes: the prefix rule covers
+those). On macOS that is the executable inside the bundle: "zoom.us", "Microsoft Teams",
+"MSTeams", not "zoom.us.app".
+
+Seams for tests: `proc_root` (the /proc scan) and `platform` (which path `open` picks: any
+non-Linux value takes the psutil path, which runs on Linux too, against real processes).
 """
 
 from __future__ import annotations
 
+import importlib
 import logging
 import os
-from collections.abc import Iterable, Iterator
+import sys
+from collections.abc import Callable, Iterable, Iterator
+from typing import Any
 
 from psoas_break.core.quiet_gate import normalise_app_name
 from psoas_break.ports import Unavailable
@@ -23,11 +34,23 @@ from psoas_break.ports import Unavailable
 log = logging.getLogger(__name__)
 
 DEFAULT_PROC_ROOT = "/proc"
-COMM_LEN = 15  # TASK_COMM_LEN - 1
+COMM_LEN = 15  # Linux: TASK_COMM_LEN - 1
+MACOS_COMM_LEN = 16  # macOS: MAXCOMLEN (p_comm)
+
+ProgramLister = Callable[[], Iterable[tuple[int, str, str]]]
+
+
+def kernel_name_len(platform: str = sys.platform) -> int:
+    """How many characters the kernel keeps of a process name on `platform`; 0 = no cut."""
+    if platform.startswith("linux"):
+        return COMM_LEN
+    if platform == "darwin":
+        return MACOS_COMM_LEN
+    return 0
 
 
 def running_programs(proc_root: str = DEFAULT_PROC_ROOT) -> Iterator[tuple[int, str, str]]:
-    """(pid, comm, exe basename or "") of every process we can see."""
+    """(pid, comm, exe basename or "") of every process we can see (Linux procfs)."""
     try:
         entries = list(os.scandir(proc_root))
     except OSError as exc:
@@ -51,8 +74,24 @@ def running_programs(proc_root: str = DEFAULT_PROC_ROOT) -> Iterator[tuple[int, 
         yield int(entry.name), comm, os.path.basename(exe)
 
 
-def matches(name: str, comm: str, exe_base: str) -> bool:
-    """True when normalised `name` is this process (see module docstring)."""
+def running_programs_psutil(psutil: Any) -> Iterator[tuple[int, str, str]]:
+    """(pid, name, "") of every process psutil lists (Windows, macOS, BSD).
+
+    Only the name is read: on Windows it is the executable's basename already, on macOS it is
+    derived from it; asking for exe too would cost a system call per process for nothing.
+    Processes that exit or deny access meanwhile are skipped or listed without a name.
+    """
+    for proc in psutil.process_iter(["name"], ad_value=""):
+        name = proc.info.get("name") or ""
+        if name:
+            yield int(proc.pid), str(name), ""
+
+
+def matches(name: str, comm: str, exe_base: str, comm_len: int = COMM_LEN) -> bool:
+    """True when normalised `name` is this process (see module docstring).
+
+    `comm_len`: where the kernel cuts process names (0: never), for the prefix rule.
+    """
     wanted = normalise_app_name(name)
     if not wanted:
         return False
@@ -61,27 +100,52 @@ def matches(name: str, comm: str, exe_base: str) -> bool:
     comm_name = comm.strip().lower()
     if comm_name == wanted or normalise_app_name(comm_name) == wanted:
         return True
-    return len(comm_name) == COMM_LEN and len(wanted) > COMM_LEN and wanted[:COMM_LEN] == comm_name
+    # Unstripped: a cut can end in a space ("Microsoft Teams classic" -> "microsoft teams ").
+    cut = comm.lower()
+    return (comm_len > 0 and len(cut) == comm_len and len(wanted) > comm_len
+            and wanted[:comm_len] == cut)
 
 
-def running_quiet_apps(
-    names: Iterable[str], proc_root: str = DEFAULT_PROC_ROOT, exclude_pids: Iterable[int] = ()
+def quiet_apps_among(
+    names: Iterable[str],
+    programs: Iterable[tuple[int, str, str]],
+    exclude_pids: Iterable[int] = (),
+    comm_len: int = COMM_LEN,
 ) -> list[str]:
-    """The names from `names` (normalised, in their order) that have a running process."""
+    """The names from `names` (normalised, in their order) that match one of `programs`
+    ((pid, name, exe basename) triples). Pure."""
     wanted = [normalise_app_name(n) for n in names if normalise_app_name(n)]
     if not wanted:
         return []
     excluded = set(exclude_pids)
     found: set[str] = set()
-    for pid, comm, exe_base in running_programs(proc_root):
+    for pid, comm, exe_base in programs:
         if pid in excluded:
             continue
         for name in wanted:
-            if name not in found and matches(name, comm, exe_base):
+            if name not in found and matches(name, comm, exe_base, comm_len):
                 found.add(name)
         if len(found) == len(wanted):
             break
     return [n for n in wanted if n in found]
+
+
+def running_quiet_apps(
+    names: Iterable[str], proc_root: str = DEFAULT_PROC_ROOT, exclude_pids: Iterable[int] = ()
+) -> list[str]:
+    """The names from `names` (normalised, in their order) that have a running process
+    (Linux procfs)."""
+    return quiet_apps_among(names, running_programs(proc_root), exclude_pids, COMM_LEN)
+
+
+def _import_psutil() -> Any:
+    try:
+        psutil = importlib.import_module("psutil")
+    except ImportError as exc:
+        raise Unavailable(
+            f"psutil is not installed ({exc}); install it: pip install 'psutil>=5.9'"
+        ) from None
+    return psutil
 
 
 class QuietAppsDetector:
@@ -89,20 +153,32 @@ class QuietAppsDetector:
 
     name = "quiet-apps"
 
-    def __init__(self, names: Iterable[str] = (), proc_root: str = DEFAULT_PROC_ROOT) -> None:
+    def __init__(self, names: Iterable[str] = (), proc_root: str = DEFAULT_PROC_ROOT,
+                 lister: ProgramLister | None = None, comm_len: int = COMM_LEN) -> None:
+        """Scans `proc_root` unless `lister` is given (then `comm_len` is that lister's cut)."""
         self.proc_root = proc_root
+        self._lister: ProgramLister = lister or (lambda: running_programs(self.proc_root))
+        self._comm_len = comm_len
+        self.source = "procfs" if lister is None else "psutil"
         self._names: tuple[str, ...] = ()
         self.set_names(names)
 
     @classmethod
-    def open(cls, names: Iterable[str] = (), proc_root: str = DEFAULT_PROC_ROOT
-             ) -> QuietAppsDetector:
-        """Raises Unavailable when `proc_root` is not a procfs (not Linux)."""
-        if not os.path.isfile(os.path.join(proc_root, "self", "comm")):
-            raise Unavailable(
-                f"no process list at {proc_root} (quiet_apps works on Linux only for now)"
-            )
-        return cls(names, proc_root)
+    def open(cls, names: Iterable[str] = (), proc_root: str = DEFAULT_PROC_ROOT, *,
+             platform: str | None = None) -> QuietAppsDetector:
+        """The detector for `platform` (default sys.platform): procfs on Linux, psutil
+        elsewhere. Raises Unavailable when procfs is missing on Linux or psutil elsewhere."""
+        platform = platform or sys.platform
+        if platform.startswith("linux"):
+            if not os.path.isfile(os.path.join(proc_root, "self", "comm")):
+                raise Unavailable(
+                    f"no procfs at {proc_root} (quiet_apps reads /proc on Linux only)"
+                )
+            return cls(names, proc_root)
+        psutil = _import_psutil()
+        # The cut belongs to the kernel psutil reads, which is this machine's, not `platform`.
+        return cls(names, proc_root, lister=lambda: running_programs_psutil(psutil),
+                   comm_len=kernel_name_len(sys.platform))
 
     @property
     def names(self) -> tuple[str, ...]:
@@ -119,7 +195,8 @@ class QuietAppsDetector:
         if not self._names:
             return ()
         try:
-            running = running_quiet_apps(self._names, self.proc_root, (os.getpid(),))
+            running = quiet_apps_among(self._names, self._lister(), (os.getpid(),),
+                                       self._comm_len)
         except Exception:
             log.debug("quiet_apps scan failed", exc_info=True)
             return ()

@@ -7,8 +7,9 @@ that works here into one `CompositeSessionWatcher`:
   org.gnome.ScreenSaver.
 Both listen with jeepney's blocking I/O on plain threads: nothing here imports asyncio or
 dbus_fast, which would cost ~12 MiB RSS in an otherwise idle tray app (see _dbus_watch.py).
-Windows: `WindowsSessionWatcher` (WTS lock notifications + power broadcasts). macOS: the null
-watcher (see session/macos.py for why). Nothing works: `NullSessionWatcher`.
+Windows: `WindowsSessionWatcher` (WTS lock notifications + power broadcasts, session/windows.py).
+macOS: `MacSessionWatcher` (distributed screenIsLocked/Unlocked notifications + IOKit
+sleep/wake, session/macos.py). Nothing works: `NullSessionWatcher`.
 
 How the runtime uses it (callbacks run on a watcher thread: only post to the engine queue):
 
@@ -163,24 +164,33 @@ def make_session_watcher(
     platform = platform or sys.platform
     unix_rejected = (("logind", "only on Linux/BSD"), ("screensaver", "only on Linux/BSD"))
     if platform == "win32":
-        try:
-            from psoas_break.adapters.session.windows import WindowsSessionWatcher
+        from psoas_break.adapters.session.windows import WindowsSessionWatcher
 
+        others = (*unix_rejected, ("macos", "only on macOS"))
+        try:
             watcher = WindowsSessionWatcher()
         except AdapterError as exc:
+            return NullSessionWatcher(), Choice("session", "none", (("windows", str(exc)), *others))
+        except Exception as exc:  # noqa: BLE001 - a broken binding must not stop the app
+            log.warning("Windows session watcher unavailable: %s", exc, exc_info=True)
             return NullSessionWatcher(), Choice(
-                "session", "none", (("windows", str(exc)), *unix_rejected)
+                "session", "none", (("windows", f"failed: {type(exc).__name__}: {exc}"), *others)
             )
-        return (
-            CompositeSessionWatcher([watcher]),
-            Choice("session", "windows", (*unix_rejected, ("macos", "only on macOS"))),
-        )
+        return CompositeSessionWatcher([watcher]), Choice("session", "windows", others)
     if platform == "darwin":
-        from psoas_break.adapters.session.macos import REASON
+        from psoas_break.adapters.session.macos import MacSessionWatcher
 
-        return NullSessionWatcher(), Choice(
-            "session", "none", (("macos", REASON), *unix_rejected, ("windows", "only on Windows"))
-        )
+        others = (*unix_rejected, ("windows", "only on Windows"))
+        try:
+            mac_watcher = MacSessionWatcher.open()
+        except AdapterError as exc:
+            return NullSessionWatcher(), Choice("session", "none", (("macos", str(exc)), *others))
+        except Exception as exc:  # noqa: BLE001 - a broken binding must not stop the app
+            log.warning("macOS session watcher unavailable: %s", exc, exc_info=True)
+            return NullSessionWatcher(), Choice(
+                "session", "none", (("macos", f"failed: {type(exc).__name__}: {exc}"), *others)
+            )
+        return CompositeSessionWatcher([mac_watcher]), Choice("session", "macos", others)
     try:
         return _linux(env)
     except Exception as exc:  # noqa: BLE001 - a broken watcher must not stop the app
