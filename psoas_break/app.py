@@ -327,7 +327,8 @@ def _late_start(app: App, hooks: Hooks) -> None:
         app.notice = N_("notifications unavailable")
         runtime.post("wake")
 
-    def notify_recovered() -> None:
+    def notify_recovered(detail: str) -> None:
+        log.info("notifications work again: %s", detail)
         app.notice = None
         runtime.post("wake")
 
