@@ -30,6 +30,7 @@ from __future__ import annotations
 
 import ctypes
 import functools
+import math
 import os
 import sys
 import threading
@@ -93,6 +94,11 @@ class SystemClock:
         # suspend would. Unset in normal use.
         sleep_file = os.environ.get("PSOAS_TEST_SLEEP_FILE")
         self._sleep_file = Path(sleep_file) if sleep_file else None
+        # Test seam: a file holding seconds (either sign) added to the wall clock only, as when
+        # NTP or a user steps the clock while the app runs; the monotonic clocks are untouched.
+        # Unset in normal use.
+        wall_offset_file = os.environ.get("PSOAS_TEST_WALL_OFFSET_FILE")
+        self._wall_offset_file = Path(wall_offset_file) if wall_offset_file else None
         self._estimator: SleepEstimator | None = None
         self.method, self._read = self._choose()
 
@@ -167,6 +173,9 @@ class SystemClock:
             mono_s += extra_s
             slept_s += extra_s
             wall = (wall.astimezone(timezone.utc) + timedelta(seconds=extra_s)).astimezone()
+        if self._wall_offset_file is not None:
+            offset_s = _wall_offset_s(self._wall_offset_file)
+            wall = (wall.astimezone(timezone.utc) + timedelta(seconds=offset_s)).astimezone()
         return wall, mono_s, slept_s
 
 
@@ -175,6 +184,15 @@ def _simulated_sleep_s(path: Path) -> float:
         return max(0.0, float(path.read_text().strip() or 0.0))
     except (OSError, ValueError):
         return 0.0
+
+
+def _wall_offset_s(path: Path) -> float:
+    try:
+        offset_s = float(path.read_text().strip() or 0.0)
+    except (OSError, ValueError):
+        return 0.0
+    # A typo must not crash the clock: only finite offsets within a year are applied.
+    return offset_s if math.isfinite(offset_s) and abs(offset_s) <= 366 * 86400.0 else 0.0
 
 
 @functools.lru_cache(maxsize=1)
