@@ -44,7 +44,7 @@ class Choice:
 
 @dataclass(frozen=True)
 class Notification:
-    """One desktop notification. `replaces` is the previous one of the same prompt, if any."""
+    """One desktop notification; a newer one with the same `tag` replaces the one shown."""
 
     title: str
     body: str
