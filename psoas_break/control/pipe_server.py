@@ -79,9 +79,9 @@ from psoas_break.control.protocol import (
     MAX_REPLY_BYTES,
     MAX_REQUEST_BYTES,
     ProtocolError,
+    answer_request,
     encode,
     error_reply,
-    parse_request,
 )
 from psoas_break.control.server import ControlServerError
 from psoas_break.single_instance import InstanceLockError, ensure_private_dir
@@ -397,19 +397,7 @@ class PipeControlServer:
         return line
 
     def _answer(self, data: bytes) -> dict[str, Any]:
-        try:
-            request = parse_request(data)
-        except ProtocolError as exc:
-            return error_reply(str(exc))
-        try:
-            reply = self._handler(request)
-        except Exception:
-            log.exception("control server: the handler failed on %r", request)
-            return error_reply("internal error in psoas-break (details are in its log)")
-        if not isinstance(reply, dict) or not isinstance(reply.get("ok"), bool):
-            log.error("control server: the handler returned %r for %r", reply, request)
-            return error_reply("internal error in psoas-break (bad reply)")
-        return reply
+        return answer_request(data, self._handler)
 
     def _send(self, conn: Any, reply: dict[str, Any]) -> None:
         try:

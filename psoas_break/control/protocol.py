@@ -31,8 +31,10 @@ handles itself). `status_payload` builds the documented `status` reply from an e
 from __future__ import annotations
 
 import json
+import logging
 import math
 import re
+from collections.abc import Callable
 from datetime import datetime
 from typing import Any
 
@@ -47,6 +49,8 @@ from psoas_break.core.events import (
     Snooze,
     TakeBreak,
 )
+
+log = logging.getLogger(__name__)
 
 MAX_REQUEST_BYTES = 4096
 MAX_REPLY_BYTES = 64 * 1024
@@ -172,6 +176,27 @@ def to_command(request: dict[str, Any]) -> Command | None:
 
 
 # ---- replies ----
+
+
+def answer_request(
+    data: bytes, handler: Callable[[dict[str, Any]], dict[str, Any]]
+) -> dict[str, Any]:
+    """The reply to one raw request line: parse it, run `handler`, and turn a bad request, a
+    handler that raises or a malformed reply into a one-line error reply. Never raises.
+    Shared by every control channel (Unix socket, named pipe)."""
+    try:
+        request = parse_request(data)
+    except ProtocolError as exc:
+        return error_reply(str(exc))
+    try:
+        reply = handler(request)
+    except Exception:
+        log.exception("control server: the handler failed on %r", request)
+        return error_reply("internal error in psoas-break (details are in its log)")
+    if not isinstance(reply, dict) or not isinstance(reply.get("ok"), bool):
+        log.error("control server: the handler returned %r for %r", reply, request)
+        return error_reply("internal error in psoas-break (bad reply)")
+    return reply
 
 
 def ok_reply(**fields: Any) -> dict[str, Any]:
