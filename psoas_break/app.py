@@ -19,17 +19,17 @@ from pathlib import Path
 from typing import Any
 
 from psoas_break import APP_NAME, __version__
+from psoas_break.adapters.files.logging_setup import setup_logging
+from psoas_break.adapters.files.paths import AppPaths
+from psoas_break.adapters.files.settings_store import SettingsStore
 from psoas_break.adapters.tray import choose_backend
 from psoas_break.core.engine import SittingEngine
 from psoas_break.core.i18n import N_
 from psoas_break.core.tray_view import TrayFacts, TrayView
-from psoas_break.logging_setup import setup_logging
-from psoas_break.paths import AppPaths
 from psoas_break.ports import Choice
-from psoas_break.prompts import LogNotifications, Presenter
-from psoas_break.runtime import Hooks, Runtime
-from psoas_break.settings_store import SettingsStore
-from psoas_break.tray_icon import app_icon
+from psoas_break.runtime.loop import Hooks, Runtime
+from psoas_break.runtime.presenter import LogNotifications, Presenter
+from psoas_break.ui.icon import app_icon
 
 log = logging.getLogger(__name__)
 
@@ -130,7 +130,7 @@ def _app_icon_file(paths: AppPaths) -> Path | None:
 
 def _load_library() -> Any:
     try:
-        from psoas_break.exercise_library import load_builtin_library
+        from psoas_break.adapters.files.exercise_library import load_builtin_library
 
         return load_builtin_library()
     except Exception:
@@ -146,7 +146,7 @@ def _open_path(path: Path) -> None:
 
 
 def run_app(paths: AppPaths, verbose: bool = False) -> int:
-    from psoas_break.single_instance import InstanceLock, InstanceLockError
+    from psoas_break.adapters.files.single_instance import InstanceLock, InstanceLockError
 
     # The lock comes first, before pystray is imported: a second copy never shows an icon.
     lock = InstanceLock(paths.lock_file)
@@ -165,7 +165,12 @@ def run_app(paths: AppPaths, verbose: bool = False) -> int:
 
 def _control_handler(app: App) -> Callable[[dict[str, Any]], dict[str, Any]]:
     """Requests from `psoas-break status|break-now|...`; runs on a server thread."""
-    from psoas_break.control.protocol import error_reply, ok_reply, status_payload, to_command
+    from psoas_break.adapters.control.protocol import (
+        error_reply,
+        ok_reply,
+        status_payload,
+        to_command,
+    )
     from psoas_break.core.events import ShowNotice
 
     runtime = app.runtime
@@ -384,7 +389,7 @@ def _late_start(app: App, hooks: Hooks) -> None:
     hooks.on_new_day = apply_retention
     apply_retention()
     from psoas_break.adapters.quiet import make_quiet_detectors
-    from psoas_break.quiet_control import QuietControl
+    from psoas_break.runtime.quiet import QuietControl
 
     settings = runtime.engine.settings
     detectors, quiet_choice = make_quiet_detectors(quiet_apps=settings.quiet_apps)
@@ -393,7 +398,7 @@ def _late_start(app: App, hooks: Hooks) -> None:
     runtime.quiet = quiet
     app.closers.append(quiet.close)
     app.choices["quiet"] = quiet_choice
-    from psoas_break.driving_control import DrivingControl
+    from psoas_break.runtime.driving import DrivingControl
 
     def driver_disclaimer() -> None:
         # Said plainly the first time the driver profile starts (and in About, README).
@@ -424,8 +429,8 @@ def _late_start(app: App, hooks: Hooks) -> None:
         app.refresh_autostart()
     except Exception:
         log.warning("start at login is not available here", exc_info=True)
-    from psoas_break.control import make_control_server
-    from psoas_break.control.server import ControlServerError
+    from psoas_break.adapters.control import make_control_server
+    from psoas_break.adapters.control.server import ControlServerError
 
     server = make_control_server(paths, _control_handler(app))
     try:
@@ -454,7 +459,7 @@ def _extra_actions(app: App) -> dict[str, Callable[[], None]]:
         return start
 
     def show_week() -> None:
-        from psoas_break import cli_stats
+        from psoas_break.cli import stats as cli_stats
 
         app.history.flush(2)
         report = cli_stats.load_report(
@@ -464,7 +469,7 @@ def _extra_actions(app: App) -> dict[str, Callable[[], None]]:
         _open_path(cli_stats.write_chart(paths.cache_dir / "week.png", report))
 
     def show_about() -> None:
-        from psoas_break.about_page import write_about
+        from psoas_break.ui.about_page import write_about
 
         backends = {k: c.chosen for k, c in app.choices.items()}
         _open_path(write_about(paths, backends, engine.settings.profile == "driver"))

@@ -20,6 +20,7 @@ from collections.abc import Iterator
 from typing import TYPE_CHECKING
 
 import pytest
+from hypothesis import HealthCheck, settings
 
 if TYPE_CHECKING:
     from tests.desktop import DesktopSession
@@ -29,6 +30,20 @@ _DESKTOP_FIXTURES = {"desktop", "desktop_module"}
 # The suite asserts English text; apps it starts inherit this environment. Tests of other
 # languages set LANGUAGE for their own processes.
 os.environ["LANGUAGE"] = "en"
+
+# Hypothesis on a busy, shared 2-core CI machine: generating inputs and running one example can
+# take seconds when the other core is loaded, which trips the "too slow"/"large base example"
+# health checks and the per-example deadline although nothing is wrong with the code. The
+# profile drops only those timing checks; every property keeps its examples and assertions.
+# A test's own @settings still override the profile for what they name (max_examples, ...).
+settings.register_profile(
+    "shared-machine",
+    deadline=None,
+    suppress_health_check=[HealthCheck.too_slow, HealthCheck.large_base_example,
+                           HealthCheck.data_too_large],
+    print_blob=True,
+)
+settings.load_profile(os.environ.get("HYPOTHESIS_PROFILE", "shared-machine"))
 
 
 def _require_desktop() -> None:

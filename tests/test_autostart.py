@@ -19,7 +19,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 import psoas_break
-from psoas_break import __version__, cli_autostart
+from psoas_break import __version__
 from psoas_break.adapters.autostart import AutostartError, launch_argv, make_autostart
 from psoas_break.adapters.autostart.macos import LABEL, MacAutostart
 from psoas_break.adapters.autostart.windows import (
@@ -36,6 +36,7 @@ from psoas_break.adapters.autostart.xdg import (
     read_desktop_entry,
     split_exec,
 )
+from psoas_break.cli import autostart as cli_autostart
 
 pytestmark = pytest.mark.timeout(120)
 
@@ -85,7 +86,7 @@ def run_cli_autostart(py: Path, env: dict[str, str], action: str,
     code = textwrap.dedent(
         f"""
         import argparse, sys
-        from psoas_break import cli_autostart
+        from psoas_break.cli import autostart as cli_autostart
         sys.exit(cli_autostart.run(argparse.Namespace(action={action!r})))
         """
     )

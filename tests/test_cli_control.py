@@ -15,10 +15,11 @@ from typing import Any
 
 import pytest
 
-from psoas_break import cli, cli_control
-from psoas_break.control.protocol import error_reply, ok_reply
-from psoas_break.control.server import ControlServer
-from psoas_break.paths import AppPaths
+from psoas_break import cli
+from psoas_break.adapters.control.protocol import error_reply, ok_reply
+from psoas_break.adapters.control.server import ControlServer
+from psoas_break.adapters.files.paths import AppPaths
+from psoas_break.cli import control as cli_control
 
 pytestmark = pytest.mark.timeout(120)
 

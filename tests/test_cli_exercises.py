@@ -10,15 +10,15 @@ from pathlib import Path
 
 import pytest
 
-from psoas_break.cli_exercises import add_subcommands, run
-from psoas_break.exercise_library import load_builtin_library
+from psoas_break.adapters.files.exercise_library import load_builtin_library
+from psoas_break.cli.exercises import add_subcommands, run
 
 LIBRARY = load_builtin_library()
 REPO = Path(__file__).resolve().parent.parent
 
 RUNNER = """
 import argparse, sys
-from psoas_break.cli_exercises import add_subcommands, run
+from psoas_break.cli.exercises import add_subcommands, run
 parser = argparse.ArgumentParser(prog="psoas-break")
 add_subcommands(parser.add_subparsers(dest="command"))
 sys.exit(run(parser.parse_args(sys.argv[1:])))

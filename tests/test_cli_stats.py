@@ -13,7 +13,7 @@ from pathlib import Path
 import pytest
 from PIL import Image
 
-from psoas_break import cli_stats
+from psoas_break.cli import stats as cli_stats
 from psoas_break.core import stats
 from psoas_break.core.events import RecordEvent
 from tests.test_stats import week_db
@@ -39,7 +39,7 @@ def fresh_copy(week: Week, tmp_path: Path) -> Path:
 def cli(*args: str, env: dict[str, str] | None = None) -> subprocess.CompletedProcess[str]:
     """The real command in a child process (cli.py will call the same add_subcommands/run)."""
     return subprocess.run(
-        [sys.executable, "-m", "psoas_break.cli_stats", "stats", *args],
+        [sys.executable, "-m", "psoas_break.cli.stats", "stats", *args],
         cwd=REPO, capture_output=True, text=True, timeout=120,
         env={**os.environ, **(env or {})},
     )

@@ -10,7 +10,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from psoas_break.control.protocol import (
+from psoas_break.adapters.control.protocol import (
     COMMANDS,
     MAX_REQUEST_BYTES,
     ProtocolError,

@@ -20,8 +20,8 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from psoas_break.control.client import ControlError, NotRunning, send
-from psoas_break.control.protocol import (
+from psoas_break.adapters.control.client import ControlError, NotRunning, send
+from psoas_break.adapters.control.protocol import (
     COMMANDS,
     MAX_REQUEST_BYTES,
     ProtocolError,
@@ -29,7 +29,7 @@ from psoas_break.control.protocol import (
     ok_reply,
     parse_request,
 )
-from psoas_break.control.server import ControlServer, ControlServerError
+from psoas_break.adapters.control.server import ControlServer, ControlServerError
 
 pytestmark = pytest.mark.timeout(120)
 

@@ -701,7 +701,7 @@ def test_safe_while_driving(text: str) -> None:
 
 
 def test_the_shipped_driving_safe_exercises_are_all_safe() -> None:
-    from psoas_break.exercise_library import load_builtin_library
+    from psoas_break.adapters.files.exercise_library import load_builtin_library
 
     library = load_builtin_library()
     assert library_problems(library) == []
@@ -742,7 +742,7 @@ def test_choose_driving_notice_only_ever_offers_safe_posture_changes() -> None:
 
 
 def test_choose_driving_notice_varies_over_the_shipped_library() -> None:
-    from psoas_break.exercise_library import load_builtin_library
+    from psoas_break.adapters.files.exercise_library import load_builtin_library
 
     library = load_builtin_library()
     rng = random.Random(3)

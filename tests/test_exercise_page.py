@@ -14,15 +14,15 @@ from pathlib import Path
 
 import pytest
 
+from psoas_break.adapters.files.exercise_library import load_builtin_library
 from psoas_break.core.exercises import Exercise
-from psoas_break.exercise_library import load_builtin_library
-from psoas_break.exercise_page import (
+from psoas_break.illustration import picture_path
+from psoas_break.ui.exercise_page import (
     CONTENT_SECURITY_POLICY,
     page_file_name,
     render_exercise_page,
     write_exercise_page,
 )
-from psoas_break.illustration import picture_path
 
 LIBRARY = load_builtin_library()
 

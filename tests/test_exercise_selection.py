@@ -10,6 +10,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from psoas_break.adapters.files.exercise_library import load_builtin_library
 from psoas_break.core.exercise_selection import (
     HISTORY_MAX,
     KINDS_FOR_PROMPT,
@@ -27,7 +28,6 @@ from psoas_break.core.exercise_selection import (
     situation_for,
 )
 from psoas_break.core.exercises import Exercise
-from psoas_break.exercise_library import load_builtin_library
 
 LIBRARY = load_builtin_library()
 IDS = list(LIBRARY.ids())

@@ -15,6 +15,7 @@ from typing import Any
 
 import pytest
 
+from psoas_break.adapters.files.exercise_library import load_builtin_library, parse_library_text
 from psoas_break.core.exercise_selection import Selection, notification_body
 from psoas_break.core.exercises import (
     FOCUS,
@@ -29,7 +30,6 @@ from psoas_break.core.exercises import (
     parse_library,
 )
 from psoas_break.core.safety import DRIVING_NOTE, NOT_MEDICAL_NOTE, SAFETY_NOTE, safety_text
-from psoas_break.exercise_library import load_builtin_library, parse_library_text
 
 if sys.version_info >= (3, 11):
     import tomllib

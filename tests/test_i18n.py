@@ -25,7 +25,7 @@ from psoas_break.core.events import ShowNotice, Snooze
 from psoas_break.core.settings import Settings
 from psoas_break.core.tray_view import MenuEntry, TrayFacts, build_view
 from psoas_break.ports import Notification
-from psoas_break.prompts import Presenter
+from psoas_break.runtime.presenter import Presenter
 from tests.engine_driver import BERLIN, Driver
 
 REPO = Path(__file__).resolve().parent.parent

@@ -12,7 +12,7 @@ import PIL
 import pytest
 from PIL import Image, ImageChops, ImageOps
 
-from psoas_break.exercise_library import load_builtin_library
+from psoas_break.adapters.files.exercise_library import load_builtin_library
 from psoas_break.illustration import (
     ICON_SIZE_PX,
     picture_files,

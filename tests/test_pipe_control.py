@@ -28,7 +28,7 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from psoas_break.control import (
+from psoas_break.adapters.control import (
     BACKEND_ENV,
     control_address,
     control_backend,
@@ -37,16 +37,16 @@ from psoas_break.control import (
     pipe_client,
     send_control,
 )
-from psoas_break.control.client import ControlError, NotRunning
-from psoas_break.control.pipe_common import (
+from psoas_break.adapters.control.client import ControlError, NotRunning
+from psoas_break.adapters.control.pipe_common import (
     KEY_BYTES,
     KeyFileError,
     load_or_create_key,
     read_key,
     windows_pipe_name,
 )
-from psoas_break.control.pipe_server import PipeControlServer, pipe_sddl
-from psoas_break.control.protocol import (
+from psoas_break.adapters.control.pipe_server import PipeControlServer, pipe_sddl
+from psoas_break.adapters.control.protocol import (
     COMMANDS,
     MAX_REQUEST_BYTES,
     ProtocolError,
@@ -54,8 +54,8 @@ from psoas_break.control.protocol import (
     ok_reply,
     parse_request,
 )
-from psoas_break.control.server import ControlServer, ControlServerError
-from psoas_break.paths import AppPaths
+from psoas_break.adapters.control.server import ControlServer, ControlServerError
+from psoas_break.adapters.files.paths import AppPaths
 
 if TYPE_CHECKING:
     from tests.desktop.session import DesktopSession

@@ -10,6 +10,11 @@ from pathlib import Path
 
 import pytest
 
+from psoas_break.adapters.files.settings_store import (
+    SettingLockedError,
+    SettingsStore,
+    SettingsWriteError,
+)
 from psoas_break.core.settings import (
     SPECS,
     SettingError,
@@ -19,7 +24,6 @@ from psoas_break.core.settings import (
     settings_from_mapping,
     validate_value,
 )
-from psoas_break.settings_store import SettingLockedError, SettingsStore, SettingsWriteError
 
 if sys.version_info >= (3, 11):
     import tomllib
@@ -187,7 +191,7 @@ def test_disk_full_gives_plain_error_and_keeps_file(tmp_path: Path) -> None:
     store = store_in(tmp_path)
     store.set("break_min", 5)
     # /dev/full fails every write with ENOSPC: a real disk-full error from the kernel.
-    import psoas_break.atomic_file as atomic
+    import psoas_break.adapters.files.atomic_file as atomic
 
     real_mkstemp = atomic.tempfile.mkstemp
 
@@ -209,7 +213,7 @@ def test_disk_full_gives_plain_error_and_keeps_file(tmp_path: Path) -> None:
 WRITER = """
 import sys
 from pathlib import Path
-from psoas_break.settings_store import SettingsStore
+from psoas_break.adapters.files.settings_store import SettingsStore
 store = SettingsStore(Path(sys.argv[1]))
 i = 0
 while True:

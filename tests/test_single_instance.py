@@ -15,7 +15,11 @@ from pathlib import Path
 
 import pytest
 
-from psoas_break.single_instance import InstanceLock, InstanceLockError, ensure_private_dir
+from psoas_break.adapters.files.single_instance import (
+    InstanceLock,
+    InstanceLockError,
+    ensure_private_dir,
+)
 
 pytestmark = pytest.mark.timeout(120)
 
@@ -25,7 +29,7 @@ CONTENDER = textwrap.dedent(
     """
     import os, sys
     from pathlib import Path
-    from psoas_break.single_instance import InstanceLock
+    from psoas_break.adapters.files.single_instance import InstanceLock
     lock = InstanceLock(Path(sys.argv[1]))
     print("ready", flush=True)
     sys.stdin.readline()
@@ -147,7 +151,7 @@ def test_children_do_not_inherit_the_lock(lock_path: Path) -> None:
         """
         import subprocess, sys, time
         from pathlib import Path
-        from psoas_break.single_instance import InstanceLock
+        from psoas_break.adapters.files.single_instance import InstanceLock
         lock = InstanceLock(Path(sys.argv[1]))
         assert lock.acquire()
         child = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(60)"])

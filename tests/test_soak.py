@@ -39,7 +39,7 @@ from psoas_break.core.engine import SittingEngine, Status
 from psoas_break.core.events import Command, ShowPrompt, Skip, Snooze, TakeBreak
 from psoas_break.core.settings import Settings
 from psoas_break.core.tray_view import TrayView
-from psoas_break.runtime import Hooks, Runtime
+from psoas_break.runtime.loop import Hooks, Runtime
 from tests.app_harness import start_app
 from tests.desktop.session import DesktopSession
 

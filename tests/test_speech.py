@@ -13,7 +13,6 @@ from pathlib import Path
 
 import pytest
 
-from psoas_break import cli_speech
 from psoas_break.adapters.speech import (
     CommandSpeaker,
     NullSpeaker,
@@ -22,6 +21,7 @@ from psoas_break.adapters.speech import (
     speak_to_file,
     wav_stats,
 )
+from psoas_break.cli import speech as cli_speech
 from psoas_break.ports import Unavailable
 from tests.desktop.waiting import wait_for
 

@@ -8,10 +8,10 @@ from pathlib import Path
 import pytest
 from PIL import Image
 
-from psoas_break import stats_chart
 from psoas_break.adapters.history import read_events
 from psoas_break.core import stats
 from psoas_break.core.stats import Summary
+from psoas_break.ui import chart as stats_chart
 from tests.test_stats import CET, Script, week_db
 
 RGB = tuple[int, int, int]

@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from psoas_break.tray_icon import state_colour
+from psoas_break.ui.icon import state_colour
 from tests.app_harness import RunningApp, start_app
 from tests.desktop.session import DesktopSession
 from tests.desktop.waiting import wait_for

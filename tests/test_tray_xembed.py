@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 from PIL import Image
 
-from psoas_break.tray_icon import state_colour
+from psoas_break.ui.icon import state_colour
 from tests.app_harness import RunningApp, start_app
 from tests.desktop.session import DesktopSession
 from tests.desktop.waiting import wait_for

@@ -1,7 +1,8 @@
 """The exercise library: typed, frozen exercises validated from data, with one-line errors.
 
 Pure: stdlib only. `parse_library` validates a mapping (as parsed from TOML by the non-core
-loader `psoas_break.exercise_library`, which also finds the copy shipped in `psoas_break/data/`).
+loader `psoas_break.adapters.files.exercise_library`, which also finds the copy shipped in
+`psoas_break/data/`).
 Every problem raises `ExerciseDataError` with one line naming the exercise id, the field, what was
 wrong and what is allowed.
 

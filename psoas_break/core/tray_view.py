@@ -2,7 +2,7 @@
 
 Pure: built from the engine's `Status`, the settings and a few runtime facts. The tray adapter
 turns a `TrayView` into pystray objects; tests compare views without any GUI. Menu actions are
-strings the runtime understands (see `psoas_break.runtime.ACTIONS`).
+strings the runtime understands (see `psoas_break.runtime.loop.ACTIONS`).
 """
 
 from __future__ import annotations

@@ -19,8 +19,8 @@ from pathlib import Path
 import PIL
 from PIL import Image, ImageDraw, ImageFont
 
+from psoas_break.adapters.files.exercise_library import load_builtin_library
 from psoas_break.core.exercises import ExerciseDataError, ExerciseLibrary
-from psoas_break.exercise_library import load_builtin_library
 from psoas_break.illustration import (
     GENERATOR_VERSION,
     ICON_SIZE_PX,

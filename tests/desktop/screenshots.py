@@ -488,7 +488,7 @@ class Panels:
 
 def settled_icon(desktop: DesktopSession, state: str, timeout_s: float = 10.0) -> Image.Image:
     """The docked icon once it shows `state`'s colour and two grabs 0.15 s apart agree."""
-    from psoas_break.tray_icon import state_colour
+    from psoas_break.ui.icon import state_colour
 
     colour = state_colour(state)
 

@@ -19,7 +19,7 @@ from psoas_break.adapters.autostart import (
     interpreter_problem,
     launch_argv,
 )
-from psoas_break.atomic_file import write_atomic
+from psoas_break.adapters.files.atomic_file import write_atomic
 
 LABEL = "io.github.psoas-break"
 

@@ -93,7 +93,7 @@ def default_db_path() -> Path:
     """`user_data_dir("psoas-break")/history.sqlite3` (honours XDG_DATA_HOME on Linux)."""
     import platformdirs
 
-    from psoas_break.paths import APP_DIR_NAME
+    from psoas_break.adapters.files.paths import APP_DIR_NAME
 
     return Path(platformdirs.user_data_dir(APP_DIR_NAME, appauthor=False)) / DB_FILENAME
 

@@ -16,7 +16,7 @@ from typing import Any
 
 from psoas_break import APP_NAME
 from psoas_break.core.tray_view import MenuEntry, TrayView
-from psoas_break.tray_icon import render_icon
+from psoas_break.ui.icon import render_icon
 
 log = logging.getLogger(__name__)
 

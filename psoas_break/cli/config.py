@@ -10,10 +10,10 @@ import sys
 from collections.abc import Callable
 from typing import Any
 
+from psoas_break.adapters.files.paths import AppPaths
+from psoas_break.adapters.files.settings_store import SettingsStore, SettingsWriteError
 from psoas_break.core.i18n import _
 from psoas_break.core.settings import SPECS, SettingError, describe, parse_cli_value
-from psoas_break.paths import AppPaths
-from psoas_break.settings_store import SettingsStore, SettingsWriteError
 
 
 def add_subcommands(subparsers: Any) -> None:

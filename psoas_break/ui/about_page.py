@@ -10,9 +10,9 @@ import html
 from pathlib import Path
 
 from psoas_break import __version__
+from psoas_break.adapters.files.paths import AppPaths
 from psoas_break.core.i18n import _, language
 from psoas_break.core.safety import safety_text
-from psoas_break.paths import AppPaths
 
 
 def write_about(paths: AppPaths, backends: dict[str, str], driver: bool) -> Path:

@@ -209,7 +209,7 @@ class Presenter:
         selection = self.last_selection
         if selection is None or self._cache_dir is None:
             return None
-        from psoas_break.exercise_page import show_exercise
+        from psoas_break.ui.exercise_page import show_exercise
 
         path: Path = show_exercise(selection.exercise, selection.side, self._cache_dir)
         return path

@@ -46,6 +46,7 @@ from datetime import date, datetime, timedelta
 from pathlib import Path
 from typing import Any, TextIO
 
+from psoas_break.adapters.files.paths import AppPaths
 from psoas_break.adapters.history.sqlite_history import (
     DB_FILENAME,
     HistoryError,
@@ -58,7 +59,6 @@ from psoas_break.core import stats
 from psoas_break.core.events import RecordEvent
 from psoas_break.core.i18n import _, ngettext, weekday_short
 from psoas_break.core.stats import Bout, PromptRecord, Summary, Timeline
-from psoas_break.paths import AppPaths
 
 MAX_DAYS = 3650
 CSV_COLUMNS = (
@@ -138,7 +138,7 @@ def load_report(db: Path, now: datetime, days: int = 7, live_sit_s: float | None
 
 def write_chart(path: Path, report: Report, theme: str = "light") -> Path:
     """Write the report's chart (the tray's "This week" uses this too)."""
-    from psoas_break.stats_chart import save_chart
+    from psoas_break.ui.chart import save_chart
 
     message = "No sitting recorded yet" if report.history_empty else (
         f"No sitting recorded from {report.days[0].first_day.isoformat()} "
@@ -394,7 +394,7 @@ def _run(args: argparse.Namespace, paths: AppPaths | None, live_sit_s: float | N
 
 
 def main(argv: list[str] | None = None) -> int:
-    """Stand-alone entry (tests, until cli.py wires `stats`): `python -m psoas_break.cli_stats`."""
+    """Stand-alone entry (tests, until cli.py wires `stats`): `python -m psoas_break.cli.stats`."""
     parser = argparse.ArgumentParser(prog="psoas-break")
     add_subcommands(parser.add_subparsers(dest="command", required=True))
     return run(parser.parse_args(argv))

@@ -67,7 +67,7 @@ from multiprocessing.connection import Client, Listener
 from pathlib import Path
 from typing import Any
 
-from psoas_break.control.pipe_common import (
+from psoas_break.adapters.control.pipe_common import (
     SID_RE,
     HandshakeError,
     KeyFileError,
@@ -75,7 +75,7 @@ from psoas_break.control.pipe_common import (
     pipe_family,
     server_handshake,
 )
-from psoas_break.control.protocol import (
+from psoas_break.adapters.control.protocol import (
     MAX_REPLY_BYTES,
     MAX_REQUEST_BYTES,
     ProtocolError,
@@ -83,8 +83,8 @@ from psoas_break.control.protocol import (
     encode,
     error_reply,
 )
-from psoas_break.control.server import ControlServerError
-from psoas_break.single_instance import InstanceLockError, ensure_private_dir
+from psoas_break.adapters.control.server import ControlServerError
+from psoas_break.adapters.files.single_instance import InstanceLockError, ensure_private_dir
 
 log = logging.getLogger(__name__)
 
@@ -128,8 +128,8 @@ class PipeControlServer:
         self.family = family or pipe_family()
         self.address = str(address)
         if key_file is None:
-            from psoas_break.control import control_key_file
-            from psoas_break.paths import AppPaths
+            from psoas_break.adapters.control import control_key_file
+            from psoas_break.adapters.files.paths import AppPaths
 
             key_file = control_key_file(AppPaths.default())
         self.key_file = Path(key_file)
@@ -486,7 +486,7 @@ def _private_pipe_listener(address: str, keepalive: list[Any]) -> Any:  # pragma
     import importlib
     from ctypes import wintypes
 
-    from psoas_break.control.pipe_common import windows_user_id
+    from psoas_break.adapters.control.pipe_common import windows_user_id
 
     # Any: typeshed only declares these on win32, and this runs only there.
     winapi: Any = importlib.import_module("_winapi")

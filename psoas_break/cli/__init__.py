@@ -9,9 +9,9 @@ import argparse
 import sys
 
 from psoas_break import __version__
+from psoas_break.adapters.files.paths import AppPaths
 from psoas_break.core import i18n
 from psoas_break.core.i18n import _
-from psoas_break.paths import AppPaths
 
 RUN_FLAGS = frozenset({"run", "-v", "--verbose"})
 
@@ -26,14 +26,12 @@ class _Parser(argparse.ArgumentParser):
 
 
 def build_parser() -> argparse.ArgumentParser:
-    from psoas_break import (
-        cli_autostart,
-        cli_config,
-        cli_control,
-        cli_exercises,
-        cli_speech,
-        cli_stats,
-    )
+    from psoas_break.cli import autostart as cli_autostart
+    from psoas_break.cli import config as cli_config
+    from psoas_break.cli import control as cli_control
+    from psoas_break.cli import exercises as cli_exercises
+    from psoas_break.cli import speech as cli_speech
+    from psoas_break.cli import stats as cli_stats
 
     parser = _Parser(
         prog="psoas-break",
@@ -81,7 +79,11 @@ def _main(argv: list[str] | None = None) -> int:
 
         verbose = "-v" in args_list or "--verbose" in args_list
         return run_app(AppPaths.default(), verbose=verbose)
-    from psoas_break import cli_autostart, cli_config, cli_control, cli_exercises, cli_stats
+    from psoas_break.cli import autostart as cli_autostart
+    from psoas_break.cli import config as cli_config
+    from psoas_break.cli import control as cli_control
+    from psoas_break.cli import exercises as cli_exercises
+    from psoas_break.cli import stats as cli_stats
 
     parser = build_parser()
     args = parser.parse_args(argv)
@@ -94,7 +96,7 @@ def _main(argv: list[str] | None = None) -> int:
     if command == "autostart":
         return cli_autostart.run(args)
     if command == "doctor":
-        from psoas_break import doctor
+        from psoas_break.cli import doctor
 
         return doctor.run(paths)
     if command == "exercises":
@@ -102,7 +104,7 @@ def _main(argv: list[str] | None = None) -> int:
     if command == "stats":
         return cli_stats.run(args, paths)
     if command == "say":
-        from psoas_break import cli_speech
+        from psoas_break.cli import speech as cli_speech
 
         return cli_speech.run(args)
     if command == "run":

@@ -45,7 +45,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-from psoas_break.control.protocol import (
+from psoas_break.adapters.control.protocol import (
     MAX_REPLY_BYTES,
     MAX_REQUEST_BYTES,
     ProtocolError,
@@ -53,7 +53,7 @@ from psoas_break.control.protocol import (
     encode,
     error_reply,
 )
-from psoas_break.single_instance import InstanceLockError, ensure_private_dir
+from psoas_break.adapters.files.single_instance import InstanceLockError, ensure_private_dir
 
 log = logging.getLogger(__name__)
 

@@ -15,17 +15,17 @@ import sys
 from datetime import datetime
 from typing import Any
 
-from psoas_break.control import send_control
-from psoas_break.control.client import ControlError, NotRunning
-from psoas_break.control.protocol import (
+from psoas_break.adapters.control import send_control
+from psoas_break.adapters.control.client import ControlError, NotRunning
+from psoas_break.adapters.control.protocol import (
     DURATION_HELP,
     MAX_SNOOZE_MIN,
     ProtocolError,
     format_duration,
     parse_duration,
 )
+from psoas_break.adapters.files.paths import AppPaths
 from psoas_break.core.i18n import N_, _, localized
-from psoas_break.paths import AppPaths
 
 COMMANDS = frozenset({"status", "break-now", "snooze", "skip", "pause", "resume", "quit"})
 NOT_RUNNING_LINE = N_("psoas-break is not running (start it with `psoas-break`)")

@@ -8,8 +8,8 @@ import os
 from collections.abc import Callable, Mapping
 
 from psoas_break import __version__
+from psoas_break.adapters.files.paths import AppPaths
 from psoas_break.adapters.tray import choose_backend
-from psoas_break.paths import AppPaths
 from psoas_break.ports import Choice
 
 

@@ -12,9 +12,9 @@ import sys
 from pathlib import Path
 from typing import Any
 
+from psoas_break.adapters.files.exercise_library import load_builtin_library
 from psoas_break.core.exercises import Exercise, ExerciseDataError, Side
 from psoas_break.core.i18n import N_, _, localized
-from psoas_break.exercise_library import load_builtin_library
 
 log = logging.getLogger(__name__)
 
@@ -49,7 +49,7 @@ def _default_cache_dir() -> Path:
     # (the runtime dir warns when XDG_RUNTIME_DIR is unset, which is noise for this command).
     import platformdirs
 
-    from psoas_break.paths import APP_DIR_NAME
+    from psoas_break.adapters.files.paths import APP_DIR_NAME
 
     return Path(platformdirs.PlatformDirs(APP_DIR_NAME, appauthor=False).user_cache_dir)
 
@@ -91,7 +91,7 @@ def _show(exercise: Exercise, side: Side | None, cache_dir: Path, open_page: boo
         picture = None
         print(_("Picture: not available ({error})", error=exc))
     if open_page:
-        from psoas_break.exercise_page import open_exercise_page, write_exercise_page
+        from psoas_break.ui.exercise_page import open_exercise_page, write_exercise_page
 
         page = write_exercise_page(exercise, side, cache_dir / "pages", picture)
         print(_("Page: {path}", path=page))

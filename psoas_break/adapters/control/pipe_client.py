@@ -24,15 +24,20 @@ from multiprocessing.connection import Client
 from pathlib import Path
 from typing import Any
 
-from psoas_break.control.client import ControlError, NotRunning
-from psoas_break.control.pipe_common import (
+from psoas_break.adapters.control.client import ControlError, NotRunning
+from psoas_break.adapters.control.pipe_common import (
     HandshakeError,
     KeyFileError,
     client_handshake,
     pipe_family,
     read_key,
 )
-from psoas_break.control.protocol import MAX_REPLY_BYTES, ProtocolError, encode, parse_reply
+from psoas_break.adapters.control.protocol import (
+    MAX_REPLY_BYTES,
+    ProtocolError,
+    encode,
+    parse_reply,
+)
 
 # connect() errors that mean "no app behind this address".
 _NOT_RUNNING_ERRNOS = {errno.ENOENT, errno.ECONNREFUSED, errno.ENOTSOCK, errno.ENOTDIR}
@@ -53,8 +58,8 @@ def send(
     """
     family = family or pipe_family()
     if key_file is None:
-        from psoas_break.control import control_key_file
-        from psoas_break.paths import AppPaths
+        from psoas_break.adapters.control import control_key_file
+        from psoas_break.adapters.files.paths import AppPaths
 
         key_file = control_key_file(AppPaths.default())
     try:

@@ -36,9 +36,9 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
-    from psoas_break.control.pipe_server import PipeControlServer
-    from psoas_break.control.server import ControlServer
-    from psoas_break.paths import AppPaths
+    from psoas_break.adapters.control.pipe_server import PipeControlServer
+    from psoas_break.adapters.control.server import ControlServer
+    from psoas_break.adapters.files.paths import AppPaths
 
 log = logging.getLogger(__name__)
 
@@ -72,7 +72,7 @@ def control_address(paths: AppPaths, backend: str | None = None) -> str | Path:
     if backend == "unix":
         return paths.control_socket
     if sys.platform == "win32":  # pragma: no cover - Windows only
-        from psoas_break.control.pipe_common import windows_pipe_name, windows_user_id
+        from psoas_break.adapters.control.pipe_common import windows_pipe_name, windows_user_id
 
         return windows_pipe_name(windows_user_id())
     return paths.runtime_dir / PIPE_SOCKET_NAME
@@ -89,10 +89,10 @@ def make_control_server(
     """The app's control server for this system (not started). `options` go to its class."""
     backend = control_backend()
     if backend == "unix":
-        from psoas_break.control.server import ControlServer
+        from psoas_break.adapters.control.server import ControlServer
 
         return ControlServer(paths.control_socket, handler, **options)
-    from psoas_break.control.pipe_server import PipeControlServer
+    from psoas_break.adapters.control.pipe_server import PipeControlServer
 
     return PipeControlServer(control_address(paths, backend), handler,
                              key_file=control_key_file(paths), **options)
@@ -107,10 +107,10 @@ def send_control(
     """
     backend = control_backend()
     if backend == "unix":
-        from psoas_break.control.client import send
+        from psoas_break.adapters.control.client import send
 
         return send(paths.control_socket, request, timeout_s=timeout_s)
-    from psoas_break.control import pipe_client
+    from psoas_break.adapters.control import pipe_client
 
     return pipe_client.send(control_address(paths, backend), request, timeout_s=timeout_s,
                             key_file=control_key_file(paths))

@@ -23,7 +23,7 @@ from typing import Any
 
 import tomli_w
 
-from psoas_break.atomic_file import backup_copy, write_atomic
+from psoas_break.adapters.files.atomic_file import backup_copy, write_atomic
 from psoas_break.core.settings import (
     SCHEMA_VERSION,
     SPECS,

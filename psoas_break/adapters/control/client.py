@@ -21,7 +21,7 @@ import time
 from pathlib import Path
 from typing import Any
 
-from psoas_break.control.protocol import (
+from psoas_break.adapters.control.protocol import (
     MAX_REPLY_BYTES,
     ProtocolError,
     encode,
