@@ -14,10 +14,17 @@ Errors: adapters translate OS errors at the boundary; the runtime only ever sees
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
+from datetime import date, datetime
 from pathlib import Path
-from typing import Protocol, runtime_checkable
+from typing import TYPE_CHECKING, Any, Protocol, runtime_checkable
+
+if TYPE_CHECKING:
+    from psoas_break.core.events import RecordEvent
+    from psoas_break.core.exercise_selection import Selection
+    from psoas_break.core.settings import LoadResult
+    from psoas_break.core.tray_view import TrayView
 
 
 class AdapterError(Exception):
@@ -107,3 +114,131 @@ class SessionWatcher(Protocol):
     ) -> None: ...
 
     def stop(self) -> None: ...
+
+
+# ---- the runtime's collaborators (given to it at construction; see runtime/loop.py) ----
+# Units: seconds; "engine seconds" are real seconds except in tests that shorten the minute
+# (PSOAS_SECONDS_PER_MINUTE), where the clock scales them once, at its boundary.
+
+
+class Clock(Protocol):
+    """The only reader of real clocks (adapters/clock.py). Thread-safe, never blocks."""
+
+    def read(self) -> tuple[datetime, float, float]:
+        """(aware local wall time, engine seconds on a clock that counts through suspend,
+        cumulative engine seconds spent suspended)."""
+        ...
+
+    def engine_s(self, real_s: float) -> float:
+        """A real duration (an idle time read from the desktop) in engine seconds."""
+        ...
+
+    def real_s(self, engine_s: float) -> float:
+        """An engine duration (how long to wait) in real seconds."""
+        ...
+
+
+class Tray(Protocol):
+    """The tray icon and menu. `render` and `stop` from any thread; `run` blocks the main
+    thread until `stop`; menu clicks post the entries' Commands and return at once."""
+
+    name: str
+    has_menu: bool
+    has_notification: bool
+
+    def render(self, view: TrayView) -> None: ...
+
+    def run(self, setup: Callable[[], None]) -> None: ...
+
+    def stop(self) -> None: ...
+
+    def notify(self, title: str, message: str) -> None: ...
+
+
+class SettingsStore(Protocol):
+    """The settings files (adapters/files/settings_store.py). `load` and `save` do file I/O:
+    call them off the engine thread, except `load` at start and on an explicit reload.
+    `save` raises SettingError (e.g. a key locked by the site) or an AdapterError whose str()
+    is the line to show (disk full, read-only folder); the file is then unchanged."""
+
+    @property
+    def result(self) -> LoadResult: ...
+
+    def load(self) -> LoadResult: ...
+
+    def save(self, key: str, value: Any) -> LoadResult: ...
+
+
+class History(Protocol):
+    """The event history (adapters/history). `record` and `forget_before` queue work for the
+    one writer thread and return at once; `read_events` reads on the caller's thread."""
+
+    def record(self, event: RecordEvent) -> None: ...
+
+    def forget_before(self, day: date) -> None: ...
+
+    def read_events(self, start: datetime, end: datetime) -> list[RecordEvent]: ...
+
+    def flush(self, timeout_s: float = 10.0) -> bool: ...
+
+    def close(self, timeout_s: float = 10.0) -> None: ...
+
+
+class NotificationSink(Protocol):
+    """Queues notifications for a worker thread (never blocks the caller)."""
+
+    def submit(self, notification: Notification) -> None: ...
+
+    def close(self, tag: str) -> None: ...
+
+
+class SpeechSink(Protocol):
+    """Queues text to be spoken on a worker thread (never blocks the caller)."""
+
+    def submit(self, text: str) -> None: ...
+
+
+class QuietDetector(Protocol):
+    """One reason to hold prompts (fullscreen, camera, a call, ...). `reasons()` may block
+    briefly (a /proc scan, a D-Bus call): the runtime calls it on its job thread."""
+
+    name: str
+
+    def reasons(self) -> tuple[str, ...]: ...
+
+    def close(self) -> None: ...
+
+
+class AutostartState(Protocol):
+    """What `Autostart.status()` tells (adapters/autostart.AutostartStatus)."""
+
+    @property
+    def enabled(self) -> bool: ...
+
+
+class Autostart(Protocol):
+    """"Start at login". File I/O: called on the job thread. Errors: AdapterError."""
+
+    name: str
+
+    def enable(self) -> object: ...
+
+    def disable(self) -> object: ...
+
+    def status(self) -> AutostartState: ...
+
+
+class Pages(Protocol):
+    """Pages opened for a person (browser, image viewer); may block: job thread only."""
+
+    def show_week(self, now: datetime, live_sit_s: float | None) -> None: ...
+
+    def show_about(self, backends: Mapping[str, str], driver: bool) -> None: ...
+
+    def show_exercise(self, selection: Selection) -> None: ...
+
+
+class Jobs(Protocol):
+    """One worker thread for blocking work the engine thread must not wait for."""
+
+    def submit(self, name: str, job: Callable[[], None]) -> None: ...

@@ -11,17 +11,11 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta, timezone, tzinfo
 from zoneinfo import ZoneInfo
 
+from psoas_break.core.commands import EngineCommand
 from psoas_break.core.engine import SittingEngine, Status
-from psoas_break.core.events import (
-    ClosePrompt,
-    Command,
-    Effect,
-    RecordEvent,
-    ShowNotice,
-    ShowPrompt,
-    Tick,
-)
+from psoas_break.core.events import ClosePrompt, Effect, RecordEvent, ShowNotice, ShowPrompt, Tick
 from psoas_break.core.settings import Settings
+from psoas_break.core.stats import DayLog, Summary
 
 BERLIN = ZoneInfo("Europe/Berlin")
 
@@ -42,6 +36,10 @@ class Driver:
         self.tz: tzinfo = self.start.tzinfo or timezone.utc
         self.idle_s: float | None = 0.0
         self.log: list[tuple[float, Effect]] = []
+        # Every second of sitting the engine ever counted (a tally of its sitting_s rising),
+        # an upper bound the statistics must never exceed.
+        self.counted_sitting_s = 0.0
+        self._last_sitting_s = 0.0
         self.tick()
 
     # ---- time ----
@@ -60,8 +58,14 @@ class Driver:
 
     def tick(self) -> list[Effect]:
         effects = self.engine.tick(self.make_tick())
-        self.log.extend((self.mono_s, e) for e in effects)
+        self._record(effects)
         return effects
+
+    def _record(self, effects: list[Effect]) -> None:
+        self.log.extend((self.mono_s, e) for e in effects)
+        sitting_s = self.engine.status().sitting_s
+        self.counted_sitting_s += max(0.0, sitting_s - self._last_sitting_s)
+        self._last_sitting_s = sitting_s
 
     def sit(self, minutes: float, idle_s: float | None = 0.0) -> list[Effect]:
         """Active at the keyboard (idle stays `idle_s`) for `minutes`, ticking every step."""
@@ -102,9 +106,9 @@ class Driver:
     def jump_wall(self, hours: float) -> None:
         self.wall_offset += timedelta(hours=hours)
 
-    def cmd(self, command: Command) -> list[Effect]:
+    def cmd(self, command: EngineCommand) -> list[Effect]:
         effects = self.engine.command(command, self.make_tick())
-        self.log.extend((self.mono_s, e) for e in effects)
+        self._record(effects)
         return effects
 
     # ---- reading ----
@@ -112,6 +116,14 @@ class Driver:
     @property
     def status(self) -> Status:
         return self.engine.status()
+
+    @property
+    def today(self) -> Summary:
+        """Today's figures as the runtime shows them ("Today", `status`): core.stats over the
+        recorded events, with the engine's live sitting time for the open sit."""
+        status = self.status
+        live = status.sitting_s if status.state in ("sitting", "prompt_due") else None
+        return DayLog(self.events()).summary(self.wall, live)
 
     def prompts(self, kind: str | None = None) -> list[tuple[float, ShowPrompt]]:
         return [

@@ -1,4 +1,4 @@
-"""The control protocol: request validation, durations, replies, engine mapping."""
+"""The control protocol: JSON requests to Commands, durations, replies."""
 
 from __future__ import annotations
 
@@ -21,42 +21,50 @@ from psoas_break.adapters.control.protocol import (
     parse_duration,
     parse_reply,
     parse_request,
+    reply_for,
     status_payload,
-    to_command,
 )
-from psoas_break.core.engine import DayCounters, NextPrompt, Status
-from psoas_break.core.events import (
+from psoas_break.core.commands import (
+    Command,
     EndBreak,
+    GetStatus,
+    Outcome,
     Pause,
     PauseUntilTomorrow,
+    Quit,
+    ReloadSettings,
     Resume,
     Skip,
     Snooze,
+    StatusReport,
     TakeBreak,
 )
+from psoas_break.core.engine import NextPrompt, Status
+from psoas_break.core.stats import Summary
 
 
 @pytest.mark.parametrize(
     ("raw", "expected"),
     [
-        (b'{"cmd": "status"}', {"cmd": "status"}),
-        (b'{"cmd": "status"}\n', {"cmd": "status"}),
-        ('{"cmd":"break-now"}', {"cmd": "break-now"}),
-        ({"cmd": "end-break"}, {"cmd": "end-break"}),
-        ({"cmd": "snooze"}, {"cmd": "snooze"}),
-        ({"cmd": "snooze", "minutes": None}, {"cmd": "snooze"}),
-        ({"cmd": "snooze", "minutes": 10}, {"cmd": "snooze", "minutes": 10}),
-        ({"cmd": "snooze", "minutes": 10.0}, {"cmd": "snooze", "minutes": 10}),
-        ({"cmd": "skip"}, {"cmd": "skip"}),
-        ({"cmd": "pause", "seconds": 1800}, {"cmd": "pause", "seconds": 1800}),
-        ({"cmd": "pause", "seconds": 90.5}, {"cmd": "pause", "seconds": 90.5}),
-        ({"cmd": "pause", "until": "tomorrow"}, {"cmd": "pause", "until": "tomorrow"}),
-        ({"cmd": "resume"}, {"cmd": "resume"}),
-        ({"cmd": "quit"}, {"cmd": "quit"}),
-        ({"cmd": "reload-settings"}, {"cmd": "reload-settings"}),
+        (b'{"cmd": "status"}', GetStatus()),
+        (b'{"cmd": "status"}\n', GetStatus()),
+        ('{"cmd":"break-now"}', TakeBreak()),
+        ({"cmd": "end-break"}, EndBreak()),
+        ({"cmd": "snooze"}, Snooze()),
+        ({"cmd": "snooze", "minutes": None}, Snooze()),
+        # One unit inside, as the menu has it: seconds.
+        ({"cmd": "snooze", "minutes": 10}, Snooze(600.0)),
+        ({"cmd": "snooze", "minutes": 10.0}, Snooze(600.0)),
+        ({"cmd": "skip"}, Skip()),
+        ({"cmd": "pause", "seconds": 1800}, Pause(1800.0)),
+        ({"cmd": "pause", "seconds": 90.5}, Pause(90.5)),
+        ({"cmd": "pause", "until": "tomorrow"}, PauseUntilTomorrow()),
+        ({"cmd": "resume"}, Resume()),
+        ({"cmd": "quit"}, Quit()),
+        ({"cmd": "reload-settings"}, ReloadSettings()),
     ],
 )
-def test_valid_requests_are_normalised(raw: Any, expected: dict[str, Any]) -> None:
+def test_valid_requests_become_commands(raw: Any, expected: Command) -> None:
     assert parse_request(raw) == expected
 
 
@@ -115,13 +123,15 @@ def test_long_values_are_cut_in_messages() -> None:
 @given(st.binary(max_size=MAX_REQUEST_BYTES + 10))
 def test_any_bytes_give_a_request_or_protocol_error(raw: bytes) -> None:
     try:
-        request = parse_request(raw)
+        command = parse_request(raw)
     except ProtocolError as exc:
         assert "\n" not in str(exc)
     else:
-        assert request["cmd"] in COMMANDS
-        assert parse_request(request) == request  # normalised is a fixed point
+        assert isinstance(command, REQUEST_COMMANDS)
 
+
+REQUEST_COMMANDS = (GetStatus, TakeBreak, EndBreak, Snooze, Skip, Pause, PauseUntilTomorrow,
+                    Resume, ReloadSettings, Quit)
 
 json_values = st.recursive(
     st.none() | st.booleans() | st.integers() | st.floats() | st.text(max_size=20),
@@ -140,28 +150,15 @@ json_values = st.recursive(
 )
 def test_near_valid_objects_never_escape_as_other_errors(obj: dict[str, Any]) -> None:
     try:
-        request = parse_request(obj)
+        command = parse_request(obj)
     except ProtocolError:
         return
-    assert set(request) <= {"cmd", *COMMANDS[request["cmd"]]}
-    command = to_command(request)
-    if request["cmd"] in ("status", "quit", "reload-settings"):
-        assert command is None
-    else:
-        assert command is not None
-
-
-def test_requests_map_to_engine_commands() -> None:
-    assert to_command({"cmd": "break-now"}) == TakeBreak()
-    assert to_command({"cmd": "end-break"}) == EndBreak()
-    assert to_command({"cmd": "snooze"}) == Snooze(None)
-    assert to_command({"cmd": "snooze", "minutes": 10}) == Snooze(10)
-    assert to_command({"cmd": "skip"}) == Skip()
-    assert to_command({"cmd": "pause", "seconds": 1800}) == Pause(1800.0)
-    assert to_command({"cmd": "pause", "until": "tomorrow"}) == PauseUntilTomorrow()
-    assert to_command({"cmd": "resume"}) == Resume()
-    for cmd in ("status", "quit", "reload-settings"):
-        assert to_command({"cmd": cmd}) is None
+    assert set(obj) <= {"cmd", *COMMANDS[obj["cmd"]]}
+    assert isinstance(command, REQUEST_COMMANDS)
+    if isinstance(command, Snooze) and command.seconds is not None:
+        assert command.seconds == obj["minutes"] * 60
+    if isinstance(command, Pause):
+        assert command.seconds == obj["seconds"]
 
 
 @pytest.mark.parametrize(
@@ -201,7 +198,8 @@ def test_duration_parser_is_total(text: str) -> None:
     request = {"cmd": "pause", "until": value} if value == "tomorrow" else {
         "cmd": "pause", "seconds": value
     }
-    assert parse_request(request) == request
+    assert parse_request(request) == (
+        PauseUntilTomorrow() if value == "tomorrow" else Pause(float(value)))
 
 
 def test_format_duration() -> None:
@@ -238,10 +236,10 @@ def test_status_payload_fields() -> None:
         next_prompt=NextPrompt("stretch", 300.04),
         paused_until=datetime(2024, 5, 1, 14, 30, tzinfo=tz), pause_left_s=1799.99,
         break_left_s=None, snoozes_in_row=1, snoozed=True, locked=False,
-        counters=DayCounters(day=date(2024, 5, 1), sitting_s=3600.0, breaks_taken=2),
     )
-    payload = status_payload(status, tray="appindicator", notifier="plyer-dbus", idle="xss",
-                             pid=42)
+    today = Summary(date(2024, 5, 1), date(2024, 5, 1), sitting_s=3600.0, breaks_taken=2)
+    backends = {"tray": "appindicator", "notifier": "plyer-dbus", "idle": "xss"}
+    payload = status_payload(StatusReport(status, "Paused", today, None, 12.5, backends, pid=42))
     assert payload["state"] == "paused"
     assert payload["profile"] == "driver"
     assert payload["sitting_s"] == 754.3
@@ -255,10 +253,17 @@ def test_status_payload_fields() -> None:
         "appindicator", "plyer-dbus", "xss"
     )
     assert payload["pid"] == 42
+    assert (payload["text"], payload["mono_s"], payload["time_scale"]) == ("Paused", 12.5, 1.0)
     assert json.loads(encode(ok_reply(**payload)))["ok"] is True
-    none_next = status_payload(
-        Status("on_break", "desk", 0.0, None, None, None, 60.0, 0, False, False,
-               DayCounters(day=date(2024, 5, 1))),
-        tray="null", notifier="null", idle="null",
-    )
+    none_next = status_payload(StatusReport(
+        Status("on_break", "desk", 0.0, None, None, None, 60.0, 0, False, False),
+        "On a break", Summary(date(2024, 5, 1), date(2024, 5, 1)), None, 0.0, {}))
     assert none_next["next_prompt"] is None and none_next["paused_until"] is None
+    assert (none_next["tray"], none_next["notifier"], none_next["idle"]) == (
+        "none", "log", "none")
+
+
+def test_replies_for_outcomes() -> None:
+    assert reply_for(Outcome()) == {"ok": True}
+    assert reply_for(Outcome(notices=("Nothing to skip while paused.", "x"))) == {
+        "ok": True, "message": "Nothing to skip while paused."}

@@ -473,11 +473,11 @@ def test_the_runtime_can_sleep_until_the_next_event_and_be_exact() -> None:
     assert p2.seconds_until_next_event() == 15 * MIN  # the first part of a split break
 
 
-def test_minute_scale_for_desktop_tests() -> None:
-    p = BreakPlanner("us", minute_s=1.0)
+def test_one_long_step_gives_one_announcement() -> None:
+    p = BreakPlanner("us")
     p.start_driving(0.0)
-    assert [e.effect_id for e in p.tick(480.0)] == ["p1:limit"]  # all three at once: only one
-    assert title_text(p.status(), minute_s=1.0) == "Driving 8 h · break due now"
+    assert [e.effect_id for e in p.tick(8 * HOUR)] == ["p1:limit"]  # all three at once: one
+    assert title_text(p.status()) == "Driving 8 h · break due now"
 
 
 # ---------------------------------------------------------------- texts

@@ -5,8 +5,9 @@ from __future__ import annotations
 from datetime import datetime, timedelta
 from zoneinfo import ZoneInfo
 
-from psoas_break.core.engine import POSTURE_GUARD_S, seconds_until_next_day
-from psoas_break.core.events import (
+import pytest
+
+from psoas_break.core.commands import (
     ApplySettings,
     DeferPrompt,
     EndBreak,
@@ -20,6 +21,7 @@ from psoas_break.core.events import (
     Snooze,
     TakeBreak,
 )
+from psoas_break.core.engine import POSTURE_GUARD_S, seconds_until_next_day
 from psoas_break.core.settings import Settings
 from tests.engine_driver import BERLIN, Driver
 
@@ -69,8 +71,8 @@ def test_office_day_with_meeting_and_lunch() -> None:
     assert d.status.sitting_s == 60
     natural = d.events("natural_break")
     assert [e.data["source"] for e in natural] == ["idle"]
-    c = d.status.counters
-    assert (c.breaks_taken, c.breaks_snoozed, c.breaks_skipped, c.natural_breaks) == (1, 1, 1, 1)
+    c = d.today
+    assert (c.breaks_taken, c.snoozed, c.skipped, c.natural_breaks) == (1, 1, 1, 1)
     assert c.longest_sit_s == 60 * 60
     # No stretch prompt was shown during lunch.
     assert prompt_minutes(d, "stretch") == [30.0, 62.0, 67.0]
@@ -115,7 +117,7 @@ def test_getting_up_while_prompt_is_showing_counts_as_the_break() -> None:
     d.sit(30)
     d.away(3)  # idle >= break_min (2): they got up without clicking
     assert [e.data["response"] for e in d.events("response")] == ["taken_idle"]
-    assert d.status.counters.breaks_taken == 1
+    assert d.today.breaks_taken == 1
     assert d.status.state == "sitting"
 
 
@@ -183,14 +185,17 @@ def test_time_zone_change_changes_nothing() -> None:
     assert home.status.sitting_s == travel.status.sitting_s
 
 
-def test_day_counters_roll_over_only_forwards() -> None:
+def test_todays_figures_follow_the_local_day_as_stats_do() -> None:
     d = Driver(start=datetime(2026, 3, 2, 23, 40, tzinfo=BERLIN))
     d.sit(30)
-    assert d.status.counters.day.isoformat() == "2026-03-03"
-    d.jump_wall(-3)  # back to the previous evening: today's figures stay
     d.sit(1)
-    assert d.status.counters.day.isoformat() == "2026-03-03"
-    assert d.status.counters.sitting_s == 11 * 60
+    # The sit that ran over midnight is split by the wall clock: 11 of its 31 min are today's.
+    assert d.today.first_day.isoformat() == "2026-03-03"
+    assert d.today.sitting_s == pytest.approx(11 * 60)
+    d.jump_wall(-3)  # back to the previous evening: "today" is that day again, nothing breaks
+    d.sit(1)
+    assert d.today.first_day.isoformat() == "2026-03-02"
+    assert d.today.sitting_s >= 0
 
 
 def test_pause_until_tomorrow_resumes_at_midnight() -> None:

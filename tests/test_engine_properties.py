@@ -7,17 +7,9 @@ from datetime import timedelta
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from psoas_break.core.commands import EndBreak, Pause, Resume, ScreenLock, Skip, Snooze, TakeBreak
 from psoas_break.core.engine import POSTURE_GUARD_S
-from psoas_break.core.events import (
-    EndBreak,
-    Pause,
-    Resume,
-    ScreenLock,
-    ShowPrompt,
-    Skip,
-    Snooze,
-    TakeBreak,
-)
+from psoas_break.core.events import ShowPrompt
 from psoas_break.core.settings import Settings
 from tests.engine_driver import Driver
 
@@ -72,7 +64,7 @@ def play(d: Driver, script: list[tuple[str, object]], check: bool = True) -> Non
             d.cmd(COMMANDS[str(amount)])
         if check:
             assert d.status.sitting_s >= 0
-            assert d.status.counters.sitting_s >= 0
+            assert d.today.sitting_s >= 0
 
 
 @settings(max_examples=150, deadline=None)

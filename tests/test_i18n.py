@@ -21,7 +21,8 @@ from pathlib import Path
 import pytest
 
 from psoas_break.core import i18n
-from psoas_break.core.events import ShowNotice, Snooze
+from psoas_break.core.commands import Snooze
+from psoas_break.core.events import ShowNotice
 from psoas_break.core.settings import Settings
 from psoas_break.core.tray_view import MenuEntry, TrayFacts, build_view
 from psoas_break.ports import Notification
@@ -312,11 +313,9 @@ def test_engine_notices_stay_english_for_the_driving_check_and_show_in_german() 
 
     sink = RecordingSink()
     presenter = Presenter(sink)
-    presenter.is_driving = lambda: True
-    presenter.show_notice(notice.text)  # asks for a click: never while driving
+    presenter.show_notice(notice.text, driving=True)  # asks for a click: never while driving
     assert sink.shown == []
-    presenter.is_driving = lambda: False
-    presenter.show_notice(notice.text)
+    presenter.show_notice(notice.text, driving=False)
     assert [n.body for n in sink.shown] == [
         "Schon 1-mal hintereinander verschoben: Mach die Pause oder überspring sie."]
 

@@ -104,7 +104,7 @@ def test_site_locks_keys() -> None:
 def test_missing_file_gives_defaults_and_set_creates_it(tmp_path: Path) -> None:
     store = store_in(tmp_path)
     assert store.load().settings == Settings()
-    store.set("stretch_every_min", 45)
+    store.save("stretch_every_min", 45)
     data = tomllib.loads(store.user_file.read_text())
     assert data == {"schema_version": 1, "stretch_every_min": 45}
     assert oct(store.user_file.stat().st_mode & 0o777) == "0o600"
@@ -122,7 +122,7 @@ def test_bad_value_backed_up_before_first_write(tmp_path: Path) -> None:
     assert result.problems == (
         "stretch_every_min = 500 is not allowed: use a whole number from 10 to 180; using 30",
     )
-    store.set("snooze_min", 10)
+    store.save("snooze_min", 10)
     backup = tmp_path / "cfg" / "settings.toml.bad-20261124-103005"
     assert backup.read_text() == original
     data = tomllib.loads(store.user_file.read_text())
@@ -130,7 +130,7 @@ def test_bad_value_backed_up_before_first_write(tmp_path: Path) -> None:
     assert data["stretch_every_min"] == 500
     assert data["mystery"] == "kept"
     assert data["snooze_min"] == 10
-    store.set("snooze_min", 15)
+    store.save("snooze_min", 15)
     assert len(list((tmp_path / "cfg").glob("settings.toml.bad-*"))) == 1
 
 
@@ -143,7 +143,7 @@ def test_unparseable_file_uses_defaults_and_is_backed_up(tmp_path: Path) -> None
     assert len(result.problems) == 1
     assert "is not valid TOML" in result.problems[0]
     assert "using defaults for every key" in result.problems[0]
-    store.set("voice", True)
+    store.save("voice", True)
     backups = list((tmp_path / "cfg").glob("settings.toml.bad-*"))
     assert [b.read_text() for b in backups] == ["stretch_every_min = = 3\n[[["]
     assert store.load().settings.voice is True
@@ -155,14 +155,14 @@ def test_locked_key_cannot_be_set(tmp_path: Path) -> None:
     store = store_in(tmp_path, site)
     assert store.load().settings.break_min == 5
     with pytest.raises(SettingLockedError, match="break_min is locked"):
-        store.set("break_min", 2)
+        store.save("break_min", 2)
     assert not store.user_file.exists()
 
 
 def test_reset_one_and_all(tmp_path: Path) -> None:
     store = store_in(tmp_path)
-    store.set("break_min", 5)
-    store.set("voice", True)
+    store.save("break_min", 5)
+    store.save("voice", True)
     store.reset("break_min")
     assert store.load().settings.break_min == 2
     assert store.settings.voice is True
@@ -174,11 +174,11 @@ def test_read_only_folder_gives_plain_error_and_keeps_file(tmp_path: Path) -> No
     if os.geteuid() == 0:
         pytest.skip("root ignores permissions; covered by the disk-full test instead")
     store = store_in(tmp_path)
-    store.set("break_min", 5)
+    store.save("break_min", 5)
     store.user_file.parent.chmod(0o500)
     try:
         with pytest.raises(SettingsWriteError, match="read-only or not writable"):
-            store.set("break_min", 10)
+            store.save("break_min", 10)
     finally:
         store.user_file.parent.chmod(0o700)
     assert store.load().settings.break_min == 5
@@ -189,7 +189,7 @@ def test_disk_full_gives_plain_error_and_keeps_file(tmp_path: Path) -> None:
     if not full.exists():
         pytest.skip("no /dev/full")
     store = store_in(tmp_path)
-    store.set("break_min", 5)
+    store.save("break_min", 5)
     # /dev/full fails every write with ENOSPC: a real disk-full error from the kernel.
     import psoas_break.adapters.files.atomic_file as atomic
 
@@ -203,7 +203,7 @@ def test_disk_full_gives_plain_error_and_keeps_file(tmp_path: Path) -> None:
     atomic.tempfile.mkstemp = full_mkstemp  # type: ignore[assignment]
     try:
         with pytest.raises(SettingsWriteError, match="the disk is full"):
-            store.set("break_min", 10)
+            store.save("break_min", 10)
     finally:
         atomic.tempfile.mkstemp = real_mkstemp
     assert store.load().settings.break_min == 5
@@ -217,7 +217,7 @@ from psoas_break.adapters.files.settings_store import SettingsStore
 store = SettingsStore(Path(sys.argv[1]))
 i = 0
 while True:
-    store.set("stretch_every_min", 10 + i % 170)
+    store.save("stretch_every_min", 10 + i % 170)
     i += 1
     if i == 3:
         print("ready", flush=True)

@@ -1,11 +1,11 @@
 """Long runs: a simulated week through the whole runtime, and a real 10-minute idle run.
 
-1. `test_simulated_week_through_the_runtime`: the real `Runtime` (psoas_break/runtime.py) with
-   the real `SittingEngine`, the real `SqliteHistory` in a temp folder, a scripted clock and idle
-   source and a recording presenter, driven for 7 days (working days with lunch, evenings,
-   nights asleep or idle, a weekend, the spring DST change) exactly as its thread would drive
-   it: sleep for `_sleep_s()`, wake, `_step()`. A scripted user answers stretch prompts in turn
-   with "I'm up", Skip, Snooze and ignoring it. An independent model of the rules (below) says
+1. `test_simulated_week_through_the_runtime`: the real `Runtime` (psoas_break/runtime/loop.py)
+   with the real `SittingEngine`, the real `SqliteHistory` in a temp folder, a scripted clock and
+   idle source and a recording presenter (tests/fakes.py), driven for 7 days (working days with
+   lunch, evenings, nights asleep or idle, a weekend, the spring DST change) exactly as its
+   thread would drive it: sleep for `sleep_s()`, wake, `step()`. A scripted user answers stretch
+   prompts in turn with "I'm up", Skip, Snooze and ignoring it. An independent model of the rules (below) says
    when every prompt is due; each due time must get exactly one ShowPrompt, on time (no drift
    over the week), and the history must hold every event. Python memory (tracemalloc) must
    stay flat between the end of day 2 and the end of day 7.
@@ -26,22 +26,22 @@ import time
 import tracemalloc
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from datetime import datetime, timedelta, timezone
+from datetime import datetime, timedelta
 from pathlib import Path
-from typing import Any
 from zoneinfo import ZoneInfo
 
 import pytest
 
 from psoas_break.adapters.history import SqliteHistory
 from psoas_break.adapters.history.sqlite_history import read_events
-from psoas_break.core.engine import SittingEngine, Status
-from psoas_break.core.events import Command, ShowPrompt, Skip, Snooze, TakeBreak
+from psoas_break.core.commands import Command, Skip, Sleep, Snooze, TakeBreak
+from psoas_break.core.engine import Status
+from psoas_break.core.events import ShowPrompt
 from psoas_break.core.settings import Settings
-from psoas_break.core.tray_view import TrayView
-from psoas_break.runtime.loop import Hooks, Runtime
+from psoas_break.runtime.presenter import Presenter
 from tests.app_harness import start_app
 from tests.desktop.session import DesktopSession
+from tests.fakes import RecordingNotifications, RuntimeRig, ScriptedClock, ScriptedIdle
 
 BERLIN = ZoneInfo("Europe/Berlin")
 MIN_S = 60.0
@@ -63,46 +63,12 @@ LATE_OK_S = 0.25
 # ---- test doubles: clock, idle source, presenter ------------------------------------------------
 
 
-class ScriptedClock:
-    """The runtime's ClockReader: wall follows mono in real (UTC) seconds; suspend adds to both."""
-
-    def __init__(self, start: datetime) -> None:
-        self.start_utc = start.astimezone(timezone.utc)
-        self.tz = start.tzinfo
-        self.mono_s = 1000.0
-        self._mono0_s = self.mono_s
-        self.slept_s = 0.0
-
-    def wall_at(self, mono_s: float) -> datetime:
-        return (self.start_utc + timedelta(seconds=mono_s - self._mono0_s)).astimezone(self.tz)
-
-    def mono_at(self, wall: datetime) -> float:
-        return self._mono0_s + (wall.astimezone(timezone.utc) - self.start_utc).total_seconds()
-
-    def __call__(self) -> tuple[datetime, float, float]:
-        return self.wall_at(self.mono_s), self.mono_s, self.slept_s
-
-
-class ScriptedIdle:
-    """Idle 0 while the user is at the keyboard; growing from the moment they left."""
-
-    name = "scripted"
-
-    def __init__(self, clock: ScriptedClock) -> None:
-        self.clock = clock
-        self.left_at_s: float | None = None
-
-    def idle_seconds(self) -> float | None:
-        if self.left_at_s is None:
-            return 0.0
-        return self.clock.mono_s - self.left_at_s
-
-
-class RecordingPresenter:
-    """Implements runtime.PromptPresenter; keeps plain tuples (never the effects themselves, so
+class RecordingPresenter(Presenter):
+    """The real Presenter's calls, recorded as plain tuples (never the effects themselves, so
     tracemalloc does not count test bookkeeping as memory held by the app's modules)."""
 
     def __init__(self, clock: ScriptedClock) -> None:
+        super().__init__(RecordingNotifications())
         self.clock = clock
         self.prompts: list[tuple[float, str, int]] = []  # (mono_s, kind, escalation)
         self.break_over: list[float] = []
@@ -110,20 +76,21 @@ class RecordingPresenter:
         self.breaks_shown = 0
         self.closed = 0
 
-    def show_prompt(self, prompt: ShowPrompt, status: Status, settings: Settings) -> None:
+    def show_prompt(self, prompt: ShowPrompt, status: Status, settings: Settings,
+                    driving: bool = False) -> None:
         self.prompts.append((self.clock.mono_s, "stretch" if prompt.kind == "stretch"
                              else "posture", int(prompt.escalation)))
 
     def close_prompt(self, prompt_id: int) -> None:
         self.closed += 1
 
-    def show_notice(self, text: str) -> None:
+    def show_notice(self, text: str, driving: bool = False) -> None:
         if text.startswith("Break over"):
             self.break_over.append(self.clock.mono_s)
         else:
             self.other_notices.append(text.encode())
 
-    def show_break(self, status: Status, settings: Settings) -> None:
+    def show_break(self, settings: Settings) -> None:
         self.breaks_shown += 1
 
 
@@ -219,13 +186,12 @@ class WeekSim:
     def __init__(self, tmp: Path, start: datetime) -> None:
         self.clock = ScriptedClock(start)
         self.monday = start.date() - timedelta(days=start.weekday())
-        self.idle = ScriptedIdle(self.clock)
         self.presenter = RecordingPresenter(self.clock)
         self.history = SqliteHistory(tmp / "history.sqlite3")
-        self.renders = 0
-        hooks = Hooks(render=self._render, presenter=self.presenter, history=self.history)
-        self.runtime = Runtime(SittingEngine(Settings(), minute_s=MIN_S), self.clock, self.idle,
-                               hooks)
+        self.rig = RuntimeRig(start, Settings(), history=self.history, presenter=self.presenter,
+                              clock=self.clock)
+        self.idle: ScriptedIdle = self.rig.idle
+        self.runtime = self.rig.runtime
         self.expected = Expected()
         self.steps = 0
         self.next_wake_s = self.clock.mono_s
@@ -238,18 +204,19 @@ class WeekSim:
         self.leave_after_break = False
         self.user_actions: dict[str, int] = {"break": 0, "skip": 0, "snooze": 0, "ignore": 0}
 
-    def _render(self, view: TrayView) -> None:
-        self.renders += 1
-
     # -- the runtime's loop, synchronously --
 
-    def step(self, item: Any = None) -> None:
-        # No public hook drives one loop iteration synchronously: `_step` is what
-        # Runtime._run calls after each wake-up, and `_sleep_s` how long it then sleeps.
-        self.runtime._step(item)
+    @property
+    def renders(self) -> int:
+        return self.runtime.renders
+
+    def step(self, item: Command | None = None) -> None:
+        # What Runtime._run does after each wake-up; `sleep_s` is how long it then sleeps.
+        self.runtime.step(item)
+        self.runtime.render()
         self.steps += 1
         now_s = self.clock.mono_s
-        self.next_wake_s = now_s + self.runtime._sleep_s()
+        self.next_wake_s = now_s + self.runtime.sleep_s()
         if self.return_at_s is not None and self.runtime.engine.state == "sitting":
             # The sit starts at the first step that sees the user back (an idle poll).
             assert now_s - self.return_at_s <= IDLE_POLL_S + LATE_OK_S
@@ -321,13 +288,13 @@ class WeekSim:
         assert self.idle.left_at_s is not None, "no break within 4 hours"
 
     def suspend_until(self, wake_s: float) -> None:
-        """Laptop asleep: no steps; both clocks jump; logind's resume signal posts "wake"."""
+        """Laptop asleep: no steps; both clocks jump; logind's resume signal posts Sleep."""
         gap_s = wake_s - self.clock.mono_s
         self.clock.mono_s = wake_s
         self.clock.slept_s += gap_s
         self.idle.left_at_s = None  # they opened the lid
         self.expected.new_sit(wake_s)
-        self.step("wake")
+        self.step(Sleep(False))
 
     def at(self, day: int, hh_mm: str) -> float:
         """Monotonic seconds at local time `hh_mm` on `day` (0 = the first Monday)."""

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from psoas_break.core.events import Pause, Snooze, TakeBreak
+from psoas_break.core.commands import Pause, Snooze, TakeBreak
 from psoas_break.core.settings import Settings
 from psoas_break.core.tray_view import ICON_FILL_STEPS, TrayFacts, build_view
 from tests.engine_driver import BERLIN, Driver

@@ -1,6 +1,6 @@
-"""The only module that reads real clocks: what goes into a `Tick`.
+"""The only module that reads real clocks: what goes into a `Tick` (implements ports.Clock).
 
-`read_tick_parts()` -> (wall, mono_s, slept_s):
+`SystemClock.read()` -> (wall, mono_s, slept_s):
 - wall: aware local datetime (calendar only; may jump either way);
 - mono_s: seconds on a monotonic clock that KEEPS COUNTING THROUGH SUSPEND;
 - slept_s: cumulative seconds spent suspended since some origin (only differences matter).
@@ -19,6 +19,12 @@ Per platform:
 - Anything else (or a macOS without those clocks): time.monotonic() + a `SleepEstimator`, which
   synthesizes the suspended time from the wall clock moving ahead of the monotonic one.
 
+Scale (tests only): PSOAS_SECONDS_PER_MINUTE shortens every minute of the app so real-desktop
+tests watch a 30-minute cycle in 30 seconds with every other part real. It is applied here and
+nowhere else: mono_s and slept_s run `time_scale` times faster, idle readings are scaled by
+`engine_s`, and waits are scaled back by `real_s`. The wall clock is never scaled (calendar
+things stay true), so everything above this module thinks in plain seconds.
+
 The estimator's blind spot: a forward step of the wall clock (NTP correcting a badly-set
 clock, a user setting the time) looks exactly like a sleep. It uses epoch time (time.time()),
 so time-zone and DST changes do not move it; it ignores excesses under `min_sleep_s` (NTP
@@ -30,16 +36,39 @@ from __future__ import annotations
 
 import ctypes
 import functools
+import logging
 import math
 import os
 import sys
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
 
+log = logging.getLogger(__name__)
+
 TickParts = tuple[datetime, float, float]
+SCALE_ENV = "PSOAS_SECONDS_PER_MINUTE"
+
+
+def time_scale(env: Mapping[str, str]) -> float:
+    """How many engine seconds pass per real second: 1, unless a test shortens the minute.
+
+    PSOAS_SECONDS_PER_MINUTE = real seconds per minute, from 0.05 to 60; anything else is
+    ignored with a warning.
+    """
+    raw = env.get(SCALE_ENV)
+    if not raw:
+        return 1.0
+    try:
+        minute_s = float(raw)
+    except ValueError:
+        minute_s = -1.0
+    if not 0.05 <= minute_s <= 60.0:
+        log.warning("%s=%r ignored: use a number from 0.05 to 60", SCALE_ENV, raw)
+        return 1.0
+    return 60.0 / minute_s
 
 _100NS_PER_S = 10_000_000
 
@@ -86,8 +115,9 @@ class SleepEstimator:
 class SystemClock:
     """Reads this platform's clocks (one instance per process; thread-safe)."""
 
-    def __init__(self, platform: str | None = None) -> None:
+    def __init__(self, platform: str | None = None, scale: float = 1.0) -> None:
         self.platform = platform or sys.platform
+        self.scale = scale
         self._lock = threading.Lock()
         # Test seam: these VMs cannot suspend (BOOTTIME - MONOTONIC stays 0), so a real-app test
         # names a file holding "seconds asleep so far"; they are added to every clock as a real
@@ -163,8 +193,21 @@ class SystemClock:
         slept_s = self._estimator.update(wall_s, mono_s)
         return mono_s + slept_s, slept_s
 
+    def engine_s(self, real_s: float) -> float:
+        """A real duration in engine seconds (see the module docstring on scale)."""
+        return real_s * self.scale
+
+    def real_s(self, engine_s: float) -> float:
+        """An engine duration in real seconds."""
+        return engine_s / self.scale
+
+    def read(self) -> TickParts:
+        """(aware local wall datetime, engine mono_s including suspend, engine slept_s)."""
+        wall, mono_s, slept_s = self.read_tick_parts()
+        return wall, mono_s * self.scale, slept_s * self.scale
+
     def read_tick_parts(self) -> TickParts:
-        """(aware local wall datetime, mono_s including suspend, cumulative slept_s)."""
+        """(aware local wall datetime, real mono_s including suspend, real slept_s)."""
         with self._lock:
             mono_s, slept_s = self._read()
             wall = datetime.now().astimezone()
@@ -198,9 +241,9 @@ def _wall_offset_s(path: Path) -> float:
 @functools.lru_cache(maxsize=1)
 def system_clock() -> SystemClock:
     """The process's clock (one, so the fallback estimator keeps its history)."""
-    return SystemClock()
+    return SystemClock(scale=time_scale(os.environ))
 
 
 def read_tick_parts() -> TickParts:
-    """(aware local wall datetime, mono_s including suspend, cumulative slept_s); see module."""
+    """(aware local wall datetime, real mono_s including suspend, real slept_s); see module."""
     return system_clock().read_tick_parts()

@@ -79,7 +79,7 @@ def run(
     try:
         if action == "set":
             value = parse_cli_value(args.key, args.value, getattr(result.settings, args.key, None))
-            result = store.set(args.key, value)
+            result = store.save(args.key, value)
             print(f"{args.key} = {_format(getattr(result.settings, args.key))}")
         else:
             result = store.reset(args.key)

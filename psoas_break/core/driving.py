@@ -40,7 +40,6 @@ Contract:
   split 3 + 9 rest; a shorter threshold would make the counter under-report), or when the caller
   says `new_day()` (meant for an explicit "new driving day" action, not for midnight: a driver
   on the road at midnight is still in the same driving day).
-- `minute_s` scales every rule minute (60 in use; smaller in real-desktop tests).
 """
 
 from __future__ import annotations
@@ -69,6 +68,7 @@ DRIVER_DISCLAIMER = N_(
 WARN_BEFORE_MIN: tuple[int, ...] = (30, 15)
 # 561/2006 reduced daily rest (also the 9 h part of a split regular daily rest).
 DAILY_RESET_MIN = 9 * 60
+MINUTE_S = 60.0  # every rule is in minutes; the engine's time is in seconds
 
 
 @dataclass(frozen=True)
@@ -188,16 +188,12 @@ class BreakPlanner:
     def __init__(
         self,
         rules: str = "eu",
-        minute_s: float = 60.0,
         daily_reset_min: int = DAILY_RESET_MIN,
     ) -> None:
-        if not minute_s > 0:
-            raise ValueError(f"minute_s must be above 0, got {minute_s!r}")
         if daily_reset_min < 1:
             raise ValueError(f"daily_reset_min must be at least 1, got {daily_reset_min!r}")
         self._rules: RuleSet = RULE_SETS[check_rules(rules)]
-        self._minute_s = float(minute_s)
-        self._daily_reset_s = daily_reset_min * self._minute_s
+        self._daily_reset_s = daily_reset_min * MINUTE_S
         self._phase: Phase = "not_started"
         self._last_mono: float | None = None
         self._driving_s = 0.0
@@ -222,10 +218,6 @@ class BreakPlanner:
     @property
     def phase(self) -> Phase:
         return self._phase
-
-    @property
-    def minute_s(self) -> float:
-        return self._minute_s
 
     def set_rules(self, rules: str, mono_s: float) -> list[DrivingEffect]:
         """Switch rule set now; counters are kept, warnings already given are not repeated."""
@@ -337,7 +329,7 @@ class BreakPlanner:
                 for minutes in (rules.full_break_min, self._second_part_min(),
                                 self._first_part_min()):
                     if minutes is not None:
-                        candidates.append(minutes * self._minute_s - stop_s)
+                        candidates.append(minutes * MINUTE_S - stop_s)
             if not self._stop_day_reset:
                 candidates.append(self._daily_reset_s - stop_s)
         # Thresholds already passed were dealt with by the call that passed them.
@@ -378,11 +370,11 @@ class BreakPlanner:
 
     def _limit_s(self) -> float | None:
         minutes = self._rules.limit_min
-        return None if minutes is None else minutes * self._minute_s
+        return None if minutes is None else minutes * MINUTE_S
 
     def _daily_limit_s(self) -> float | None:
         minutes = self._rules.daily_limit_min
-        return None if minutes is None else minutes * self._minute_s
+        return None if minutes is None else minutes * MINUTE_S
 
     def _first_part_min(self) -> int | None:
         # Only a stop that starts with no first part held, and with driving time left, can
@@ -416,14 +408,14 @@ class BreakPlanner:
         full_min = rules.full_break_min or 0
         if self._stop_first_before and rules.split_second_min is not None:
             full_min = min(full_min, rules.split_second_min)
-        return full_min * self._minute_s
+        return full_min * MINUTE_S
 
     def _thresholds(self, limit_s: float) -> list[tuple[float, str]]:
         """(driving seconds, effect id), least urgent first; the limit last."""
         items = [
-            (limit_s - minutes * self._minute_s, f"p{self._period}:warn{minutes}")
+            (limit_s - minutes * MINUTE_S, f"p{self._period}:warn{minutes}")
             for minutes in WARN_BEFORE_MIN
-            if minutes * self._minute_s < limit_s
+            if minutes * MINUTE_S < limit_s
         ]
         items.append((limit_s, f"p{self._period}:limit"))
         return items
@@ -458,19 +450,19 @@ class BreakPlanner:
             daily_id = self._daily_id()
             if daily_id not in self._issued:
                 self._issued.add(daily_id)
-                hours = format_duration(daily_s, self._minute_s)
+                hours = format_duration(daily_s)
                 effects.append(
                     DailyLimitReached(
                         daily_id,
                         text=N_("{duration} of driving today.", duration=hours),
-                        speech=f"{_hours_words(daily_s / self._minute_s)} of driving today.",
+                        speech=f"{_hours_words(daily_s / MINUTE_S)} of driving today.",
                     )
                 )
         return effects
 
     def _warning_effect(self, effect_id: str, limit_s: float) -> BreakWarning:
         left_s = max(0.0, limit_s - self._driving_s)
-        minutes_left = max(1, math.ceil(left_s / self._minute_s - 1e-9))
+        minutes_left = max(1, math.ceil(left_s / MINUTE_S - 1e-9))
         break_min = self._next_break_min() or 0
         second = self._first_part_done and self._rules.split_second_min is not None
         return BreakWarning(
@@ -510,7 +502,7 @@ class BreakPlanner:
             return
         if stop_s >= self._stop_needed_s():
             ended = self._period
-            split = self._stop_first_before and stop_s < rules.full_break_min * self._minute_s
+            split = self._stop_first_before and stop_s < rules.full_break_min * MINUTE_S
             self._stop_counted = "full"
             self._first_part_done = False
             self._driving_s = 0.0
@@ -520,7 +512,7 @@ class BreakPlanner:
             effects.append(self._counted_effect(f"p{ended}:full", "full", split))
             return
         first_min = self._first_part_min()
-        if first_min is not None and stop_s >= first_min * self._minute_s:
+        if first_min is not None and stop_s >= first_min * MINUTE_S:
             self._stop_counted = "first_part"
             self._first_part_done = True
             effects.append(self._counted_effect(f"p{self._period}:first_part", "first_part", False))
@@ -539,7 +531,7 @@ class BreakPlanner:
                 f"a split break. Your next break can be {second} minutes."
             )
             return BreakCounted(effect_id, counted_as, text, speech)
-        limit = format_duration(self._limit_s() or 0.0, self._minute_s)
+        limit = format_duration(self._limit_s() or 0.0)
         what = "Split break complete" if split else "Break complete"
         if split:
             text = N_("Split break complete. Driving counter back to zero: {duration} before "
@@ -579,9 +571,9 @@ def _hours_words(minutes: float) -> str:
     return f"{_number_words(hours).capitalize()} {unit} {_number_words(rest)} minutes"
 
 
-def format_duration(seconds: float, minute_s: float = 60.0, round_up: bool = False) -> str:
+def format_duration(seconds: float, round_up: bool = False) -> str:
     """ "45 min", "4 h", "3 h 10", "1 h 05" (minutes floored, or rounded up with round_up)."""
-    raw = seconds / minute_s
+    raw = seconds / MINUTE_S
     minutes = math.ceil(raw - 1e-9) if round_up else math.floor(raw + 1e-9)
     minutes = max(0, minutes)
     hours, rest = divmod(minutes, 60)
@@ -629,40 +621,40 @@ def limit_speech(break_min: int, second_part: bool) -> str:
     )
 
 
-def title_text(status: DrivingStatus, minute_s: float = 60.0) -> str:
+def title_text(status: DrivingStatus) -> str:
     """The tray title in the driver profile, e.g. "Driving 3 h 10 · break in 1 h 20"."""
     if status.phase == "not_started":
         return _("Not driving yet")
     if status.phase == "stopped":
-        stop = format_duration(status.stop_s or 0.0, minute_s)
+        stop = format_duration(status.stop_s or 0.0)
         if status.next_break_min is None or status.stop_left_s is None:
             return _("Stopped {duration}", duration=stop)
         if status.stop_counted_as == "full":
             return _("Stopped {duration} · break done", duration=stop)
-        left = format_duration(status.stop_left_s, minute_s, round_up=True)
+        left = format_duration(status.stop_left_s, round_up=True)
         if status.stop_counted_as == "first_part" and status.rules == "eu":
             return _("Stopped {duration} · first part done, {left} more for a full break",
                      duration=stop, left=left)
         return _("Stopped {duration} · {left} more for the break", duration=stop, left=left)
     if status.left_s is None:
         return _("Driving {duration} today",
-                 duration=format_duration(status.daily_driving_s, minute_s))
-    driving = format_duration(status.driving_s, minute_s)
+                 duration=format_duration(status.daily_driving_s))
+    driving = format_duration(status.driving_s)
     if status.left_s <= 0:
         return _("Driving {duration} · break due now", duration=driving)
-    left = format_duration(status.left_s, minute_s, round_up=True)
+    left = format_duration(status.left_s, round_up=True)
     return _("Driving {duration} · break in {left}", duration=driving, left=left)
 
 
-def summary_text(status: DrivingStatus, minute_s: float = 60.0) -> str:
+def summary_text(status: DrivingStatus) -> str:
     """A longer line for `status` output and the menu: driving, next break, the day's total."""
-    parts = [title_text(status, minute_s)]
+    parts = [title_text(status)]
     if status.next_break is not None:
         parts.append(_("next break: {what}", what=status.next_break))
-    today = format_duration(status.daily_driving_s, minute_s)
+    today = format_duration(status.daily_driving_s)
     if status.daily_limit_s is not None:
         parts.append(_("today {duration} of {limit}", duration=today,
-                       limit=format_duration(status.daily_limit_s, minute_s)))
+                       limit=format_duration(status.daily_limit_s)))
     else:
         parts.append(_("today {duration}", duration=today))
     return " · ".join(parts)

@@ -2,8 +2,8 @@
 
 It never reads a clock. Time enters only through `Tick`: sitting grows by the difference of
 `mono_s` between ticks (a monotonic clock that includes suspend), so a wall clock that jumps
-(DST, NTP, a time-zone change) changes nothing but the calendar counters. Every countdown
-(stretch, posture, snooze, break, pause) is remaining seconds, never a wall-clock deadline.
+(DST, NTP, a time-zone change) changes nothing but calendar things (history timestamps). Every
+countdown (stretch, posture, snooze, break, pause) is remaining seconds, never a wall deadline.
 
 States:
     sitting      counting sitting time towards the next stretch break
@@ -24,30 +24,32 @@ until "Back on the road" (EndBreak): a stop is as long as the road allows, not `
 
 from __future__ import annotations
 
-from dataclasses import dataclass, replace
-from datetime import date, datetime, time, timedelta, timezone
+from dataclasses import dataclass
+from datetime import datetime, time, timedelta, timezone
 from typing import Literal
 
-from psoas_break.core.events import (
+from psoas_break.core.commands import (
     ApplySettings,
-    ClosePrompt,
-    Command,
     DeferPrompt,
-    Effect,
     EndBreak,
+    EngineCommand,
     OffHours,
     Pause,
     PauseUntilTomorrow,
-    PromptKind,
-    RecordEvent,
     ReleasePrompt,
     Resume,
     ScreenLock,
-    ShowNotice,
-    ShowPrompt,
     Skip,
     Snooze,
     TakeBreak,
+)
+from psoas_break.core.events import (
+    ClosePrompt,
+    Effect,
+    PromptKind,
+    RecordEvent,
+    ShowNotice,
+    ShowPrompt,
     Tick,
 )
 from psoas_break.core.i18n import N_, Message
@@ -69,24 +71,12 @@ _STATE_WORDS: dict[str, Message] = {
 def _state_words(state: str) -> str:
     return _STATE_WORDS.get(state) or state.replace("_", " ")
 
+# Settings are in minutes; the engine counts seconds.
+MINUTE_S = 60.0
+
 # A posture prompt never comes this close before a stretch break is due (nor while one is
 # pending or snoozed): two prompts within a few minutes feel like nagging.
-POSTURE_GUARD_S = 180.0  # at the normal 60-second minute
-
-
-@dataclass(frozen=True)
-class DayCounters:
-    """Today's figures (local calendar day of the wall clock)."""
-
-    day: date
-    sitting_s: float = 0.0
-    longest_sit_s: float = 0.0
-    breaks_taken: int = 0
-    breaks_snoozed: int = 0
-    breaks_skipped: int = 0
-    natural_breaks: int = 0
-    stretch_prompts: int = 0
-    posture_prompts: int = 0
+POSTURE_GUARD_S = 180.0
 
 
 @dataclass(frozen=True)
@@ -97,7 +87,8 @@ class NextPrompt:
 
 @dataclass(frozen=True)
 class Status:
-    """A snapshot for the tray, the CLI's `status` and tests."""
+    """A snapshot for the tray, the CLI's `status` and tests (today's figures come from the
+    history events, through `core.stats`: one source for the tray and `psoas-break stats`)."""
 
     state: State
     profile: str
@@ -109,16 +100,12 @@ class Status:
     snoozes_in_row: int
     snoozed: bool
     locked: bool
-    counters: DayCounters
 
 
 class SittingEngine:
     """Owns the sitting state. Not thread-safe: one thread (the runtime's) calls it."""
 
-    def __init__(self, settings: Settings, minute_s: float = 60.0) -> None:
-        # minute_s scales every "minutes" setting; 60 in use, smaller in real-desktop tests
-        # so a 30-minute cycle can be watched in 30 seconds with every other part real.
-        self._minute_s = minute_s
+    def __init__(self, settings: Settings) -> None:
         self._settings = settings
         self._state: State = "sitting"
         self._last: Tick | None = None
@@ -141,7 +128,6 @@ class SittingEngine:
         self._away_since_s = 0.0
         self._off_hours = False
         self._deferred = False
-        self._counters = DayCounters(day=date.min)
 
     # ---- derived settings ----
 
@@ -155,28 +141,24 @@ class SittingEngine:
 
     @property
     def _stretch_s(self) -> float:
-        return self._settings.stretch_every_min * self._minute_s
+        return self._settings.stretch_every_min * MINUTE_S
 
     @property
     def _posture_s(self) -> float | None:
         minutes = self._settings.posture_every_min
-        return minutes * self._minute_s if minutes > 0 else None
+        return minutes * MINUTE_S if minutes > 0 else None
 
     @property
     def _natural_s(self) -> float:
-        return self._settings.natural_break_min * self._minute_s
+        return self._settings.natural_break_min * MINUTE_S
 
     @property
     def _snooze_s(self) -> float:
-        return self._settings.snooze_min * self._minute_s
+        return self._settings.snooze_min * MINUTE_S
 
     @property
     def _guard_s(self) -> float:
-        return POSTURE_GUARD_S * self._minute_s / 60.0
-
-    @property
-    def minute_s(self) -> float:
-        return self._minute_s
+        return POSTURE_GUARD_S
 
     @property
     def _idle_counts(self) -> bool:
@@ -205,11 +187,9 @@ class SittingEngine:
                 if slept_s > 0 and self._settings.short_away == "pause":
                     counted_s -= slept_s
                 self._advance(tick, dt_s, counted_s, effects)
-        # After counting: the step that ends at midnight belongs to the day before.
-        self._roll_day(tick)
         return effects
 
-    def command(self, command: Command, tick: Tick) -> list[Effect]:
+    def command(self, command: EngineCommand, tick: Tick) -> list[Effect]:
         """Advance to `tick`, then apply `command`."""
         effects = self.tick(tick)
         if isinstance(command, TakeBreak):
@@ -281,10 +261,6 @@ class SittingEngine:
             snoozes_in_row=self._snoozes_in_row,
             snoozed=self._snoozed,
             locked=self._locked,
-            counters=replace(
-                self._counters,
-                longest_sit_s=max(self._counters.longest_sit_s, self._sitting_s),
-            ),
         )
 
     # ---- time passing ----
@@ -323,21 +299,15 @@ class SittingEngine:
             # The idle seconds before this step were counted as sitting; they were not.
             overcount_s = max(0.0, min(self._sitting_s, idle_s - dt_s))
             self._sitting_s -= overcount_s
-            self._counters = replace(
-                self._counters, sitting_s=max(0.0, self._counters.sitting_s - overcount_s)
-            )
             self._enter_away(tick, "idle", idle_s, effects)
             return
         if (
             self._state == "prompt_due"
             and idle_s is not None
-            and idle_s >= self._settings.break_min * self._minute_s
+            and idle_s >= self._settings.break_min * MINUTE_S
         ):
             # They got up without clicking: the prompt did its job.
             self._respond(tick, "taken_idle", effects)
-            self._counters = replace(
-                self._counters, breaks_taken=self._counters.breaks_taken + 1
-            )
             self._reset_sitting(tick, "break", effects)
             return
         self._count_sitting(counted_s)
@@ -347,8 +317,6 @@ class SittingEngine:
         if counted_s <= 0:
             return
         self._sitting_s += counted_s
-        c = self._counters
-        self._counters = replace(c, sitting_s=c.sitting_s + counted_s)
         self._stretch_in_s -= counted_s
         if self._posture_in_s is not None:
             self._posture_in_s -= counted_s
@@ -405,7 +373,6 @@ class SittingEngine:
     # ---- transitions ----
 
     def _natural_break(self, tick: Tick, source: str, away_s: float, effects: list[Effect]) -> None:
-        self._counters = replace(self._counters, natural_breaks=self._counters.natural_breaks + 1)
         effects.append(self._event(tick, "natural_break", source=source, away_s=away_s))
         self._reset_sitting(tick, "natural", effects, start_new=False)
 
@@ -447,9 +414,6 @@ class SittingEngine:
         elif self._escalation > 0:
             note = N_("Reminder {number}: you have been sitting a while.",
                       number=self._escalation + 1)
-        self._counters = replace(
-            self._counters, stretch_prompts=self._counters.stretch_prompts + 1
-        )
         effects.append(
             ShowPrompt(self._prompt_id, "stretch", self._escalation, allowed, note)
         )
@@ -462,9 +426,6 @@ class SittingEngine:
 
     def _show_posture(self, tick: Tick, effects: list[Effect]) -> None:
         self._prompt_id += 1
-        self._counters = replace(
-            self._counters, posture_prompts=self._counters.posture_prompts + 1
-        )
         effects.append(ShowPrompt(self._prompt_id, "posture", 0, False, None))
         effects.append(
             self._event(
@@ -502,15 +463,7 @@ class SittingEngine:
         if idle_s is not None and idle_s >= self._natural_s and self._sitting_s > 0:
             self._natural_break(tick, "idle", idle_s, effects)
 
-    def _roll_day(self, tick: Tick) -> None:
-        # Only forward: a wall clock moved back across midnight must not undo today's figures.
-        today = tick.wall.date()
-        if today > self._counters.day:
-            self._counters = DayCounters(day=today)
-
     def _end_sit(self, tick: Tick, reason: str) -> RecordEvent:
-        c = self._counters
-        self._counters = replace(c, longest_sit_s=max(c.longest_sit_s, self._sitting_s))
         return self._event(tick, "sit_end", reason=reason, sit_s=self._sitting_s)
 
     def _event(self, tick: Tick, kind: str, **data: object) -> RecordEvent:
@@ -546,9 +499,8 @@ class SittingEngine:
             self._open_prompt = None
         if self._state != "away":
             effects.append(self._end_sit(tick, "break"))
-        self._counters = replace(self._counters, breaks_taken=self._counters.breaks_taken + 1)
         self._state = "on_break"
-        self._break_left_s = self._settings.break_min * self._minute_s
+        self._break_left_s = self._settings.break_min * MINUTE_S
         self._break_taken_s = 0.0
         self._break_prompted = prompted
         self._sitting_s = 0.0
@@ -570,7 +522,7 @@ class SittingEngine:
             effects.append(ShowNotice(N_("Nothing to snooze while {state}.",
                                          state=_state_words(self._state))))
             return
-        minutes = cmd.minutes if cmd.minutes is not None else self._settings.snooze_min
+        snooze_s = cmd.seconds if cmd.seconds is not None else self._snooze_s
         if self._state == "prompt_due":
             if self._snoozes_in_row >= self._settings.max_snoozes:
                 effects.append(
@@ -583,16 +535,13 @@ class SittingEngine:
             self._respond(tick, "snoozed", effects)
             self._snoozes_in_row += 1
             self._escalation += 1
-            self._counters = replace(
-                self._counters, breaks_snoozed=self._counters.breaks_snoozed + 1
-            )
             if self._open_prompt is not None:
                 effects.append(ClosePrompt(self._open_prompt))
                 self._open_prompt = None
             self._state = "sitting"
-            self._stretch_in_s = minutes * self._minute_s
+            self._stretch_in_s = snooze_s
         else:
-            self._stretch_in_s = max(self._stretch_in_s, 0.0) + minutes * self._minute_s
+            self._stretch_in_s = max(self._stretch_in_s, 0.0) + snooze_s
         self._snoozed = True
 
     def _cmd_skip(self, _cmd: Skip, tick: Tick, effects: list[Effect]) -> None:
@@ -609,7 +558,6 @@ class SittingEngine:
                     response="skipped",
                 )
             )
-        self._counters = replace(self._counters, breaks_skipped=self._counters.breaks_skipped + 1)
         if self._open_prompt is not None:
             effects.append(ClosePrompt(self._open_prompt))
             self._open_prompt = None
@@ -658,6 +606,9 @@ class SittingEngine:
     def _cmd_resume(self, _cmd: Resume, tick: Tick, effects: list[Effect]) -> None:
         if self._state == "paused":
             self._end_pause(tick, "user", effects)
+        elif self._state == "on_break":
+            # "Resume" during a break means back to work (a driver's "Back on the road").
+            self._finish_break(tick, completed=self._break_left_s <= 0, effects=effects)
 
     def _cmd_lock(self, cmd: ScreenLock, tick: Tick, effects: list[Effect]) -> None:
         if cmd.locked == self._locked:

@@ -1,7 +1,8 @@
-"""Ticks, commands and effects: the vocabulary between the sitting engine and its runtime.
+"""Ticks and effects: what the sitting engine is given and what it asks its runtime to do.
 
 The engine never reads a clock. Every call carries a `Tick`; every reaction is a list of
-effects the runtime carries out (show a prompt, record an event, ...). Pure: stdlib only.
+effects the runtime carries out (show a prompt, record an event, ...). Commands, the other
+input, are in `core/commands.py`. Pure: stdlib only.
 
 History events (`RecordEvent.kind`) and their `data` keys, the contract with the history store:
 
@@ -44,90 +45,6 @@ class Tick:
     mono_s: float
     idle_s: float | None = None
     slept_s: float = 0.0
-
-
-# ---- commands (from the tray menu, the CLI, the OS) ----
-
-
-@dataclass(frozen=True)
-class TakeBreak:
-    """"Take a break now" / "I'm up": start a break of `break_min`."""
-
-
-@dataclass(frozen=True)
-class EndBreak:
-    """"Back to work" before the break's time is up (the break still counts)."""
-
-
-@dataclass(frozen=True)
-class Snooze:
-    """Postpone the stretch prompt; minutes=None uses the `snooze_min` setting."""
-
-    minutes: int | None = None
-
-
-@dataclass(frozen=True)
-class Skip:
-    """Skip this stretch break: the next one comes a full interval later."""
-
-
-@dataclass(frozen=True)
-class Pause:
-    """Pause reminders for a number of seconds (a countdown; it always ends by itself)."""
-
-    seconds: float
-
-
-@dataclass(frozen=True)
-class PauseUntilTomorrow:
-    """Pause until the start of the next day (local calendar)."""
-
-
-@dataclass(frozen=True)
-class Resume:
-    """End a pause now."""
-
-
-@dataclass(frozen=True)
-class ScreenLock:
-    """The session's screen was locked (True) or unlocked (False)."""
-
-    locked: bool
-
-
-@dataclass(frozen=True)
-class OffHours:
-    """Outside (True) or back inside (False) working hours: quietly paused meanwhile."""
-
-    active: bool
-
-
-@dataclass(frozen=True)
-class DeferPrompt:
-    """The stretch prompt `prompt_id` is held back (fullscreen, a call, do-not-disturb): it is
-    not repeated or counted as ignored while held."""
-
-    prompt_id: int
-
-
-@dataclass(frozen=True)
-class ReleasePrompt:
-    """The held prompt was shown after all; its repeat countdown starts now."""
-
-    prompt_id: int
-
-
-@dataclass(frozen=True)
-class ApplySettings:
-    """New settings take effect at once; the current cycle keeps its elapsed time."""
-
-    settings: Any  # core.settings.Settings (Any avoids an import cycle)
-
-
-Command = (
-    TakeBreak | EndBreak | Snooze | Skip | Pause | PauseUntilTomorrow | Resume | ScreenLock
-    | ApplySettings | OffHours | DeferPrompt | ReleasePrompt
-)
 
 
 # ---- effects (for the runtime to carry out) ----

@@ -647,3 +647,28 @@ def query_window(first_day: date, last_day: date) -> tuple[datetime, datetime]:
 def day_range(today: date, days: int) -> tuple[date, date]:
     """(first, last) of the `days` local days ending with `today`."""
     return today - timedelta(days=max(1, days) - 1), today
+
+
+class DayLog:
+    """Today's events, kept in memory by the runtime so the tray's "Today" and `status` come
+    from the same `summarize_days` as `psoas-break stats` (one source for the day's figures).
+
+    Holds the events since `LOOKBACK_S` before today's first midnight (a sit running at
+    midnight must be found) and drops older ones as days pass. Not thread-safe.
+    """
+
+    def __init__(self, events: Iterable[RecordEvent] = ()) -> None:
+        self._events: list[RecordEvent] = list(events)
+        self._day: date | None = None
+
+    def add(self, event: RecordEvent) -> None:
+        self._events.append(event)
+
+    def summary(self, now: datetime, live_sit_s: float | None) -> Summary:
+        """Today's figures at `now`; `live_sit_s` is the engine's current sitting time."""
+        today = now.date()
+        if today != self._day:
+            self._day = today
+            start, _end = query_window(today, today)
+            self._events = [e for e in self._events if e.wall >= start]
+        return summarize_days(self._events, today, today, now, live_sit_s)[0]

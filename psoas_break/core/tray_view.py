@@ -1,8 +1,8 @@
 """What the tray shows, as plain data: the title, the icon's look and the menu tree.
 
 Pure: built from the engine's `Status`, the settings and a few runtime facts. The tray adapter
-turns a `TrayView` into pystray objects; tests compare views without any GUI. Menu actions are
-strings the runtime understands (see `psoas_break.runtime.loop.ACTIONS`).
+turns a `TrayView` into pystray objects; tests compare views without any GUI. A clickable entry
+holds the `Command` a click posts to the engine thread (core/commands.py).
 """
 
 from __future__ import annotations
@@ -12,9 +12,26 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
+from psoas_break.core.commands import (
+    Command,
+    EndBreak,
+    Pause,
+    PauseUntilTomorrow,
+    Quit,
+    Resume,
+    SetAutostart,
+    SetSetting,
+    ShowAbout,
+    ShowStretch,
+    ShowWeek,
+    Skip,
+    Snooze,
+    TakeBreak,
+)
 from psoas_break.core.engine import Status
 from psoas_break.core.i18n import _, localized, weekday_short
 from psoas_break.core.settings import Settings
+from psoas_break.core.stats import Summary
 from psoas_break.core.working_hours import CUSTOM, PRESET_LABELS, PRESETS, resume_label
 
 # Presets offered in Settings; a value from the config file that is not one of these shows as
@@ -35,7 +52,7 @@ class MenuEntry:
     """One menu item. `action` None = not clickable; `children` makes it a submenu."""
 
     label: str
-    action: str | None = None
+    action: Command | None = None
     enabled: bool = True
     visible: bool = True
     toggle: str | None = None  # None, "check" or "radio"
@@ -75,14 +92,15 @@ class TrayFacts:
     quiet_title: str | None = None  # "Quiet: fullscreen" while a prompt is held back
     off_hours_until: datetime | None = None  # next start of working hours
     driver_title: str | None = None  # the driving planner's line in the driver profile
+    today: Summary | None = None  # today's figures (core.stats, as `psoas-break stats` has them)
 
 
-def _minutes_floor(seconds: float, minute_s: float) -> int:
-    return max(0, int(seconds // minute_s))
+def _minutes_floor(seconds: float) -> int:
+    return max(0, int(seconds // 60.0))
 
 
-def _minutes_ceil(seconds: float, minute_s: float) -> int:
-    return max(0, math.ceil(seconds / minute_s - 1e-9))
+def _minutes_ceil(seconds: float) -> int:
+    return max(0, math.ceil(seconds / 60.0 - 1e-9))
 
 
 def _clock(when: datetime, now: datetime) -> str:
@@ -93,9 +111,9 @@ def _clock(when: datetime, now: datetime) -> str:
     return f"{weekday_short(when.weekday())} {when.strftime('%H:%M')}"
 
 
-def status_text(status: Status, now: datetime, minute_s: float = 60.0) -> str:
+def status_text(status: Status, now: datetime) -> str:
     """The one-line status: the tray title, the menu's first line and `psoas-break status`."""
-    sat = _minutes_floor(status.sitting_s, minute_s)
+    sat = _minutes_floor(status.sitting_s)
     nxt = status.next_prompt
     if status.state == "off_hours":
         return _("Outside working hours")
@@ -106,7 +124,7 @@ def status_text(status: Status, now: datetime, minute_s: float = 60.0) -> str:
     if status.state == "on_break":
         if status.profile == "driver":
             return _("Stopped · taking a break")
-        left = _minutes_ceil(status.break_left_s or 0.0, minute_s)
+        left = _minutes_ceil(status.break_left_s or 0.0)
         return _("On a break · {minutes} min left", minutes=left)
     if status.state == "away":
         return _("Away · counted as a break")
@@ -116,7 +134,7 @@ def status_text(status: Status, now: datetime, minute_s: float = 60.0) -> str:
         return _("Time to stretch · sitting {minutes} min", minutes=sat)
     if nxt is None:
         return _("Sitting {minutes} min", minutes=sat)
-    when = _minutes_ceil(nxt.in_s, minute_s)
+    when = _minutes_ceil(nxt.in_s)
     if nxt.kind == "stretch":
         text = _("Sitting {sitting} min · stretch in {minutes} min", sitting=sat, minutes=when)
     else:
@@ -125,9 +143,7 @@ def status_text(status: Status, now: datetime, minute_s: float = 60.0) -> str:
     return _("Snoozed · {status}", status=text) if status.snoozed else text
 
 
-def icon_look(
-    status: Status, settings: Settings, minute_s: float = 60.0, quiet: bool = False
-) -> IconLook:
+def icon_look(status: Status, settings: Settings, quiet: bool = False) -> IconLook:
     state = status.state
     if state == "off_hours":
         return IconLook("paused", 0)
@@ -136,7 +152,7 @@ def icon_look(
     if state in ("paused", "on_break", "away", "prompt_due"):
         steps = ICON_FILL_STEPS if state == "prompt_due" else 0
         return IconLook(state, steps)
-    cycle_s = settings.stretch_every_min * minute_s
+    cycle_s = settings.stretch_every_min * 60.0
     fraction = min(1.0, status.sitting_s / cycle_s) if cycle_s > 0 else 0.0
     return IconLook("sitting", min(ICON_FILL_STEPS, int(fraction * ICON_FILL_STEPS)))
 
@@ -154,7 +170,7 @@ def _radio_group(
     items = [
         MenuEntry(
             _("Off") if value == 0 else fmt(value),
-            action=f"set:{key}:{value}",
+            action=SetSetting(key, value),
             toggle="radio",
             checked=value == current,
             enabled=not locked,
@@ -175,23 +191,22 @@ def _min(minutes: int) -> str:
     return _("{minutes} min", minutes=minutes)
 
 
-def _duration(seconds: float, minute_s: float) -> str:
-    minutes = _minutes_floor(seconds, minute_s)
+def _duration(seconds: float) -> str:
+    minutes = _minutes_floor(seconds)
     if minutes >= 60:
         return _("{hours} h {minutes:02d} min", hours=minutes // 60, minutes=minutes % 60)
     return _min(minutes)
 
 
-def today_entries(status: Status, minute_s: float = 60.0) -> tuple[MenuEntry, ...]:
+def today_entries(today: Summary) -> tuple[MenuEntry, ...]:
     """Today's key figures, as disabled lines of the "Today" submenu."""
-    c = status.counters
     lines = (
-        _("Sitting today: {duration}", duration=_duration(c.sitting_s, minute_s)),
-        _("Longest sit: {duration}", duration=_duration(c.longest_sit_s, minute_s)),
-        _("Breaks taken: {count}", count=c.breaks_taken),
-        _("Snoozed: {snoozed} · skipped: {skipped}", snoozed=c.breaks_snoozed,
-          skipped=c.breaks_skipped),
-        _("Natural breaks: {count}", count=c.natural_breaks),
+        _("Sitting today: {duration}", duration=_duration(today.sitting_s)),
+        _("Longest sit: {duration}", duration=_duration(today.longest_sit_s)),
+        _("Breaks taken: {count}", count=today.breaks_taken),
+        _("Snoozed: {snoozed} · skipped: {skipped}", snoozed=today.snoozed,
+          skipped=today.skipped),
+        _("Natural breaks: {count}", count=today.natural_breaks),
     )
     return tuple(MenuEntry(line, action=None, enabled=False) for line in lines)
 
@@ -201,10 +216,9 @@ def build_view(
     settings: Settings,
     now: datetime,
     facts: TrayFacts,
-    minute_s: float = 60.0,
 ) -> TrayView:
     """The whole tray: title, icon look and menu."""
-    text = status_text(status, now, minute_s)
+    text = status_text(status, now)
     if status.state == "off_hours" and facts.off_hours_until is not None:
         text = _("Outside working hours until {when}",
                  when=resume_label(now, facts.off_hours_until))
@@ -228,14 +242,15 @@ def build_view(
         MenuEntry(_("Snooze length"), children=_radio_group(
             "snooze_min", settings.snooze_min, SNOOZE_PRESETS_MIN, facts)),
         MenuEntry(_("Profile"), children=(
-            MenuEntry(_("Desk"), action="set:profile:desk", toggle="radio",
+            MenuEntry(_("Desk"), action=SetSetting("profile", "desk"), toggle="radio",
                       checked=settings.profile == "desk", enabled="profile" not in locked),
-            MenuEntry(_("Driver"), action="set:profile:driver", toggle="radio",
+            MenuEntry(_("Driver"), action=SetSetting("profile", "driver"), toggle="radio",
                       checked=settings.profile == "driver", enabled="profile" not in locked),
         )),
         MenuEntry(_("Working hours"), children=tuple(
             MenuEntry(
-                localized(PRESET_LABELS[name]), action=f"hours:{name}", toggle="radio",
+                localized(PRESET_LABELS[name]), action=_hours_command(settings, name),
+                toggle="radio",
                 checked=settings.working_hours.preset == name,
                 enabled="working_hours" not in locked
                 and (name != CUSTOM or settings.working_hours.custom is not None),
@@ -243,48 +258,58 @@ def build_view(
             for name in (*PRESETS, CUSTOM)
         )),
         MenuEntry(_("Driving rules"), children=tuple(
-            MenuEntry(label, action=f"set:driver_rules:{value}", toggle="radio",
+            MenuEntry(label, action=SetSetting("driver_rules", value), toggle="radio",
                       checked=settings.driver_rules == value,
                       enabled="driver_rules" not in locked)
             for value, label in (("eu", _("EU (4 h 30 → 45 min)")),
                                  ("us", _("US (8 h → 30 min)")), ("off", _("Off")))
         ), visible=settings.profile == "driver"),
-        MenuEntry(_("Voice prompts"), action="toggle:voice", toggle="check",
+        MenuEntry(_("Voice prompts"), action=SetSetting("voice", not settings.voice),
+                  toggle="check",
                   checked=settings.voice, enabled="voice" not in locked),
     )
     menu: list[MenuEntry] = [
         MenuEntry(title, action=None, enabled=False),
         SEPARATOR,
         MenuEntry(_("Stopped — taking a break") if driver else _("Take a break now"),
-                  action="break-now", default=True, enabled=state != "on_break"),
-        MenuEntry(_("Back on the road"), action="end-break",
+                  action=TakeBreak(), default=True, enabled=state != "on_break"),
+        MenuEntry(_("Back on the road"), action=EndBreak(),
                   visible=driver and state == "on_break"),
         MenuEntry(_("Snooze"), enabled=can_snooze, children=tuple(
-            MenuEntry(_min(m), action=f"snooze:{m}", enabled=can_snooze)
+            MenuEntry(_min(m), action=Snooze(m * 60.0), enabled=can_snooze)
             for m in SNOOZE_NOW_MIN)),
-        MenuEntry(_("Skip this break"), action="skip", enabled=can_snooze),
+        MenuEntry(_("Skip this break"), action=Skip(), enabled=can_snooze),
         MenuEntry(_("Pause"), children=(
             *(MenuEntry(_min(m) if m < 60 else _("{hours} h", hours=m // 60),
-                        action=f"pause:{m}")
+                        action=Pause(m * 60.0))
               for m in PAUSE_PRESETS_MIN),
-            MenuEntry(_("Until tomorrow"), action="pause:tomorrow"),
+            MenuEntry(_("Until tomorrow"), action=PauseUntilTomorrow()),
         )),
-        MenuEntry(_("Resume"), action="resume", visible=state == "paused"),
+        MenuEntry(_("Resume"), action=Resume(), visible=state == "paused"),
         SEPARATOR,
     ]
     if facts.can_show_stretch:
-        menu.append(MenuEntry(_("Show this stretch"), action="show-stretch"))
-    menu.append(MenuEntry(_("Today"), children=today_entries(status, minute_s)))
+        menu.append(MenuEntry(_("Show this stretch"), action=ShowStretch()))
+    today = facts.today or Summary(now.date(), now.date())
+    menu.append(MenuEntry(_("Today"), children=today_entries(today)))
     if facts.can_show_week:
-        menu.append(MenuEntry(_("This week"), action="show-week"))
+        menu.append(MenuEntry(_("This week"), action=ShowWeek()))
     menu.append(MenuEntry(_("Settings"), children=settings_menu))
     if facts.autostart_enabled is not None:
-        menu.append(MenuEntry(_("Start at login"), action="toggle:autostart", toggle="check",
-                              checked=facts.autostart_enabled))
+        menu.append(MenuEntry(_("Start at login"), action=SetAutostart(not facts.autostart_enabled),
+                              toggle="check", checked=facts.autostart_enabled))
     menu.extend((
         SEPARATOR,
-        MenuEntry(_("About psoas-break"), action="about"),
-        MenuEntry(_("Quit"), action="quit"),
+        MenuEntry(_("About psoas-break"), action=ShowAbout()),
+        MenuEntry(_("Quit"), action=Quit()),
     ))
     quiet = bool(facts.quiet_title) and status.state == "prompt_due"
-    return TrayView(title, icon_look(status, settings, minute_s, quiet), tuple(menu))
+    return TrayView(title, icon_look(status, settings, quiet), tuple(menu))
+
+
+def _hours_command(settings: Settings, preset: str) -> Command | None:
+    """The working-hours value a preset stands for (None: the preset cannot apply here)."""
+    try:
+        return SetSetting("working_hours", settings.working_hours.with_preset(preset))
+    except ValueError:
+        return None

@@ -28,11 +28,9 @@ class DrivingControl:
 
     def __init__(
         self,
-        minute_s: float,
         announce: Callable[[DrivingNotice], None],
         on_first_start: Callable[[], None] | None = None,
     ) -> None:
-        self._minute_s = minute_s
         self._announce = announce
         self._on_first_start = on_first_start
         self.planner: BreakPlanner | None = None
@@ -50,7 +48,7 @@ class DrivingControl:
         if self.planner is None:
             from psoas_break.core.driving import BreakPlanner
 
-            self.planner = BreakPlanner(settings.driver_rules, minute_s=self._minute_s)
+            self.planner = BreakPlanner(settings.driver_rules)
             if self._on_first_start is not None:
                 self._on_first_start()
             self._emit(self.planner.start_driving(tick.mono_s))
@@ -85,13 +83,22 @@ class DrivingControl:
     def status(self) -> DrivingStatus | None:
         return self.planner.status() if self.planner is not None else None
 
+    def summary(self) -> str | None:
+        """`psoas-break status` line in the driver profile, else None."""
+        status = self.status()
+        if status is None:
+            return None
+        from psoas_break.core.driving import summary_text
+
+        return summary_text(status)
+
     def title(self) -> str | None:
         status = self.status()
         if status is None:
             return None
         from psoas_break.core.driving import title_text
 
-        return title_text(status, self._minute_s)
+        return title_text(status)
 
     def _emit(self, effects: list[DrivingEffect]) -> None:
         from psoas_break.core.driving_prompts import notice_from_planner

@@ -1,180 +1,224 @@
 """The engine thread: the one thread that owns the sitting state.
 
-It drains a command queue (menu clicks, control requests, lock/sleep signals), takes a tick from
-the clock and idle source, feeds the pure engine, carries out the effects (notify, speak,
-record) and renders the tray when the view changed. Between events it sleeps on the queue until
-the next thing is due: the engine's next deadline, the next idle poll (only while sitting is
-being counted), the next minute the title shows, or the scheduler's next calendar job.
+Every input arrives as a `Command` (core/commands.py) in the `Inbox`: menu clicks, notification
+buttons, control requests, lock and sleep signals, and the answers of the job thread. For each
+one the runtime takes ONE tick from the clock (and the idle source), feeds the pure engine,
+carries out the effects (notify, speak, record) and, once the inbox is drained, renders the
+tray if the view changed. Between inputs it sleeps on the inbox until the next thing is due:
+the engine's next deadline, the next idle poll (only while sitting is counted), the next
+minute the title shows, the quiet gate's next check, the driving planner's next event or the
+scheduler's next calendar job.
 
-`schedule` is used only for calendar-shaped work (the midnight roll-over of today's figures),
-in a private Scheduler whose jobs are wrapped so one failure never stops the loop; a wall
-clock that moves backwards re-registers the jobs (schedule would otherwise stall).
+Nothing here blocks: file writes, quiet checks and pages run on the job thread and report back
+through the inbox; notifications and speech have their own workers; the history its writer.
+
+`schedule` is used only for calendar-shaped work (the midnight roll-over and working-hours
+boundaries), in a private Scheduler whose jobs are wrapped so one failure never stops the loop;
+a wall clock that moves backwards re-registers the jobs (schedule would otherwise stall).
 """
 
 from __future__ import annotations
 
 import logging
 import math
+import os
 import queue
 import threading
-from collections.abc import Callable
-from dataclasses import dataclass
-from datetime import datetime
-from typing import Any, Protocol
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+from typing import Any, get_args
 
 import schedule
 
-from psoas_break.core.engine import SittingEngine, Status
-from psoas_break.core.events import (
+from psoas_break import __version__
+from psoas_break.core.commands import (
     ApplySettings,
-    ClosePrompt,
+    AutostartChanged,
     Command,
     DeferPrompt,
-    Effect,
-    EndBreak,
+    EngineCommand,
+    GetStatus,
+    Notice,
+    NotifierState,
     OffHours,
-    Pause,
-    PauseUntilTomorrow,
-    RecordEvent,
+    Outcome,
+    QuietChecked,
+    Quit,
     ReleasePrompt,
-    Resume,
-    ScreenLock,
-    ShowNotice,
-    ShowPrompt,
-    Skip,
-    Snooze,
-    TakeBreak,
-    Tick,
+    ReloadSettings,
+    SetAutostart,
+    SetSetting,
+    SettingsSaved,
+    ShowAbout,
+    ShowStretch,
+    ShowWeek,
+    Sleep,
+    StatusReport,
 )
+from psoas_break.core.engine import SittingEngine, real_seconds_between
+from psoas_break.core.events import ClosePrompt, Effect, RecordEvent, ShowNotice, ShowPrompt, Tick
 from psoas_break.core.i18n import N_, _
-from psoas_break.core.settings import SettingError, Settings, parse_cli_value
+from psoas_break.core.settings import SettingError, Settings, validate_value
+from psoas_break.core.stats import DayLog
 from psoas_break.core.tray_view import TrayFacts, TrayView, build_view, status_text
+from psoas_break.ports import (
+    AdapterError,
+    Autostart,
+    Clock,
+    History,
+    IdleSource,
+    Jobs,
+    Pages,
+    SettingsStore,
+    Tray,
+)
+from psoas_break.runtime.driving import DrivingControl
+from psoas_break.runtime.presenter import Presenter
+from psoas_break.runtime.quiet import Hold, QuietControl, Show
 
 log = logging.getLogger(__name__)
 
-# While sitting is counted, idle is polled this often (seconds at the normal minute). The
-# natural break is minutes long, so 30 s is plenty and costs two wakeups a minute.
+# While sitting is counted, idle is polled this often (seconds). The natural break is minutes
+# long, so 30 s is plenty and costs two wakeups a minute.
 IDLE_POLL_S = 30.0
+# The longest the loop sleeps when nothing at all is due (engine seconds).
+MAX_SLEEP_S = 3600.0
+# Real seconds: wake this long after a deadline (so the step sees it due), and never sooner
+# than MIN_SLEEP_S after the last step.
+WAKE_PAD_S = 0.01
+MIN_SLEEP_S = 0.05
+
+_ENGINE_COMMANDS: tuple[type, ...] = get_args(EngineCommand)
 
 
-class ClockReader(Protocol):
-    def __call__(self) -> tuple[datetime, float, float]:
-        """(aware local wall time, monotonic seconds including suspend, slept seconds)."""
-        ...
+class _Call:
+    """A command whose caller waits for its `Outcome` (the control channel)."""
+
+    def __init__(self, command: Command) -> None:
+        self.command = command
+        self.outcome: Outcome | None = None
+        self.error: BaseException | None = None
+        self.done = threading.Event()
 
 
-class IdleReader(Protocol):
-    name: str
-
-    def idle_seconds(self) -> float | None: ...
+_CLOSE = object()  # close the open sit, then stop the loop
 
 
-class PromptPresenter(Protocol):
-    """Turns engine effects into notifications/speech (the app wires the adapters)."""
+class Inbox:
+    """The one way in: a thread-safe queue of Commands for the engine thread."""
 
-    def show_prompt(self, prompt: ShowPrompt, status: Status, settings: Settings) -> None: ...
+    def __init__(self) -> None:
+        self._queue: queue.Queue[Any] = queue.Queue()
 
-    def close_prompt(self, prompt_id: int) -> None: ...
+    def post(self, command: Command) -> None:
+        """Queue `command`; returns at once (any thread)."""
+        self._queue.put(command)
 
-    def show_notice(self, text: str) -> None: ...
+    def call(self, command: Command, timeout_s: float = 2.0) -> Outcome:
+        """Queue `command` and wait for the engine thread's answer (any other thread).
 
-    def show_break(self, status: Status, settings: Settings) -> None: ...
+        Raises TimeoutError when the engine thread does not answer within `timeout_s`."""
+        call = _Call(command)
+        self._queue.put(call)
+        if not call.done.wait(timeout_s):
+            raise TimeoutError(_("the app did not answer in time"))
+        if call.error is not None:
+            raise call.error
+        assert call.outcome is not None
+        return call.outcome
+
+    def close(self) -> None:
+        """Ask the loop to close the open sit and stop."""
+        self._queue.put(_CLOSE)
+
+    def get(self, timeout_s: float | None) -> Any:
+        try:
+            return self._queue.get(timeout=timeout_s)
+        except queue.Empty:
+            return None
+
+    def get_nowait(self) -> Any:
+        try:
+            return self._queue.get_nowait()
+        except queue.Empty:
+            return None
 
 
-class HistorySink(Protocol):
-    def record(self, event: RecordEvent) -> None: ...
+@dataclass(frozen=True)
+class Collaborators:
+    """Everything the runtime uses outside the engine, given at construction."""
 
-
-@dataclass
-class Hooks:
-    """What the runtime calls outside the engine. All optional except render."""
-
-    render: Callable[[TrayView], None]
-    presenter: PromptPresenter
-    history: HistorySink | None = None
-    facts: Callable[[], TrayFacts] = TrayFacts
+    clock: Clock
+    idle: IdleSource
+    store: SettingsStore
+    history: History
+    presenter: Presenter
+    quiet: QuietControl
+    driving: DrivingControl
+    jobs: Jobs
+    pages: Pages
+    tray: Tray | None = None
+    autostart: Autostart | None = None
+    backends: Mapping[str, str] = field(default_factory=dict)
     on_quit: Callable[[], None] = lambda: None
-    extra_actions: dict[str, Callable[[], None]] | None = None
-    save_setting: Callable[[str, Any], Settings] | None = None
-    on_new_day: Callable[[], None] | None = None
-
-
-_STOP = object()
 
 
 class Runtime:
-    """Owns the engine. `post()` and `call()` are the only thread-safe entry points."""
+    """Owns the engine. Only the `Inbox` is shared with other threads."""
 
     def __init__(
         self,
+        inbox: Inbox,
         engine: SittingEngine,
-        clock: ClockReader,
-        idle: IdleReader | None,
-        hooks: Hooks,
-        idle_poll_s: float | None = None,
+        ports: Collaborators,
+        *,
+        today: DayLog | None = None,
+        autostart_enabled: bool | None = None,
+        notice: str | None = None,
     ) -> None:
         self.engine = engine
-        self._clock = clock
-        self._idle = idle
-        self._hooks = hooks
-        minute_s = engine.minute_s
-        self._idle_poll_s = idle_poll_s or IDLE_POLL_S * minute_s / 60.0
-        self._queue: queue.Queue[Any] = queue.Queue()
+        self._inbox = inbox
+        self._ports = ports
+        self._today = today or DayLog()
+        self._autostart_enabled = autostart_enabled
+        self._notice = notice  # shown in the title until it clears (e.g. notifications down)
         self._thread: threading.Thread | None = None
         self._last_view: TrayView | None = None
         self._scheduler = schedule.Scheduler()
-        self._last_wall: datetime | None = None
-        self._stopping = False
-        self.wakeups = 0
-        self.quiet: Any = None  # QuietControl, set by the app before start()
-        self.driving: Any = None  # DrivingControl, set by the app before start()
         self._last_tick: Tick | None = None
+        self._last_wall: datetime | None = None
         self._off_hours = False
+        self._retention_day: object = None
+        self.wakeups = 0
+        self.renders = 0
+        self._handlers: dict[type, Callable[[Any, Tick], Outcome | None]] = {
+            SetSetting: self._set_setting,
+            SettingsSaved: self._settings_saved,
+            ReloadSettings: self._reload_settings,
+            SetAutostart: self._set_autostart,
+            AutostartChanged: self._autostart_changed,
+            ShowStretch: self._show_stretch,
+            ShowWeek: self._show_week,
+            ShowAbout: self._show_about,
+            Sleep: lambda _cmd, _tick: None,  # the tick this step took is the point
+            QuietChecked: self._quiet_checked,
+            NotifierState: self._notifier_state,
+            Notice: self._notice_cmd,
+            GetStatus: self._get_status,
+            Quit: self._quit,
+        }
         self._register_jobs()
 
-    # ---- thread-safe entry points ----
-
-    def post(self, item: str | Command | Callable[[Runtime], Any]) -> None:
-        """Queue a menu action string or an engine command; returns at once."""
-        self._queue.put(item)
-
-    def post_call(self, fn: Callable[[Runtime], Any]) -> None:
-        """Queue `fn(runtime)` to run on the engine thread; returns at once."""
-        self._queue.put(fn)
-
-    def set_idle(self, idle: IdleReader | None) -> None:
-        """Before start(): the idle source, once the adapters are up."""
-        self._idle = idle
-
-    def call(self, fn: Callable[[Runtime], Any], timeout_s: float = 2.0) -> Any:
-        """Run `fn(runtime)` on the engine thread and wait for its result."""
-        done = threading.Event()
-        box: dict[str, Any] = {}
-
-        def job(rt: Runtime) -> None:
-            try:
-                box["result"] = fn(rt)
-            except Exception as exc:  # handed back to the caller's thread
-                box["error"] = exc
-            finally:
-                done.set()
-
-        self._queue.put(job)
-        if not done.wait(timeout_s):
-            raise TimeoutError(_("the app did not answer in time"))
-        if "error" in box:
-            raise box["error"]
-        return box.get("result")
+    # ---- life cycle ----
 
     def start(self) -> None:
         self._thread = threading.Thread(target=self._run, name="psoas-engine", daemon=True)
         self._thread.start()
 
     def stop(self, timeout_s: float = 2.0) -> None:
-        if self._thread is not None and self._thread.is_alive():
-            # Close the open sit in the history so today's figures are exact after a quit.
-            self._queue.put(lambda rt: rt._carry_out(rt.engine.shutdown(rt.read_tick())))
-        self._queue.put(_STOP)
+        """Close the open sit in the history (today's figures stay exact), stop the loop."""
+        self._inbox.close()
         if self._thread is not None and self._thread is not threading.current_thread():
             self._thread.join(timeout_s)
 
@@ -182,325 +226,359 @@ class Runtime:
     def thread(self) -> threading.Thread | None:
         return self._thread
 
-    @property
-    def last_tick(self) -> Tick | None:
-        return self._last_tick
-
-    def driver_summary(self) -> str | None:
-        """`psoas-break status` line for the driver profile, else None."""
-        if self.driving is None or self.driving.status() is None:
-            return None
-        from psoas_break.core.driving import summary_text
-
-        return summary_text(self.driving.status(), self.engine.minute_s)
-
-    def driver_title(self) -> str | None:
-        """The driving planner's title line (driver profile), else None."""
-        return self.driving.title() if self.driving is not None else None
-
-    # ---- the loop ----
-
     def _run(self) -> None:
-        self._step(None)
+        self.step(None)
+        self.apply_retention()
+        self.render()
         while True:
-            timeout = self._sleep_s()
-            try:
-                item = self._queue.get(timeout=timeout)
-            except queue.Empty:
-                item = None
+            item = self._inbox.get(self._ports.clock.real_s(self.sleep_s()))
             self.wakeups += 1
-            if item is _STOP:
-                break
-            try:
-                self._step(item)
-                # Drain what queued up meanwhile (a burst of clicks) before sleeping again.
-                while True:
-                    try:
-                        item = self._queue.get_nowait()
-                    except queue.Empty:
-                        break
-                    if item is _STOP:
-                        return
-                    self._step(item)
-            except Exception:
-                log.exception("engine step failed; carrying on")
+            # Drain what queued up meanwhile (a burst of clicks) before rendering once.
+            while True:
+                if item is _CLOSE:
+                    self._close()
+                    return
+                self._handle(item)
+                item = self._inbox.get_nowait()
+                if item is None:
+                    break
+            self.render()
 
-    def read_tick(self) -> Tick:
-        wall, mono_s, slept_s = self._clock()
-        idle_s = None
-        if self._idle is not None and self._wants_idle():
+    def _handle(self, item: Any) -> None:
+        if isinstance(item, _Call):
             try:
-                idle_s = self._idle.idle_seconds()
+                item.outcome = self.step(item.command)
+            except BaseException as exc:  # handed to the waiting thread
+                item.error = exc
+            finally:
+                item.done.set()
+            return
+        try:
+            self.step(item)
+        except Exception:
+            log.exception("engine step failed on %r; carrying on", item)
+
+    def _close(self) -> None:
+        try:
+            tick = self._take_tick()
+            self._carry_out(self.engine.shutdown(tick), tick)
+        except Exception:
+            log.exception("closing the open sit failed")
+
+    # ---- one step ----
+
+    def step(self, command: Command | None) -> Outcome:
+        """Take one tick and apply `command` (None: time passing only). Engine thread only."""
+        tick = self._take_tick()
+        self._follow_working_hours(tick)
+        outcome = Outcome()
+        if isinstance(command, _ENGINE_COMMANDS):
+            effects = self.engine.command(command, tick)  # type: ignore[arg-type]
+            self._carry_out(effects, tick)
+            outcome = Outcome(tuple(e.text for e in effects if isinstance(e, ShowNotice)))
+        else:
+            self._carry_out(self.engine.tick(tick), tick)
+            if command is not None:
+                outcome = self._handlers[type(command)](command, tick) or outcome
+        # The command may have changed the working hours (menu, reloaded settings).
+        self._follow_working_hours(tick)
+        driving = self._ports.driving
+        driving.sync(self.engine.settings, tick)
+        driving.tick(tick)
+        self._ports.quiet.poll(tick.mono_s)
+        self._run_calendar_jobs()
+        return outcome
+
+    def _take_tick(self) -> Tick:
+        wall, mono_s, slept_s = self._ports.clock.read()
+        idle_s = None
+        if self._wants_idle():
+            try:
+                real_idle_s = self._ports.idle.idle_seconds()
             except Exception:
-                log.exception("idle source %s failed", getattr(self._idle, "name", "?"))
-        return Tick(wall, mono_s, idle_s, slept_s)
+                log.exception("idle source %s failed", self._ports.idle.name)
+                real_idle_s = None
+            if real_idle_s is not None:
+                idle_s = self._ports.clock.engine_s(real_idle_s)
+        tick = Tick(wall, mono_s, idle_s, slept_s)
+        self._last_tick = tick
+        self._check_wall_jump(wall)
+        return tick
 
     def _wants_idle(self) -> bool:
         # No idle polling while paused or on a break: nothing depends on it then.
         return self.engine.state in ("sitting", "prompt_due", "away")
 
-    def _step(self, item: Any) -> None:
-        tick = self.read_tick()
-        self._last_tick = tick
-        self._check_wall_jump(tick.wall)
-        self._follow_working_hours(tick)
-        if callable(item) and not isinstance(item, str):
-            effects = self.engine.tick(tick)
-            self._carry_out(effects)
-            item(self)
-        elif isinstance(item, str):
-            effects = self.engine.tick(tick)
-            self._carry_out(effects)
-            self._action(item, tick)
-        elif item is not None:
-            self._carry_out(self.engine.command(item, tick))
-        else:
-            self._carry_out(self.engine.tick(tick))
-        # The item may have changed the working hours (menu, reloaded settings): follow at once.
-        self._follow_working_hours(tick)
-        if self.driving is not None:
-            self.driving.sync(self.engine.settings, tick)
-            self.driving.tick(tick)
-        self._check_quiet(tick)
-        self._run_jobs()
-        self.render()
+    def sleep_s(self) -> float:
+        """Engine seconds until the loop must step again if nothing arrives."""
+        clock = self._ports.clock
+        pad_s = clock.engine_s(WAKE_PAD_S)  # just past a deadline: the step then sees it due
+        candidates: list[float] = [MAX_SLEEP_S, self._next_title_change_s() + pad_s]
+        deadline = self.engine.seconds_until_next_deadline()
+        if deadline is not None:
+            candidates.append(deadline + pad_s)
+        if self._wants_idle() and self._ports.idle.name != "none":
+            candidates.append(IDLE_POLL_S)
+        jobs_s = self._scheduler.idle_seconds
+        if jobs_s is not None:  # wall-clock seconds
+            candidates.append(clock.engine_s(max(0.5, jobs_s)))
+        driving_s = self._ports.driving.seconds_until_next_event()
+        if driving_s is not None:
+            candidates.append(driving_s + pad_s)
+        tick = self._last_tick
+        if tick is not None:
+            check_s = self._ports.quiet.seconds_until_check(tick.mono_s)
+            if check_s is not None:
+                candidates.append(check_s + pad_s)
+            change = self.engine.settings.working_hours.next_change(tick.wall)
+            if change is not None:
+                wall_s = max(0.0, real_seconds_between(tick.wall, change))
+                candidates.append(clock.engine_s(wall_s + 0.05))
+        return max(clock.engine_s(MIN_SLEEP_S), min(candidates))
+
+    def _next_title_change_s(self) -> float:
+        """Seconds until a number in the title changes (whole minutes are shown)."""
+        status = self.engine.status()
+        if status.state == "paused":
+            return MAX_SLEEP_S
+        values: list[float] = []
+        if status.state in ("sitting", "prompt_due"):
+            values.append(60.0 - math.fmod(status.sitting_s, 60.0))
+        if status.next_prompt is not None and status.state == "sitting":
+            rest = math.fmod(status.next_prompt.in_s, 60.0)
+            values.append(rest if rest > 0.01 else 60.0)
+        if status.break_left_s is not None:
+            rest = math.fmod(status.break_left_s, 60.0)
+            values.append(rest if rest > 0.01 else 60.0)
+        return min(values) if values else MAX_SLEEP_S
 
     def _follow_working_hours(self, tick: Tick) -> None:
         """Outside working hours the engine is quietly paused (checked every step: ~2 µs)."""
-        hours = self.engine.settings.working_hours
-        off = not hours.is_working(tick.wall)
+        off = not self.engine.settings.working_hours.is_working(tick.wall)
         if off != self._off_hours:
             self._off_hours = off
-            self._carry_out(self.engine.command(OffHours(off), tick))
-            if off and self.quiet is not None and self.quiet.gate.holding:
-                self.quiet.gate.withdraw()
-
-    def _check_quiet(self, tick: Tick) -> None:
-        if self.quiet is None:
-            return
-        outcome = self.quiet.check(tick.mono_s)
-        if outcome is not None and outcome.release is not None:
-            self._show_released(outcome.release, outcome.gentle, tick)
-
-    def _show_released(self, prompt: ShowPrompt, gentle: bool, tick: Tick) -> None:
-        self._carry_out(self.engine.command(ReleasePrompt(prompt.prompt_id), tick))
-        if gentle:
-            note = N_("When you have a moment, stand up and stretch.")
-            prompt = ShowPrompt(prompt.prompt_id, prompt.kind, 0, prompt.snooze_allowed, note)
-        self._hooks.presenter.show_prompt(prompt, self.engine.status(), self.engine.settings)
-
-    def command(self, command: Command) -> list[Effect]:
-        """Apply an engine command now (engine thread only); returns its effects."""
-        effects = self.engine.command(command, self.read_tick())
-        self._carry_out(effects)
-        return effects
-
-    def _sleep_s(self) -> float:
-        candidates: list[float] = [3600.0]
-        deadline = self.engine.seconds_until_next_deadline()
-        if deadline is not None:
-            candidates.append(deadline + 0.01)  # just past it: the step then sees it due
-        if self._idle is not None and self._wants_idle():
-            candidates.append(self._idle_poll_s)
-        candidates.append(self._next_title_change_s())
-        jobs_s = self._scheduler.idle_seconds
-        if jobs_s is not None:
-            candidates.append(max(0.5, jobs_s))
-        if self.driving is not None:
-            driving_s = self.driving.seconds_until_next_event()
-            if driving_s is not None:
-                candidates.append(driving_s + 0.05)
-        tick = self._last_tick
-        if tick is not None:
-            if self.quiet is not None:
-                check_s = self.quiet.seconds_until_check(tick.mono_s)
-                if check_s is not None:
-                    candidates.append(check_s + 0.05)
-            change = self.engine.settings.working_hours.next_change(tick.wall)
-            if change is not None:
-                from psoas_break.core.engine import real_seconds_between
-
-                candidates.append(max(0.05, real_seconds_between(tick.wall, change) + 0.05))
-        return max(0.05, min(candidates))
-
-    def _next_title_change_s(self) -> float:
-        """Seconds until a number in the title changes (minutes shown)."""
-        status = self.engine.status()
-        minute_s = self.engine.minute_s
-        if status.state == "paused":
-            return 3600.0
-        values: list[float] = []
-        if status.state in ("sitting", "prompt_due"):
-            values.append(minute_s - math.fmod(status.sitting_s, minute_s))
-        if status.next_prompt is not None and status.state == "sitting":
-            rest = math.fmod(status.next_prompt.in_s, minute_s)
-            values.append(rest if rest > 0.01 else minute_s)
-        if status.break_left_s is not None:
-            rest = math.fmod(status.break_left_s, minute_s)
-            values.append(rest if rest > 0.01 else minute_s)
-        return max(0.05, min(values)) + 0.02 if values else 3600.0
+            self._carry_out(self.engine.command(OffHours(off), tick), tick)
+            if off:
+                self._ports.quiet.withdraw_all()
 
     # ---- effects ----
 
-    def _carry_out(self, effects: list[Effect]) -> None:
-        if self.driving is not None and self._last_tick is not None:
-            try:
-                self.driving.on_effects(effects, self._last_tick)
-            except Exception:
-                log.exception("driving planner failed")
-        presenter = self._hooks.presenter
+    def _carry_out(self, effects: list[Effect], tick: Tick) -> None:
+        ports = self._ports
+        try:
+            ports.driving.on_effects(effects, tick)
+        except Exception:
+            log.exception("driving planner failed")
         for effect in effects:
             try:
                 if isinstance(effect, RecordEvent):
-                    if self._hooks.history is not None:
-                        self._hooks.history.record(effect)
+                    ports.history.record(effect)
+                    self._today.add(effect)
                     if effect.kind == "break_start":
                         # A break deserves a stretch to do: show one as it starts.
-                        presenter.show_break(self.engine.status(), self.engine.settings)
+                        ports.presenter.show_break(self.engine.settings)
                 elif isinstance(effect, ShowPrompt):
-                    self._show_prompt(effect)
+                    shown = ports.quiet.offer(effect, tick.mono_s)
+                    if shown is not None:
+                        self._present(shown)
                 elif isinstance(effect, ClosePrompt):
-                    if self.quiet is not None:
-                        self.quiet.withdraw(effect.prompt_id)
-                    presenter.close_prompt(effect.prompt_id)
+                    ports.quiet.withdraw(effect.prompt_id)
+                    ports.presenter.close_prompt(effect.prompt_id)
                 elif isinstance(effect, ShowNotice):
-                    presenter.show_notice(effect.text)
+                    ports.presenter.show_notice(effect.text, driving=ports.driving.driving)
             except Exception:
                 log.exception("carrying out %s failed", type(effect).__name__)
 
-    def _show_prompt(self, prompt: ShowPrompt) -> None:
-        presenter = self._hooks.presenter
-        quiet = self.quiet
-        tick = self._last_tick
-        if quiet is None or tick is None:
-            presenter.show_prompt(prompt, self.engine.status(), self.engine.settings)
+    def _present(self, prompt: ShowPrompt) -> None:
+        self._ports.presenter.show_prompt(
+            prompt, self.engine.status(), self.engine.settings, driving=self._ports.driving.driving
+        )
+
+    # ---- app commands (engine thread; each returns its Outcome or None) ----
+
+    def _set_setting(self, cmd: SetSetting, _tick: Tick) -> Outcome | None:
+        store = self._ports.store
+        try:
+            value = validate_value(cmd.key, cmd.value)
+        except SettingError as exc:
+            return self._tell(str(exc))
+        if cmd.key in store.result.locked:
+            return self._tell(N_("{key} is locked by your administrator's site defaults",
+                                 key=cmd.key))
+        post = self._inbox.post
+
+        def save() -> None:
+            # Job thread: write the file (atomic, fsync); the engine applies it once saved,
+            # so a failed save keeps the old value in the app as on disk.
+            try:
+                post(SettingsSaved(store.save(cmd.key, value).settings))
+            except (SettingError, AdapterError) as exc:
+                post(Notice(str(exc)))
+            except OSError as exc:
+                log.warning("saving %s failed: %s", cmd.key, exc)
+                post(Notice(str(exc)))
+
+        self._ports.jobs.submit(f"save:{cmd.key}", save)
+        return None
+
+    def _settings_saved(self, cmd: SettingsSaved, tick: Tick) -> None:
+        self._apply_settings(cmd.settings, tick)
+
+    def _reload_settings(self, _cmd: ReloadSettings, tick: Tick) -> Outcome:
+        # A small, size-capped read of a regular file (the store refuses anything else).
+        result = self._ports.store.load()
+        self._apply_settings(result.settings, tick)
+        return Outcome(notices=("; ".join(result.problems),)) if result.problems else Outcome()
+
+    def _apply_settings(self, settings: Settings, tick: Tick) -> None:
+        self._carry_out(self.engine.command(ApplySettings(settings), tick), tick)
+        self._ports.quiet.apply(settings.max_defer_min * 60.0, settings.quiet_apps)
+        self._register_jobs()
+
+    def _set_autostart(self, cmd: SetAutostart, _tick: Tick) -> None:
+        autostart, post = self._ports.autostart, self._inbox.post
+        if autostart is None:
             return
-        if prompt.kind == "posture":
-            if not quiet.busy():
-                presenter.show_prompt(prompt, self.engine.status(), self.engine.settings)
-            return
-        outcome = quiet.offer(prompt, tick.mono_s)
-        if outcome.release is not None:
-            if outcome.deferred_s > 0:
-                self._show_released(outcome.release, outcome.gentle, tick)
-            else:
-                presenter.show_prompt(outcome.release, self.engine.status(),
-                                      self.engine.settings)
+
+        def switch() -> None:
+            try:
+                if cmd.enabled:
+                    autostart.enable()
+                else:
+                    autostart.disable()
+            except AdapterError as exc:
+                post(Notice(str(exc)))
+            try:
+                post(AutostartChanged(autostart.status().enabled))
+            except AdapterError:
+                log.warning("reading the autostart state failed", exc_info=True)
+
+        self._ports.jobs.submit("autostart", switch)
+
+    def _show_stretch(self, _cmd: ShowStretch, _tick: Tick) -> None:
+        selection = self._ports.presenter.last_selection
+        if selection is not None:
+            pages = self._ports.pages
+            self._ports.jobs.submit("show-stretch", lambda: pages.show_exercise(selection))
+
+    def _show_week(self, _cmd: ShowWeek, tick: Tick) -> None:
+        pages, history = self._ports.pages, self._ports.history
+        live_s = self._live_sit_s()
+
+        def show() -> None:
+            history.flush(2.0)
+            pages.show_week(tick.wall, live_s)
+
+        self._ports.jobs.submit("show-week", show)
+
+    def _show_about(self, _cmd: ShowAbout, _tick: Tick) -> None:
+        pages, backends = self._ports.pages, dict(self._ports.backends)
+        driver = self.engine.settings.profile == "driver"
+        self._ports.jobs.submit("about", lambda: pages.show_about(backends, driver))
+
+    def _quiet_checked(self, cmd: QuietChecked, tick: Tick) -> None:
+        for decision in self._ports.quiet.checked(cmd.reasons, tick.mono_s):
+            if isinstance(decision, Hold):
+                self._carry_out(self.engine.command(DeferPrompt(decision.prompt_id), tick), tick)
+            elif isinstance(decision, Show):
+                self._show_released(decision, tick)
+
+    def _show_released(self, decision: Show, tick: Tick) -> None:
+        prompt = decision.prompt
+        if decision.deferred_s > 0 and prompt.kind == "stretch":
+            self._carry_out(self.engine.command(ReleasePrompt(prompt.prompt_id), tick), tick)
+            if decision.gentle:
+                note = N_("When you have a moment, stand up and stretch.")
+                prompt = ShowPrompt(prompt.prompt_id, prompt.kind, 0, prompt.snooze_allowed, note)
+        self._present(prompt)
+
+    def _notifier_state(self, cmd: NotifierState, _tick: Tick) -> None:
+        if cmd.working:
+            log.info("notifications work again: %s", cmd.detail)
+            self._notice = None
         else:
-            log.info("prompt %d held: %s", prompt.prompt_id, ", ".join(outcome.reasons))
-            self._carry_out(self.engine.command(DeferPrompt(prompt.prompt_id), tick))
+            log.warning("notifications failing: %s", cmd.detail)
+            self._notice = N_("notifications unavailable")
+
+    def _notice_cmd(self, cmd: Notice, _tick: Tick) -> Outcome:
+        return self._tell(cmd.text)
+
+    def _tell(self, text: str) -> Outcome:
+        self._ports.presenter.show_notice(text, driving=self._ports.driving.driving)
+        return Outcome(notices=(text,))
+
+    def _get_status(self, _cmd: GetStatus, tick: Tick) -> Outcome:
+        status = self.engine.status()
+        return Outcome(report=StatusReport(
+            status=status,
+            text=status_text(status, tick.wall),
+            today=self._today.summary(tick.wall, self._live_sit_s()),
+            driving=self._ports.driving.summary(),
+            mono_s=tick.mono_s,
+            backends=dict(self._ports.backends),
+            pid=os.getpid(),
+            version=__version__,
+            scale=self._ports.clock.engine_s(1.0),
+        ))
+
+    def _quit(self, _cmd: Quit, _tick: Tick) -> None:
+        self._ports.on_quit()
+
+    def _autostart_changed(self, cmd: AutostartChanged, _tick: Tick) -> None:
+        self._autostart_enabled = cmd.enabled
+
+    # ---- the tray ----
 
     def render(self) -> TrayView:
+        """Build the view; push it to the tray when it changed."""
         view = self.current_view()
         if view != self._last_view:
             self._last_view = view
-            try:
-                self._hooks.render(view)
-            except Exception:
-                log.exception("rendering the tray failed")
+            self.renders += 1
+            if self._ports.tray is not None:
+                try:
+                    self._ports.tray.render(view)
+                except Exception:
+                    log.exception("rendering the tray failed")
         return view
 
     def current_view(self) -> TrayView:
-        wall = self._last_wall or self._clock()[0]
-        return build_view(
-            self.engine.status(), self.engine.settings, wall, self._hooks.facts(),
-            self.engine.minute_s,
+        tick = self._last_tick
+        wall = tick.wall if tick is not None else self._ports.clock.read()[0]
+        engine = self.engine
+        off_until = None
+        if engine.state == "off_hours":
+            off_until = engine.settings.working_hours.next_change(wall)
+        tray = self._ports.tray
+        facts = TrayFacts(
+            locked_keys=self._ports.store.result.locked,
+            autostart_enabled=self._autostart_enabled,
+            has_menu=tray.has_menu if tray is not None else True,
+            notice=self._notice,
+            can_show_stretch=self._ports.presenter.last_selection is not None,
+            can_show_week=True,
+            quiet_title=self._ports.quiet.title(),
+            off_hours_until=off_until,
+            driver_title=self._ports.driving.title(),
+            today=self._today.summary(wall, self._live_sit_s()),
         )
+        return build_view(engine.status(), engine.settings, wall, facts)
 
-    def status_line(self) -> str:
-        wall = self._last_wall or self._clock()[0]
-        return status_text(self.engine.status(), wall, self.engine.minute_s)
-
-    # ---- menu actions ----
-
-    def _action(self, action: str, tick: Tick) -> None:
-        minute_s = self.engine.minute_s
-        simple: dict[str, Command] = {
-            "break-now": TakeBreak(),
-            "end-break": EndBreak(),
-            "skip": Skip(),
-            "snooze": Snooze(),
-            "resume": Resume(),
-            "pause:tomorrow": PauseUntilTomorrow(),
-            "lock": ScreenLock(True),
-            "unlock": ScreenLock(False),
-        }
-        if action in simple:
-            self._carry_out(self.engine.command(simple[action], tick))
-        elif action.startswith("snooze:"):
-            self._carry_out(self.engine.command(Snooze(int(action.split(":")[1])), tick))
-        elif action.startswith("pause:"):
-            minutes = int(action.split(":")[1])
-            self._carry_out(self.engine.command(Pause(minutes * minute_s), tick))
-        elif action.startswith("set:"):
-            _prefix, key, text = action.split(":", 2)
-            self._set(key, text, tick)
-        elif action.startswith("hours:"):
-            self._set_working_hours(action.split(":", 1)[1], tick)
-        elif action == "toggle:voice":
-            self._set("voice", "false" if self.engine.settings.voice else "true", tick)
-        elif action == "wake":
-            return  # the tick taken for this step is the point
-        elif action == "quit":
-            self._stopping = True
-            self._hooks.on_quit()
-        elif self._hooks.extra_actions and action in self._hooks.extra_actions:
-            self._hooks.extra_actions[action]()
-        else:
-            log.warning("unknown menu action %r ignored", action)
-
-    def _set_working_hours(self, preset: str, tick: Tick) -> None:
-        try:
-            value = self.engine.settings.working_hours.with_preset(preset)
-        except ValueError as exc:
-            self._hooks.presenter.show_notice(str(exc))
-            return
-        self._save(("working_hours", value), tick)
-
-    def _set(self, key: str, text: str, tick: Tick) -> None:
-        try:
-            value = parse_cli_value(key, text)
-        except SettingError as exc:
-            self._hooks.presenter.show_notice(str(exc))
-            return
-        self._save((key, value), tick)
-
-    def _save(self, item: tuple[str, Any], tick: Tick) -> None:
-        key, value = item
-        save = self._hooks.save_setting
-        try:
-            settings = save(key, value) if save else self.engine.settings.with_value(key, value)
-        except SettingError as exc:
-            self._hooks.presenter.show_notice(str(exc))
-            return
-        except Exception as exc:  # disk full, read-only: keep running with the old value
-            log.warning("saving %s failed: %s", key, exc)
-            self._hooks.presenter.show_notice(str(exc))
-            return
-        self._carry_out(self.engine.command(ApplySettings(settings), tick))
-        self._settings_changed(settings)
-
-    def apply_settings(self, settings: Settings) -> None:
-        """Engine thread only: new settings (e.g. reloaded from disk) take effect now."""
-        self._carry_out(self.engine.command(ApplySettings(settings), self.read_tick()))
-        self._settings_changed(settings)
-
-    def _settings_changed(self, settings: Settings) -> None:
-        if self.quiet is not None:
-            self.quiet.apply(settings.max_defer_min * self.engine.minute_s, settings.quiet_apps)
-        self._register_jobs()
+    def _live_sit_s(self) -> float | None:
+        status = self.engine.status()
+        return status.sitting_s if status.state in ("sitting", "prompt_due") else None
 
     # ---- calendar jobs ----
 
     def _register_jobs(self) -> None:
         self._scheduler.clear()
         # At local midnight today's figures roll over; a tick + render shows it at once.
-        self._scheduler.every().day.at("00:00").do(self._guarded, self._calendar_tick)
+        self._scheduler.every().day.at("00:00").do(self._guarded, self._new_day)
         # Working-hours boundaries are calendar-shaped too: a job at each wakes the loop
         # (the step then compares is_working() with the engine's state).
         for boundary in self.engine.settings.working_hours.daily_boundaries():
             if boundary not in ("00:00", "24:00"):
-                self._scheduler.every().day.at(boundary).do(self._guarded, self._calendar_tick)
+                self._scheduler.every().day.at(boundary).do(self._guarded, lambda: None)
 
     def _guarded(self, job: Callable[[], None]) -> None:
         try:
@@ -508,11 +586,16 @@ class Runtime:
         except Exception:
             log.exception("scheduled job failed; it will run again next time")
 
-    def _calendar_tick(self) -> None:
-        tick = self.read_tick()
-        self._carry_out(self.engine.tick(tick))
-        if (tick.wall.hour, tick.wall.minute) == (0, 0) and self._hooks.on_new_day is not None:
-            self._hooks.on_new_day()
+    def _new_day(self) -> None:
+        self.apply_retention()
+
+    def apply_retention(self) -> None:
+        """Forget history older than `history_keep_days` (queued to the history's writer)."""
+        tick = self._last_tick
+        keep_days = self.engine.settings.history_keep_days
+        if keep_days <= 0 or tick is None:
+            return
+        self._ports.history.forget_before(tick.wall.date() - timedelta(days=keep_days))
 
     def _check_wall_jump(self, wall: datetime) -> None:
         last = self._last_wall
@@ -522,8 +605,9 @@ class Runtime:
                      (last - wall).total_seconds())
             self._register_jobs()
 
-    def _run_jobs(self) -> None:
+    def _run_calendar_jobs(self) -> None:
         try:
             self._scheduler.run_pending()
         except Exception:
             log.exception("scheduler failed")
+

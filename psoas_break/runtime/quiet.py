@@ -1,74 +1,186 @@
-"""Quiet during meetings and presentations: the runtime's side of the quiet gate.
+"""Quiet during meetings and presentations: the engine thread's side of the quiet gate.
 
-Detectors (fullscreen, do-not-disturb, camera in use, quiet apps) are asked only when a
-stretch prompt is about to be shown, and then on the gate's slow check cadence while a prompt
-is held — never continuously. Engine thread only.
+The detectors (fullscreen, do-not-disturb, camera, quiet apps, ...) may block briefly (a /proc
+scan, a D-Bus call), so they never run on the engine thread: a due prompt is parked here, the
+job thread asks the detectors, and their answer comes back through the inbox as a
+`QuietChecked` command, which decides (`checked`). While the gate holds a prompt, the next
+check is asked for on the gate's slow cadence (every 30 s) — never continuously, and not at
+all while no prompt is due.
+
+Engine thread only, except the check job itself.
 """
 
 from __future__ import annotations
 
 import logging
-from collections.abc import Sequence
-from typing import Any
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
 
+from psoas_break.core.commands import Command, QuietChecked
 from psoas_break.core.events import ShowPrompt
-from psoas_break.core.quiet_gate import GateOutcome, QuietGate
+from psoas_break.core.quiet_gate import QuietGate
+from psoas_break.ports import Jobs, QuietDetector
 
 log = logging.getLogger(__name__)
 
-# While a prompt is held, the detectors are asked this often (seconds at the normal minute).
+# While a prompt is held, the detectors are asked this often (seconds).
 CHECK_EVERY_S = 30.0
+
+
+@dataclass(frozen=True)
+class Show:
+    """Show this prompt now; `deferred_s` > 0 when it was held first (`gentle`: the maximum
+    deferral ran out while still quiet)."""
+
+    prompt: ShowPrompt
+    gentle: bool = False
+    deferred_s: float = 0.0
+
+
+@dataclass(frozen=True)
+class Hold:
+    """The stretch prompt `prompt_id` is held: the engine must not repeat it meanwhile."""
+
+    prompt_id: int
+    reasons: tuple[str, ...]
+
+
+Decision = Show | Hold
+
+
+def _reasons_of(detectors: Sequence[QuietDetector]) -> tuple[str, ...]:
+    """Every active reason, de-duplicated in order; a detector that raises counts as quiet-less."""
+    found: list[str] = []
+    for detector in detectors:
+        try:
+            reasons = detector.reasons()
+        except Exception:
+            log.exception("quiet detector %s failed", detector.name)
+            continue
+        found.extend(r for r in reasons if r not in found)
+    return tuple(found)
 
 
 class QuietControl:
     """Holds back stretch prompts while it is quiet; releases one when it is not."""
 
-    def __init__(self, detectors: Sequence[Any], max_defer_s: float, minute_s: float) -> None:
-        self._detectors = list(detectors)
-        self.gate: QuietGate[ShowPrompt] = QuietGate(
-            check_every_s=CHECK_EVERY_S * minute_s / 60.0, max_defer_s=max_defer_s
-        )
+    def __init__(
+        self,
+        detectors: Sequence[QuietDetector],
+        jobs: Jobs,
+        post: Callable[[Command], None],
+        max_defer_s: float,
+    ) -> None:
+        self._detectors = tuple(detectors)
+        self._jobs = jobs
+        self._post = post
+        self._gate: QuietGate[ShowPrompt] = QuietGate(CHECK_EVERY_S, max_defer_s)
+        self._pending: ShowPrompt | None = None  # offered, waiting for the detectors' answer
+        self._asked_at_s: float | None = None  # a check is under way since then
 
-    def reasons(self) -> tuple[str, ...]:
-        from psoas_break.adapters.quiet import quiet_reasons
+    # ---- the runtime's calls ----
 
-        try:
-            return quiet_reasons(self._detectors)
-        except Exception:
-            log.exception("quiet detection failed; showing prompts as usual")
-            return ()
-
-    def offer(self, prompt: ShowPrompt, mono_s: float) -> GateOutcome[ShowPrompt]:
-        return self.gate.offer(prompt, self.reasons(), mono_s)
-
-    def check(self, mono_s: float) -> GateOutcome[ShowPrompt] | None:
-        """The outcome of a due check, or None when no check is due."""
-        if not self.gate.check_due(mono_s):
+    def offer(self, prompt: ShowPrompt, mono_s: float) -> ShowPrompt | None:
+        """A prompt is due: returns it when it can be shown at once (no detectors), else parks
+        it until the detectors answer (see `checked`). A posture prompt is dropped while a
+        stretch prompt is held (it is not worth a wait)."""
+        if not self._detectors:
+            return prompt
+        if prompt.kind == "posture" and self._gate.holding:
             return None
-        return self.gate.check(self.reasons(), mono_s)
+        if self._pending is None or self._pending.kind == "posture" or prompt.kind == "stretch":
+            self._pending = prompt
+        self._ask(mono_s)
+        return None
 
-    def busy(self) -> bool:
-        """For posture prompts: drop them while holding or quiet (they are not worth a wait)."""
-        return self.gate.holding or bool(self.reasons())
+    def checked(self, reasons: tuple[str, ...], mono_s: float) -> list[Decision]:
+        """The detectors answered with `reasons`: what to show or hold now."""
+        self._asked_at_s = None
+        decisions: list[Decision] = []
+        pending, self._pending = self._pending, None
+        if pending is not None and pending.kind == "posture":
+            if not reasons and not self._gate.holding:
+                decisions.append(Show(pending))
+            return decisions
+        if pending is not None:
+            outcome = self._gate.offer(pending, reasons, mono_s)
+            if outcome.release is None:
+                log.info("prompt %d held: %s", pending.prompt_id, ", ".join(reasons))
+                return [Hold(pending.prompt_id, outcome.reasons)]
+        elif self._gate.holding:
+            outcome = self._gate.check(reasons, mono_s)
+            if outcome.release is None:
+                return decisions
+        else:
+            return decisions
+        assert outcome.release is not None
+        decisions.append(Show(outcome.release, outcome.gentle, outcome.deferred_s))
+        return decisions
 
-    def withdraw(self, prompt_id: int) -> None:
-        held = self.gate.held
-        if held is not None and held.prompt_id == prompt_id:
-            self.gate.withdraw()
+    def poll(self, mono_s: float) -> None:
+        """Ask the detectors again when the held prompt's next check is due."""
+        if self._gate.check_due(mono_s):
+            self._ask(mono_s)
 
     def seconds_until_check(self, mono_s: float) -> float | None:
-        return self.gate.seconds_until_check(mono_s)
+        """Seconds until the next check is due; None while none is (or one is under way)."""
+        if self._asked_at_s is not None:
+            # An answer that never came (the job was abandoned) must not stop the checks.
+            return max(0.0, self._asked_at_s + CHECK_EVERY_S - mono_s)
+        return self._gate.seconds_until_check(mono_s)
+
+    def withdraw(self, prompt_id: int) -> None:
+        """The prompt was answered or went stale: forget it, held or parked."""
+        if self._pending is not None and self._pending.prompt_id == prompt_id:
+            self._pending = None
+        held = self._gate.held
+        if held is not None and held.prompt_id == prompt_id:
+            self._gate.withdraw()
+
+    def withdraw_all(self) -> None:
+        """Outside working hours: nothing waits for tomorrow."""
+        self._pending = None
+        self._gate.withdraw()
 
     def title(self) -> str | None:
-        return self.gate.title()
+        """The tray title while a prompt is held ("Quiet: fullscreen"), else None."""
+        return self._gate.title()
 
     def apply(self, max_defer_s: float, quiet_apps: Sequence[str]) -> None:
-        self.gate.set_limits(max_defer_s=max_defer_s)
-        for detector in self._detectors:
-            if getattr(detector, "name", "") == "quiet-apps":
-                detector.set_names(quiet_apps)
+        """New settings: the deferral limit now, the program list on the job thread (where
+        the detectors run, so a check never sees it half-changed)."""
+        self._gate.set_limits(max_defer_s=max_defer_s)
+        names = tuple(quiet_apps)
+        detectors = self._detectors
+
+        def set_names() -> None:
+            for detector in detectors:
+                setter = getattr(detector, "set_names", None)
+                if callable(setter):
+                    setter(names)
+
+        self._jobs.submit("quiet-names", set_names)
 
     def close(self) -> None:
-        from psoas_break.adapters.quiet import close_detectors
+        for detector in self._detectors:
+            try:
+                detector.close()
+            except Exception:
+                log.debug("closing quiet detector %s failed", detector.name, exc_info=True)
 
-        close_detectors(self._detectors)
+    # ---- internals ----
+
+    def _ask(self, mono_s: float) -> None:
+        if self._asked_at_s is not None and mono_s < self._asked_at_s + CHECK_EVERY_S:
+            return
+        self._asked_at_s = mono_s
+        detectors, post = self._detectors, self._post
+
+        def check() -> None:
+            reasons: tuple[str, ...] = ()
+            try:
+                reasons = _reasons_of(detectors)
+            finally:
+                post(QuietChecked(reasons))
+
+        self._jobs.submit("quiet-check", check)

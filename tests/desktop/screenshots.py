@@ -191,8 +191,9 @@ def seed_week(db_path: Path, now: datetime = WEEK_NOW, seed: int = 7) -> datetim
     Every `RecordEvent` goes through `SqliteHistory`, as in the app. Deterministic for a seed.
     """
     from psoas_break.adapters.history.sqlite_history import SqliteHistory
+    from psoas_break.core.commands import Skip, Snooze, TakeBreak
     from psoas_break.core.engine import SittingEngine
-    from psoas_break.core.events import RecordEvent, ShowPrompt, Skip, Snooze, TakeBreak, Tick
+    from psoas_break.core.events import RecordEvent, ShowPrompt, Tick
     from psoas_break.core.settings import Settings
 
     rng = random.Random(seed)

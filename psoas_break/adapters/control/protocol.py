@@ -20,11 +20,11 @@ Replies (one line):
     {"ok": true, ...fields}                  e.g. "message": one line for the user
     {"ok": false, "error": "one line"}
 
-`parse_request` turns raw bytes/text/objects into a normalised request dict (only the keys
-above; "minutes" is absent when the app's setting applies) or raises `ProtocolError`, whose
-str() is one line naming what was wrong and what is allowed. `to_command` maps a normalised
-request to the engine command it stands for (None for status/quit/reload-settings, which the app
-handles itself). `status_payload` builds the documented `status` reply from an engine `Status`.
+This module is the one place where JSON meets the app's Commands: `parse_request` turns raw
+bytes/text/objects into the `Command` a request stands for (durations in seconds, as
+everywhere inside: snooze minutes become `Snooze(seconds)`) or raises `ProtocolError`, whose
+str() is one line naming what was wrong and what is allowed. `reply_for` turns the engine
+thread's `Outcome` into the reply; `status_payload` builds the documented `status` fields.
 `parse_duration` is the CLI's reading of `pause DURATION`.
 """
 
@@ -38,15 +38,19 @@ from collections.abc import Callable
 from datetime import datetime
 from typing import Any
 
-from psoas_break.core.engine import Status
-from psoas_break.core.events import (
+from psoas_break.core.commands import (
     Command,
     EndBreak,
+    GetStatus,
+    Outcome,
     Pause,
     PauseUntilTomorrow,
+    Quit,
+    ReloadSettings,
     Resume,
     Skip,
     Snooze,
+    StatusReport,
     TakeBreak,
 )
 
@@ -83,8 +87,20 @@ class ProtocolError(ValueError):
 # ---- requests ----
 
 
-def parse_request(raw: bytes | str | Any) -> dict[str, Any]:
-    """Validate one request and return it normalised; raises ProtocolError.
+# The requests without fields, and the Command each stands for.
+_SIMPLE: dict[str, Command] = {
+    "status": GetStatus(),
+    "break-now": TakeBreak(),
+    "end-break": EndBreak(),
+    "skip": Skip(),
+    "resume": Resume(),
+    "reload-settings": ReloadSettings(),
+    "quit": Quit(),
+}
+
+
+def parse_request(raw: bytes | str | Any) -> Command:
+    """Validate one request and return the Command it stands for; raises ProtocolError.
 
     `raw` is the bytes of one line (without or with its newline), its text, or an already
     decoded JSON value.
@@ -118,22 +134,22 @@ def parse_request(raw: bytes | str | Any) -> dict[str, Any]:
         return _parse_snooze(obj)
     if cmd == "pause":
         return _parse_pause(obj)
-    return {"cmd": cmd}
+    return _SIMPLE[cmd]
 
 
-def _parse_snooze(obj: dict[str, Any]) -> dict[str, Any]:
+def _parse_snooze(obj: dict[str, Any]) -> Snooze:
     if "minutes" not in obj or obj["minutes"] is None:
-        return {"cmd": "snooze"}
+        return Snooze()
     minutes = obj["minutes"]
     if not _is_int(minutes) or not 1 <= minutes <= MAX_SNOOZE_MIN:
         raise ProtocolError(
             f"snooze minutes {_short(minutes)} is not allowed: "
             f"use a whole number from 1 to {MAX_SNOOZE_MIN}"
         )
-    return {"cmd": "snooze", "minutes": int(minutes)}
+    return Snooze(int(minutes) * 60.0)
 
 
-def _parse_pause(obj: dict[str, Any]) -> dict[str, Any]:
+def _parse_pause(obj: dict[str, Any]) -> Pause | PauseUntilTomorrow:
     has_seconds = "seconds" in obj
     has_until = "until" in obj
     if has_seconds == has_until:
@@ -143,7 +159,7 @@ def _parse_pause(obj: dict[str, Any]) -> dict[str, Any]:
             raise ProtocolError(
                 f'pause until {_short(obj["until"])} is not allowed: use "tomorrow"'
             )
-        return {"cmd": "pause", "until": "tomorrow"}
+        return PauseUntilTomorrow()
     seconds = obj["seconds"]
     # A range check, not math.isfinite: NaN and infinities fail it, and a huge int would make
     # isfinite raise OverflowError.
@@ -152,34 +168,14 @@ def _parse_pause(obj: dict[str, Any]) -> dict[str, Any]:
             f"pause seconds {_short(seconds)} is not allowed: "
             f"use a number from {MIN_PAUSE_S} to {MAX_PAUSE_S} (1 minute to 24 hours)"
         )
-    return {"cmd": "pause", "seconds": int(seconds) if _is_int(seconds) else float(seconds)}
-
-
-def to_command(request: dict[str, Any]) -> Command | None:
-    """The engine command a normalised request stands for; None for status/quit/reload."""
-    cmd = request["cmd"]
-    if cmd == "break-now":
-        return TakeBreak()
-    if cmd == "end-break":
-        return EndBreak()
-    if cmd == "snooze":
-        return Snooze(request.get("minutes"))
-    if cmd == "skip":
-        return Skip()
-    if cmd == "pause":
-        if request.get("until") == "tomorrow":
-            return PauseUntilTomorrow()
-        return Pause(float(request["seconds"]))
-    if cmd == "resume":
-        return Resume()
-    return None
+    return Pause(float(seconds))
 
 
 # ---- replies ----
 
 
 def answer_request(
-    data: bytes, handler: Callable[[dict[str, Any]], dict[str, Any]]
+    data: bytes, handler: Callable[[Command], dict[str, Any]]
 ) -> dict[str, Any]:
     """The reply to one raw request line: parse it, run `handler`, and turn a bad request, a
     handler that raises or a malformed reply into a one-line error reply. Never raises.
@@ -197,6 +193,31 @@ def answer_request(
         log.error("control server: the handler returned %r for %r", reply, request)
         return error_reply("internal error in psoas-break (bad reply)")
     return reply
+
+
+def command_handler(
+    call: Callable[[Command, float], Outcome], timeout_s: float = 2.0
+) -> Callable[[Command], dict[str, Any]]:
+    """The control servers' handler: hand the command to the engine thread (`Inbox.call`)
+    and turn its answer into the reply; runs on a server thread."""
+
+    def handle(command: Command) -> dict[str, Any]:
+        try:
+            outcome = call(command, timeout_s)
+        except TimeoutError:
+            return error_reply("psoas-break is busy; try again")
+        return reply_for(outcome)
+
+    return handle
+
+
+def reply_for(outcome: Outcome) -> dict[str, Any]:
+    """The reply for the engine thread's answer: the status fields, or the first notice as
+    "message" (one line for the user)."""
+    if outcome.report is not None:
+        return ok_reply(**status_payload(outcome.report))
+    notices = [n for n in outcome.notices if n]
+    return ok_reply(message=notices[0]) if notices else ok_reply()
 
 
 def ok_reply(**fields: Any) -> dict[str, Any]:
@@ -231,21 +252,17 @@ def parse_reply(raw: bytes) -> dict[str, Any]:
     return obj
 
 
-def status_payload(
-    status: Status,
-    *,
-    tray: str,
-    notifier: str,
-    idle: str,
-    **extra: Any,
-) -> dict[str, Any]:
-    """The documented `status` reply fields, from an engine snapshot and the chosen backends.
+def status_payload(report: StatusReport) -> dict[str, Any]:
+    """The documented `status` reply fields.
 
     Fields: state, profile, sitting_s, next_prompt {kind, in_s} | null, paused_until (ISO 8601
     aware wall time) | null, pause_left_s | null, break_left_s | null, snoozed, snoozes_in_row,
-    locked, today {...day counters}, tray, notifier, idle, plus `extra` (e.g. pid, version).
+    locked, today {...the day's figures, as `psoas-break stats` has them}, tray, notifier,
+    idle, pid, version, text (the status line), driving (the driver profile's line) | null,
+    mono_s (the engine's clock at this snapshot, so a script can turn in_s into a time) and
+    time_scale (engine seconds per real second: 1 unless a test shortened the minute).
     """
-    c = status.counters
+    status, today = report.status, report.today
     nxt = status.next_prompt
     return {
         "state": status.state,
@@ -261,20 +278,25 @@ def status_payload(
         "snoozes_in_row": status.snoozes_in_row,
         "locked": status.locked,
         "today": {
-            "day": c.day.isoformat(),
-            "sitting_s": round(c.sitting_s, 1),
-            "longest_sit_s": round(c.longest_sit_s, 1),
-            "breaks_taken": c.breaks_taken,
-            "breaks_snoozed": c.breaks_snoozed,
-            "breaks_skipped": c.breaks_skipped,
-            "natural_breaks": c.natural_breaks,
-            "stretch_prompts": c.stretch_prompts,
-            "posture_prompts": c.posture_prompts,
+            "day": today.first_day.isoformat(),
+            "sitting_s": round(today.sitting_s, 1),
+            "longest_sit_s": round(today.longest_sit_s, 1),
+            "breaks_taken": today.breaks_taken,
+            "breaks_snoozed": today.snoozed,
+            "breaks_skipped": today.skipped,
+            "natural_breaks": today.natural_breaks,
+            "stretch_prompts": today.stretch_prompts,
+            "posture_prompts": today.posture_prompts,
         },
-        "tray": tray,
-        "notifier": notifier,
-        "idle": idle,
-        **extra,
+        "tray": report.backends.get("tray", "none"),
+        "notifier": report.backends.get("notifier", "log"),
+        "idle": report.backends.get("idle", "none"),
+        "pid": report.pid,
+        "version": report.version,
+        "text": report.text,
+        "driving": report.driving,
+        "mono_s": report.mono_s,
+        "time_scale": report.scale,
     }
 
 

@@ -32,7 +32,6 @@ from psoas_break.core.settings import (
     Settings,
     layer_settings,
     to_raw,
-    validate_value,
 )
 
 if sys.version_info >= (3, 11):
@@ -55,7 +54,7 @@ class SettingLockedError(SettingError):
 class _FileState:
     raw: dict[str, Any]
     problem: str | None  # set when the file could not be parsed at all
-    mtime_ns: int | None
+    identity: tuple[int, int, int] | None  # (inode, size, mtime_ns) when read; None: no file
 
 
 def _local_now() -> datetime:
@@ -77,6 +76,8 @@ class SettingsStore:
         self._backed_up = False
         self._result: LoadResult = LoadResult(Settings())
         self._user = _FileState({}, None, None)
+        self._site_raw: dict[str, Any] = {}
+        self._site_problems: tuple[str, ...] = ()
 
     # ---- reading ----
 
@@ -92,6 +93,7 @@ class SettingsStore:
                 site_raw = state.raw
                 break
         self._user = _read_toml(self.user_file)
+        self._site_raw, self._site_problems = site_raw, tuple(site_problems)
         result = layer_settings(site_raw, self._user.raw)
         problems = list(site_problems)
         if self._user.problem:
@@ -114,30 +116,32 @@ class SettingsStore:
         """What the user file says for `key` (None when unset)."""
         return self._user.raw.get(key)
 
-    def changed_on_disk(self) -> bool:
-        """True when the user file's modification time differs from the last load."""
-        return _mtime_ns(self.user_file) != self._user.mtime_ns
+    def _refresh(self) -> None:
+        """Re-read the files only if the user file changed since the last read (an editor,
+        `psoas-break config set` in a terminal): one stat, so no other change is lost."""
+        if _identity(self.user_file) != self._user.identity:
+            self.load()
 
     # ---- writing ----
 
-    def set(self, key: str, value: Any) -> LoadResult:
-        """Validate and save one key (re-reading the file first so no other change is lost)."""
-        value = validate_value(key, value)
-        self.load()
+    def save(self, key: str, value: Any) -> LoadResult:
+        """Save one key whose value is already validated (`validate_value`,
+        `parse_cli_value`); returns the settings now in effect, without reading the file
+        again. Raises SettingLockedError or SettingsWriteError (the file is then unchanged)."""
+        self._refresh()
         if key in self._result.locked:
             raise SettingLockedError(
                 f"{key} is locked by your administrator's site defaults and cannot be changed"
             )
         raw = dict(self._user.raw)
         raw[key] = to_raw(key, value)
-        self._write(raw)
-        return self.load()
+        return self._write(raw)
 
     def reset(self, key: str | None = None) -> LoadResult:
         """Forget the user's value for `key` (or every key) so the default applies again."""
         if key is not None and key not in SPECS:
             raise SettingError(f"unknown setting {key!r}; known settings: {', '.join(SPECS)}")
-        self.load()
+        self._refresh()
         raw = dict(self._user.raw)
         if key is None:
             raw = {k: v for k, v in raw.items() if k not in SPECS}
@@ -145,10 +149,10 @@ class SettingsStore:
             if key in self._result.locked:
                 raise SettingLockedError(f"{key} is locked by your administrator's site defaults")
             raw.pop(key, None)
-        self._write(raw)
-        return self.load()
+        return self._write(raw)
 
-    def _write(self, raw: dict[str, Any]) -> None:
+    def _write(self, raw: dict[str, Any]) -> LoadResult:
+        """Write `raw` as the user file and return the layered settings it gives."""
         damaged = bool(self._user.problem) or any(
             not p.startswith("site defaults:") for p in self._result.problems
         )
@@ -171,6 +175,12 @@ class SettingsStore:
                 f"could not save settings to {self.user_file}: {_reason(exc)}; "
                 "the previous file is unchanged"
             ) from exc
+        # What we wrote is what the file now says: layer it without reading it back.
+        self._user = _FileState(raw, None, _identity(self.user_file))
+        layered = layer_settings(self._site_raw, raw)
+        self._result = LoadResult(layered.settings, (*self._site_problems, *layered.problems),
+                                  layered.unknown, layered.locked)
+        return self._result
 
 
 def _reason(exc: OSError) -> str:
@@ -181,15 +191,17 @@ def _reason(exc: OSError) -> str:
     return exc.strerror or str(exc)
 
 
-def _mtime_ns(path: Path) -> int | None:
+def _identity(path: Path) -> tuple[int, int, int] | None:
+    """(inode, size, mtime_ns) of `path`, None when it cannot be stat'ed."""
     try:
-        return path.stat().st_mtime_ns
+        st = path.stat()
     except OSError:
         return None
+    return st.st_ino, st.st_size, st.st_mtime_ns
 
 
 def _read_toml(path: Path) -> _FileState:
-    mtime = _mtime_ns(path)
+    mtime = _identity(path)
     try:
         text = path.read_bytes().decode("utf-8")
     except FileNotFoundError:

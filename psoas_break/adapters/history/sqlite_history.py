@@ -332,19 +332,24 @@ def forget_before(path: Path, day: date) -> int:
         if conn is None:
             return 0
         migrate(conn)
-        # Seconds since the epoch of `day` 00:00 on a naive calendar; compared with each
-        # event's local time in the same terms.
-        limit_s = (day - date(1970, 1, 1)).days * 86400
-        conn.execute("BEGIN IMMEDIATE")
-        try:
-            cur = conn.execute("DELETE FROM events WHERE t_utc_s + utc_offset_s < ?", (limit_s,))
-            conn.execute("COMMIT")
-        except BaseException:
-            with contextlib.suppress(sqlite3.Error):
-                conn.execute("ROLLBACK")
-            raise
-        return int(cur.rowcount)
+        return _delete_before(conn, day)
     return 0
+
+
+def _delete_before(conn: sqlite3.Connection, day: date) -> int:
+    """Delete, in one transaction, the events of local days before `day`; returns how many."""
+    # Seconds since the epoch of `day` 00:00 on a naive calendar; compared with each event's
+    # local time in the same terms.
+    limit_s = (day - date(1970, 1, 1)).days * 86400
+    conn.execute("BEGIN IMMEDIATE")
+    try:
+        cur = conn.execute("DELETE FROM events WHERE t_utc_s + utc_offset_s < ?", (limit_s,))
+        conn.execute("COMMIT")
+    except BaseException:
+        with contextlib.suppress(sqlite3.Error):
+            conn.execute("ROLLBACK")
+        raise
+    return int(cur.rowcount)
 
 
 @dataclass
@@ -353,6 +358,13 @@ class _Flush:
 
     done: threading.Event
     ok: bool = False
+
+
+@dataclass(frozen=True)
+class _Forget:
+    """A request to delete the events of local days before `day` (history_keep_days)."""
+
+    day: date
 
 
 _STOP = object()
@@ -440,9 +452,11 @@ class SqliteHistory:
         """See the module-level `read_events`."""
         return read_events(self.path, start, end)
 
-    def forget_before(self, day: date) -> int:
-        """See the module-level `forget_before`."""
-        return forget_before(self.path, day)
+    def forget_before(self, day: date) -> None:
+        """Queue the deletion of every event from a local day before `day` (see the
+        module-level `forget_before`); the writer thread, the one writer, carries it out."""
+        if not self._closed:
+            self._queue.put(_Forget(day))
 
     # ---- the writer thread ----
 
@@ -538,6 +552,7 @@ class SqliteHistory:
         first_at = 0.0  # monotonic time the oldest pending row arrived
         retry_at = 0.0  # no write attempts before this (after a failure)
         waiters: list[_Flush] = []
+        forget: _Forget | None = None
         stopping = False
         try:
             self._ensure_open()
@@ -560,6 +575,8 @@ class SqliteHistory:
                     stopping = True
                 elif isinstance(item, _Flush):
                     waiters.append(item)
+                elif isinstance(item, _Forget):
+                    forget = item
                 elif isinstance(item, RecordEvent):
                     try:
                         if not pending:
@@ -574,7 +591,7 @@ class SqliteHistory:
                 except queue.Empty:
                     item = None
             now = time.monotonic()
-            forced = stopping or bool(waiters)
+            forced = stopping or bool(waiters) or forget is not None
             due = bool(pending) and (
                 len(pending) >= self._batch_max or now >= first_at + self._flush_interval_s
             )
@@ -592,6 +609,9 @@ class SqliteHistory:
                 else:
                     retry_at = time.monotonic() + self._retry_s
                     pending = self._cap(pending)
+                if ok and forget is not None:
+                    self._forget(forget.day)
+                    forget = None
                 for waiter in waiters:
                     waiter.ok = ok
                     waiter.done.set()
@@ -602,6 +622,17 @@ class SqliteHistory:
                                 len(pending))
                 self._close_conn()
                 return
+
+    def _forget(self, day: date) -> None:
+        """Writer thread: delete the events of local days before `day`, in one transaction."""
+        if not self._ensure_open():
+            return
+        assert self._conn is not None
+        try:
+            removed = _delete_before(self._conn, day)
+            log.info("history: removed %d events before %s", removed, day)
+        except sqlite3.Error as exc:
+            log.warning("applying history_keep_days failed: %s", exc)
 
     def _cap(self, pending: list[tuple[float, int, float, str, str]]
              ) -> list[tuple[float, int, float, str, str]]:

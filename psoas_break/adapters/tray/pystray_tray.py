@@ -2,8 +2,8 @@
 
 Threads: `run()` blocks the main thread in pystray's loop (a macOS rule; GTK likes it too).
 `render()` may be called from the engine thread: pystray's backends marshal icon, title and
-menu updates onto their own loop. Menu callbacks only call `on_action(action)`, which posts to
-the engine's queue and returns at once.
+menu updates onto their own loop. A menu callback only posts its entry's Command to the
+engine's inbox and returns at once.
 """
 
 from __future__ import annotations
@@ -15,6 +15,7 @@ from collections.abc import Callable
 from typing import Any
 
 from psoas_break import APP_NAME
+from psoas_break.core.commands import Command
 from psoas_break.core.tray_view import MenuEntry, TrayView
 from psoas_break.ui.icon import render_icon
 
@@ -65,11 +66,13 @@ def _patch_xorg_clicks() -> None:
 
 
 class PystrayTray:
-    """One tray icon. Construct on the main thread; `render` from any thread."""
+    """One tray icon (implements ports.Tray). Construct on the main thread; `render` from
+    any thread."""
 
-    def __init__(self, backend: str, on_action: Callable[[str], None]) -> None:
+    def __init__(self, backend: str, post: Callable[[Command], None]) -> None:
+        self.name = backend
         self.backend = backend
-        self._on_action = on_action
+        self._post = post
         self._pystray = _import_pystray(backend)
         self._lock = threading.Lock()
         self._view: TrayView | None = None
@@ -79,11 +82,12 @@ class PystrayTray:
 
     # ---- building pystray objects ----
 
-    def _callback(self, action: str) -> Callable[[Any, Any], None]:
-        on_action = self._on_action
+    def _callback(self, command: Command) -> Callable[[Any, Any], None]:
+        # No default arguments: pystray matches callbacks by their argument count.
+        post = self._post
 
         def clicked(_icon: Any, _item: Any) -> None:
-            on_action(action)
+            post(command)
 
         return clicked
 

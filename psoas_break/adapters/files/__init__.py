@@ -1,0 +1,1 @@
+"""Files on disk: paths, atomic writes, settings, the instance lock, logs, exercise data."""

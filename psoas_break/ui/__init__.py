@@ -1,0 +1,1 @@
+"""Things drawn for a person: the tray icon, charts, pages, exercise pictures."""
