@@ -193,16 +193,9 @@ class Presenter:
             self._speech.submit(f"{title}. {body}")
 
     def _exercise_icon(self, selection: Any) -> Path | None:
-        if self._cache_dir is None:
-            return None
-        try:
-            from psoas_break.illustration import picture_path
+        from psoas_break.ui.pictures import picture_path
 
-            path: Path = picture_path(selection.exercise, selection.side, self._cache_dir)
-            return path
-        except Exception:
-            log.warning("no picture for %s", selection.exercise.id, exc_info=True)
-            return None
+        return picture_path(selection.exercise, selection.side)
 
     def show_last_exercise(self) -> Path | None:
         """Open the page of the current/last prompt's exercise (off the engine thread)."""
