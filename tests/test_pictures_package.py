@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import ast
 import json
+import logging
 import os
 import shutil
 import subprocess
@@ -11,9 +12,11 @@ import sys
 import zipfile
 from pathlib import Path
 
+import pytest
 from PIL import Image
 
 from psoas_break.adapters.files.exercise_library import load_builtin_library
+from psoas_break.ui import pictures
 from psoas_break.ui.pictures import PICTURES_PACKAGE, picture_file_name, picture_files
 
 REPO = Path(__file__).resolve().parent.parent
@@ -55,6 +58,17 @@ def test_the_package_never_imports_the_generator() -> None:
             top = name.split(".")[0]
             assert top != "icons" and "illustration" not in name, f"{source}: imports {name}"
     assert not (PACKAGE_DIR / "illustration").exists()
+
+
+def test_without_the_pictures_package_there_is_no_picture_and_a_log_line(
+    monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
+) -> None:
+    exercise = LIBRARY.get("glute_bridge")
+    assert exercise is not None and pictures.picture_path(exercise, None) is not None
+    monkeypatch.setattr(pictures, "PICTURES_PACKAGE", "psoas_break.data.not_installed")
+    with caplog.at_level(logging.WARNING, logger=pictures.__name__):
+        assert pictures.picture_path(exercise, None) is None
+    assert "glute_bridge.png" in caplog.text and "not_installed" in caplog.text
 
 
 def _build_wheel(out: Path) -> Path:

@@ -43,18 +43,17 @@ def picture_files(exercise: Exercise) -> list[tuple[str, Side | None]]:
 def picture_path(exercise: Exercise, side: Side | None) -> Path | None:
     """The installed PNG of `exercise` for `side` (ignored unless the exercise is per side).
 
-    A cheap file look-up, safe on any thread. None, with a log line, when the picture is not
-    installed (the caller shows the app icon instead) or the package is not on the file system
-    (a zip import); never raises for that.
+    A cheap file look-up, safe on any thread; never raises. None, with a log line, when the
+    picture is not installed (the caller shows the app icon instead), the pictures package is
+    missing (a checkout never installed: `pip install -e .`) or not on the file system (a zip).
     """
     name = picture_file_name(exercise.id, side if exercise.per_side else None)
     try:
         found = resources.files(PICTURES_PACKAGE).joinpath(name)
-    except ImportError:  # ModuleNotFoundError: running from a checkout that was never installed
-        log.warning("no exercise pictures installed (%s); run `pip install -e .`",
-                    PICTURES_PACKAGE)
+        if isinstance(found, Path) and found.is_file():
+            return found
+    except (ImportError, OSError) as exc:
+        log.warning("cannot look up the picture %s in %s: %s", name, PICTURES_PACKAGE, exc)
         return None
-    if not isinstance(found, Path) or not found.is_file():
-        log.warning("no picture %s for exercise %s in %s", name, exercise.id, PICTURES_PACKAGE)
-        return None
-    return found
+    log.warning("no picture %s for exercise %s in %s", name, exercise.id, PICTURES_PACKAGE)
+    return None
