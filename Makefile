@@ -28,7 +28,7 @@ $(STAMP): pyproject.toml
 	@touch $(STAMP)
 
 lint: $(STAMP)
-	$(PY) -m ruff check psoas_break tests $(wildcard bench)
+	$(PY) -m ruff check psoas_break icons tests $(wildcard bench)
 
 typecheck: $(STAMP)
 	$(PY) -m mypy
@@ -40,11 +40,12 @@ bench: system-deps-test $(STAMP)
 	$(PY) bench/run_all.py
 
 # Regenerate the exercise illustrations in icons/exercises/ (deterministic; tests compare them).
+# The generator is a repository tool (icons/generator/), not part of the installed package.
 icons: $(STAMP)
-	$(PY) -m psoas_break.illustration.generate
+	$(PY) -m icons.generator
 
 icons-check: $(STAMP)
-	$(PY) -m psoas_break.illustration.generate --check
+	$(PY) -m icons.generator --check
 
 clean:
 	rm -rf $(VENV) build *.egg-info .pytest_cache .mypy_cache .ruff_cache

@@ -16,13 +16,13 @@ import pytest
 
 from psoas_break.adapters.files.exercise_library import load_builtin_library
 from psoas_break.core.exercises import Exercise
-from psoas_break.illustration import picture_path
 from psoas_break.ui.exercise_page import (
     CONTENT_SECURITY_POLICY,
     page_file_name,
     render_exercise_page,
     write_exercise_page,
 )
+from psoas_break.ui.pictures import picture_path
 
 LIBRARY = load_builtin_library()
 
@@ -81,7 +81,8 @@ def _sha(text: str) -> str:
 def test_page_is_written_parses_and_has_everything(tmp_path: Path) -> None:
     exercise = LIBRARY.get("half_kneeling_hip_flexor")
     assert exercise is not None
-    picture = picture_path(exercise, "right", tmp_path / "cache")
+    picture = picture_path(exercise, "right")
+    assert picture is not None
     path = write_exercise_page(exercise, "right", tmp_path / "pages", picture)
     assert path == tmp_path / "pages" / "half_kneeling_hip_flexor-right.html"
     page = parse(path.read_text(encoding="utf-8"))

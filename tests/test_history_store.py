@@ -191,6 +191,87 @@ def test_two_stores_opening_a_new_file_at_once_both_work(tmp_path: Path) -> None
     assert rows(db) == 2
 
 
+OPENER_CHILD = r"""
+import json, logging, sys, time
+from datetime import datetime, timezone
+from pathlib import Path
+sys.path.insert(0, sys.argv[5])
+from psoas_break.adapters.history.sqlite_history import SqliteHistory
+from psoas_break.core.events import RecordEvent
+
+logging.basicConfig(level=logging.WARNING, stream=sys.stderr, format="%(levelname)s %(message)s")
+folder, who = Path(sys.argv[1]), int(sys.argv[2])
+files, slot_s = int(sys.argv[3]), float(sys.argv[4])
+print("ready", flush=True)
+start = float(sys.stdin.readline())  # a time.monotonic() instant (one clock for the machine)
+results = []
+for k in range(files):
+    # Every process opens file k at start + k * slot: sleep to just before it, then spin.
+    at = start + k * slot_s
+    while at - time.monotonic() > 0.003:
+        time.sleep(at - time.monotonic() - 0.003)
+    while time.monotonic() < at:
+        pass
+    notices = []
+    store = SqliteHistory(folder / f"history-{k}.sqlite3", on_notice=notices.append)
+    store.record(RecordEvent("prompt", datetime.now(timezone.utc), float(k), {"who": who}))
+    ok = store.flush(timeout_s=60)
+    store.close(timeout_s=60)
+    results.append({"ok": ok, "notices": notices})
+print(json.dumps(results))
+"""
+
+
+def test_processes_opening_new_files_at_the_same_instant_all_work_with_no_notice(
+    tmp_path: Path,
+) -> None:
+    # Several processes create each new history at the same instant (they agree on the
+    # instants through a pipe), many times over: each one opens, writes and closes with no
+    # notice and no warning. On a busy machine some instants are missed; that only makes a
+    # round easier, never a false failure.
+    processes, files, slot_s = 4, 20, 0.04
+    script = tmp_path / "opener.py"
+    script.write_text(OPENER_CHILD)
+    children = [
+        subprocess.Popen(
+            [sys.executable, str(script), str(tmp_path), str(who), str(files), str(slot_s),
+             str(REPO)],
+            stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+        )
+        for who in range(processes)
+    ]
+    try:
+        for child in children:
+            assert child.stdout is not None and child.stdin is not None
+            assert child.stdout.readline() == "ready\n", child.stderr
+        start = time.monotonic() + 0.3  # every child is waiting on its pipe by now
+        for child in children:
+            assert child.stdin is not None
+            child.stdin.write(f"{start!r}\n")
+            child.stdin.flush()
+        outputs = [child.communicate(timeout=120) for child in children]
+    finally:
+        for child in children:
+            if child.poll() is None:
+                child.kill()
+                child.wait(timeout=30)
+    for child, (out, err) in zip(children, outputs, strict=True):
+        assert child.returncode == 0, err
+        assert err == "", err  # no warning: no "database is locked", nothing moved aside
+        assert json.loads(out) == [{"ok": True, "notices": []}] * files
+    for k in range(files):
+        db = tmp_path / f"history-{k}.sqlite3"
+        assert not list(tmp_path.glob(f"history-{k}.sqlite3.corrupt-*"))
+        assert sorted(e.data["who"] for e in read_events(db, *EVERYTHING)) == list(
+            range(processes))
+        conn = sqlite3.connect(db)
+        try:
+            assert conn.execute("PRAGMA journal_mode").fetchone()[0] == "wal"
+            assert conn.execute("PRAGMA user_version").fetchone()[0] == sh.SCHEMA_VERSION
+        finally:
+            conn.close()
+
+
 def test_forget_before_uses_the_local_day_of_each_event(tmp_path: Path) -> None:
     db = tmp_path / "h.sqlite3"
     plus1, minus5 = timezone(timedelta(hours=1)), timezone(timedelta(hours=-5))

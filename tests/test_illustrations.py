@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import dataclasses
 import json
+import logging
 import subprocess
 import sys
 from pathlib import Path
@@ -12,21 +13,16 @@ import PIL
 import pytest
 from PIL import Image, ImageChops, ImageOps
 
+from icons.generator import ICON_SIZE_PX, ICONS_DIR, render_exercise
+from icons.generator.generate import MANIFEST, pixel_digest, write_all
+from icons.generator.poses import POSES
+from icons.generator.render import ACCENT, CARD, CARD_EDGE, INK, floor_problems
 from psoas_break.adapters.files.exercise_library import load_builtin_library
-from psoas_break.illustration import (
-    ICON_SIZE_PX,
-    picture_files,
-    picture_path,
-    render_exercise,
-    repo_icons_dir,
-)
-from psoas_break.illustration.generate import MANIFEST, pixel_digest, write_all
-from psoas_break.illustration.poses import POSES
-from psoas_break.illustration.render import ACCENT, CARD, CARD_EDGE, INK, floor_problems
+from psoas_break.ui.pictures import picture_files, picture_path
 
 LIBRARY = load_builtin_library()
-ICONS = repo_icons_dir()
 REPO = Path(__file__).resolve().parent.parent
+ICONS = REPO / "icons" / "exercises"
 
 
 def _luminance(rgb: tuple[int, ...]) -> float:
@@ -163,19 +159,31 @@ def test_every_pose_is_used_and_nothing_sinks_through_the_floor() -> None:
         assert floor_problems(pose) == [], pose_id
 
 
-def test_picture_path_renders_into_the_cache_when_not_shipped(tmp_path: Path) -> None:
+def test_picture_path_gives_the_committed_png_of_each_side() -> None:
+    assert ICONS_DIR.resolve() == ICONS.resolve()
+    lunge = LIBRARY.get("vehicle_lunge")
+    walk = LIBRARY.get("short_walk")
+    assert lunge is not None and walk is not None and lunge.per_side and not walk.per_side
+    for exercise, side, name in ((lunge, "right", "vehicle_lunge-right.png"),
+                                 (lunge, "left", "vehicle_lunge-left.png"),
+                                 (lunge, None, "vehicle_lunge.png"),
+                                 (walk, "right", "short_walk.png")):
+        path = picture_path(exercise, side)
+        assert path is not None and path.name == name
+        assert path.read_bytes() == (ICONS / name).read_bytes()
+
+
+def test_a_missing_picture_is_none_and_a_log_line_never_a_rendering(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
     base = LIBRARY.get("vehicle_lunge")
     assert base is not None
     unshipped = dataclasses.replace(base, id="not_shipped_lunge")
-    path = picture_path(unshipped, "right", tmp_path)
-    assert path.parent.parent == tmp_path and path.name == "not_shipped_lunge-right.png"
-    with Image.open(path) as on_disk:
-        assert pixel_digest(on_disk) == pixel_digest(render_exercise(base, "right"))
-    mtime = path.stat().st_mtime_ns
-    assert picture_path(unshipped, "right", tmp_path) == path
-    assert path.stat().st_mtime_ns == mtime  # reused, not rendered again
-    shipped = picture_path(base, "left", tmp_path)
-    assert shipped == ICONS / "vehicle_lunge-left.png"
+    before = sorted(p.name for p in ICONS.iterdir())
+    with caplog.at_level(logging.WARNING, logger="psoas_break.ui.pictures"):
+        assert picture_path(unshipped, "right") is None
+    assert "not_shipped_lunge-right.png" in caplog.text
+    assert sorted(p.name for p in ICONS.iterdir()) == before
 
 
 def test_generator_writes_exactly_the_picture_files(generated: Path) -> None:
@@ -187,7 +195,7 @@ def test_generator_writes_exactly_the_picture_files(generated: Path) -> None:
 
 def test_generator_check_mode_passes_on_the_repo_in_a_real_process() -> None:
     out = subprocess.run(
-        [sys.executable, "-m", "psoas_break.illustration.generate", "--check"],
+        [sys.executable, "-m", "icons.generator", "--check"],
         capture_output=True, text=True, timeout=120, check=False, cwd=REPO,
     )
     assert out.returncode == 0, out.stderr

@@ -7,7 +7,6 @@ exercise data shipped with the app cannot be loaded.
 from __future__ import annotations
 
 import argparse
-import logging
 import sys
 from pathlib import Path
 from typing import Any
@@ -15,8 +14,6 @@ from typing import Any
 from psoas_break.adapters.files.exercise_library import load_builtin_library
 from psoas_break.core.exercises import Exercise, ExerciseDataError, Side
 from psoas_break.core.i18n import N_, _, localized
-
-log = logging.getLogger(__name__)
 
 # The labels are translated; the exercise texts themselves (exercises.toml) are English only.
 _SIDES_TEXT = {
@@ -63,7 +60,7 @@ def _list(exercises: list[Exercise]) -> None:
 
 
 def _show(exercise: Exercise, side: Side | None, cache_dir: Path, open_page: bool) -> None:
-    from psoas_break.illustration import picture_path
+    from psoas_break.ui.pictures import picture_file_name, picture_path
 
     if exercise.per_side and side is None:
         side = "left"
@@ -83,13 +80,11 @@ def _show(exercise: Exercise, side: Side | None, cache_dir: Path, open_page: boo
     print()
     print(_("Caution: {text}", text=exercise.caution))
     print(_("Source: {text}", text=exercise.source))
-    try:
-        picture = picture_path(exercise, side, cache_dir)
+    picture = picture_path(exercise, side)
+    if picture is not None:
         print(_("Picture: {path}", path=picture))
-    except (OSError, KeyError) as exc:
-        log.debug("no picture", exc_info=True)
-        picture = None
-        print(_("Picture: not available ({error})", error=exc))
+    else:
+        print(_("Picture: not available ({error})", error=picture_file_name(exercise.id, side)))
     if open_page:
         from psoas_break.ui.exercise_page import open_exercise_page, write_exercise_page
 
@@ -102,8 +97,8 @@ def _show(exercise: Exercise, side: Side | None, cache_dir: Path, open_page: boo
 def run(args: argparse.Namespace, cache_dir: Path | None = None) -> int:
     """Carry out `exercises` (list) or `exercises show ID`; returns the exit code.
 
-    `cache_dir` is where pictures are rendered when the shipped ones are absent (default: the
-    user cache folder from platformdirs).
+    `cache_dir` is where `show --open` writes the exercise's page (default: the user cache
+    folder from platformdirs).
     """
     try:
         library = load_builtin_library()

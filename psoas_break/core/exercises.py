@@ -28,7 +28,7 @@ Data format (`psoas_break/data/exercises.toml`), one `[[exercise]]` table per ex
                 posture, breathing
     caution     one line shown with the exercise
     source      where the exercise and its dose come from
-    pose        the illustration's pose id (psoas_break/illustration/poses.py)
+    pose        the illustration's pose id (icons/generator/poses.py)
 """
 
 from __future__ import annotations

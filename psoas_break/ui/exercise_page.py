@@ -23,6 +23,7 @@ from pathlib import Path
 
 from psoas_break.core.exercises import Exercise, Side
 from psoas_break.core.safety import NOT_MEDICAL_NOTE, SAFETY_NOTE
+from psoas_break.ui.pictures import picture_path
 
 log = logging.getLogger(__name__)
 
@@ -225,14 +226,6 @@ def open_exercise_page(path: Path) -> bool:
 
 def show_exercise(exercise: Exercise, side: Side | None, cache_dir: Path) -> Path:
     """"Show this stretch": write the page (with its picture) under `cache_dir` and open it."""
-    from psoas_break.illustration import picture_path
-
-    picture: Path | None
-    try:
-        picture = picture_path(exercise, side, cache_dir)
-    except (OSError, KeyError):
-        log.warning("no picture for %s", exercise.id, exc_info=True)
-        picture = None
-    path = write_exercise_page(exercise, side, cache_dir / "pages", picture)
+    path = write_exercise_page(exercise, side, cache_dir / "pages", picture_path(exercise, side))
     open_exercise_page(path)
     return path

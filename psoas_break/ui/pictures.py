@@ -1,16 +1,59 @@
-"""Exercise pictures: the committed PNGs in icons/exercises (placeholder until packaged)."""
+"""Exercise pictures: the committed PNGs, installed as package data (never rendered at run time).
+
+The PNGs live in `icons/exercises/` of the repository and install as the data package
+`psoas_break.data.pictures` (the mapping is in pyproject.toml; an editable install maps the same
+name onto the repository's folder). `python -m icons.generator` writes them, from a checkout.
+
+File names:
+
+    <id>.png          every exercise; for a per-side exercise this is the left-side picture
+    <id>-left.png     per-side exercises only: the left side (working limb highlighted)
+    <id>-right.png    per-side exercises only: the mirror image, for the right side
+"""
 
 from __future__ import annotations
 
+import logging
+from importlib import resources
 from pathlib import Path
 
 from psoas_break.core.exercises import Exercise, Side
 
-_ICONS = Path(__file__).resolve().parent.parent.parent / "icons" / "exercises"
+log = logging.getLogger(__name__)
+
+PICTURES_PACKAGE = "psoas_break.data.pictures"
+
+
+def picture_file_name(exercise_id: str, side: Side | None = None) -> str:
+    """`<id>.png`, or `<id>-left.png` / `<id>-right.png` for a side."""
+    return f"{exercise_id}-{side}.png" if side else f"{exercise_id}.png"
+
+
+def picture_files(exercise: Exercise) -> list[tuple[str, Side | None]]:
+    """Every (file name, side) shipped for an exercise (the generator writes exactly these)."""
+    if exercise.per_side:
+        return [
+            (picture_file_name(exercise.id), "left"),
+            (picture_file_name(exercise.id, "left"), "left"),
+            (picture_file_name(exercise.id, "right"), "right"),
+        ]
+    return [(picture_file_name(exercise.id), None)]
 
 
 def picture_path(exercise: Exercise, side: Side | None) -> Path | None:
-    """The PNG for `exercise` on `side`, or None when there is none."""
-    name = f"{exercise.id}-{side}.png" if exercise.per_side and side else f"{exercise.id}.png"
-    path = _ICONS / name
-    return path if path.is_file() else None
+    """The installed PNG of `exercise` for `side` (ignored unless the exercise is per side).
+
+    A cheap file look-up, safe on any thread; never raises. None, with a log line, when the
+    picture is not installed (the caller shows the app icon instead), the pictures package is
+    missing (a checkout never installed: `pip install -e .`) or not on the file system (a zip).
+    """
+    name = picture_file_name(exercise.id, side if exercise.per_side else None)
+    try:
+        found = resources.files(PICTURES_PACKAGE).joinpath(name)
+        if isinstance(found, Path) and found.is_file():
+            return found
+    except (ImportError, OSError) as exc:
+        log.warning("cannot look up the picture %s in %s: %s", name, PICTURES_PACKAGE, exc)
+        return None
+    log.warning("no picture %s for exercise %s in %s", name, exercise.id, PICTURES_PACKAGE)
+    return None

@@ -18,6 +18,9 @@ Contract for the runtime:
   another process) is logged once; the events stay queued in memory (at most `memory_cap`,
   the oldest are dropped beyond that, also logged once) and the write is retried every
   `retry_s` seconds. The writer thread never dies from an SQLite or OS error.
+- Several processes may open the same new file at the same instant: each waits for the
+  others' locks up to a busy timeout of 5 s (see `_set_wal` for the one step SQLite does not
+  wait on by itself), so all of them work with no notice.
 - WAL journal, `synchronous=NORMAL`: a committed batch survives the process being killed
   (kill -9); a power cut may lose the last batch or two, which is acceptable for statistics.
 - Schema: `PRAGMA user_version` counts the migrations applied; `MIGRATIONS[i]` takes the file
@@ -75,6 +78,7 @@ SCHEMA_VERSION = len(MIGRATIONS)
 # SQLite primary result codes that mean "this file is damaged", not "the disk is unhappy".
 _SQLITE_CORRUPT = 11
 _SQLITE_NOTADB = 26
+_SQLITE_BUSY = 5  # "database is locked": another connection holds the lock
 
 
 class HistoryError(Exception):
@@ -111,13 +115,44 @@ def is_corruption(exc: BaseException) -> bool:
 
 def _connect(path: Path, read_only: bool = False) -> sqlite3.Connection:
     # isolation_level=None: we issue BEGIN/COMMIT ourselves, so a batch is one transaction.
+    # timeout= installs SQLite's busy timeout as the file is opened, before any statement.
     target = f"{path.absolute().as_uri()}?mode=ro" if read_only else str(path)
-    conn = sqlite3.connect(
+    return sqlite3.connect(
         target, timeout=_BUSY_TIMEOUT_MS / 1000, isolation_level=None, check_same_thread=False,
         uri=read_only,
     )
-    conn.execute(f"PRAGMA busy_timeout = {_BUSY_TIMEOUT_MS}")
-    return conn
+
+
+def _is_busy(exc: sqlite3.OperationalError) -> bool:
+    code = getattr(exc, "sqlite_errorcode", None)  # Python >= 3.11
+    if isinstance(code, int):
+        return (code & 0xFF) == _SQLITE_BUSY
+    return "database is locked" in str(exc).lower()
+
+
+def _set_wal(conn: sqlite3.Connection) -> None:
+    """Switch the file to WAL (a no-op when it already is), waiting up to the busy timeout.
+
+    Switching writes the file header: SQLite takes a read lock, then upgrades it to a write
+    lock, and a failed upgrade returns SQLITE_BUSY at once without calling the busy handler
+    (two connections waiting on each other's read lock would never end). So when several
+    processes open a new history at the same instant, all but one get "database is locked"
+    whatever the busy timeout; they retry here until the winner has switched the file, after
+    which the statement only reads. Raises sqlite3.OperationalError once the timeout is spent.
+    """
+    deadline = time.monotonic() + _BUSY_TIMEOUT_MS / 1000
+    pause_s = 0.002
+    while True:
+        try:
+            mode = conn.execute("PRAGMA journal_mode = WAL").fetchone()[0]
+            break
+        except sqlite3.OperationalError as exc:
+            if not _is_busy(exc) or time.monotonic() + pause_s > deadline:
+                raise
+        time.sleep(pause_s)
+        pause_s = min(2 * pause_s, 0.1)
+    if str(mode).lower() != "wal":  # e.g. a file system without shared memory: still works
+        log.warning("history database: journal mode is %s, not WAL", mode)
 
 
 def _check(conn: sqlite3.Connection) -> None:
@@ -207,7 +242,7 @@ def open_for_writing(path: Path) -> tuple[sqlite3.Connection, Path | None]:
         conn = _connect(path)
         try:
             _refuse_newer(conn)  # before anything writes to a file from a newer version
-            conn.execute("PRAGMA journal_mode = WAL")
+            _set_wal(conn)
             migrate(conn)
         except sqlite3.DatabaseError as exc:
             if not is_corruption(exc):
@@ -223,7 +258,7 @@ def open_for_writing(path: Path) -> tuple[sqlite3.Connection, Path | None]:
         )
         conn = _connect(path)
         try:
-            conn.execute("PRAGMA journal_mode = WAL")
+            _set_wal(conn)
             migrate(conn)
         except BaseException:
             conn.close()

@@ -13,7 +13,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 
-from psoas_break.illustration.render import (
+from .render import (
     ANKLE_H,
     CHAIR_BACK_H,
     GROUND_Y,

@@ -1,6 +1,6 @@
-"""Regenerate the exercise pictures: `python -m psoas_break.illustration.generate [--out DIR]`.
+"""Regenerate the exercise pictures: `python -m icons.generator [--out DIR]`.
 
-Writes every PNG named in `psoas_break.illustration` (deterministic for a given Pillow),
+Writes every PNG named by `psoas_break.ui.pictures` (deterministic for a given Pillow),
 `manifest.json` (generator version, Pillow version, size, SHA-256 of each PNG's pixels) and
 `contact-sheet.png` (every picture at 128 px on a light background, and at 64 px on a dark one,
 for a person to look at; not shipped). `--check` compares with what is on disk instead and exits
@@ -21,13 +21,9 @@ from PIL import Image, ImageDraw, ImageFont
 
 from psoas_break.adapters.files.exercise_library import load_builtin_library
 from psoas_break.core.exercises import ExerciseDataError, ExerciseLibrary
-from psoas_break.illustration import (
-    GENERATOR_VERSION,
-    ICON_SIZE_PX,
-    picture_files,
-    render_exercise,
-    repo_icons_dir,
-)
+from psoas_break.ui.pictures import picture_files
+
+from . import GENERATOR_VERSION, ICON_SIZE_PX, ICONS_DIR, render_exercise
 
 log = logging.getLogger(__name__)
 
@@ -133,14 +129,14 @@ def check_all(out_dir: Path, library: ExerciseLibrary) -> list[str]:
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(
-        prog="python -m psoas_break.illustration.generate",
+        prog="python -m icons.generator",
         description="Regenerate the exercise pictures in icons/exercises.",
     )
     parser.add_argument("--out", type=Path, default=None, help="output folder")
     parser.add_argument("--check", action="store_true", help="compare instead of writing")
     parser.add_argument("--no-contact-sheet", action="store_true")
     args = parser.parse_args(argv)
-    out_dir = args.out if args.out is not None else repo_icons_dir()
+    out_dir = args.out if args.out is not None else ICONS_DIR
     try:
         library = load_builtin_library()
     except ExerciseDataError as exc:
@@ -154,7 +150,3 @@ def main(argv: list[str] | None = None) -> int:
     written = write_all(out_dir, library, sheet=not args.no_contact_sheet)
     print(f"wrote {len(written)} pictures to {out_dir}")
     return 0
-
-
-if __name__ == "__main__":
-    sys.exit(main())
