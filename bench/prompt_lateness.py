@@ -52,8 +52,10 @@ def app_lateness_ms(prompts: int) -> list[float]:
                     [sys.executable, "-m", "psoas_break", "status", "--json"], env=app.env,
                     capture_output=True, text=True, timeout=30, check=True)
                 data = json.loads(out.stdout)
-                # The app's snapshot carries its own clock (CLOCK_BOOTTIME): exact due time.
-                due = float(data["mono_s"]) + float(data["next_prompt"]["in_s"])
+                # The app's snapshot carries its own clock (CLOCK_BOOTTIME, scaled like every
+                # engine second by time_scale): the exact due time in real seconds.
+                due = (float(data["mono_s"]) + float(data["next_prompt"]["in_s"])) / float(
+                    data["time_scale"])
                 while len([c for c in server.calls()
                            if str(c["summary"]).startswith("Time to stand")]) <= seen:
                     time.sleep(0.002)

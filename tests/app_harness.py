@@ -11,6 +11,7 @@ import sys
 import tempfile
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 from tests.desktop.dbusmenu import StatusNotifierItem
 from tests.desktop.session import DesktopSession
@@ -59,6 +60,12 @@ class RunningApp:
 
     def stop(self) -> int | None:
         return self.desktop.stop(self.proc)
+
+
+def real_s(status: dict[str, Any], key: str) -> float:
+    """A duration from `status --json` (engine seconds) in real seconds: the app's clock runs
+    `time_scale` times faster when a test shortens the minute (PSOAS_SECONDS_PER_MINUTE)."""
+    return float(status[key]) / float(status["time_scale"])
 
 
 def app_env(

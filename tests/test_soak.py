@@ -4,11 +4,11 @@
    with the real `SittingEngine`, the real `SqliteHistory` in a temp folder, a scripted clock and
    idle source and a recording presenter (tests/fakes.py), driven for 7 days (working days with
    lunch, evenings, nights asleep or idle, a weekend, the spring DST change) exactly as its
-   thread would drive it: sleep for `sleep_s()`, wake, `step()`. A scripted user answers stretch
-   prompts in turn with "I'm up", Skip, Snooze and ignoring it. An independent model of the rules (below) says
-   when every prompt is due; each due time must get exactly one ShowPrompt, on time (no drift
-   over the week), and the history must hold every event. Python memory (tracemalloc) must
-   stay flat between the end of day 2 and the end of day 7.
+   thread would drive it: sleep for `sleep_s()`, wake, `step()`. A scripted user answers
+   stretch prompts in turn with "I'm up", Skip, Snooze and ignoring it. An independent model of
+   the rules (below) says when every prompt is due; each due time must get exactly one
+   ShowPrompt, on time (no drift over the week), and the history must hold every event.
+   Python memory (tracemalloc) must stay flat between the end of day 2 and the end of day 7.
 
 2. `test_ten_minute_idle_run` (marker `soak`, part of `make test`): the real app under the test
    desktop for 10 minutes at the normal 60-second minute, nobody touching it. RSS growth

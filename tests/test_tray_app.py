@@ -200,6 +200,9 @@ def test_about_week_and_stretch_pages_open_in_the_browser(desk: DesktopSession) 
         click(menu, "About psoas-break")
         click(menu, "This week")
         running.wait_title("Time to stretch", timeout_s=15)
+        # The prompt is shown once the quiet detectors answered (on the job thread): the
+        # entry appears with it.
+        menu.wait_for("Show this stretch")
         click(menu, "Show this stretch")
 
         def urls() -> list[str] | None:

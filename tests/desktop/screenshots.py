@@ -54,7 +54,7 @@ from zoneinfo import ZoneInfo
 from PIL import Image, ImageChops, ImageDraw, ImageFont
 from Xlib.error import XError
 
-from tests.app_harness import RunningApp, app_env, start_app
+from tests.app_harness import RunningApp, app_env, real_s, start_app
 from tests.desktop.session import DesktopSession
 from tests.desktop.waiting import wait_for
 
@@ -661,7 +661,7 @@ def capture_all(out: Path) -> list[Path]:
             if app_status(app).get("tray") != "gtk":
                 raise ScreenshotError("the app did not use the gtk tray backend")
             cycle_s = 10 * MINUTE_S
-            wait_for(lambda: app_status(app)["sitting_s"] >= 0.55 * cycle_s, 2 * cycle_s,
+            wait_for(lambda: real_s(app_status(app), "sitting_s") >= 0.55 * cycle_s, 2 * cycle_s,
                      interval_s=0.25, what="the ring to fill to about half")
             keep("sitting", icon_on_both_panels(panels, "sitting", growing=True))
             log.info("captured: sitting")

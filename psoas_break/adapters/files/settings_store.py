@@ -33,6 +33,7 @@ from psoas_break.core.settings import (
     layer_settings,
     to_raw,
 )
+from psoas_break.ports import AdapterError
 
 if sys.version_info >= (3, 11):
     import tomllib
@@ -42,7 +43,7 @@ else:  # pragma: no cover - Python 3.10
 log = logging.getLogger(__name__)
 
 
-class SettingsWriteError(Exception):
+class SettingsWriteError(AdapterError):
     """The settings could not be saved; str() is the line to show the user."""
 
 
