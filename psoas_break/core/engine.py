@@ -73,6 +73,9 @@ def _state_words(state: str) -> str:
 
 # Settings are in minutes; the engine counts seconds.
 MINUTE_S = 60.0
+# Differences of monotonic readings carry float rounding (1000.525 + 300 - 1000.525 is
+# 299.99999999999994): a gap this close to a natural break counts as one.
+GAP_TOLERANCE_S = 1e-6
 
 # A posture prompt never comes this close before a stretch break is due (nor while one is
 # pending or snoozed): two prompts within a few minutes feel like nagging.
@@ -180,7 +183,8 @@ class SittingEngine:
         else:
             dt_s = max(0.0, tick.mono_s - last.mono_s)
             slept_s = min(dt_s, max(0.0, tick.slept_s - last.slept_s))
-            if dt_s >= self._natural_s:
+            # A gap of exactly a natural break is one, whatever float rounding did to it.
+            if dt_s >= self._natural_s - GAP_TOLERANCE_S:
                 self._on_long_gap(tick, dt_s, slept_s, effects)
             else:
                 counted_s = dt_s
