@@ -49,7 +49,6 @@ from typing import Any, TextIO
 from psoas_break.adapters.files.paths import AppPaths
 from psoas_break.adapters.history.sqlite_history import (
     DB_FILENAME,
-    HistoryError,
     count_events,
     default_db_path,
     forget_before,
@@ -59,6 +58,7 @@ from psoas_break.core import stats
 from psoas_break.core.events import RecordEvent
 from psoas_break.core.i18n import _, ngettext, weekday_short
 from psoas_break.core.stats import Bout, PromptRecord, Summary, Timeline
+from psoas_break.ports import StorageError
 
 MAX_DAYS = 3650
 CSV_COLUMNS = (
@@ -117,7 +117,7 @@ def load_report(db: Path, now: datetime, days: int = 7, live_sit_s: float | None
     """Read the history and compute the figures of the `days` days ending with now's day.
 
     live_sit_s: the running engine's sitting seconds (the tray passes it; the CLI cannot).
-    Raises HistoryError (one line for the user) when the file cannot be read.
+    Raises StorageError (one line for the user) when the file cannot be read.
     """
     first, last = stats.day_range(now.date(), days)
     start, end = stats.query_window(first, last)
@@ -350,7 +350,7 @@ def _run(args: argparse.Namespace, paths: AppPaths | None, live_sit_s: float | N
             return 2
         try:
             removed = forget_before(db, day)
-        except HistoryError as exc:
+        except StorageError as exc:
             _err(str(exc))
             return 1
         print(ngettext("Removed {n} event from before {day}.",
@@ -359,7 +359,7 @@ def _run(args: argparse.Namespace, paths: AppPaths | None, live_sit_s: float | N
 
     try:
         report = load_report(db, now, days, live_sit_s)
-    except HistoryError as exc:
+    except StorageError as exc:
         _err(str(exc))
         return 1
     # Confirmations go to stderr when stdout carries JSON or CSV.

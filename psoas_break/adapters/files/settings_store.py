@@ -7,7 +7,8 @@ Contract:
   default changed later still reaches keys the user never touched.
 - A file that had problems is copied to `settings.toml.bad-YYYYmmdd-HHMMSS` before it is
   written for the first time. Writes are atomic (see atomic_file).
-- Writing raises `SettingsWriteError` with a plain message (disk full, read-only folder).
+- Writing raises `StorageError` with a plain message (disk full, read-only folder); setting a
+  key the site defaults lock raises `SettingError` (an InputError) saying so.
 """
 
 from __future__ import annotations
@@ -34,6 +35,7 @@ from psoas_break.core.settings import (
     to_raw,
     validate_value,
 )
+from psoas_break.ports import StorageError
 
 if sys.version_info >= (3, 11):
     import tomllib
@@ -41,14 +43,6 @@ else:  # pragma: no cover - Python 3.10
     import tomli as tomllib
 
 log = logging.getLogger(__name__)
-
-
-class SettingsWriteError(Exception):
-    """The settings could not be saved; str() is the line to show the user."""
-
-
-class SettingLockedError(SettingError):
-    """The key is locked by the site (administrator) defaults."""
 
 
 @dataclass
@@ -125,7 +119,7 @@ class SettingsStore:
         value = validate_value(key, value)
         self.load()
         if key in self._result.locked:
-            raise SettingLockedError(
+            raise SettingError(
                 f"{key} is locked by your administrator's site defaults and cannot be changed"
             )
         raw = dict(self._user.raw)
@@ -143,7 +137,7 @@ class SettingsStore:
             raw = {k: v for k, v in raw.items() if k not in SPECS}
         else:
             if key in self._result.locked:
-                raise SettingLockedError(f"{key} is locked by your administrator's site defaults")
+                raise SettingError(f"{key} is locked by your administrator's site defaults")
             raw.pop(key, None)
         self._write(raw)
         return self.load()
@@ -156,7 +150,7 @@ class SettingsStore:
             try:
                 backup = backup_copy(self.user_file, "bad", self._now())
             except OSError as exc:
-                raise SettingsWriteError(
+                raise StorageError(
                     f"could not back up {self.user_file} before saving ({_reason(exc)}); "
                     "nothing was changed"
                 ) from exc
@@ -167,7 +161,7 @@ class SettingsStore:
         try:
             write_atomic(self.user_file, tomli_w.dumps(raw).encode("utf-8"))
         except OSError as exc:
-            raise SettingsWriteError(
+            raise StorageError(
                 f"could not save settings to {self.user_file}: {_reason(exc)}; "
                 "the previous file is unchanged"
             ) from exc
