@@ -21,6 +21,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Protocol
 
+from psoas_break.adapters.backends import MACOS, WINDOWS, Candidate, first
 from psoas_break.ports import StorageError
 
 MODULE = "psoas_break"
@@ -80,16 +81,16 @@ def interpreter_problem(argv: list[str]) -> str | None:
 
 
 def make_autostart(platform: str | None = None) -> Autostart:
-    """The backend for `platform` (default: this one)."""
-    plat = platform or sys.platform
-    if plat == "win32":
-        from psoas_break.adapters.autostart.windows import WindowsAutostart
-
-        return WindowsAutostart()
-    if plat == "darwin":
-        from psoas_break.adapters.autostart.macos import MacAutostart
-
-        return MacAutostart()
+    """The backend for `platform` (default: this one); the XDG entry wherever the others are not.
+    """
+    from psoas_break.adapters.autostart.macos import MacAutostart
+    from psoas_break.adapters.autostart.windows import WindowsAutostart
     from psoas_break.adapters.autostart.xdg import XdgAutostart
 
-    return XdgAutostart()
+    candidates: tuple[Candidate[Autostart], ...] = (
+        Candidate("windows", WindowsAutostart, WINDOWS),
+        Candidate("macos", MacAutostart, MACOS),
+        Candidate("xdg", XdgAutostart),
+    )
+    backend, _choice = first("autostart", candidates, platform=platform)
+    return backend
