@@ -231,28 +231,63 @@ def test_a_slow_handler_blocks_nobody_and_busy_is_refused(sock_dir: Path,
     recorder.gate.clear()
     with ControlServer(sock_dir / "control.sock", recorder, max_clients=2) as srv:
         results: list[dict[str, Any]] = []
-        slow = threading.Thread(
-            target=lambda: results.append(send(srv.path, {"cmd": "break-now"}, timeout_s=30))
-        )
-        slow.start()
+
+        def slow() -> None:
+            results.append(send(srv.path, {"cmd": "break-now"}, timeout_s=30))
+
+        first = threading.Thread(target=slow)
+        first.start()
         assert recorder.entered.wait(10)
         status_ok(srv.path)  # served while break-now waits in the handler
         wait_for(lambda: srv.active_connections == 1)  # the status worker has finished
-        # Fill the second slot with a connection that sends nothing, then one more is "busy".
-        idle = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
-        idle.connect(str(srv.path))
+        # Fill the second worker with another slow request, then one more is "busy".
+        second = threading.Thread(target=slow)
+        second.start()
+        wait_for(lambda: recorder.calls.count({"cmd": "break-now"}) == 2)
         reply = raw_exchange(srv.path, b'{"cmd": "status"}\n')
         assert json.loads(reply) == {
             "ok": False, "error": "busy: too many control connections; try again"
         }
         assert send(srv.path, {"cmd": "skip"})["error"].startswith("busy")  # via the client
-        idle.close()
         recorder.gate.set()
-        slow.join(30)
-        assert results == [{"ok": True, "echo": {"cmd": "break-now"}}]
+        first.join(30)
+        second.join(30)
+        assert results == [{"ok": True, "echo": {"cmd": "break-now"}}] * 2
         wait_for(lambda: srv.active_connections == 0)
         status_ok(srv.path)
         assert {"cmd": "skip"} not in recorder.calls
+
+
+def test_idle_connections_never_starve_a_request(sock_dir: Path, recorder: Recorder) -> None:
+    """60 connections that send nothing hold no worker: status answers every time (#19)."""
+    with ControlServer(sock_dir / "control.sock", recorder, read_timeout_s=60) as srv:
+        idle = [socket.socket(socket.AF_UNIX, socket.SOCK_STREAM) for _ in range(60)]
+        try:
+            for s in idle:
+                s.connect(str(srv.path))
+            wait_for(lambda: srv.active_connections == 60)
+            for _ in range(10):
+                status_ok(srv.path)
+            wait_for(lambda: srv.active_connections == 60)  # the idle ones wait on, unharmed
+            assert threading.active_count() < 10  # and no thread each
+        finally:
+            for s in idle:
+                s.close()
+        wait_for(lambda: srv.active_connections == 0)
+    # Past max_pending the connection that waited longest makes room for the new one.
+    with ControlServer(sock_dir / "control.sock", recorder, read_timeout_s=60,
+                       max_pending=4) as srv:
+        idle = [socket.socket(socket.AF_UNIX, socket.SOCK_STREAM) for _ in range(6)]
+        try:
+            for s in idle:
+                s.connect(str(srv.path))
+            wait_for(lambda: srv.active_connections == 4)
+            idle[0].settimeout(10)
+            assert idle[0].recv(1) == b""  # the oldest was closed, without a word
+            status_ok(srv.path)
+        finally:
+            for s in idle:
+                s.close()
 
 
 def test_handler_failures_become_error_replies(sock_dir: Path) -> None:
