@@ -27,8 +27,8 @@ backend of a server that is missing (NoServer) and cools a hung one down (Server
 CLI exits with code 3 when the app is not running (NotRunning). Everything else raises the
 class above. Older names are kept as the same class, not as subclasses: SettingError,
 ExerciseDataError, WorkingHoursError, QuietSettingError and NoExerciseError are InputError
-(core); InstanceLockError and ControlServerError are StorageError, ControlError is AdapterError
-(imported by app.py and cli/control.py).
+(core); InstanceLockError is StorageError; ControlServerError and ControlError are AdapterError
+(the names app.py and cli/control.py import).
 """
 
 from __future__ import annotations
