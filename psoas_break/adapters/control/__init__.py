@@ -80,7 +80,7 @@ def _channel(paths: AppPaths) -> tuple[str | Path, Path | None]:
 
 
 def make_control_server(
-    paths: AppPaths, handler: Callable[[dict[str, Any]], dict[str, Any]], **options: Any
+    paths: AppPaths, handler: Callable[[Any], dict[str, Any]], **options: Any
 ) -> ControlServer:
     """The app's control server for this system (not started). `options` go to its class."""
     from psoas_break.adapters.control.server import ControlServer

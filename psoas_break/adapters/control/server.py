@@ -81,7 +81,8 @@ from psoas_break.ports import AdapterError, DeliveryFailed, StorageError, Unavai
 
 log = logging.getLogger(__name__)
 
-Handler = Callable[[dict[str, Any]], dict[str, Any]]
+#: What `protocol.answer_request` calls with the parsed request (the server only passes it on).
+Handler = Callable[[Any], dict[str, Any]]
 
 #: What start() raises (StorageError: cannot listen; Unavailable: no such transport here),
 #: under the name app.py imports.
