@@ -158,16 +158,29 @@ def plan(
     return Plan(family, tuple(steps), tuple(notes), override, forced_null)
 
 
-def open_candidate(family: str, cand: Candidate[T], opened: list[T]) -> str | None:
-    """Open `cand` into `opened`; returns None, or why it cannot work. Never raises."""
-    try:
-        opened.append(cand.open())
-    except AdapterError as exc:
-        return str(exc) or type(exc).__name__
-    except Exception as exc:  # noqa: BLE001 - a broken backend must not stop the app
-        log.warning("%s backend %s failed", family, cand.name, exc_info=True)
-        return f"failed: {type(exc).__name__}: {exc}"
-    return None
+def _open(p: Plan[T], one: bool) -> tuple[list[tuple[str, T]], list[tuple[str, str]], str | None]:
+    """Open the plan's candidates in order (only until one works if `one`): the (name,
+    backend) pairs opened, every reason, and the fix when nothing opened."""
+    reasons = list(p.notes)
+    opened: list[tuple[str, T]] = []
+    fix: str | None = None
+    for cand, why_not in p.steps:
+        if why_not is None and one and opened:
+            why_not = f"not needed: {opened[0][0]} answered first"
+        elif why_not is None:
+            try:
+                opened.append((cand.name, cand.open()))
+                continue
+            except AdapterError as exc:
+                why_not = str(exc) or type(exc).__name__
+            except Exception as exc:  # noqa: BLE001 - a broken backend must not stop the app
+                log.warning("%s backend %s failed", p.family, cand.name, exc_info=True)
+                why_not = f"failed: {type(exc).__name__}: {exc}"
+            fix = fix or cand.fix
+        reasons.append((cand.name, why_not))
+    if opened:
+        return opened, reasons, None
+    return opened, reasons, fix if p.override is None else p.unset_fix()
 
 
 def first(
@@ -182,28 +195,12 @@ def first(
 ) -> tuple[T, Choice]:
     """The first candidate that opens, else `null()`, and the Choice (see module docstring)."""
     p = plan(family, candidates, env_var=env_var, env=env, platform=platform, null=null_name)
-    reasons = list(p.notes)
-    opened: list[T] = []
-    chosen = ""
-    fix: str | None = None
-    for cand, why_not in p.steps:
-        if why_not is None and chosen:
-            why_not = f"not needed: {chosen} answered first"
-        elif why_not is None:
-            why_not = open_candidate(family, cand, opened)
-            if why_not is None:
-                chosen = cand.name
-                continue
-            fix = fix or cand.fix
-        reasons.append((cand.name, why_not))
-    if chosen:
-        return opened[0], Choice(family, chosen, tuple(reasons))
-    if p.override is not None and not p.forced_null:
-        fix = p.unset_fix()
+    opened, reasons, fix = _open(p, one=True)
+    if opened:
+        return opened[0][1], Choice(family, opened[0][0], tuple(reasons))
+    if fix is not None and p.override is not None:
         log.warning("%s backend %s (forced by %s) is unavailable: %s", family,
                     p.override[1], p.override[0], dict(reasons).get(p.override[1]))
-    elif p.forced_null:
-        fix = None
     if null is None:
         raise Unavailable(f"no {family} backend works here: "
                           + "; ".join(f"{n}: {r}" for n, r in reasons))
@@ -221,23 +218,9 @@ def every(
 ) -> tuple[list[T], Choice]:
     """Every candidate that opens, in order, and the Choice (chosen: their names joined)."""
     p = plan(family, candidates, env_var=env_var, env=env, platform=platform, many=True)
-    reasons = list(p.notes)
-    opened: list[T] = []
-    names: list[str] = []
-    fix: str | None = None
-    for cand, why_not in p.steps:
-        if why_not is None:
-            why_not = open_candidate(family, cand, opened)
-            if why_not is None:
-                names.append(cand.name)
-                continue
-            fix = fix or cand.fix
-        reasons.append((cand.name, why_not))
-    if names:
-        fix = None
-    elif p.override is not None:
-        fix = p.unset_fix()
-    return opened, Choice(family, join.join(names) or "none", tuple(reasons), fix)
+    opened, reasons, fix = _open(p, one=False)
+    chosen = join.join(name for name, _ in opened) or "none"
+    return [backend for _, backend in opened], Choice(family, chosen, tuple(reasons), fix)
 
 
 __all__ = [
