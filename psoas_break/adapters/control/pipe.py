@@ -4,6 +4,7 @@ Imported only when that transport is used (multiprocessing costs the idle app ~3
 
     load_or_create_key(path)     server: the per-user key, made if missing or not private
     read_key(path)               client: the key; FileNotFoundError, or StorageError if unusable
+    connect(socket or pipe name) a library connection, for either side
     PipeSession(conn, key, ...)  server: one connection, fed one message at a time
     exchange(conn, data, ...)    client: handshake, one request message, one reply message
 
@@ -30,6 +31,7 @@ from __future__ import annotations
 import contextlib
 import logging
 import os
+import socket
 import stat
 import sys
 import threading
@@ -255,13 +257,13 @@ class _DeadlineConn:
         return self._conn.recv_bytes(maxlength)
 
 
-def connect(sock: Any) -> Any:
-    """A client connection: `sock` (a connected AF_UNIX socket) as a library Connection, or,
-    given a pipe name (Windows), the pipe opened by the library."""
-    if isinstance(sock, str):  # pragma: no cover - Windows only
-        return Client(sock, family="AF_PIPE")
-    sock.setblocking(True)
-    return Connection(sock.detach())
+def connect(target: socket.socket | str) -> Any:
+    """A library connection over `target`: a connected AF_UNIX socket (either side), or a
+    pipe name to open (the client on Windows)."""
+    if isinstance(target, str):  # pragma: no cover - Windows only
+        return Client(target, family="AF_PIPE")
+    target.setblocking(True)
+    return Connection(target.detach())
 
 
 def exchange(conn: Any, data: bytes, key_file: Path, deadline_s: float, timeout_s: float

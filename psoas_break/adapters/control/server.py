@@ -340,6 +340,9 @@ class ControlServer:
                 log.warning("control server: accept failed: %s", exc)
                 self._closing.wait(0.1)  # e.g. out of handles: back off, don't spin
                 continue
+            if self._closing.is_set():  # our own connection from close()
+                conn.close()
+                return
             self._accepted.put(conn)
             self._wake()
 
@@ -361,7 +364,8 @@ class ControlServer:
             else:
                 from psoas_break.adapters.control import pipe
 
-                session = pipe.PipeSession(pipe.connect(raw), self._key, self._max_request_bytes,
+                conn = pipe.connect(raw) if isinstance(raw, socket.socket) else raw
+                session = pipe.PipeSession(conn, self._key, self._max_request_bytes,
                                            self._write_timeout_s)
         except Exception as exc:  # never let one connection end the selector thread
             log.warning("control server: could not serve a connection: %s", exc)
