@@ -36,7 +36,7 @@ from psoas_break.core.i18n import N_
 from psoas_break.core.settings import LoadResult
 from psoas_break.core.stats import DayLog, query_window
 from psoas_break.core.tray_view import TrayFacts, build_view
-from psoas_break.ports import Autostart, History, Jobs, Tray
+from psoas_break.ports import AdapterError, Autostart, History, Jobs, StorageError, Tray
 from psoas_break.runtime.loop import Collaborators, Inbox, Runtime
 from psoas_break.runtime.presenter import PROMPT_ACTIONS, Presenter
 
@@ -44,7 +44,7 @@ log = logging.getLogger(__name__)
 
 
 def run_app(paths: AppPaths, verbose: bool = False) -> int:
-    from psoas_break.adapters.files.single_instance import InstanceLock, InstanceLockError
+    from psoas_break.adapters.files.single_instance import InstanceLock
 
     # The lock comes first, before pystray is imported: a second copy never shows an icon.
     lock = InstanceLock(paths.lock_file)
@@ -52,7 +52,7 @@ def run_app(paths: AppPaths, verbose: bool = False) -> int:
         if not lock.acquire():
             print(f"psoas-break is already running (pid {lock.owner_pid()})")
             return 0
-    except InstanceLockError as exc:
+    except StorageError as exc:
         print(f"psoas-break: {exc}", file=sys.stderr)
         return 1
     try:
@@ -130,7 +130,6 @@ def _start_runtime(
     """Build every collaborator, then the runtime with them, and start it."""
     from psoas_break.adapters.control import make_control_server
     from psoas_break.adapters.control.protocol import command_handler
-    from psoas_break.adapters.control.server import ControlServerError
     from psoas_break.adapters.history import SqliteHistory
     from psoas_break.adapters.idle import make_idle_source
     from psoas_break.adapters.jobs import JobWorker
@@ -209,7 +208,7 @@ def _start_runtime(
     try:
         server.start()
         closers.append(server.close)
-    except ControlServerError as exc:
+    except AdapterError as exc:
         log.warning("no control channel: %s", exc)
     return runtime
 

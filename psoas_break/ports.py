@@ -1,15 +1,33 @@
 """Ports: what the runtime needs from the outside world, as typing.Protocols.
 
-Every family has a factory in `psoas_break/adapters/<family>/__init__.py` that tries candidates
-in order, honours an environment override, records why each candidate was rejected (for
-`psoas-break doctor`) and falls back to a null object, so the app always runs.
+Every family has a factory in `psoas_break/adapters/<family>/__init__.py` that declares its
+candidates as data and lets `adapters/backends.py` choose: environment override, platform
+filter, ordered tries with the reason of each rejected one (for `psoas-break doctor`), and a
+null object, so the app always runs. The result says what was chosen and why: `Choice`.
 
-Errors: adapters translate OS errors at the boundary; the runtime only ever sees
-`AdapterError` (and its subclasses), whose str() is a plain sentence for the user.
+Errors: everything psoas-break raises on purpose is a `PsoasError`, whose str() is one plain
+line for the user. Adapters translate OS errors at the boundary, so the runtime and the CLI
+only ever see this tree (a traceback is a bug; the log has it):
 
-    AdapterError
-     ├── Unavailable      the backend cannot work on this system (missing library, no server)
-     └── DeliveryFailed   it worked before but this call failed (timeout, server went away)
+    PsoasError                    core/errors.py (stdlib only, so the core raises it too)
+     ├── InputError(ValueError)   something a person or a file gave is not allowed: a setting,
+     │                            exercise data, working hours, a control request, a duration
+     └── AdapterError             the outside world failed
+          ├── Unavailable         this backend cannot work here (missing library, no server)
+          │    └── NoServer       nothing owns org.freedesktop.Notifications (notify/errors.py)
+          ├── DeliveryFailed      it worked, this call failed (timeout, server gone, D-Bus error)
+          │    ├── ServerTimeout  the notification server did not answer (notify/errors.py)
+          │    └── NotRunning     no app answers on the control channel (control/client.py)
+          └── StorageError        a file, database, lock or socket could not be read or
+                                  written: settings, history, instance lock, autostart entry,
+                                  control socket and key
+
+Subclasses exist only where a caller must tell them apart: the notifier chain skips every
+backend of a server that is missing (NoServer) and cools a hung one down (ServerTimeout); the
+CLI exits with code 3 when the app is not running (NotRunning). Everything else raises the
+class above. In core, the names that read best where an input is refused are the same class,
+not subclasses: SettingError, ExerciseDataError, WorkingHoursError, QuietSettingError and
+NoExerciseError are InputError.
 """
 
 from __future__ import annotations
@@ -26,9 +44,11 @@ if TYPE_CHECKING:
     from psoas_break.core.settings import LoadResult
     from psoas_break.core.tray_view import TrayView
 
+from psoas_break.core.errors import PsoasError
 
-class AdapterError(Exception):
-    """Base of every error an adapter raises; str() is a plain sentence."""
+
+class AdapterError(PsoasError):
+    """The outside world failed; str() is a plain sentence."""
 
 
 class Unavailable(AdapterError):
@@ -37,6 +57,10 @@ class Unavailable(AdapterError):
 
 class DeliveryFailed(AdapterError):
     """The backend works but this call failed (timeout, server gone)."""
+
+
+class StorageError(AdapterError):
+    """A file, database, lock or socket could not be read or written (which and why in str())."""
 
 
 @dataclass(frozen=True)

@@ -20,7 +20,7 @@ from hypothesis import strategies as st
 
 import psoas_break
 from psoas_break import __version__
-from psoas_break.adapters.autostart import AutostartError, launch_argv, make_autostart
+from psoas_break.adapters.autostart import launch_argv, make_autostart
 from psoas_break.adapters.autostart.macos import LABEL, MacAutostart
 from psoas_break.adapters.autostart.windows import (
     VALUE_NAME,
@@ -37,6 +37,7 @@ from psoas_break.adapters.autostart.xdg import (
     split_exec,
 )
 from psoas_break.cli import autostart as cli_autostart
+from psoas_break.ports import StorageError
 
 pytestmark = pytest.mark.timeout(120)
 
@@ -294,7 +295,7 @@ def test_hidden_entry_counts_as_off(tmp_path: Path) -> None:
 def test_unrepresentable_paths_are_refused(tmp_path: Path) -> None:
     for exe in ["/opt/py\nthon", "/opt/py\udcffthon"]:
         backend = XdgAutostart(config_home=tmp_path, executable=exe)
-        with pytest.raises(AutostartError, match="cannot go into a desktop entry"):
+        with pytest.raises(StorageError, match="cannot go into a desktop entry"):
             backend.enable()
     assert not (tmp_path / "autostart" / "psoas-break.desktop").exists()
 
@@ -404,9 +405,9 @@ def test_windows_run_value(tmp_path: Path) -> None:
     assert not backend.disable().enabled
     assert key.values == {}
     key.values[VALUE_NAME] = '"C:\\Tools\\other.exe" --tray'
-    with pytest.raises(AutostartError, match="not written by psoas-break"):
+    with pytest.raises(StorageError, match="not written by psoas-break"):
         backend.disable()
-    with pytest.raises(AutostartError, match="not written by psoas-break"):
+    with pytest.raises(StorageError, match="not written by psoas-break"):
         backend.enable()
     assert key.values == {VALUE_NAME: '"C:\\Tools\\other.exe" --tray'}
     assert not backend.status().ours
@@ -449,7 +450,7 @@ def test_macos_launch_agent(tmp_path: Path) -> None:
     assert not backend.disable().enabled
     assert not path.exists() and other.exists()
     path.write_bytes(plistlib.dumps({"Label": "com.example.squatter"}))
-    with pytest.raises(AutostartError, match="not written by psoas-break"):
+    with pytest.raises(StorageError, match="not written by psoas-break"):
         backend.disable()
     assert path.exists()
     assert isinstance(make_autostart("darwin"), MacAutostart)

@@ -16,10 +16,11 @@ from typing import Any
 import pytest
 
 from psoas_break import cli
-from psoas_break.adapters.control.protocol import error_reply, ok_reply
+from psoas_break.adapters.control.protocol import error_reply, ok_reply, request_of
 from psoas_break.adapters.control.server import ControlServer
 from psoas_break.adapters.files.paths import AppPaths
 from psoas_break.cli import control as cli_control
+from psoas_break.core.commands import Command
 
 pytestmark = pytest.mark.timeout(120)
 
@@ -65,7 +66,8 @@ class App:
         self.requests: list[dict[str, Any]] = []
         self.reply: dict[str, Any] | None = None
 
-    def __call__(self, request: dict[str, Any]) -> dict[str, Any]:
+    def __call__(self, command: Command) -> dict[str, Any]:
+        request = request_of(command)  # recorded in the wire form
         self.requests.append(request)
         if self.reply is not None:
             return self.reply

@@ -20,7 +20,7 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from psoas_break.adapters.control.client import ControlError, NotRunning, send
+from psoas_break.adapters.control.client import NotRunning, send
 from psoas_break.adapters.control.protocol import (
     COMMANDS,
     MAX_REQUEST_BYTES,
@@ -28,8 +28,11 @@ from psoas_break.adapters.control.protocol import (
     error_reply,
     ok_reply,
     parse_request,
+    request_of,
 )
-from psoas_break.adapters.control.server import ControlServer, ControlServerError
+from psoas_break.adapters.control.server import ControlServer
+from psoas_break.core.commands import Command
+from psoas_break.ports import AdapterError
 
 pytestmark = pytest.mark.timeout(120)
 
@@ -52,7 +55,8 @@ class Recorder:
         self.gate.set()
         self.entered = threading.Event()
 
-    def __call__(self, request: dict[str, Any]) -> dict[str, Any]:
+    def __call__(self, command: Command) -> dict[str, Any]:
+        request = request_of(command)  # recorded in the wire form the tests send
         with self.lock:
             self.calls.append(request)
         if request["cmd"] == "break-now":
@@ -231,32 +235,68 @@ def test_a_slow_handler_blocks_nobody_and_busy_is_refused(sock_dir: Path,
     recorder.gate.clear()
     with ControlServer(sock_dir / "control.sock", recorder, max_clients=2) as srv:
         results: list[dict[str, Any]] = []
-        slow = threading.Thread(
-            target=lambda: results.append(send(srv.path, {"cmd": "break-now"}, timeout_s=30))
-        )
-        slow.start()
+
+        def slow() -> None:
+            results.append(send(srv.path, {"cmd": "break-now"}, timeout_s=30))
+
+        first = threading.Thread(target=slow)
+        first.start()
         assert recorder.entered.wait(10)
         status_ok(srv.path)  # served while break-now waits in the handler
         wait_for(lambda: srv.active_connections == 1)  # the status worker has finished
-        # Fill the second slot with a connection that sends nothing, then one more is "busy".
-        idle = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
-        idle.connect(str(srv.path))
+        # Fill the second worker with another slow request, then one more is "busy".
+        second = threading.Thread(target=slow)
+        second.start()
+        wait_for(lambda: recorder.calls.count({"cmd": "break-now"}) == 2)
         reply = raw_exchange(srv.path, b'{"cmd": "status"}\n')
         assert json.loads(reply) == {
             "ok": False, "error": "busy: too many control connections; try again"
         }
         assert send(srv.path, {"cmd": "skip"})["error"].startswith("busy")  # via the client
-        idle.close()
         recorder.gate.set()
-        slow.join(30)
-        assert results == [{"ok": True, "echo": {"cmd": "break-now"}}]
+        first.join(30)
+        second.join(30)
+        assert results == [{"ok": True, "echo": {"cmd": "break-now"}}] * 2
         wait_for(lambda: srv.active_connections == 0)
         status_ok(srv.path)
         assert {"cmd": "skip"} not in recorder.calls
 
 
+def test_idle_connections_never_starve_a_request(sock_dir: Path, recorder: Recorder) -> None:
+    """60 connections that send nothing hold no worker: status answers every time (#19)."""
+    with ControlServer(sock_dir / "control.sock", recorder, read_timeout_s=60) as srv:
+        idle = [socket.socket(socket.AF_UNIX, socket.SOCK_STREAM) for _ in range(60)]
+        try:
+            for s in idle:
+                s.connect(str(srv.path))
+            wait_for(lambda: srv.active_connections == 60)
+            for _ in range(10):
+                status_ok(srv.path)
+            wait_for(lambda: srv.active_connections == 60)  # the idle ones wait on, unharmed
+            assert threading.active_count() < 10  # and no thread each
+        finally:
+            for s in idle:
+                s.close()
+        wait_for(lambda: srv.active_connections == 0)
+    # Past max_pending the connection that waited longest makes room for the new one.
+    with ControlServer(sock_dir / "control.sock", recorder, read_timeout_s=60,
+                       max_pending=4) as srv:
+        idle = [socket.socket(socket.AF_UNIX, socket.SOCK_STREAM) for _ in range(6)]
+        try:
+            for s in idle:
+                s.connect(str(srv.path))
+            wait_for(lambda: srv.active_connections == 4)
+            idle[0].settimeout(10)
+            assert idle[0].recv(1) == b""  # the oldest was closed, without a word
+            status_ok(srv.path)
+        finally:
+            for s in idle:
+                s.close()
+
+
 def test_handler_failures_become_error_replies(sock_dir: Path) -> None:
-    def handler(request: dict[str, Any]) -> Any:
+    def handler(command: Command) -> Any:
+        request = request_of(command)
         if request["cmd"] == "skip":
             raise RuntimeError("boom")
         if request["cmd"] == "resume":
@@ -295,7 +335,7 @@ def test_stale_socket_is_replaced_live_one_is_not(sock_dir: Path, recorder: Reco
     with ControlServer(path, recorder) as first:
         status_ok(path)
         second = ControlServer(path, Recorder())
-        with pytest.raises(ControlServerError, match="another psoas-break is answering on"):
+        with pytest.raises(AdapterError, match="another psoas-break is answering on"):
             second.start()
         status_ok(path)  # the first one is untouched
         assert first.path == path
@@ -306,7 +346,7 @@ def test_a_regular_file_in_the_way_is_not_clobbered(sock_dir: Path, recorder: Re
     sock_dir.mkdir(mode=0o700)
     path = sock_dir / "control.sock"
     path.write_text("precious")
-    with pytest.raises(ControlServerError, match="exists and is not a socket; remove it"):
+    with pytest.raises(AdapterError, match="exists and is not a socket; remove it"):
         ControlServer(path, recorder).start()
     assert path.read_text() == "precious"
     with pytest.raises(NotRunning):
@@ -364,7 +404,7 @@ def test_client_times_out_on_a_mute_server(sock_dir: Path) -> None:
     mute.bind(str(path))
     mute.listen(1)
     try:
-        with pytest.raises(ControlError, match="did not answer within 0.5 s") as info:
+        with pytest.raises(AdapterError, match="did not answer within 0.5 s") as info:
             send(path, {"cmd": "status"}, timeout_s=0.5)
         assert not isinstance(info.value, NotRunning)
     finally:
@@ -446,7 +486,7 @@ def check_exchange(path: Path, data: bytes, recorder: Recorder) -> None:
     assert obj["ok"] is want, (data[:200], obj)
     if want:
         line = data.split(b"\n", 1)[0]
-        assert recorder.calls[before:] == [parse_request(line)]
+        assert recorder.calls[before:] == [request_of(parse_request(line))]
     else:
         assert isinstance(obj["error"], str) and obj["error"]
         assert len(recorder.calls) == before

@@ -172,7 +172,7 @@ def test_factory_on_other_platforms_says_why_nothing_works_here(
     source, choice = make_idle_source({}, platform=platform)
     assert isinstance(source, NullIdleSource)
     reasons = dict(choice.rejected)
-    assert reasons["x11"] == "only on Linux/BSD desktops"
+    assert reasons["x11"] == "only on Linux/BSD"
     assert reasons[backend] == "only on " + ("Windows" if backend == "windows" else "macOS")
 
 

@@ -233,7 +233,7 @@ def test_factory_honours_the_backend_override(desktop: DesktopSession) -> None:
     source, choice = make_idle_source({**desktop.env, "PSOAS_IDLE_BACKEND": "mutter"})
     try:
         assert choice.chosen == "mutter" and source.idle_seconds() == pytest.approx(1.0)
-        assert _reasons(choice)["x11"] == "PSOAS_IDLE_BACKEND=mutter"
+        assert _reasons(choice)["x11"] == "not used: PSOAS_IDLE_BACKEND=mutter"
     finally:
         source.close()
     # The override also allows x11 on a Wayland session (e.g. an XWayland-only setup).

@@ -236,7 +236,7 @@ def test_env_override_picks_one_backend(desktop: DesktopSession) -> None:
     chain.notify(Notification(title="Stretch", body="log on purpose"))  # no error: chosen
 
     chain, choice = make_notifier(env=dict(desktop.env, PSOAS_NOTIFY_BACKEND="carrier-pigeon"))
-    assert "is not one of dbus, plyer, tray, log" in dict(choice.rejected)["PSOAS_NOTIFY_BACKEND"]
+    assert "is not one of: dbus, plyer, tray, log" in dict(choice.rejected)["PSOAS_NOTIFY_BACKEND"]
     assert choice.chosen == "dbus"
     chain.shutdown()
 
@@ -293,8 +293,8 @@ def test_stuck_call_is_abandoned_and_a_fresh_thread_delivers_the_next(
         assert worker.wait_idle(5.0)
         assert worker.stats.runner_threads_started == 2
         # The late end of the stuck call tried no other backend: the log got nothing.
-        assert chain.candidates[-1].notifier is None or \
-            chain.candidates[-1].notifier.count == 0  # type: ignore[attr-defined]
+        assert chain.links[-1].notifier is None or \
+            chain.links[-1].notifier.count == 0  # type: ignore[attr-defined]
     finally:
         worker.stop()
         chain.shutdown()

@@ -1,9 +1,10 @@
-"""PipeControlServer / pipe_client over a real multiprocessing.connection channel.
+"""The "pipe" transport of ControlServer / client.send over a real multiprocessing.connection
+channel.
 
 On Windows the channel is a named pipe (family AF_PIPE); everything else in the code is the
-same, so here it runs for real with family AF_UNIX: handshake, framing, limits, hostile
-clients, fuzz, the CLI in a subprocess. The Windows-only parts that can be checked without
-Windows (pipe name, DACL text, selector) are tested as pure functions.
+same, so here it runs for real over AF_UNIX: handshake, framing, limits, hostile clients,
+fuzz, the CLI in a subprocess. The Windows-only parts that can be checked without Windows
+(pipe name, DACL text, selector) are tested as pure functions.
 """
 
 from __future__ import annotations
@@ -30,22 +31,15 @@ from hypothesis import strategies as st
 
 from psoas_break.adapters.control import (
     BACKEND_ENV,
+    client,
     control_address,
     control_backend,
     control_key_file,
     make_control_server,
-    pipe_client,
     send_control,
 )
-from psoas_break.adapters.control.client import ControlError, NotRunning
-from psoas_break.adapters.control.pipe_common import (
-    KEY_BYTES,
-    KeyFileError,
-    load_or_create_key,
-    read_key,
-    windows_pipe_name,
-)
-from psoas_break.adapters.control.pipe_server import PipeControlServer, pipe_sddl
+from psoas_break.adapters.control.client import NotRunning
+from psoas_break.adapters.control.pipe import KEY_BYTES, load_or_create_key, read_key
 from psoas_break.adapters.control.protocol import (
     COMMANDS,
     MAX_REQUEST_BYTES,
@@ -53,9 +47,13 @@ from psoas_break.adapters.control.protocol import (
     error_reply,
     ok_reply,
     parse_request,
+    request_of,
 )
-from psoas_break.adapters.control.server import ControlServer, ControlServerError
+from psoas_break.adapters.control.server import ControlServer
+from psoas_break.adapters.control.windows import pipe_sddl, windows_pipe_name
 from psoas_break.adapters.files.paths import AppPaths
+from psoas_break.core.commands import Command
+from psoas_break.ports import AdapterError, StorageError
 
 if TYPE_CHECKING:
     from tests.desktop.session import DesktopSession
@@ -82,7 +80,8 @@ class Recorder:
         self.entered = threading.Event()
         self.reply: Any = None
 
-    def __call__(self, request: dict[str, Any]) -> dict[str, Any]:
+    def __call__(self, command: Command) -> dict[str, Any]:
+        request = request_of(command)  # recorded in the wire form the tests send
         with self.lock:
             self.calls.append(request)
         if self.reply is not None:
@@ -118,13 +117,13 @@ def recorder() -> Recorder:
     return Recorder()
 
 
-def new_server(run_dir: Path, handler: Any, **options: Any) -> PipeControlServer:
-    return PipeControlServer(run_dir / "control-pipe.sock", handler,
-                             key_file=run_dir / "control.key", family="AF_UNIX", **options)
+def new_server(run_dir: Path, handler: Any, **options: Any) -> ControlServer:
+    return ControlServer(run_dir / "control-pipe.sock", handler,
+                         key_file=run_dir / "control.key", **options)
 
 
 @pytest.fixture
-def server(run_dir: Path, recorder: Recorder) -> Iterator[PipeControlServer]:
+def server(run_dir: Path, recorder: Recorder) -> Iterator[ControlServer]:
     srv = new_server(run_dir, recorder)
     srv.start()
     yield srv
@@ -132,18 +131,19 @@ def server(run_dir: Path, recorder: Recorder) -> Iterator[PipeControlServer]:
     srv.close()
 
 
-def ask(srv: PipeControlServer, request: dict[str, Any], **kw: Any) -> dict[str, Any]:
-    return pipe_client.send(srv.address, request, key_file=srv.key_file, family="AF_UNIX",
-                            **{"timeout_s": 10.0, **kw})
+def ask(srv: ControlServer, request: dict[str, Any], **kw: Any) -> dict[str, Any]:
+    assert srv.key_file is not None
+    return client.send(srv.address, request, key_file=srv.key_file, **{"timeout_s": 10.0, **kw})
 
 
-def authed(srv: PipeControlServer) -> Connection:
+def authed(srv: ControlServer) -> Connection:
     """A connection through the library's own Client, authenticated with the user's key."""
+    assert srv.key_file is not None
     conn: Connection = Client(srv.address, family="AF_UNIX", authkey=read_key(srv.key_file))
     return conn
 
 
-def exchange(srv: PipeControlServer, message: bytes) -> dict[str, Any]:
+def exchange(srv: ControlServer, message: bytes) -> dict[str, Any]:
     """Send one raw message after the handshake and decode the one reply line."""
     with authed(srv) as conn:
         conn.send_bytes(message)
@@ -154,7 +154,7 @@ def exchange(srv: PipeControlServer, message: bytes) -> dict[str, Any]:
     return obj
 
 
-def status_ok(srv: PipeControlServer) -> None:
+def status_ok(srv: ControlServer) -> None:
     assert ask(srv, {"cmd": "status"}) == {"ok": True, "state": "sitting", "sitting_s": 12.0}
 
 
@@ -162,7 +162,7 @@ def status_ok(srv: PipeControlServer) -> None:
 
 
 def test_round_trip_files_are_private_and_library_client_interoperates(
-    server: PipeControlServer, recorder: Recorder
+    server: ControlServer, recorder: Recorder
 ) -> None:
     status_ok(server)
     assert ask(server, {"cmd": "snooze", "minutes": 10}) == {
@@ -196,14 +196,14 @@ def test_key_file_is_made_private_kept_and_replaced_when_untrustworthy(tmp_path:
     assert read_key(key_file) == key
     # Readable by others: the client refuses it, the server replaces it.
     key_file.chmod(0o644)
-    with pytest.raises(KeyFileError, match="readable by others"):
+    with pytest.raises(StorageError, match="readable by others"):
         read_key(key_file)
     new = load_or_create_key(key_file)
     assert new != key and read_key(key_file) == new
     assert stat.S_IMODE(key_file.stat().st_mode) == 0o600
     # Wrong size and a symlink are not trusted either.
     key_file.write_bytes(b"short")
-    with pytest.raises(KeyFileError, match="wrong size"):
+    with pytest.raises(StorageError, match="wrong size"):
         read_key(key_file)
     assert len(load_or_create_key(key_file)) == KEY_BYTES
     target = tmp_path / "elsewhere"
@@ -211,7 +211,7 @@ def test_key_file_is_made_private_kept_and_replaced_when_untrustworthy(tmp_path:
     target.chmod(0o600)
     key_file.unlink()
     key_file.symlink_to(target)
-    with pytest.raises(KeyFileError):
+    with pytest.raises(StorageError):
         read_key(key_file)
     replaced = load_or_create_key(key_file)
     assert not key_file.is_symlink() and key_file.read_bytes() == replaced
@@ -222,13 +222,12 @@ def test_key_file_is_made_private_kept_and_replaced_when_untrustworthy(tmp_path:
 
 
 def test_wrong_key_is_refused_before_the_request_is_read(
-    server: PipeControlServer, recorder: Recorder, run_dir: Path
+    server: ControlServer, recorder: Recorder, run_dir: Path
 ) -> None:
     other_key = run_dir.parent / "other.key"
     load_or_create_key(other_key)
-    with pytest.raises(ControlError, match="control key did not match"):
-        pipe_client.send(server.address, {"cmd": "quit"}, key_file=other_key,
-                         family="AF_UNIX", timeout_s=10)
+    with pytest.raises(AdapterError, match="control key did not match"):
+        client.send(server.address, {"cmd": "quit"}, key_file=other_key, timeout_s=10)
     with pytest.raises(AuthenticationError):
         Client(server.address, family="AF_UNIX", authkey=b"not the key")
     # A client that skips the handshake: its "request" is taken as the digest and refused.
@@ -246,7 +245,7 @@ def test_wrong_key_is_refused_before_the_request_is_read(
 
 
 def test_client_that_never_answers_the_challenge_is_dropped(
-    server: PipeControlServer, recorder: Recorder
+    server: ControlServer, recorder: Recorder
 ) -> None:
     with Client(server.address, family="AF_UNIX") as silent:
         status_ok(server)  # others are served meanwhile
@@ -275,7 +274,7 @@ def test_client_that_never_answers_the_challenge_is_dropped(
     (b'{"cmd": "status"}\n{"cmd": "quit"}\n', "send one JSON line per request"),
 ])
 def test_bad_requests_get_one_line_errors(
-    server: PipeControlServer, recorder: Recorder, message: bytes, error: str
+    server: ControlServer, recorder: Recorder, message: bytes, error: str
 ) -> None:
     reply = exchange(server, message)
     assert reply["ok"] is False
@@ -285,14 +284,14 @@ def test_bad_requests_get_one_line_errors(
     status_ok(server)
 
 
-def test_request_at_the_size_limit_is_read(server: PipeControlServer) -> None:
+def test_request_at_the_size_limit_is_read(server: ControlServer) -> None:
     padded = b'{"cmd": "status"' + b" " * (MAX_REQUEST_BYTES - 17) + b"}"
     assert len(padded) == MAX_REQUEST_BYTES
     assert exchange(server, padded + b"\n")["ok"] is True
     assert exchange(server, padded)["ok"] is True  # the newline is optional
 
 
-def test_slow_request_gets_a_timeout_error(server: PipeControlServer) -> None:
+def test_slow_request_gets_a_timeout_error(server: ControlServer) -> None:
     with authed(server) as conn:
         status_ok(server)  # not blocked by the silent one
         assert conn.poll(10)
@@ -302,7 +301,7 @@ def test_slow_request_gets_a_timeout_error(server: PipeControlServer) -> None:
 
 
 def test_stalled_frame_is_dropped_by_the_watchdog(
-    server: PipeControlServer, recorder: Recorder
+    server: ControlServer, recorder: Recorder
 ) -> None:
     """A frame header promising 100 bytes, then nothing: poll() sees data, recv would block."""
     with authed(server) as conn:
@@ -317,7 +316,7 @@ def test_stalled_frame_is_dropped_by_the_watchdog(
 
 
 def test_handler_failures_become_error_replies(
-    server: PipeControlServer, recorder: Recorder
+    server: ControlServer, recorder: Recorder
 ) -> None:
     recorder.reply = RuntimeError("boom")
     assert ask(server, {"cmd": "skip"}) == error_reply(
@@ -333,7 +332,7 @@ def test_handler_failures_become_error_replies(
     status_ok(server)
 
 
-def test_too_many_clients_are_closed_and_served_again_later(
+def test_too_many_clients_are_told_busy_and_served_again_later(
     run_dir: Path, recorder: Recorder
 ) -> None:
     recorder.gate.clear()
@@ -342,13 +341,30 @@ def test_too_many_clients_are_closed_and_served_again_later(
         first = threading.Thread(target=lambda: replies.append(ask(srv, {"cmd": "break-now"})))
         first.start()
         assert recorder.entered.wait(10)
-        with pytest.raises(ControlError, match="closed the connection"):
-            ask(srv, {"cmd": "status"})
+        # The same server as "unix": after the handshake the client is told why.
+        assert ask(srv, {"cmd": "status"}) == error_reply(
+            "busy: too many control connections; try again"
+        )
         recorder.gate.set()
         first.join(10)
         assert replies == [{"ok": True, "echo": {"cmd": "break-now"}}]
         wait_for(lambda: srv.active_connections == 0)
         status_ok(srv)
+
+
+def test_idle_connections_never_starve_a_request(run_dir: Path, recorder: Recorder) -> None:
+    """60 connections that never answer the challenge hold no worker: status answers (#19)."""
+    with new_server(run_dir, recorder, read_timeout_s=60) as srv:
+        idle = [Client(srv.address, family="AF_UNIX") for _ in range(60)]
+        try:
+            wait_for(lambda: srv.active_connections == 60)
+            for _ in range(10):
+                status_ok(srv)
+            wait_for(lambda: srv.active_connections == 60)  # the idle ones wait on, unharmed
+        finally:
+            for conn in idle:
+                conn.close()
+        wait_for(lambda: srv.active_connections == 0)
 
 
 # ---- lifecycle ----
@@ -360,11 +376,11 @@ def test_not_running_second_server_stale_socket_and_close(
     address = run_dir / "control-pipe.sock"
     key_file = run_dir / "control.key"
     with pytest.raises(NotRunning):
-        pipe_client.send(address, {"cmd": "status"}, key_file=key_file, family="AF_UNIX")
+        client.send(address, {"cmd": "status"}, key_file=key_file)
     srv = new_server(run_dir, recorder)
     srv.start()
     key = key_file.read_bytes()
-    with pytest.raises(ControlServerError, match="another psoas-break is answering"):
+    with pytest.raises(AdapterError, match="another psoas-break is answering"):
         new_server(run_dir, recorder).start()
     assert key_file.read_bytes() == key  # the loser did not touch the winner's key
     status_ok(srv)
@@ -372,19 +388,19 @@ def test_not_running_second_server_stale_socket_and_close(
     srv.close()  # idempotent
     assert not address.exists()
     with pytest.raises(NotRunning):
-        pipe_client.send(address, {"cmd": "status"}, key_file=key_file, family="AF_UNIX")
+        client.send(address, {"cmd": "status"}, key_file=key_file)
     # A socket file left by a killed app: nobody answers, so it is replaced.
     stale = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
     stale.bind(str(address))
     stale.close()
     with pytest.raises(NotRunning):
-        pipe_client.send(address, {"cmd": "status"}, key_file=key_file, family="AF_UNIX")
+        client.send(address, {"cmd": "status"}, key_file=key_file)
     with new_server(run_dir, recorder) as again:
         status_ok(again)
         assert key_file.read_bytes() == key  # the same key across restarts
     # Something that is not a socket is never removed.
     address.write_text("mine")
-    with pytest.raises(ControlServerError, match="is not a socket"):
+    with pytest.raises(AdapterError, match="is not a socket"):
         new_server(run_dir, recorder).start()
     assert address.read_text() == "mine"
 
@@ -424,20 +440,20 @@ def expected(message: bytes) -> dict[str, Any] | None:
     if len(line) > MAX_REQUEST_BYTES or (newline and rest.strip()):
         return None
     try:
-        return parse_request(line)
+        return request_of(parse_request(line))
     except ProtocolError:
         return None
 
 
 @pytest.fixture(scope="module")
-def fuzz_server() -> Iterator[tuple[PipeControlServer, Recorder]]:
+def fuzz_server() -> Iterator[tuple[ControlServer, Recorder]]:
     with tempfile.TemporaryDirectory(prefix="pb-") as tmp:
         rec = Recorder()
         with new_server(Path(tmp) / "run", rec) as srv:
             yield srv, rec
 
 
-def check(srv: PipeControlServer, rec: Recorder, message: bytes) -> None:
+def check(srv: ControlServer, rec: Recorder, message: bytes) -> None:
     before = len(rec.calls)
     reply = exchange(srv, message)
     want = expected(message)
@@ -457,21 +473,21 @@ FUZZ = settings(
 
 @FUZZ
 @given(message=st.binary(max_size=MAX_REQUEST_BYTES + 200))
-def test_fuzz_random_bytes(fuzz_server: tuple[PipeControlServer, Recorder],
+def test_fuzz_random_bytes(fuzz_server: tuple[ControlServer, Recorder],
                            message: bytes) -> None:
     check(*fuzz_server, message)
 
 
 @settings(FUZZ, max_examples=200)
 @given(obj=json_values | near_valid, newline=st.booleans())
-def test_fuzz_random_json(fuzz_server: tuple[PipeControlServer, Recorder], obj: Any,
+def test_fuzz_random_json(fuzz_server: tuple[ControlServer, Recorder], obj: Any,
                           newline: bool) -> None:
     check(*fuzz_server, json.dumps(obj).encode() + (b"\n" if newline else b""))
 
 
 @settings(FUZZ, max_examples=100)
 @given(response=st.binary(max_size=300))
-def test_fuzz_handshake_garbage(fuzz_server: tuple[PipeControlServer, Recorder],
+def test_fuzz_handshake_garbage(fuzz_server: tuple[ControlServer, Recorder],
                                 response: bytes) -> None:
     srv, rec = fuzz_server
     before = len(rec.calls)
@@ -488,7 +504,7 @@ def test_fuzz_handshake_garbage(fuzz_server: tuple[PipeControlServer, Recorder],
 
 
 def test_after_the_fuzz_status_still_answers(
-    fuzz_server: tuple[PipeControlServer, Recorder],
+    fuzz_server: tuple[ControlServer, Recorder],
 ) -> None:
     srv, _rec = fuzz_server
     status_ok(srv)
@@ -514,8 +530,8 @@ def test_selector_picks_the_channel(monkeypatch: pytest.MonkeyPatch, run_dir: Pa
     assert control_address(paths) == paths.runtime_dir / "control-pipe.sock"
     assert control_key_file(paths) == paths.runtime_dir / "control.key"
     pipe = make_control_server(paths, Recorder(), read_timeout_s=1.0)
-    assert isinstance(pipe, PipeControlServer)
-    assert (pipe.family, pipe.address) == ("AF_UNIX", str(paths.runtime_dir / "control-pipe.sock"))
+    assert isinstance(pipe, ControlServer) and pipe.key_file == control_key_file(paths)
+    assert pipe.address == str(paths.runtime_dir / "control-pipe.sock")
     with pipe:
         assert send_control(paths, {"cmd": "status"}) == {
             "ok": True, "state": "sitting", "sitting_s": 12.0
@@ -554,8 +570,8 @@ def test_cli_over_the_pipe_channel_in_a_subprocess(run_dir: Path, recorder: Reco
     assert out.stderr.count("\n") == 1 and "Traceback" not in out.stderr
     # Where platformdirs puts the runtime dir for this environment on Linux.
     runtime = xdg / "psoas-break"
-    with PipeControlServer(runtime / "control-pipe.sock", recorder,
-                           key_file=runtime / "control.key", family="AF_UNIX"):
+    with ControlServer(runtime / "control-pipe.sock", recorder,
+                       key_file=runtime / "control.key"):
         out = psoas_break("status")
         assert out.returncode == 0, out.stderr
         assert out.stdout.splitlines()[1] == "Sitting for 12 s."

@@ -415,7 +415,7 @@ def test_factory_env_override_and_wayland(tmp_path: Path) -> None:
     assert [d.name for d in detectors] == ["camera-v4l2"]
     rejected = dict(choice.rejected)
     assert "bogus" in rejected[ENV_VAR]
-    assert rejected["quiet-apps"] == f"left out by {ENV_VAR}"
+    assert rejected["quiet-apps"] == f"not used: {ENV_VAR}=camera-v4l2, bogus"
 
     detectors, choice = make_quiet_detectors({ENV_VAR: "none"}, platform="linux")
     assert detectors == [] and choice.chosen == "none"

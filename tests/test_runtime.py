@@ -40,6 +40,7 @@ from psoas_break.core.commands import (
 )
 from psoas_break.core.settings import Settings
 from psoas_break.core.tray_view import MenuEntry, TrayView
+from psoas_break.ports import StorageError
 from psoas_break.runtime.loop import Inbox
 from psoas_break.ui.report import load_report
 from tests.fakes import FixedQuiet, MemorySettings, RuntimeRig
@@ -164,10 +165,8 @@ def test_a_menu_setting_is_validated_once_saved_off_the_engine_thread_then_appli
 
 
 def test_a_failed_save_keeps_the_old_value_and_says_why_once() -> None:
-    from psoas_break.adapters.files.settings_store import SettingsWriteError
-
     store = MemorySettings()
-    store.fail_with = SettingsWriteError("could not save settings: the disk is full")
+    store.fail_with = StorageError("could not save settings: the disk is full")
     rig = RuntimeRig(MONDAY_9, store=store)
     rig.step()
     click(rig, "Settings", "Voice prompts")

@@ -10,11 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from psoas_break.adapters.files.settings_store import (
-    SettingLockedError,
-    SettingsStore,
-    SettingsWriteError,
-)
+from psoas_break.adapters.files.settings_store import SettingsStore
 from psoas_break.core.settings import (
     SPECS,
     SettingError,
@@ -24,6 +20,7 @@ from psoas_break.core.settings import (
     settings_from_mapping,
     validate_value,
 )
+from psoas_break.ports import StorageError
 
 if sys.version_info >= (3, 11):
     import tomllib
@@ -154,7 +151,7 @@ def test_locked_key_cannot_be_set(tmp_path: Path) -> None:
     site.write_text('break_min = 5\nlocked = ["break_min"]\n')
     store = store_in(tmp_path, site)
     assert store.load().settings.break_min == 5
-    with pytest.raises(SettingLockedError, match="break_min is locked"):
+    with pytest.raises(SettingError, match="break_min is locked"):
         store.save("break_min", 2)
     assert not store.user_file.exists()
 
@@ -177,7 +174,7 @@ def test_read_only_folder_gives_plain_error_and_keeps_file(tmp_path: Path) -> No
     store.save("break_min", 5)
     store.user_file.parent.chmod(0o500)
     try:
-        with pytest.raises(SettingsWriteError, match="read-only or not writable"):
+        with pytest.raises(StorageError, match="read-only or not writable"):
             store.save("break_min", 10)
     finally:
         store.user_file.parent.chmod(0o700)
@@ -202,7 +199,7 @@ def test_disk_full_gives_plain_error_and_keeps_file(tmp_path: Path) -> None:
 
     atomic.tempfile.mkstemp = full_mkstemp  # type: ignore[assignment]
     try:
-        with pytest.raises(SettingsWriteError, match="the disk is full"):
+        with pytest.raises(StorageError, match="the disk is full"):
             store.save("break_min", 10)
     finally:
         atomic.tempfile.mkstemp = real_mkstemp

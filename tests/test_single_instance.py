@@ -15,11 +15,8 @@ from pathlib import Path
 
 import pytest
 
-from psoas_break.adapters.files.single_instance import (
-    InstanceLock,
-    InstanceLockError,
-    ensure_private_dir,
-)
+from psoas_break.adapters.files.single_instance import InstanceLock, ensure_private_dir
+from psoas_break.ports import StorageError
 
 pytestmark = pytest.mark.timeout(120)
 
@@ -205,20 +202,20 @@ def test_ensure_private_dir_refuses_another_users_folder(tmp_path: Path) -> None
     folder = tmp_path / "theirs"
     folder.mkdir(mode=0o700)
     os.chown(folder, 65534, 65534)
-    with pytest.raises(InstanceLockError, match="belongs to another user"):
+    with pytest.raises(StorageError, match="belongs to another user"):
         ensure_private_dir(folder)
-    with pytest.raises(InstanceLockError, match="belongs to another user"):
+    with pytest.raises(StorageError, match="belongs to another user"):
         InstanceLock(folder / "instance.lock").acquire()
     # Their folder as the parent of ours: refused too, even though ours would be fine.
     os.chmod(folder, 0o777)
-    with pytest.raises(InstanceLockError, match=f"the folder {folder} belongs to another user"):
+    with pytest.raises(StorageError, match=f"the folder {folder} belongs to another user"):
         ensure_private_dir(folder / "psoas-break")
 
 
 def test_unusable_folder_is_a_plain_error(tmp_path: Path) -> None:
     blocker = tmp_path / "file"
     blocker.write_text("x")
-    with pytest.raises(InstanceLockError, match="cannot create the folder"):
+    with pytest.raises(StorageError, match="cannot create the folder"):
         InstanceLock(blocker / "sub" / "instance.lock").acquire()
 
 

@@ -10,8 +10,9 @@ import argparse
 import sys
 from typing import Any
 
-from psoas_break.adapters.autostart import Autostart, AutostartError, make_autostart
+from psoas_break.adapters.autostart import Autostart, make_autostart
 from psoas_break.core.i18n import _
+from psoas_break.ports import StorageError
 
 
 def add_subcommands(subparsers: Any) -> None:
@@ -35,7 +36,7 @@ def run(args: argparse.Namespace, backend: Autostart | None = None) -> int:
             status = autostart.disable()
         else:
             status = autostart.status()
-    except AutostartError as exc:
+    except StorageError as exc:
         print(f"psoas-break: {exc}", file=sys.stderr)
         return 1
     print(_("Start at login: {detail}", detail=status.detail))

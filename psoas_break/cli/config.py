@@ -11,9 +11,10 @@ from collections.abc import Callable
 from typing import Any
 
 from psoas_break.adapters.files.paths import AppPaths
-from psoas_break.adapters.files.settings_store import SettingsStore, SettingsWriteError
+from psoas_break.adapters.files.settings_store import SettingsStore
 from psoas_break.core.i18n import _
 from psoas_break.core.settings import SPECS, SettingError, describe, parse_cli_value
+from psoas_break.ports import StorageError
 
 
 def add_subcommands(subparsers: Any) -> None:
@@ -89,7 +90,7 @@ def run(
     except SettingError as exc:
         print(f"psoas-break: {exc}", file=sys.stderr)
         return 2
-    except SettingsWriteError as exc:
+    except StorageError as exc:
         print(f"psoas-break: {exc}", file=sys.stderr)
         return 1
     if notify_app is not None:

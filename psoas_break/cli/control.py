@@ -16,16 +16,20 @@ from datetime import datetime
 from typing import Any
 
 from psoas_break.adapters.control import send_control
-from psoas_break.adapters.control.client import ControlError, NotRunning
+from psoas_break.adapters.control.client import NotRunning
 from psoas_break.adapters.control.protocol import (
     DURATION_HELP,
     MAX_SNOOZE_MIN,
     ProtocolError,
     format_duration,
     parse_duration,
+    parse_request,
+    request_of,
 )
 from psoas_break.adapters.files.paths import AppPaths
+from psoas_break.core.commands import Command, Pause, PauseUntilTomorrow, Snooze
 from psoas_break.core.i18n import N_, _, localized
+from psoas_break.ports import AdapterError
 
 COMMANDS = frozenset({"status", "break-now", "snooze", "skip", "pause", "resume", "quit"})
 NOT_RUNNING_LINE = N_("psoas-break is not running (start it with `psoas-break`)")
@@ -71,18 +75,20 @@ def add_subcommands(subparsers: Any) -> None:
     subparsers.add_parser("quit", help=_("stop the running app"))
 
 
-def request_for(args: argparse.Namespace) -> dict[str, Any]:
-    """The control request for parsed arguments of one of COMMANDS."""
-    command = args.command
-    if command == "snooze":
-        return {"cmd": "snooze"} if args.minutes is None else {
-            "cmd": "snooze", "minutes": args.minutes
-        }
-    if command == "pause":
+def command_for(args: argparse.Namespace) -> Command:
+    """The Command parsed arguments of one of COMMANDS stand for (seconds, as everywhere)."""
+    if args.command == "snooze":
+        return Snooze(None if args.minutes is None else args.minutes * 60.0)
+    if args.command == "pause":
         if args.duration == "tomorrow":
-            return {"cmd": "pause", "until": "tomorrow"}
-        return {"cmd": "pause", "seconds": args.duration}
-    return {"cmd": command}
+            return PauseUntilTomorrow()
+        return Pause(float(args.duration))
+    return parse_request({"cmd": args.command})
+
+
+def request_for(args: argparse.Namespace) -> dict[str, Any]:
+    """The control request (JSON object) for parsed arguments of one of COMMANDS."""
+    return request_of(command_for(args))
 
 
 def run(args: argparse.Namespace, paths: AppPaths, timeout_s: float = DEFAULT_TIMEOUT_S) -> int:
@@ -93,7 +99,7 @@ def run(args: argparse.Namespace, paths: AppPaths, timeout_s: float = DEFAULT_TI
     except NotRunning:
         print(localized(NOT_RUNNING_LINE), file=sys.stderr)
         return EXIT_NOT_RUNNING
-    except ControlError as exc:
+    except AdapterError as exc:
         print(f"psoas-break: {exc}", file=sys.stderr)
         return 1
     if not reply["ok"]:
@@ -121,7 +127,7 @@ def notify_reload(paths: AppPaths, timeout_s: float = RELOAD_TIMEOUT_S) -> bool:
         reply = send_control(paths, {"cmd": "reload-settings"}, timeout_s=timeout_s)
     except NotRunning:
         return False
-    except ControlError as exc:
+    except AdapterError as exc:
         print(_("psoas-break: saved, but the running app was not told: {error}", error=exc),
               file=sys.stderr)
         return False

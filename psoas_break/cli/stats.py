@@ -48,12 +48,12 @@ from typing import Any, TextIO
 from psoas_break.adapters.files.paths import AppPaths
 from psoas_break.adapters.history.sqlite_history import (
     DB_FILENAME,
-    HistoryError,
     default_db_path,
     forget_before,
 )
 from psoas_break.core.i18n import _, ngettext, weekday_short
 from psoas_break.core.stats import Bout, PromptRecord, Summary
+from psoas_break.ports import StorageError
 from psoas_break.ui.report import Report, load_report, write_chart
 
 MAX_DAYS = 3650
@@ -284,7 +284,7 @@ def _run(args: argparse.Namespace, paths: AppPaths | None, live_sit_s: float | N
             return 2
         try:
             removed = forget_before(db, day)
-        except HistoryError as exc:
+        except StorageError as exc:
             _err(str(exc))
             return 1
         print(ngettext("Removed {n} event from before {day}.",
@@ -293,7 +293,7 @@ def _run(args: argparse.Namespace, paths: AppPaths | None, live_sit_s: float | N
 
     try:
         report = load_report(db, now, days, live_sit_s)
-    except HistoryError as exc:
+    except StorageError as exc:
         _err(str(exc))
         return 1
     # Confirmations go to stderr when stdout carries JSON or CSV.

@@ -28,6 +28,7 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from typing import Any, Literal
 
+from psoas_break.core.errors import InputError
 from psoas_break.core.events import PromptKind
 from psoas_break.core.exercises import Exercise, Side
 
@@ -52,8 +53,8 @@ HISTORY_MAX = 24
 HIP_FLEXOR_WEIGHT = 2.0
 
 
-class NoExerciseError(LookupError):
-    """No exercise in the library fits the situation at all (the library failed coverage)."""
+#: No exercise in the library fits the situation at all (the library failed coverage).
+NoExerciseError = InputError
 
 
 @dataclass(frozen=True)

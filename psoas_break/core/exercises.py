@@ -38,6 +38,8 @@ from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any, Literal
 
+from psoas_break.core.errors import InputError
+
 SCHEMA_VERSION = 1
 
 Kind = Literal["stretch", "posture", "move"]
@@ -106,8 +108,8 @@ _BANNED_PATTERNS: tuple[tuple[str, str], ...] = (
 _BANNED_RES = tuple((word, re.compile(rx, re.IGNORECASE)) for word, rx in _BANNED_PATTERNS)
 
 
-class ExerciseDataError(ValueError):
-    """The exercise data is wrong; the message is one line naming the exercise and the field."""
+#: The exercise data is wrong; str() is one line naming the exercise and the field.
+ExerciseDataError = InputError
 
 
 @dataclass(frozen=True)

@@ -29,6 +29,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Generic, TypeVar
 
+from psoas_break.core.errors import InputError
 from psoas_break.core.i18n import N_, _, localized
 
 DEFAULT_CHECK_EVERY_S = 30.0
@@ -230,8 +231,8 @@ class QuietGate(Generic[P]):
 # ---- settings validators (for core/settings.py) ----
 
 
-class QuietSettingError(ValueError):
-    """A quiet-related setting that is not allowed; str() is the one line to show."""
+#: A quiet-related setting that is not allowed; str() is the one line to show.
+QuietSettingError = InputError
 
 
 def _fmt(raw: object) -> str:

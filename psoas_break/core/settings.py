@@ -14,6 +14,7 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
+from psoas_break.core.errors import InputError
 from psoas_break.core.quiet_gate import (
     parse_quiet_apps_text,
     validate_max_defer_min,
@@ -147,8 +148,8 @@ def describe(value: Any) -> str:
 META_KEYS = frozenset({"schema_version", "locked"})
 
 
-class SettingError(ValueError):
-    """A value a key does not allow. str() is the one line shown to the user."""
+#: A value a key does not allow; str() is the one line shown to the user (see ports.py).
+SettingError = InputError
 
 
 def _fmt(raw: object) -> str:

@@ -36,6 +36,7 @@ from dataclasses import dataclass
 from datetime import date, datetime, time, timedelta, timezone, tzinfo
 from typing import Any
 
+from psoas_break.core.errors import InputError
 from psoas_break.core.i18n import N_, _, localized, weekday_short
 
 DAY_KEYS = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")  # datetime.weekday() order
@@ -63,8 +64,8 @@ Span = tuple[int, int]  # (start, end) minutes since local midnight, 0 <= start 
 Week = tuple[tuple[Span, ...], ...]  # seven days, Monday first
 
 
-class WorkingHoursError(ValueError):
-    """A working-hours value that is not allowed. str() is one line naming key, value, rule."""
+#: A working-hours value that is not allowed; str() is one line naming key, value, rule.
+WorkingHoursError = InputError
 
 
 def _fmt(raw: object) -> str:

@@ -45,7 +45,7 @@ def load_report(db: Path, now: datetime, days: int = 7, live_sit_s: float | None
     """Read the history and compute the figures of the `days` days ending with now's day.
 
     live_sit_s: the running engine's sitting seconds (the tray passes it; the CLI cannot).
-    Raises HistoryError (one line for the user) when the file cannot be read.
+    Raises StorageError (one line for the user) when the file cannot be read.
     """
     first, last = stats.day_range(now.date(), days)
     start, end = stats.query_window(first, last)

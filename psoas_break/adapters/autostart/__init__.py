@@ -1,16 +1,16 @@
 """Start at login: one backend per OS behind a common shape, and a factory.
 
     autostart = make_autostart()          # XdgAutostart / WindowsAutostart / MacAutostart
-    autostart.enable()  -> AutostartStatus    (raises AutostartError)
-    autostart.disable() -> AutostartStatus    (raises AutostartError)
+    autostart.enable()  -> AutostartStatus    (raises StorageError)
+    autostart.disable() -> AutostartStatus    (raises StorageError)
     autostart.status()  -> AutostartStatus    (never raises)
 
 Every backend starts *this* installation: `launch_argv()` is the interpreter running now
 (`sys.executable`, not resolved, so a virtualenv stays a virtualenv) with `-m psoas_break run`.
 `disable()` removes only what `enable()` wrote (each backend has its own ownership check) and
-refuses, with an AutostartError, to touch an entry someone else made. `status()` reports an
+refuses, with a StorageError, to touch an entry someone else made. `status()` reports an
 entry whose interpreter no longer exists as `stale` (the tray checkbox shows it unticked; `on`
-rewrites it). Errors are `AutostartError` (an `AdapterError`): str() is one plain line.
+rewrites it). Errors are `StorageError` (ports.py): str() is one plain line.
 """
 
 from __future__ import annotations
@@ -21,14 +21,11 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Protocol
 
-from psoas_break.ports import AdapterError
+from psoas_break.adapters.backends import MACOS, WINDOWS, Candidate, first
+from psoas_break.ports import StorageError
 
 MODULE = "psoas_break"
 APP_ID = "psoas-break"
-
-
-class AutostartError(AdapterError):
-    """Start at login could not be changed; str() says what and why."""
 
 
 @dataclass(frozen=True)
@@ -65,7 +62,7 @@ def launch_argv(executable: str | None = None) -> list[str]:
     """The command that starts this installation: [interpreter, "-m", "psoas_break", "run"]."""
     exe = executable if executable is not None else sys.executable
     if not exe:
-        raise AutostartError(
+        raise StorageError(
             "cannot tell which Python runs psoas-break (sys.executable is empty)"
         )
     return [os.path.abspath(exe), "-m", MODULE, "run"]
@@ -84,16 +81,16 @@ def interpreter_problem(argv: list[str]) -> str | None:
 
 
 def make_autostart(platform: str | None = None) -> Autostart:
-    """The backend for `platform` (default: this one)."""
-    plat = platform or sys.platform
-    if plat == "win32":
-        from psoas_break.adapters.autostart.windows import WindowsAutostart
-
-        return WindowsAutostart()
-    if plat == "darwin":
-        from psoas_break.adapters.autostart.macos import MacAutostart
-
-        return MacAutostart()
+    """The backend for `platform` (default: this one); the XDG entry wherever the others are not.
+    """
+    from psoas_break.adapters.autostart.macos import MacAutostart
+    from psoas_break.adapters.autostart.windows import WindowsAutostart
     from psoas_break.adapters.autostart.xdg import XdgAutostart
 
-    return XdgAutostart()
+    candidates: tuple[Candidate[Autostart], ...] = (
+        Candidate("windows", WindowsAutostart, WINDOWS),
+        Candidate("macos", MacAutostart, MACOS),
+        Candidate("xdg", XdgAutostart),
+    )
+    backend, _choice = first("autostart", candidates, platform=platform)
+    return backend

@@ -14,12 +14,12 @@ from pathlib import Path
 from typing import Any
 
 from psoas_break.adapters.autostart import (
-    AutostartError,
     AutostartStatus,
     interpreter_problem,
     launch_argv,
 )
 from psoas_break.adapters.files.atomic_file import write_atomic
+from psoas_break.ports import StorageError
 
 LABEL = "io.github.psoas-break"
 
@@ -53,14 +53,14 @@ class MacAutostart:
         path = self.path
         current = _load(path)
         if path.exists() and (current is None or current.get("Label") != LABEL):
-            raise AutostartError(
+            raise StorageError(
                 f"{path} exists and was not written by psoas-break; remove it first"
             )
         data = plistlib.dumps(self.plist(), fmt=plistlib.FMT_XML)
         try:
             write_atomic(path, data, mode=0o644)
         except OSError as exc:
-            raise AutostartError(f"cannot write {path}: {exc.strerror or exc}") from exc
+            raise StorageError(f"cannot write {path}: {exc.strerror or exc}") from exc
         return self.status()
 
     def disable(self) -> AutostartStatus:
@@ -69,13 +69,13 @@ class MacAutostart:
             return self.status()
         current = _load(path)
         if current is None or current.get("Label") != LABEL:
-            raise AutostartError(f"not removing {path}: it was not written by psoas-break")
+            raise StorageError(f"not removing {path}: it was not written by psoas-break")
         try:
             path.unlink()
         except FileNotFoundError:
             pass
         except OSError as exc:
-            raise AutostartError(f"cannot remove {path}: {exc.strerror or exc}") from exc
+            raise StorageError(f"cannot remove {path}: {exc.strerror or exc}") from exc
         return self.status()
 
     def status(self) -> AutostartStatus:

@@ -21,11 +21,11 @@ from typing import Any, Protocol
 from psoas_break.adapters.autostart import (
     APP_ID,
     MODULE,
-    AutostartError,
     AutostartStatus,
     interpreter_problem,
     launch_argv,
 )
+from psoas_break.ports import StorageError
 
 RUN_KEY = r"Software\Microsoft\Windows\CurrentVersion\Run"
 VALUE_NAME = APP_ID
@@ -170,13 +170,13 @@ class WindowsAutostart:
     def enable(self) -> AutostartStatus:
         current = self._get()
         if current is not None and not _is_ours(current):
-            raise AutostartError(
+            raise StorageError(
                 f"{self.path} exists and was not written by psoas-break; remove it first"
             )
         try:
             self._key.set(VALUE_NAME, self.command())
         except OSError as exc:
-            raise AutostartError(f"cannot write {self.path}: {exc}") from exc
+            raise StorageError(f"cannot write {self.path}: {exc}") from exc
         return self.status()
 
     def disable(self) -> AutostartStatus:
@@ -184,19 +184,19 @@ class WindowsAutostart:
         if current is None:
             return self.status()
         if not _is_ours(current):
-            raise AutostartError(f"not removing {self.path}: it was not written by psoas-break")
+            raise StorageError(f"not removing {self.path}: it was not written by psoas-break")
         try:
             self._key.delete(VALUE_NAME)
         except FileNotFoundError:
             pass
         except OSError as exc:
-            raise AutostartError(f"cannot remove {self.path}: {exc}") from exc
+            raise StorageError(f"cannot remove {self.path}: {exc}") from exc
         return self.status()
 
     def status(self) -> AutostartStatus:
         try:
             current = self._get()
-        except AutostartError as exc:
+        except StorageError as exc:
             return AutostartStatus(False, self.path, False, f"unknown: {exc}")
         if current is None:
             return AutostartStatus(False, self.path, False, "off: no login entry")
@@ -217,7 +217,7 @@ class WindowsAutostart:
         try:
             return self._key.get(VALUE_NAME)
         except OSError as exc:
-            raise AutostartError(f"cannot read {self.path}: {exc}") from exc
+            raise StorageError(f"cannot read {self.path}: {exc}") from exc
 
 
 def _is_ours(value: str) -> bool:

@@ -20,12 +20,12 @@ from pathlib import Path
 from psoas_break.adapters.autostart import (
     APP_ID,
     MODULE,
-    AutostartError,
     AutostartStatus,
     interpreter_problem,
     launch_argv,
 )
 from psoas_break.adapters.files.atomic_file import write_atomic
+from psoas_break.ports import StorageError
 
 FILE_NAME = f"{APP_ID}.desktop"
 MARKER_KEY = "X-psoas-break-Autostart"
@@ -56,7 +56,7 @@ class XdgAutostart:
         return home / "autostart" / FILE_NAME
 
     def desktop_entry(self) -> str:
-        """The file's text for this installation. Raises AutostartError for unusable paths."""
+        """The file's text for this installation. Raises StorageError for unusable paths."""
         argv = launch_argv(self._executable)
         exec_argv = argv
         if "%" in argv[0] and os.path.isfile(_ENV):
@@ -84,14 +84,14 @@ class XdgAutostart:
         path = self.path
         entry = read_desktop_entry(path)
         if entry is not None and not _is_ours(entry):
-            raise AutostartError(
+            raise StorageError(
                 f"{path} exists and was not written by psoas-break; remove or rename it first"
             )
         data = self.desktop_entry().encode("utf-8")
         try:
             write_atomic(path, data, mode=0o644)
         except OSError as exc:
-            raise AutostartError(f"cannot write {path}: {exc.strerror or exc}") from exc
+            raise StorageError(f"cannot write {path}: {exc.strerror or exc}") from exc
         return self.status()
 
     def disable(self) -> AutostartStatus:
@@ -99,10 +99,10 @@ class XdgAutostart:
         entry = read_desktop_entry(path)
         if entry is None:
             if path.exists():
-                raise AutostartError(f"{path} is not a desktop entry; not removing it")
+                raise StorageError(f"{path} is not a desktop entry; not removing it")
             return self.status()
         if not _is_ours(entry):
-            raise AutostartError(
+            raise StorageError(
                 f"not removing {path}: it was not written by psoas-break"
             )
         try:
@@ -110,7 +110,7 @@ class XdgAutostart:
         except FileNotFoundError:
             pass
         except OSError as exc:
-            raise AutostartError(f"cannot remove {path}: {exc.strerror or exc}") from exc
+            raise StorageError(f"cannot remove {path}: {exc.strerror or exc}") from exc
         return self.status()
 
     def status(self) -> AutostartStatus:
@@ -144,7 +144,7 @@ class XdgAutostart:
         if disabled:
             return AutostartStatus(False, str(path), False, f"off: {path} is disabled (Hidden)")
         detail = f"on: {path} starts {argv[0]} -m {MODULE} at login"
-        with contextlib.suppress(AutostartError):
+        with contextlib.suppress(StorageError):
             current = launch_argv(self._executable)[0]
             if argv[0] != current:
                 detail += f" (another Python than the one running now, {current})"
@@ -171,11 +171,11 @@ def _checked(arg: str) -> str:
     try:
         arg.encode("utf-8")
     except UnicodeEncodeError:
-        raise AutostartError(
+        raise StorageError(
             f"the path {arg!r} is not valid UTF-8 and cannot go into a desktop entry"
         ) from None
     if any(ord(c) < 0x20 or ord(c) == 0x7F for c in arg):
-        raise AutostartError(
+        raise StorageError(
             f"the path {arg!r} contains control characters and cannot go into a desktop entry"
         )
     return arg

@@ -53,6 +53,7 @@ from psoas_break.core.commands import (
     StatusReport,
     TakeBreak,
 )
+from psoas_break.core.errors import InputError
 
 log = logging.getLogger(__name__)
 
@@ -80,8 +81,8 @@ DURATION_HELP = (
 )
 
 
-class ProtocolError(ValueError):
-    """A request, reply or duration that is not allowed; str() is one line for the user."""
+# A request, reply or duration that is not allowed; str() is one line for the user.
+ProtocolError = InputError
 
 
 # ---- requests ----
@@ -169,6 +170,27 @@ def _parse_pause(obj: dict[str, Any]) -> Pause | PauseUntilTomorrow:
             f"use a number from {MIN_PAUSE_S} to {MAX_PAUSE_S} (1 minute to 24 hours)"
         )
     return Pause(float(seconds))
+
+
+def request_of(command: Command) -> dict[str, Any]:
+    """The request a client sends for `command` (the inverse of `parse_request`); raises
+    ProtocolError for a command the control channel does not carry."""
+    for name, simple in _SIMPLE.items():
+        if command == simple:
+            return {"cmd": name}
+    if isinstance(command, Snooze):
+        if command.seconds is None:
+            return {"cmd": "snooze"}
+        return {"cmd": "snooze", "minutes": _whole(command.seconds / 60.0)}
+    if isinstance(command, PauseUntilTomorrow):
+        return {"cmd": "pause", "until": "tomorrow"}
+    if isinstance(command, Pause):
+        return {"cmd": "pause", "seconds": _whole(command.seconds)}
+    raise ProtocolError(f"{type(command).__name__} is not sent over the control channel")
+
+
+def _whole(value: float) -> int | float:
+    return int(value) if float(value).is_integer() else value
 
 
 # ---- replies ----

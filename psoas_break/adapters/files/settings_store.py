@@ -7,7 +7,8 @@ Contract:
   default changed later still reaches keys the user never touched.
 - A file that had problems is copied to `settings.toml.bad-YYYYmmdd-HHMMSS` before it is
   written for the first time. Writes are atomic (see atomic_file).
-- Writing raises `SettingsWriteError` with a plain message (disk full, read-only folder).
+- Writing raises `StorageError` with a plain message (disk full, read-only folder); setting a
+  key the site defaults lock raises `SettingError` (an InputError) saying so.
 """
 
 from __future__ import annotations
@@ -33,7 +34,7 @@ from psoas_break.core.settings import (
     layer_settings,
     to_raw,
 )
-from psoas_break.ports import AdapterError
+from psoas_break.ports import StorageError
 
 if sys.version_info >= (3, 11):
     import tomllib
@@ -41,14 +42,6 @@ else:  # pragma: no cover - Python 3.10
     import tomli as tomllib
 
 log = logging.getLogger(__name__)
-
-
-class SettingsWriteError(AdapterError):
-    """The settings could not be saved; str() is the line to show the user."""
-
-
-class SettingLockedError(SettingError):
-    """The key is locked by the site (administrator) defaults."""
 
 
 @dataclass
@@ -128,10 +121,11 @@ class SettingsStore:
     def save(self, key: str, value: Any) -> LoadResult:
         """Save one key whose value is already validated (`validate_value`,
         `parse_cli_value`); returns the settings now in effect, without reading the file
-        again. Raises SettingLockedError or SettingsWriteError (the file is then unchanged)."""
+        again. Raises SettingError (the key is locked) or StorageError (the file is then
+        unchanged)."""
         self._refresh()
         if key in self._result.locked:
-            raise SettingLockedError(
+            raise SettingError(
                 f"{key} is locked by your administrator's site defaults and cannot be changed"
             )
         raw = dict(self._user.raw)
@@ -148,7 +142,7 @@ class SettingsStore:
             raw = {k: v for k, v in raw.items() if k not in SPECS}
         else:
             if key in self._result.locked:
-                raise SettingLockedError(f"{key} is locked by your administrator's site defaults")
+                raise SettingError(f"{key} is locked by your administrator's site defaults")
             raw.pop(key, None)
         return self._write(raw)
 
@@ -161,7 +155,7 @@ class SettingsStore:
             try:
                 backup = backup_copy(self.user_file, "bad", self._now())
             except OSError as exc:
-                raise SettingsWriteError(
+                raise StorageError(
                     f"could not back up {self.user_file} before saving ({_reason(exc)}); "
                     "nothing was changed"
                 ) from exc
@@ -172,7 +166,7 @@ class SettingsStore:
         try:
             write_atomic(self.user_file, tomli_w.dumps(raw).encode("utf-8"))
         except OSError as exc:
-            raise SettingsWriteError(
+            raise StorageError(
                 f"could not save settings to {self.user_file}: {_reason(exc)}; "
                 "the previous file is unchanged"
             ) from exc

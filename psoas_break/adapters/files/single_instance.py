@@ -11,7 +11,7 @@
 
 Contract:
 - `acquire()` never blocks: True when this process now holds the lock (it then writes its pid
-  into the file), False when another process holds it. Raises `InstanceLockError` (str() is a
+  into the file), False when another process holds it. Raises `StorageError` (str() is a
   plain sentence) when the folder or file cannot be created or opened.
 - The lock is the kernel's (flock on Linux/macOS, a byte-range lock via msvcrt on Windows), not
   the file's existence: the kernel drops it when the holder exits in any way, kill -9 included,
@@ -35,6 +35,8 @@ import sys
 import time
 from pathlib import Path
 
+from psoas_break.ports import StorageError
+
 log = logging.getLogger(__name__)
 
 # A holder writes its pid right after locking; a reader that finds the file empty waits this
@@ -46,8 +48,7 @@ _PID_POLL_S = 0.01
 _WIN_LOCK_OFFSET = 1 << 20
 
 
-class InstanceLockError(Exception):
-    """The lock file could not be created or opened; str() says which and why."""
+#: The old name of StorageError here (app.py imports it); the same class.
 
 
 def ensure_private_dir(path: Path) -> None:
@@ -55,24 +56,24 @@ def ensure_private_dir(path: Path) -> None:
 
     A new folder is made 0700. An existing one must belong to this user (POSIX), and so must
     its parent (or root); if its mode lets others in, it is narrowed to 0700. Raises
-    `InstanceLockError` otherwise.
+    `StorageError` otherwise.
     """
     try:
         path.mkdir(mode=0o700, parents=True, exist_ok=True)
     except OSError as exc:
-        raise InstanceLockError(f"cannot create the folder {path}: {exc.strerror or exc}") from exc
+        raise StorageError(f"cannot create the folder {path}: {exc.strerror or exc}") from exc
     if os.name != "posix":
         return
     st = path.stat()
     if not stat.S_ISDIR(st.st_mode):
-        raise InstanceLockError(f"{path} is not a folder")
+        raise StorageError(f"{path} is not a folder")
     if st.st_uid != os.getuid():
-        raise InstanceLockError(f"the folder {path} belongs to another user (uid {st.st_uid})")
+        raise StorageError(f"the folder {path} belongs to another user (uid {st.st_uid})")
     parent_uid = path.parent.stat().st_uid
     if parent_uid not in (0, os.getuid()):
         # e.g. a /tmp/runtime-<uid> fallback pre-created by someone else: they could swap
         # our folder for theirs.
-        raise InstanceLockError(
+        raise StorageError(
             f"the folder {path.parent} belongs to another user (uid {parent_uid})"
         )
     if stat.S_IMODE(st.st_mode) & 0o077:
@@ -101,7 +102,7 @@ class InstanceLock:
             locked = _try_lock(fd)
         except OSError as exc:
             os.close(fd)
-            raise InstanceLockError(f"cannot lock {self.path}: {exc.strerror or exc}") from exc
+            raise StorageError(f"cannot lock {self.path}: {exc.strerror or exc}") from exc
         if not locked:
             os.close(fd)
             return False
@@ -156,12 +157,12 @@ class InstanceLock:
             # os.open's descriptors are non-inheritable (PEP 446) on every platform.
             return os.open(self.path, flags, 0o600)
         except OSError as exc:
-            raise InstanceLockError(f"cannot open {self.path}: {exc.strerror or exc}") from exc
+            raise StorageError(f"cannot open {self.path}: {exc.strerror or exc}") from exc
 
     def _someone_holds(self) -> bool:
         try:
             fd = self._open()
-        except InstanceLockError:
+        except StorageError:
             return False
         try:
             if _try_lock(fd):

@@ -2,7 +2,6 @@
 
 from psoas_break.adapters.history.sqlite_history import (
     DB_FILENAME,
-    HistoryError,
     SqliteHistory,
     default_db_path,
     forget_before,
@@ -11,7 +10,6 @@ from psoas_break.adapters.history.sqlite_history import (
 
 __all__ = [
     "DB_FILENAME",
-    "HistoryError",
     "SqliteHistory",
     "default_db_path",
     "forget_before",

@@ -50,6 +50,7 @@ from pathlib import Path
 from typing import Any
 
 from psoas_break.core.events import RecordEvent
+from psoas_break.ports import StorageError
 
 log = logging.getLogger(__name__)
 
@@ -79,18 +80,6 @@ SCHEMA_VERSION = len(MIGRATIONS)
 _SQLITE_CORRUPT = 11
 _SQLITE_NOTADB = 26
 _SQLITE_BUSY = 5  # "database is locked": another connection holds the lock
-
-
-class HistoryError(Exception):
-    """The history cannot be read or written. str() is one line for the user."""
-
-
-class HistoryCorrupt(HistoryError):
-    """The file is not a database, is malformed or fails `PRAGMA quick_check`."""
-
-
-class HistoryTooNew(HistoryError):
-    """The file's schema version is newer than this code knows."""
 
 
 def default_db_path() -> Path:
@@ -155,23 +144,22 @@ def _set_wal(conn: sqlite3.Connection) -> None:
         log.warning("history database: journal mode is %s, not WAL", mode)
 
 
-def _check(conn: sqlite3.Connection) -> None:
-    """Raise HistoryCorrupt unless the file reads as a sound database."""
+def _damage(conn: sqlite3.Connection) -> str | None:
+    """What is wrong with the file (not a database, malformed, fails the check), or None."""
     try:
         rows = conn.execute("PRAGMA quick_check").fetchall()
     except sqlite3.DatabaseError as exc:
         if is_corruption(exc):
-            raise HistoryCorrupt(str(exc)) from exc
+            return str(exc)
         raise
     problems = [str(r[0]) for r in rows if r and r[0] != "ok"]
-    if problems:
-        raise HistoryCorrupt("; ".join(problems[:3]))
+    return "; ".join(problems[:3]) if problems else None
 
 
 def _refuse_newer(conn: sqlite3.Connection) -> int:
     found = int(conn.execute("PRAGMA user_version").fetchone()[0])
     if found > SCHEMA_VERSION:
-        raise HistoryTooNew(
+        raise StorageError(
             f"the history database was written by a newer psoas-break (schema {found}; "
             f"this version knows up to {SCHEMA_VERSION})"
         )
@@ -179,7 +167,8 @@ def _refuse_newer(conn: sqlite3.Connection) -> int:
 
 
 def migrate(conn: sqlite3.Connection) -> int:
-    """Bring the schema to SCHEMA_VERSION; return the version found. Raises HistoryTooNew."""
+    """Bring the schema to SCHEMA_VERSION; return the version found. Raises StorageError
+    for a file newer than this code."""
     found = _refuse_newer(conn)
     for version in range(found, SCHEMA_VERSION):
         conn.execute("BEGIN IMMEDIATE")
@@ -224,37 +213,44 @@ def open_for_writing(path: Path) -> tuple[sqlite3.Connection, Path | None]:
     """Open (creating folders and file), check, set WAL and migrate.
 
     A damaged file is moved aside and a fresh one started: returns (connection, where the
-    damaged file went, or None). Raises HistoryTooNew, or sqlite3/OS errors for outside
-    trouble (unwritable folder, full disk, locked file), for the caller to retry later.
+    damaged file went, or None). Raises StorageError for a file newer than this code, or
+    sqlite3/OS errors for outside trouble (unwritable folder, full disk, locked file), for the
+    caller to retry later.
     """
     path.parent.mkdir(parents=True, exist_ok=True)
     moved: Path | None = None
     conn: sqlite3.Connection | None = None
+    damage: str | None = None
     try:
         if path.exists() and path.stat().st_size > 0:
             # Check through a read-only connection: closing a read-write connection to a
             # damaged file makes SQLite delete its -wal and -shm, which we want to keep.
             check = _connect(path, read_only=True)
             try:
-                _check(check)
+                damage = _damage(check)
             finally:
                 check.close()
-        conn = _connect(path)
-        try:
-            _refuse_newer(conn)  # before anything writes to a file from a newer version
-            _set_wal(conn)
-            migrate(conn)
-        except sqlite3.DatabaseError as exc:
-            if not is_corruption(exc):
-                raise
-            raise HistoryCorrupt(str(exc)) from exc
-    except HistoryCorrupt as exc:
+        if damage is None:
+            conn = _connect(path)
+            try:
+                _refuse_newer(conn)  # before anything writes to a file from a newer version
+                _set_wal(conn)
+                migrate(conn)
+            except sqlite3.DatabaseError as exc:
+                if not is_corruption(exc):
+                    raise
+                damage = str(exc)
+    except BaseException:
+        if conn is not None:
+            conn.close()
+        raise
+    if damage is not None:
         if conn is not None:
             conn.close()
         moved = move_aside(path)
         log.warning(
             "history database %s is damaged (%s); moved it aside to %s and started a new one",
-            path, exc, moved,
+            path, damage, moved,
         )
         conn = _connect(path)
         try:
@@ -263,10 +259,7 @@ def open_for_writing(path: Path) -> tuple[sqlite3.Connection, Path | None]:
         except BaseException:
             conn.close()
             raise
-    except BaseException:
-        if conn is not None:
-            conn.close()
-        raise
+    assert conn is not None  # opened above, on the sound or the fresh file
     conn.execute("PRAGMA synchronous = NORMAL")
     return conn, moved
 
@@ -296,25 +289,25 @@ def _event_from(t_utc_s: float, offset_s: int, mono_s: float, kind: str, data: s
 
 @contextlib.contextmanager
 def _reader(path: Path) -> Iterator[sqlite3.Connection | None]:
-    """A read connection, or None when there is no history yet. Errors become HistoryError."""
+    """A read connection, or None when there is no history yet. Errors become StorageError."""
     if not path.exists():
         yield None
         return
     try:
         conn = _connect(path)
     except sqlite3.Error as exc:
-        raise HistoryError(f"cannot open the history database {path}: {exc}") from exc
+        raise StorageError(f"cannot open the history database {path}: {exc}") from exc
     try:
         yield conn
     except sqlite3.DatabaseError as exc:
         if "no such table" in str(exc):
             return  # created but never migrated: an empty history
         if is_corruption(exc):
-            raise HistoryCorrupt(
+            raise StorageError(
                 f"the history database {path} is damaged ({exc}); psoas-break moves it aside "
                 "and starts a new one the next time it starts"
             ) from exc
-        raise HistoryError(f"cannot read the history database {path}: {exc}") from exc
+        raise StorageError(f"cannot read the history database {path}: {exc}") from exc
     finally:
         conn.close()
 
@@ -508,7 +501,7 @@ class SqliteHistory:
             return True
         try:
             self._conn, moved = open_for_writing(self.path)
-        except HistoryTooNew as exc:
+        except StorageError as exc:  # a file from a newer psoas-break
             self._fail(str(exc), exc)
             return False
         except (sqlite3.Error, OSError) as exc:
@@ -534,7 +527,7 @@ class SqliteHistory:
         if not self._failing:
             self._failing = True
             log.warning("%s; keeping events in memory and retrying every %.0f s",
-                        text, self._retry_s, exc_info=not isinstance(exc, HistoryError))
+                        text, self._retry_s, exc_info=not isinstance(exc, StorageError))
             self._notice(f"History is not being saved: {text}. psoas-break keeps retrying.")
         else:
             log.debug("history still failing: %s", text)

@@ -19,15 +19,14 @@ from __future__ import annotations
 
 import logging
 import os
-import sys
-from collections.abc import Callable, Mapping
+from collections.abc import Mapping
 
+from psoas_break.adapters.backends import LINUX_BSD, MACOS, WINDOWS, Candidate, first
 from psoas_break.ports import AdapterError, Choice, IdleSource
 
 log = logging.getLogger(__name__)
 
 ENV_VAR = "PSOAS_IDLE_BACKEND"
-BACKENDS = ("x11", "mutter", "screensaver", "windows", "macos", "none")
 
 
 class NullIdleSource:
@@ -48,71 +47,50 @@ def is_wayland_session(env: Mapping[str, str]) -> bool:
     return bool(env.get("WAYLAND_DISPLAY")) or env.get("XDG_SESSION_TYPE", "").lower() == "wayland"
 
 
-def _platform_family(platform: str) -> str:
-    if platform == "win32":
-        return "windows"
-    if platform == "darwin":
-        return "macos"
-    return "unix"
+def _candidates(env: Mapping[str, str]) -> tuple[Candidate[IdleSource], ...]:
+    # Each backend module is imported only when its candidate is tried.
+    def x11() -> IdleSource:
+        from psoas_break.adapters.idle.x11 import X11IdleSource
 
+        return X11IdleSource.open(env.get("DISPLAY", ""))
 
-def _open_x11(env: Mapping[str, str]) -> IdleSource:
-    from psoas_break.adapters.idle.x11 import X11IdleSource
+    def mutter() -> IdleSource:
+        from psoas_break.adapters.idle.mutter import MutterIdleSource
 
-    return X11IdleSource.open(env.get("DISPLAY", ""))
+        return MutterIdleSource.open(env)
 
+    def screensaver() -> IdleSource:
+        from psoas_break.adapters.idle.screensaver import ScreenSaverIdleSource
 
-def _open_mutter(env: Mapping[str, str]) -> IdleSource:
-    from psoas_break.adapters.idle.mutter import MutterIdleSource
+        return ScreenSaverIdleSource.open(env)
 
-    return MutterIdleSource.open(env)
+    def windows() -> IdleSource:
+        from psoas_break.adapters.idle.windows import WindowsIdleSource
 
+        return WindowsIdleSource.open()
 
-def _open_screensaver(env: Mapping[str, str]) -> IdleSource:
-    from psoas_break.adapters.idle.screensaver import ScreenSaverIdleSource
+    def macos() -> IdleSource:
+        from psoas_break.adapters.idle.macos import IoregIdleSource, MacIdleSource
 
-    return ScreenSaverIdleSource.open(env)
+        try:
+            return MacIdleSource.open()
+        except AdapterError as exc:
+            log.warning("IOKit idle time unavailable (%s); falling back to ioreg per poll", exc)
+            return IoregIdleSource.open()
 
+    def on_wayland() -> str | None:
+        if is_wayland_session(env):
+            return "Wayland session: XScreenSaver only sees input to X clients"
+        return None
 
-def _open_windows(env: Mapping[str, str]) -> IdleSource:
-    from psoas_break.adapters.idle.windows import WindowsIdleSource
-
-    return WindowsIdleSource.open()
-
-
-def _open_macos(env: Mapping[str, str]) -> IdleSource:
-    from psoas_break.adapters.idle.macos import IoregIdleSource, MacIdleSource
-
-    try:
-        return MacIdleSource.open()
-    except AdapterError as exc:
-        log.warning("IOKit idle time unavailable (%s); falling back to ioreg per poll", exc)
-        return IoregIdleSource.open()
-
-
-_OPENERS: dict[str, Callable[[Mapping[str, str]], IdleSource]] = {
-    "x11": _open_x11,
-    "mutter": _open_mutter,
-    "screensaver": _open_screensaver,
-    "windows": _open_windows,
-    "macos": _open_macos,
-}
-
-_PLATFORM_OF = {"x11": "unix", "mutter": "unix", "screensaver": "unix",
-                "windows": "windows", "macos": "macos"}
-_PLATFORM_TEXT = {"unix": "only on Linux/BSD desktops", "windows": "only on Windows",
-                  "macos": "only on macOS"}
-
-
-def _try(name: str, env: Mapping[str, str]) -> tuple[IdleSource | None, str]:
-    """Open backend `name`; returns (source, "") or (None, reason)."""
-    try:
-        return _OPENERS[name](env), ""
-    except AdapterError as exc:
-        return None, str(exc)
-    except Exception as exc:  # noqa: BLE001 - a broken backend must not stop the app
-        log.debug("idle backend %s failed", name, exc_info=True)
-        return None, f"failed: {type(exc).__name__}: {exc}"
+    return (
+        Candidate("x11", x11, LINUX_BSD, skip=on_wayland, fix="install libxss1 (XScreenSaver) "
+                  "or run a desktop with an idle D-Bus service"),
+        Candidate("mutter", mutter, LINUX_BSD),
+        Candidate("screensaver", screensaver, LINUX_BSD),
+        Candidate("windows", windows, WINDOWS),
+        Candidate("macos", macos, MACOS),
+    )
 
 
 def make_idle_source(
@@ -123,55 +101,8 @@ def make_idle_source(
     `env` defaults to os.environ and `platform` to sys.platform (both injectable for tests).
     """
     env = os.environ if env is None else env
-    family = _platform_family(platform or sys.platform)
-    rejected: list[tuple[str, str]] = []
-    forced = env.get(ENV_VAR, "").strip().lower()
-
-    if forced and forced not in BACKENDS:
-        message = (
-            f"{ENV_VAR}={forced!r} is not one of: {', '.join(BACKENDS)}; choosing automatically"
-        )
-        log.warning("%s", message)
-        rejected.append((ENV_VAR, message))
-        forced = ""
-
-    if forced:
-        if forced == "none":
-            others = [(n, f"{ENV_VAR}=none") for n in BACKENDS if n != "none"]
-            return NullIdleSource(), Choice("idle", "none", tuple(others))
-        source, reason = _try(forced, env)
-        others = [(n, f"{ENV_VAR}={forced}") for n in BACKENDS if n not in (forced, "none")]
-        if source is not None:
-            return source, Choice("idle", source.name, tuple(others))
-        log.warning("idle backend %s (forced by %s) is unavailable: %s", forced, ENV_VAR, reason)
-        return NullIdleSource(), Choice(
-            "idle", "none", ((forced, reason), *others),
-            fix=f"unset {ENV_VAR} to let psoas-break choose",
-        )
-
-    wayland = is_wayland_session(env)
-    chosen: IdleSource | None = None
-    for name in ("x11", "mutter", "screensaver", "windows", "macos"):
-        if _PLATFORM_OF[name] != family:
-            rejected.append((name, _PLATFORM_TEXT[_PLATFORM_OF[name]]))
-            continue
-        if chosen is not None:
-            rejected.append((name, f"not needed: {chosen.name} answered first"))
-            continue
-        if name == "x11" and wayland:
-            rejected.append((name, "Wayland session: XScreenSaver only sees input to X clients"))
-            continue
-        source, reason = _try(name, env)
-        if source is None:
-            rejected.append((name, reason))
-        else:
-            chosen = source
-    if chosen is not None:
-        return chosen, Choice("idle", chosen.name, tuple(rejected))
-    fix = None
-    if family == "unix" and not wayland:
-        fix = "install libxss1 (XScreenSaver) or run a desktop with an idle D-Bus service"
-    return NullIdleSource(), Choice("idle", "none", tuple(rejected), fix=fix)
+    return first("idle", _candidates(env), NullIdleSource, env_var=ENV_VAR, env=env,
+                 platform=platform)
 
 
-__all__ = ["BACKENDS", "ENV_VAR", "NullIdleSource", "is_wayland_session", "make_idle_source"]
+__all__ = ["ENV_VAR", "NullIdleSource", "is_wayland_session", "make_idle_source"]

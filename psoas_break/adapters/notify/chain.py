@@ -1,20 +1,20 @@
 """`NotifierChain`: try notifiers in order, remember why each failed, come back to the better one.
 
-Contract of `notify(n)`: tries the candidates in order, skipping those permanently unavailable
+Contract of `notify(n)`: tries the links in order, skipping those permanently unavailable
 and those cooling down after a failure, and returns after the first that showed it. A failure
 is remembered with its reason (for `doctor` and `choice()`). A failure that took long (a hung
-server: `ServerTimeout`, or longer than `slow_failure_s`) puts the candidate on a cool-down of
+server: `ServerTimeout`, or longer than `slow_failure_s`) puts the link on a cool-down of
 `retry_after_s`; a quick failure (e.g. no server running) costs nothing to repeat, so that
-candidate is tried again on the next notification - a notification server that starts after
+link is tried again on the next notification - a notification server that starts after
 the app (a common login race) is used as soon as it is there.
-When the server itself is missing or hung (`NoServer`, `ServerTimeout`), every candidate talking
+When the server itself is missing or hung (`NoServer`, `ServerTimeout`), every link talking
 to the same server is skipped too. If only the log could take it, the chain logs it and raises
 `DeliveryFailed` naming every reason (unless the log was chosen on purpose).
 
 `close(tag)` closes the notification with that tag on the backend that showed it.
 `abandon_current()` is called by the delivery worker when a call took longer than its timeout:
-the candidate in flight is marked as failing (cool-down) and the stuck call, if it ever returns,
-changes nothing and tries no further candidate.
+the link in flight is marked as failing (cool-down) and the stuck call, if it ever returns,
+changes nothing and tries no further link.
 Thread-safe: one call at a time is expected (the worker), plus late returns of abandoned calls.
 """
 
@@ -45,14 +45,14 @@ DEFAULT_SLOW_FAILURE_S = 0.5
 
 
 @dataclass
-class Candidate:
+class Link:
     """One link of the chain. `make` builds the notifier on first use (Unavailable = never)."""
 
     name: str
     make: Callable[[], Notifier]
     server: str | None = None
     fix: str | None = None
-    #: Lazy candidates are built only when first needed (plyer: an import that costs memory).
+    #: Lazy links are built only when first needed (plyer: an import that costs memory).
     lazy: bool = False
     notifier: Notifier | None = None
     reason: str | None = None
@@ -76,13 +76,13 @@ class Candidate:
 class _Attempt:
     def __init__(self) -> None:
         self.abandoned = False
-        self.candidate: Candidate | None = None
+        self.link: Link | None = None
 
 
 class NotifierChain:
-    """A Notifier that delegates to the first working candidate (see module docstring).
+    """A Notifier that delegates to the first working link (see module docstring).
 
-    `last_used`: name of the candidate that delivered the last notification ("" before any).
+    `last_used`: name of the link that delivered the last notification ("" before any).
     `choice()`: what would be used now and why the others are not (a `ports.Choice`).
     """
 
@@ -90,7 +90,7 @@ class NotifierChain:
 
     def __init__(
         self,
-        candidates: list[Candidate],
+        links: list[Link],
         *,
         log_is_chosen: bool = False,
         retry_after_s: float = DEFAULT_RETRY_AFTER_S,
@@ -98,9 +98,9 @@ class NotifierChain:
         clock: Callable[[], float] = time.monotonic,
         notes: tuple[tuple[str, str], ...] = (),
     ) -> None:
-        if not candidates or candidates[-1].name != "log":
-            raise ValueError("a notifier chain must end with the log candidate")
-        self.candidates = candidates
+        if not links or links[-1].name != "log":
+            raise ValueError("a notifier chain must end with the log link")
+        self.links = links
         self.log_is_chosen = log_is_chosen
         self.retry_after_s = retry_after_s
         self.slow_failure_s = slow_failure_s
@@ -108,35 +108,32 @@ class NotifierChain:
         self._notes = notes
         self._lock = threading.RLock()
         self._attempt: _Attempt | None = None
-        self._shown_by: dict[str, Candidate] = {}
+        self._shown_by: dict[str, Link] = {}
         self.last_used = ""
 
     # -- state ------------------------------------------------------------------------------
 
-    def _candidate(self, name: str) -> Candidate | None:
-        return next((c for c in self.candidates if c.name == name), None)
-
-    def _fail(self, cand: Candidate, reason: str, retry_at: float) -> None:
+    def _fail(self, cand: Link, reason: str, retry_at: float) -> None:
         with self._lock:
             cand.reason = reason
             cand.retry_at = retry_at
         log.info("notifier %s failed: %s", cand.name, reason)
 
-    def _server_down(self, cand: Candidate, reason: str, retry_at: float) -> None:
-        """Mark every other candidate talking to `cand`'s server as failing for `reason`."""
+    def _server_down(self, cand: Link, reason: str, retry_at: float) -> None:
+        """Mark every other link talking to `cand`'s server as failing for `reason`."""
         if cand.server is None:
             return
         with self._lock:
-            for other in self.candidates:
+            for other in self.links:
                 if other is not cand and other.server == cand.server and not other.permanent:
                     other.reason = f"same notification server as {cand.name}: {reason}"
                     other.retry_at = retry_at
 
     def probe(self) -> None:
-        """Cheap start-up check: build each non-lazy candidate and run its `probe()` if it has
+        """Cheap start-up check: build each non-lazy link and run its `probe()` if it has
         one (the D-Bus one asks only the bus daemon, never a possibly hung server). Records
         the reasons."""
-        for cand in self.candidates:
+        for cand in self.links:
             if cand.permanent or (cand.lazy and cand.notifier is None):
                 continue
             try:
@@ -159,54 +156,37 @@ class NotifierChain:
                 with self._lock:
                     cand.reason = None
 
-    def check_all(self) -> None:
-        """For `doctor`: build every candidate (imports plyer etc.) so `choice()` lists each one
-        that cannot work here, then `probe()`."""
-        for cand in self.candidates:
-            with contextlib.suppress(Unavailable):
-                cand.get()
-        self.probe()
-
     def choice(self) -> Choice:
-        """The candidate believed to work now (first without a recorded failure) and the
-        reasons of every candidate with one. `fix` is a hint when only the log is left."""
+        """The link believed to work now (first without a recorded failure) and the
+        reasons of every link with one. `fix` is a hint when only the log is left."""
         with self._lock:
             chosen = next(
-                (c for c in self.candidates if not c.permanent and c.reason is None),
-                self.candidates[-1],
+                (c for c in self.links if not c.permanent and c.reason is None),
+                self.links[-1],
             )
             rejected = tuple(self._notes) + tuple(
-                (c.name, c.reason) for c in self.candidates if c is not chosen and c.reason
+                (c.name, c.reason) for c in self.links if c is not chosen and c.reason
             )
             fix = None
             if chosen.name == "log" and not self.log_is_chosen:
-                fix = next((c.fix for c in self.candidates if c.fix and c.reason), None)
+                fix = next((c.fix for c in self.links if c.fix and c.reason), None)
         return Choice(family=FAMILY, chosen=chosen.name, rejected=rejected, fix=fix)
 
     def failures(self) -> dict[str, str]:
-        """Candidate name -> why it failed last (only those with a recorded failure)."""
+        """Link name -> why it failed last (only those with a recorded failure)."""
         with self._lock:
-            return {c.name: c.reason for c in self.candidates if c.reason}
-
-    def set_tray(self, candidate: Candidate) -> None:
-        """Put (or replace) the "tray" candidate, e.g. once the tray icon exists."""
-        with self._lock:
-            for i, cand in enumerate(self.candidates):
-                if cand.name == "tray":
-                    self.candidates[i] = candidate
-                    return
-            self.candidates.insert(len(self.candidates) - 1, candidate)
+            return {c.name: c.reason for c in self.links if c.reason}
 
     # -- Notifier ---------------------------------------------------------------------------
 
     def notify(self, notification: Notification) -> None:
-        """Deliver through the first working candidate (see module docstring)."""
+        """Deliver through the first working link (see module docstring)."""
         attempt = _Attempt()
         with self._lock:
             self._attempt = attempt
-            candidates = list(self.candidates)
+            links = list(self.links)
         down: dict[str, str] = {}  # server -> reason, learned during this call
-        for cand in candidates:
+        for cand in links:
             if attempt.abandoned:
                 raise DeliveryFailed("abandoned after the delivery timeout")
             if cand.permanent:
@@ -220,7 +200,7 @@ class NotifierChain:
             if cand.server is not None and cand.server in down:
                 continue
             with self._lock:
-                attempt.candidate = cand
+                attempt.link = cand
             started = self._clock()
             try:
                 notifier.notify(notification)
@@ -244,7 +224,7 @@ class NotifierChain:
             with self._lock:
                 cand.reason = None
                 cand.retry_at = 0.0
-                for other in self.candidates:  # their server works again
+                for other in self.links:  # their server works again
                     same = other.server is not None and other.server == cand.server
                     if same and not other.permanent:
                         other.reason = None
@@ -276,7 +256,7 @@ class NotifierChain:
     def shutdown(self) -> None:
         """Release every built backend (the D-Bus one's thread and connection). The chain
         still works afterwards: a backend reconnects when used again."""
-        for cand in self.candidates:
+        for cand in self.links:
             shutdown = getattr(cand.notifier, "shutdown", None)
             if callable(shutdown):
                 try:
@@ -285,13 +265,13 @@ class NotifierChain:
                     log.debug("shutting down notifier %s failed", cand.name, exc_info=True)
 
     def abandon_current(self) -> None:
-        """The worker gave up on the call in flight: mark its candidate as failing."""
+        """The worker gave up on the call in flight: mark its link as failing."""
         with self._lock:
             attempt, self._attempt = self._attempt, None
             if attempt is None:
                 return
             attempt.abandoned = True
-            cand = attempt.candidate
+            cand = attempt.link
         if cand is None:
             return
         reason = "did not answer within the delivery timeout (server hung?)"

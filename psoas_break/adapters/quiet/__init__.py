@@ -35,36 +35,16 @@ from __future__ import annotations
 import logging
 import os
 import sys
-from collections.abc import Callable, Iterable, Mapping, Sequence
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import replace
 from typing import Protocol, runtime_checkable
 
-from psoas_break.ports import AdapterError, Choice
+from psoas_break.adapters.backends import LINUX_BSD, MACOS, WINDOWS, Candidate, every
+from psoas_break.ports import Choice, Unavailable
 
 log = logging.getLogger(__name__)
 
 ENV_VAR = "PSOAS_QUIET_DETECTORS"
-DETECTORS = (
-    "fullscreen-x11",
-    "notifications-inhibited",
-    "gnome-banners",
-    "camera-v4l2",
-    "fullscreen-macos",
-    "windows-state",
-    "camera-windows",
-    "quiet-apps",
-)
-# Which platform families each detector works on ("unix" = Linux and the BSDs).
-_FAMILIES: dict[str, frozenset[str]] = {
-    "fullscreen-x11": frozenset({"unix"}),
-    "notifications-inhibited": frozenset({"unix"}),
-    "gnome-banners": frozenset({"unix"}),
-    "camera-v4l2": frozenset({"unix"}),
-    "fullscreen-macos": frozenset({"macos"}),
-    "windows-state": frozenset({"windows"}),
-    "camera-windows": frozenset({"windows"}),
-    "quiet-apps": frozenset({"unix", "windows", "macos"}),
-}
-_ONLY_ON = {"unix": "only on Linux/BSD", "windows": "only on Windows", "macos": "only on macOS"}
 MACOS_GAP = (
     "macOS: no detector yet for camera use (not implemented; CoreMediaIO's "
     "DeviceIsRunningSomewhere property is the candidate) or Focus/Do Not Disturb (no public API)"
@@ -111,16 +91,66 @@ def close_detectors(detectors: Iterable[QuietDetector]) -> None:
             log.debug("closing quiet detector %s failed", detector.name, exc_info=True)
 
 
-def _is_wayland(env: Mapping[str, str]) -> bool:
-    return bool(env.get("WAYLAND_DISPLAY")) or env.get("XDG_SESSION_TYPE", "").lower() == "wayland"
+def _candidates(
+    env: Mapping[str, str], quiet_apps: Sequence[str], platform: str, proc_root: str,
+    video_glob: str,
+) -> tuple[Candidate[QuietDetector], ...]:
+    # Each detector module is imported only when its candidate is tried.
+    def fullscreen_x11() -> QuietDetector:
+        from psoas_break.adapters.idle import is_wayland_session
+        from psoas_break.adapters.quiet.fullscreen_x11 import X11FullscreenDetector
 
+        if is_wayland_session(env):
+            raise Unavailable("Wayland session: an X client sees only XWayland windows")
+        return X11FullscreenDetector.open(env.get("DISPLAY", ""))
 
-def _family(platform: str) -> str:
-    if platform == "win32":
-        return "windows"
-    if platform == "darwin":
-        return "macos"
-    return "unix"
+    def inhibited() -> QuietDetector:
+        from psoas_break.adapters.quiet import notifications_inhibited as ni
+
+        return ni.NotificationsInhibitedDetector.open(env)
+
+    def gnome_banners() -> QuietDetector:
+        from psoas_break.adapters.quiet import notifications_inhibited as ni
+
+        if not ni.is_gnome_desktop(env):
+            raise Unavailable("not a GNOME desktop (XDG_CURRENT_DESKTOP)")
+        return ni.GnomeBannersDetector.open(env)
+
+    def camera_v4l2() -> QuietDetector:
+        from psoas_break.adapters.quiet.camera import V4l2CameraDetector
+
+        return V4l2CameraDetector.open(video_glob, proc_root)
+
+    def fullscreen_macos() -> QuietDetector:
+        from psoas_break.adapters.quiet.fullscreen_macos import MacFullscreenDetector
+
+        return MacFullscreenDetector.open()
+
+    def windows_state() -> QuietDetector:
+        from psoas_break.adapters.quiet.windows_state import WindowsStateDetector
+
+        return WindowsStateDetector.open()
+
+    def camera_windows() -> QuietDetector:
+        from psoas_break.adapters.quiet.camera import WindowsCameraDetector
+
+        return WindowsCameraDetector.open()
+
+    def apps() -> QuietDetector:
+        from psoas_break.adapters.quiet.quiet_apps import QuietAppsDetector
+
+        return QuietAppsDetector.open(quiet_apps, proc_root, platform=platform)
+
+    return (
+        Candidate("fullscreen-x11", fullscreen_x11, LINUX_BSD),
+        Candidate("notifications-inhibited", inhibited, LINUX_BSD),
+        Candidate("gnome-banners", gnome_banners, LINUX_BSD),
+        Candidate("camera-v4l2", camera_v4l2, LINUX_BSD),
+        Candidate("fullscreen-macos", fullscreen_macos, MACOS),
+        Candidate("windows-state", windows_state, WINDOWS),
+        Candidate("camera-windows", camera_windows, WINDOWS),
+        Candidate("quiet-apps", apps),
+    )
 
 
 def make_quiet_detectors(
@@ -139,105 +169,14 @@ def make_quiet_detectors(
     """
     env = os.environ if env is None else env
     platform = platform or sys.platform
-    family = _family(platform)
-    rejected: list[tuple[str, str]] = []
-    wanted = set(DETECTORS)
-    forced = env.get(ENV_VAR, "").strip().lower()
-    if forced:
-        names = {n.strip() for n in forced.split(",") if n.strip()}
-        unknown = sorted(names - set(DETECTORS) - {"none"})
-        if unknown:
-            message = (f"{ENV_VAR} names {', '.join(unknown)}, not detectors; known: "
-                       f"{', '.join(DETECTORS)}, none")
-            log.warning("%s", message)
-            rejected.append((ENV_VAR, message))
-        wanted = names & set(DETECTORS)
-
-    def opener(name: str) -> Callable[[], QuietDetector]:
-        if name == "fullscreen-x11":
-            def open_x11() -> QuietDetector:
-                from psoas_break.adapters.quiet.fullscreen_x11 import X11FullscreenDetector
-
-                if _is_wayland(env):
-                    raise AdapterError(
-                        "Wayland session: an X client sees only XWayland windows"
-                    )
-                return X11FullscreenDetector.open(env.get("DISPLAY", ""))
-            return open_x11
-        if name == "notifications-inhibited":
-            def open_inhibited() -> QuietDetector:
-                from psoas_break.adapters.quiet.notifications_inhibited import (
-                    NotificationsInhibitedDetector,
-                )
-
-                return NotificationsInhibitedDetector.open(env)
-            return open_inhibited
-        if name == "gnome-banners":
-            def open_banners() -> QuietDetector:
-                from psoas_break.adapters.quiet.notifications_inhibited import (
-                    GnomeBannersDetector,
-                    is_gnome_desktop,
-                )
-
-                if not is_gnome_desktop(env):
-                    raise AdapterError("not a GNOME desktop (XDG_CURRENT_DESKTOP)")
-                return GnomeBannersDetector.open(env)
-            return open_banners
-        if name == "camera-v4l2":
-            def open_v4l2() -> QuietDetector:
-                from psoas_break.adapters.quiet.camera import V4l2CameraDetector
-
-                return V4l2CameraDetector.open(video_glob, proc_root)
-            return open_v4l2
-        if name == "quiet-apps":
-            def open_apps() -> QuietDetector:
-                from psoas_break.adapters.quiet.quiet_apps import QuietAppsDetector
-
-                return QuietAppsDetector.open(quiet_apps, proc_root, platform=platform)
-            return open_apps
-        if name == "fullscreen-macos":
-            def open_mac_fullscreen() -> QuietDetector:
-                from psoas_break.adapters.quiet.fullscreen_macos import MacFullscreenDetector
-
-                return MacFullscreenDetector.open()
-            return open_mac_fullscreen
-        if name == "windows-state":
-            def open_state() -> QuietDetector:
-                from psoas_break.adapters.quiet.windows_state import WindowsStateDetector
-
-                return WindowsStateDetector.open()
-            return open_state
-
-        def open_camera_windows() -> QuietDetector:
-            from psoas_break.adapters.quiet.camera import WindowsCameraDetector
-
-            return WindowsCameraDetector.open()
-        return open_camera_windows
-
-    detectors: list[QuietDetector] = []
-    for name in DETECTORS:
-        if name not in wanted:
-            rejected.append((name, f"left out by {ENV_VAR}"))
-            continue
-        families = _FAMILIES[name]
-        if family not in families:
-            rejected.append((name, _ONLY_ON[sorted(families)[0]]))  # one family here
-            continue
-        try:
-            detectors.append(opener(name)())
-        except AdapterError as exc:
-            rejected.append((name, str(exc)))
-        except Exception as exc:  # a broken detector must never stop the app
-            log.debug("quiet detector %s failed to open", name, exc_info=True)
-            rejected.append((name, f"failed: {type(exc).__name__}: {exc}"))
-    if family == "macos":
-        rejected.append(("macos", MACOS_GAP))
-    chosen = ", ".join(d.name for d in detectors) or "none"
-    return detectors, Choice("quiet", chosen, tuple(rejected))
+    candidates = _candidates(env, quiet_apps, platform, proc_root, video_glob)
+    detectors, choice = every("quiet", candidates, env_var=ENV_VAR, env=env, platform=platform)
+    if platform == "darwin":
+        choice = replace(choice, rejected=(*choice.rejected, ("macos", MACOS_GAP)))
+    return detectors, choice
 
 
 __all__ = [
-    "DETECTORS",
     "ENV_VAR",
     "QuietDetector",
     "close_detectors",

@@ -27,11 +27,11 @@ from __future__ import annotations
 
 import logging
 import os
-import sys
 import threading
 from collections.abc import Callable, Mapping, Sequence
 
-from psoas_break.ports import AdapterError, Choice, SessionWatcher
+from psoas_break.adapters.backends import LINUX_BSD, MACOS, WINDOWS, Candidate, every
+from psoas_break.ports import Choice, SessionWatcher, Unavailable
 
 log = logging.getLogger(__name__)
 
@@ -100,57 +100,66 @@ def _probe(address: str, names: Sequence[str]) -> dict[str, bool]:
     return probe_names(address, names, PROBE_TIMEOUT_S)
 
 
-def _linux(env: Mapping[str, str]) -> tuple[SessionWatcher, Choice]:
-    from psoas_break.adapters.idle._dbus_sync import session_bus_address
+def _candidates(env: Mapping[str, str]) -> tuple[Candidate[SessionWatcher], ...]:
+    # jeepney is a Linux dependency; a broken install lacks it.
+    no_jeepney = "cannot import jeepney ({}); install it: pip install 'jeepney>=0.8'"
 
-    members: list[SessionWatcher] = []
-    rejected: list[tuple[str, str]] = [("windows", "only on Windows"), ("macos", "only on macOS")]
-    try:
-        from psoas_break.adapters.session.logind import (
-            DEFAULT_SYSTEM_BUS,
-            LOGIN1_NAME,
-            LogindWatcher,
-            system_bus_address,
-        )
-        from psoas_break.adapters.session.screensaver import ScreenSaverWatcher
-    except ImportError as exc:  # jeepney is a Linux dependency; a broken install lacks it
-        reason = f"cannot import jeepney ({exc}); install it: pip install 'jeepney>=0.8'"
-        return NullSessionWatcher(), Choice(
-            "session", "none", (("logind", reason), ("screensaver", reason), *rejected)
-        )
-
-    system_address = system_bus_address(env)
-    if system_address == DEFAULT_SYSTEM_BUS and not os.path.exists(
-        DEFAULT_SYSTEM_BUS.removeprefix("unix:path=")
-    ):
-        rejected.insert(0, ("logind", "no system bus (/run/dbus/system_bus_socket is missing)"))
-    else:
+    def logind() -> SessionWatcher:
         try:
-            owners = _probe(system_address, [LOGIN1_NAME])
-        except Exception as exc:
-            rejected.insert(0, ("logind", f"cannot reach the system bus ({exc})"))
-        else:
-            if owners[LOGIN1_NAME]:
-                members.append(LogindWatcher(system_address, env.get("XDG_SESSION_ID")))
-            else:
-                rejected.insert(0, ("logind", f"no {LOGIN1_NAME} on the system bus "
-                                              "(neither systemd-logind nor elogind)"))
-
-    session_address = session_bus_address(env)
-    if session_address is None:
-        rejected.insert(0, ("screensaver", "no D-Bus session bus"))
-    else:
+            from psoas_break.adapters.session.logind import (
+                DEFAULT_SYSTEM_BUS,
+                LOGIN1_NAME,
+                LogindWatcher,
+                system_bus_address,
+            )
+        except ImportError as exc:
+            raise Unavailable(no_jeepney.format(exc)) from exc
+        address = system_bus_address(env)
+        if address == DEFAULT_SYSTEM_BUS and not os.path.exists(
+            DEFAULT_SYSTEM_BUS.removeprefix("unix:path=")
+        ):
+            raise Unavailable("no system bus (/run/dbus/system_bus_socket is missing)")
         try:
-            _probe(session_address, [])
+            owners = _probe(address, [LOGIN1_NAME])
         except Exception as exc:
-            rejected.insert(0, ("screensaver", f"cannot reach the session bus ({exc})"))
-        else:
-            members.append(ScreenSaverWatcher(session_address))
+            raise Unavailable(f"cannot reach the system bus ({exc})") from exc
+        if not owners[LOGIN1_NAME]:
+            raise Unavailable(
+                f"no {LOGIN1_NAME} on the system bus (neither systemd-logind nor elogind)"
+            )
+        return LogindWatcher(address, env.get("XDG_SESSION_ID"))
 
-    if not members:
-        return NullSessionWatcher(), Choice("session", "none", tuple(rejected))
-    composite = CompositeSessionWatcher(members)
-    return composite, Choice("session", composite.name, tuple(rejected))
+    def screensaver() -> SessionWatcher:
+        try:
+            from psoas_break.adapters.idle._dbus_sync import session_bus_address
+            from psoas_break.adapters.session.screensaver import ScreenSaverWatcher
+        except ImportError as exc:
+            raise Unavailable(no_jeepney.format(exc)) from exc
+        address = session_bus_address(env)
+        if address is None:
+            raise Unavailable("no D-Bus session bus")
+        try:
+            _probe(address, [])
+        except Exception as exc:
+            raise Unavailable(f"cannot reach the session bus ({exc})") from exc
+        return ScreenSaverWatcher(address)
+
+    def windows() -> SessionWatcher:
+        from psoas_break.adapters.session.windows import WindowsSessionWatcher
+
+        return WindowsSessionWatcher()
+
+    def macos() -> SessionWatcher:
+        from psoas_break.adapters.session.macos import MacSessionWatcher
+
+        return MacSessionWatcher.open()
+
+    return (
+        Candidate("logind", logind, LINUX_BSD),
+        Candidate("screensaver", screensaver, LINUX_BSD),
+        Candidate("windows", windows, WINDOWS),
+        Candidate("macos", macos, MACOS),
+    )
 
 
 def make_session_watcher(
@@ -161,41 +170,10 @@ def make_session_watcher(
     The watcher is not started: call `start(on_lock, on_sleep)` and, at exit, `stop()`.
     """
     env = os.environ if env is None else env
-    platform = platform or sys.platform
-    unix_rejected = (("logind", "only on Linux/BSD"), ("screensaver", "only on Linux/BSD"))
-    if platform == "win32":
-        from psoas_break.adapters.session.windows import WindowsSessionWatcher
-
-        others = (*unix_rejected, ("macos", "only on macOS"))
-        try:
-            watcher = WindowsSessionWatcher()
-        except AdapterError as exc:
-            return NullSessionWatcher(), Choice("session", "none", (("windows", str(exc)), *others))
-        except Exception as exc:  # noqa: BLE001 - a broken binding must not stop the app
-            log.warning("Windows session watcher unavailable: %s", exc, exc_info=True)
-            return NullSessionWatcher(), Choice(
-                "session", "none", (("windows", f"failed: {type(exc).__name__}: {exc}"), *others)
-            )
-        return CompositeSessionWatcher([watcher]), Choice("session", "windows", others)
-    if platform == "darwin":
-        from psoas_break.adapters.session.macos import MacSessionWatcher
-
-        others = (*unix_rejected, ("windows", "only on Windows"))
-        try:
-            mac_watcher = MacSessionWatcher.open()
-        except AdapterError as exc:
-            return NullSessionWatcher(), Choice("session", "none", (("macos", str(exc)), *others))
-        except Exception as exc:  # noqa: BLE001 - a broken binding must not stop the app
-            log.warning("macOS session watcher unavailable: %s", exc, exc_info=True)
-            return NullSessionWatcher(), Choice(
-                "session", "none", (("macos", f"failed: {type(exc).__name__}: {exc}"), *others)
-            )
-        return CompositeSessionWatcher([mac_watcher]), Choice("session", "macos", others)
-    try:
-        return _linux(env)
-    except Exception as exc:  # noqa: BLE001 - a broken watcher must not stop the app
-        log.warning("session watcher unavailable: %s", exc, exc_info=True)
-        return NullSessionWatcher(), Choice("session", "none", (("logind", str(exc)),))
+    watchers, choice = every("session", _candidates(env), env=env, platform=platform, join="+")
+    if not watchers:
+        return NullSessionWatcher(), choice
+    return CompositeSessionWatcher(watchers), choice
 
 
 __all__ = ["CompositeSessionWatcher", "NullSessionWatcher", "make_session_watcher"]

@@ -25,14 +25,15 @@ import os
 import shutil
 import sys
 import threading
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import replace
 from pathlib import Path
 
+from psoas_break.adapters.backends import LINUX_BSD, MACOS, WINDOWS, Candidate, every
 from psoas_break.adapters.speech.command import (
     ENGINES,
     CommandSpeaker,
     Engine,
-    engine_named,
     max_duration_s,
 )
 from psoas_break.adapters.speech.wav import WavStats, wav_stats
@@ -137,31 +138,38 @@ class FallbackSpeaker:
         raise Unavailable("none of the speech engines here can write audio to a file")
 
 
-def _platform_key(platform: str) -> str:
-    for key in ("linux", "freebsd", "openbsd", "netbsd", "darwin", "win32"):
-        if platform.startswith(key):
-            return key
-    return platform
+# Where plyer's tts runs one of the engines above: we run those ourselves, with a timeout.
+_PLYER_RUNS_OWN = (*LINUX_BSD, *MACOS, *WINDOWS)
+_FIX = "sudo apt install espeak-ng (or speech-dispatcher)"
 
 
-def _find_engines(
-    environ: Mapping[str, str], platform: str
-) -> tuple[list[tuple[Engine, str]], list[tuple[str, str]]]:
-    """Engines for `platform` found on PATH (with their paths), and why the others are not."""
-    found: list[tuple[Engine, str]] = []
-    rejected: list[tuple[str, str]] = []
-    key = _platform_key(platform)
+def _candidates(environ: Mapping[str, str], platform: str) -> tuple[Candidate[Speaker], ...]:
     path = environ.get("PATH", os.defpath)
-    for engine in ENGINES:
-        if key not in engine.platforms:
-            continue
-        exe = shutil.which(engine.exe, path=path)
-        if exe is None:
-            hint = f" ({engine.install_hint})" if engine.install_hint else ""
-            rejected.append((engine.name, f"`{engine.exe}` not found on PATH{hint}"))
-        else:
-            found.append((engine, exe))
-    return found, rejected
+
+    def engine_opener(engine: Engine) -> Callable[[], Speaker]:
+        def open_engine() -> Speaker:
+            exe = shutil.which(engine.exe, path=path)
+            if exe is None:
+                hint = f" ({engine.install_hint})" if engine.install_hint else ""
+                raise Unavailable(f"`{engine.exe}` not found on PATH{hint}")
+            return CommandSpeaker.for_engine(engine, exe)
+        return open_engine
+
+    def plyer() -> Speaker:
+        from psoas_break.adapters.speech.plyer_speaker import PlyerSpeaker
+
+        return PlyerSpeaker()
+
+    def plyer_runs_own() -> str | None:
+        if platform.startswith(_PLYER_RUNS_OWN):
+            return "its engines here are the ones above, run with a timeout"
+        return None
+
+    return (
+        *(Candidate(e.name, engine_opener(e), e.platforms,
+                    fix=_FIX if e.name == "spd-say" else None) for e in ENGINES),
+        Candidate("plyer", plyer, skip=plyer_runs_own),
+    )
 
 
 def make_speaker(
@@ -174,48 +182,17 @@ def make_speaker(
     `env` (default os.environ) gives PATH and PSOAS_SPEECH_BACKEND.
     """
     environ = os.environ if env is None else env
-    found, rejected = _find_engines(environ, platform)
-    wanted = environ.get(ENV_VAR, "").strip().lower()
-    known = {e.name for e in ENGINES} | {"plyer", "none"}
-    if wanted and wanted not in known:
-        message = f"{wanted!r} is not one of {', '.join(sorted(known))}; using the automatic order"
-        log.warning("%s=%s", ENV_VAR, message)
-        rejected.insert(0, (ENV_VAR, message))
-        wanted = ""
-    if wanted:
-        rejected += [(e.name, f"not used: {ENV_VAR}={wanted}") for e, _ in found
-                     if e.name != wanted]
-        found = [(e, exe) for e, exe in found if e.name == wanted]
-        if wanted not in ("plyer", "none") and not found:
-            rejected.append((wanted, f"{ENV_VAR}={wanted} but it is not installed here"))
-
-    speakers: list[Speaker] = [CommandSpeaker.for_engine(e, exe) for e, exe in found]
-    key = _platform_key(platform)
-    plyer_runs_own = key in ("linux", "freebsd", "openbsd", "netbsd", "darwin", "win32")
-    if wanted == "plyer" or (not wanted and not speakers and not plyer_runs_own):
-        try:
-            from psoas_break.adapters.speech.plyer_speaker import PlyerSpeaker
-
-            speakers.append(PlyerSpeaker())
-        except Unavailable as exc:
-            rejected.append(("plyer", str(exc)))
-    elif not wanted and plyer_runs_own:
-        rejected.append(("plyer", "its engines here are the ones above, run with a timeout"))
-
-    if wanted == "none":
-        reason = f"{ENV_VAR}=none"
-        return NullSpeaker(reason), Choice(FAMILY, "none", tuple(rejected))
+    speakers, choice = every(FAMILY, _candidates(environ, platform), env_var=ENV_VAR,
+                             env=environ, platform=platform)
     if not speakers:
-        names = ", ".join(name for name, _ in rejected if name != "plyer") or "none known"
-        reason = f"no speech engine found ({names})"
-        fix = "sudo apt install espeak-ng (or speech-dispatcher)" if key == "linux" else None
+        names = ", ".join(n for n, _ in choice.rejected if n not in ("plyer", ENV_VAR))
+        reason = f"no speech engine found ({names or 'none known'})"
         log.info("speech: none (%s)", reason)
-        return NullSpeaker(reason), Choice(FAMILY, "none", tuple(rejected), fix=fix)
-    speaker = FallbackSpeaker(speakers)
-    choice = Choice(FAMILY, speakers[0].name, tuple(rejected))
-    log.info("speech: %s (fallbacks: %s)", choice.chosen,
+        return NullSpeaker(reason), choice
+    log.info("speech: %s (fallbacks: %s)", speakers[0].name,
              ", ".join(s.name for s in speakers[1:]) or "none")
-    return speaker, choice
+    # The first engine speaks; the others are its fallbacks, not rejected ones.
+    return FallbackSpeaker(speakers), replace(choice, chosen=speakers[0].name)
 
 
 def speak_to_file(
@@ -228,14 +205,8 @@ def speak_to_file(
     """Synthesize `text` into the WAV file `path` with the first engine that can write files
     (espeak-ng, espeak, flite; say on macOS; SAPI on Windows). Honours PSOAS_SPEECH_BACKEND.
     Raises Unavailable when no such engine is installed, DeliveryFailed when it failed."""
-    environ = os.environ if env is None else env
-    found, rejected = _find_engines(environ, platform)
-    wanted = environ.get(ENV_VAR, "").strip().lower()
-    if wanted and engine_named(wanted) is not None:
-        found = [(e, exe) for e, exe in found if e.name == wanted]
-    writers = [(e, exe) for e, exe in found if e.to_file is not None]
-    if not writers:
-        missing = "; ".join(f"{n}: {r}" for n, r in rejected) or "none for this platform"
-        raise Unavailable(f"no speech engine that can write audio files ({missing})")
-    engine, exe = writers[0]
-    return CommandSpeaker.for_engine(engine, exe).to_file(text, Path(path))
+    speaker, _choice = make_speaker(env, platform=platform)
+    if isinstance(speaker, NullSpeaker):
+        raise Unavailable(f"no speech engine that can write audio files ({speaker.reason})")
+    assert isinstance(speaker, FallbackSpeaker)
+    return speaker.to_file(text, Path(path))

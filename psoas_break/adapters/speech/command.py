@@ -76,11 +76,6 @@ ENGINES: tuple[Engine, ...] = (
 )
 
 
-def engine_named(name: str) -> Engine | None:
-    """The engine called `name`, or None."""
-    return next((e for e in ENGINES if e.name == name), None)
-
-
 def max_duration_s(text: str) -> float:
     """How long speaking `text` may take before it counts as stuck."""
     return min(MAX_TIMEOUT_S, BASE_TIMEOUT_S + TIMEOUT_PER_CHAR_S * len(text))

@@ -3,7 +3,8 @@
 Order: appindicator (StatusNotifierItem + dbusmenu: GNOME with the AppIndicator extension, KDE,
 XFCE, Cinnamon, MATE), then gtk (XEmbed via Gtk.StatusIcon), then xorg (XEmbed with python-xlib,
 no menu: left click = "Take a break now"). `PSOAS_TRAY_BACKEND` (or pystray's own
-`PYSTRAY_BACKEND`) forces one. On Windows and macOS pystray's native backend is used.
+`PYSTRAY_BACKEND`) forces one (also "dummy": pystray's icon that shows nothing). On Windows
+and macOS pystray's native backend is used.
 
 Nothing here imports pystray or GTK: the checks are cheap so `doctor` can run them, and the
 tray module imports pystray only after the backend is chosen.
@@ -12,10 +13,11 @@ tray module imports pystray only after the backend is chosen.
 from __future__ import annotations
 
 import os
-import sys
 from collections.abc import Mapping
+from dataclasses import replace
 
-from psoas_break.ports import Choice
+from psoas_break.adapters.backends import LINUX_BSD, MACOS, WINDOWS, Candidate, first
+from psoas_break.ports import Choice, Unavailable
 
 LINUX_ORDER = ("appindicator", "gtk", "xorg")
 APT_FIX = (
@@ -65,67 +67,66 @@ def _session_bus_has(name: str, env: Mapping[str, str]) -> bool | None:
         bus.close()
 
 
-def _display_reason(env: Mapping[str, str]) -> str | None:
+def _has_display(env: Mapping[str, str]) -> None:
     if not env.get("DISPLAY"):
         if env.get("WAYLAND_DISPLAY"):
-            return "no X display (a Wayland session without XWayland)"
-        return "no display (DISPLAY is not set)"
-    return None
+            raise Unavailable("no X display (a Wayland session without XWayland)")
+        raise Unavailable("no display (DISPLAY is not set)")
 
 
-def check_backend(name: str, env: Mapping[str, str]) -> str | None:
-    """None if backend `name` can work here, else the reason it cannot."""
-    if name == "appindicator":
-        ayatana = _has_typelib("AyatanaAppIndicator3", "0.1")
-        if not (ayatana or _has_typelib("AppIndicator3", "0.1")):
-            return f"AyatanaAppIndicator3 introspection data missing ({APT_FIX})"
-        if not _has_typelib("Gtk", "3.0"):
-            return f"GTK 3 introspection data missing ({APT_FIX})"
+def _has_gtk() -> None:
+    if not _has_typelib("Gtk", "3.0"):
+        raise Unavailable(f"GTK 3 introspection data missing ({APT_FIX})")
+
+
+def _candidates(env: Mapping[str, str]) -> tuple[Candidate[str], ...]:
+    # Each check only looks: pystray itself is imported once the backend is chosen.
+    def appindicator() -> str:
+        if not (_has_typelib("AyatanaAppIndicator3", "0.1")
+                or _has_typelib("AppIndicator3", "0.1")):
+            raise Unavailable(f"AyatanaAppIndicator3 introspection data missing ({APT_FIX})")
+        _has_gtk()
         if not env.get("DISPLAY") and not env.get("WAYLAND_DISPLAY"):
-            return "no display"
+            raise Unavailable("no display")
         watcher = _session_bus_has("org.kde.StatusNotifierWatcher", env)
         if watcher is None:
-            return "no D-Bus session bus"
+            raise Unavailable("no D-Bus session bus")
         if not watcher:
-            return ("no StatusNotifierWatcher on the session bus (no panel shows AppIndicator "
-                    "icons; on GNOME install the AppIndicator extension)")
-        return None
-    if name == "gtk":
-        if not _has_typelib("Gtk", "3.0"):
-            return f"GTK 3 introspection data missing ({APT_FIX})"
-        return _display_reason(env)
-    if name == "xorg":
-        reason = _display_reason(env)
-        if reason:
-            return reason
+            raise Unavailable("no StatusNotifierWatcher on the session bus (no panel shows "
+                              "AppIndicator icons; on GNOME install the AppIndicator extension)")
+        return "appindicator"
+
+    def gtk() -> str:
+        _has_gtk()
+        _has_display(env)
+        return "gtk"
+
+    def xorg() -> str:
+        _has_display(env)
         try:
             import Xlib.display
 
             Xlib.display.Display(env.get("DISPLAY")).close()
         except Exception as exc:
-            return f"cannot open the X display: {exc}"
-        return None
-    if name in ("win32", "darwin", "dummy"):
-        return None
-    return f"unknown tray backend {name!r}; use one of appindicator, gtk, xorg"
+            raise Unavailable(f"cannot open the X display: {exc}") from exc
+        return "xorg"
+
+    return (
+        Candidate("appindicator", appindicator, LINUX_BSD),
+        Candidate("gtk", gtk, LINUX_BSD),
+        Candidate("xorg", xorg, LINUX_BSD),
+        Candidate("win32", lambda: "win32", WINDOWS),
+        Candidate("darwin", lambda: "darwin", MACOS),
+        # pystray's icon that shows nothing: only when asked for (tests, scripts).
+        Candidate("dummy", lambda: "dummy", skip=lambda: "only when PSOAS_TRAY_BACKEND=dummy"),
+    )
 
 
-def choose_backend(env: Mapping[str, str] | None = None) -> Choice:
+def choose_backend(env: Mapping[str, str] | None = None, *, platform: str | None = None) -> Choice:
     """Pick the tray backend; `Choice.chosen` is "none" when nothing can work."""
     env = os.environ if env is None else env
-    if sys.platform == "win32":
-        return Choice("tray", "win32")
-    if sys.platform == "darwin":
-        return Choice("tray", "darwin")
-    forced = env.get("PSOAS_TRAY_BACKEND") or env.get("PYSTRAY_BACKEND")
-    candidates = (forced,) if forced else LINUX_ORDER
-    rejected: list[tuple[str, str]] = []
-    for name in candidates:
-        reason = check_backend(name, env)
-        if reason is None:
-            return Choice("tray", name, tuple(rejected))
-        rejected.append((name, reason))
-    fix = None
-    if any("introspection" in r for _, r in rejected):
-        fix = APT_FIX
-    return Choice("tray", "none", tuple(rejected), fix)
+    _chosen, choice = first("tray", _candidates(env), lambda: "none", env=env, platform=platform,
+                            env_var=("PSOAS_TRAY_BACKEND", "PYSTRAY_BACKEND"))
+    if choice.chosen == "none" and any("introspection" in r for _, r in choice.rejected):
+        return replace(choice, fix=APT_FIX)
+    return choice
