@@ -43,7 +43,7 @@ def _format(value: Any) -> str:
 def run(
     args: argparse.Namespace,
     paths: AppPaths,
-    notify_app: Callable[[], None] | None = None,
+    notify_app: Callable[[], object] | None = None,
 ) -> int:
     """Carry out one `config` action; `notify_app` tells a running app to reload settings."""
     store = SettingsStore(paths.settings_file, paths.site_settings_files)

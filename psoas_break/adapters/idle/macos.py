@@ -20,6 +20,7 @@ import logging
 import re
 import subprocess
 import sys
+from typing import Any
 
 from psoas_break.ports import Unavailable
 
@@ -45,6 +46,13 @@ class MacIdleSource:
     """IdleSource over IOKit's HIDIdleTime property, via ctypes (no subprocess)."""
 
     name = "macos"
+    # Declared here: mypy checks this module as Linux, where the code after the platform check
+    # in __init__ is unreachable and the attributes would have no type.
+    _iokit: Any
+    _cf: Any
+    _service: int
+    _key: Any
+    _number_type: int
 
     def __init__(self) -> None:
         if sys.platform != "darwin":
@@ -120,6 +128,7 @@ class IoregIdleSource:
     """Fallback IdleSource: one `ioreg` run per poll, parsed by `parse_ioreg_hid_idle_ns`."""
 
     name = "macos-ioreg"
+    _timeout_s: float
 
     def __init__(self, timeout_s: float = 2.0) -> None:
         if sys.platform != "darwin":

@@ -16,6 +16,7 @@ from __future__ import annotations
 import ctypes
 import logging
 import sys
+from typing import Any
 
 from psoas_break.ports import Unavailable
 
@@ -47,6 +48,11 @@ class WindowsIdleSource:
     """IdleSource over GetLastInputInfo (user32) and GetTickCount64 (kernel32)."""
 
     name = "windows"
+    # Declared here: mypy checks this module as Linux, where the code after the platform check
+    # in __init__ is unreachable and the attributes would have no type.
+    _user32: Any
+    _kernel32: Any
+    _info: _LASTINPUTINFO
 
     def __init__(self) -> None:
         windll = getattr(ctypes, "windll", None)

@@ -38,8 +38,8 @@ class PlyerNotifier:
 
     def __init__(self, *, app_name: str = "psoas-break") -> None:
         try:
-            from plyer import notification  # type: ignore[import-untyped]
-            from plyer.facades import (  # type: ignore[import-untyped]
+            from plyer import notification
+            from plyer.facades import (
                 Notification as Facade,
             )
         except ImportError as exc:
@@ -79,7 +79,7 @@ class PlyerNotifier:
                 # dbus-python keeps its shared session connection even when the bus is gone;
                 # dropping it lets the next call connect again.
                 try:
-                    import dbus  # type: ignore[import-untyped]
+                    import dbus
 
                     dbus.SessionBus().close()
                 except Exception:  # noqa: BLE001

@@ -19,8 +19,8 @@ class PlyerSpeaker:
 
     def __init__(self) -> None:
         try:
-            from plyer import tts  # type: ignore[import-untyped]
-            from plyer.facades import TTS  # type: ignore[import-untyped]
+            from plyer import tts
+            from plyer.facades import TTS
         except ImportError as exc:
             raise Unavailable(f"plyer is not installed: {exc}") from exc
         impl = object.__getattribute__(tts, "_ensure_obj")()
