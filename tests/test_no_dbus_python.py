@@ -1,17 +1,17 @@
 """The app's synchronous D-Bus users run on jeepney, never on Debian's dbus-python.
 
 `import dbus` costs ~1.3 MiB RSS plus libdbus in a tray app whose idle footprint matters. The
-synchronous bus (psoas_break/adapters/idle/_dbus_sync.py: the Mutter and ScreenSaver idle
-sources, the notifications-inhibited quiet detector) and the tray's StatusNotifierWatcher check
-now use jeepney, which the app loads anyway. Checked in a fresh interpreter against the real
+app's D-Bus layer (psoas_break/adapters/dbus.py), used by the Mutter and ScreenSaver idle
+sources, the notifications-inhibited quiet detector and the tray's StatusNotifierWatcher check,
+is built on jeepney, which the app loads anyway. Checked in a fresh interpreter against the real
 private desktop (bus daemon + fake services as separate processes), with a control showing the
 check does see dbus-python when something imports it. plyer's own lazy `import dbus` (only when
 the plyer notifier is used) is out of scope.
 
-The rest of the file checks the port keeps SyncBus's behaviour with real processes: a hung
-service gives NoReply within the timeout and the connection survives it; a bus daemon that dies
-gives Disconnected and the next call reconnects to the new daemon; a frozen daemon cannot hold
-`open` past its connect timeout; variants come back unwrapped, as dbus-python gave them.
+The rest of the file checks the layer's calls behave as these users need, with real processes: a
+hung service gives NoReply within the timeout and the connection survives it; a bus daemon that
+dies gives Disconnected and the next call reconnects to the new daemon; a frozen daemon cannot
+hold `open` past its connect timeout; variants come back unwrapped, as dbus-python gave them.
 """
 
 from __future__ import annotations
@@ -27,11 +27,11 @@ from pathlib import Path
 
 import pytest
 
-from psoas_break.adapters.idle._dbus_sync import (
+from psoas_break.adapters.dbus import (
     ERROR_DISCONNECTED,
     ERROR_NO_REPLY,
+    Bus,
     CallFailed,
-    SyncBus,
     plain_body,
 )
 from psoas_break.adapters.idle.mutter import MutterIdleSource
@@ -114,7 +114,7 @@ def test_idle_quiet_and_tray_checks_never_load_dbus_python(desktop: DesktopSessi
     assert out["jeepney"] is True  # the jeepney path really ran
 
 
-# ---- SyncBus on jeepney: the behaviour callers rely on ----------------------------------------
+# ---- Bus calls on jeepney: the behaviour callers rely on ----------------------------------------
 
 
 def test_reply_bodies_unwrap_variants_at_every_depth() -> None:
@@ -130,7 +130,7 @@ def test_reply_bodies_unwrap_variants_at_every_depth() -> None:
 
 def test_calls_return_plain_values_and_translate_errors(desktop: DesktopSession) -> None:
     monitor = desktop.start_mutter_idle_monitor(idle_ms=4_000)
-    bus = SyncBus.open(desktop.env)
+    bus = Bus.open(desktop.env)
     try:
         (credentials,) = bus.call(*DBUS, "GetConnectionCredentials", "s",
                                   ("org.gnome.Mutter.IdleMonitor",))
@@ -155,7 +155,7 @@ def test_a_hung_service_gives_no_reply_in_time_and_the_connection_survives(
     desktop: DesktopSession,
 ) -> None:
     monitor = desktop.start_mutter_idle_monitor(idle_ms=1_000)
-    bus = SyncBus.open(desktop.env)
+    bus = Bus.open(desktop.env)
     source = MutterIdleSource(bus)
     try:
         assert source.idle_seconds() == pytest.approx(1.0)
@@ -224,7 +224,7 @@ def test_a_lost_bus_gives_disconnected_and_a_later_call_reconnects(
 ) -> None:
     lone = _LoneBus(desktop, tmp_path)
     lone.start()
-    bus = SyncBus.open(lone.env, reconnect_every_s=0.0)
+    bus = Bus.open(lone.env, reconnect_every_s=0.0)
     try:
         (first_id,) = bus.call(*DBUS, "GetId")
         lone.stop()
@@ -247,7 +247,7 @@ def test_a_lost_bus_is_retried_at_most_once_per_interval(
 ) -> None:
     lone = _LoneBus(desktop, tmp_path)
     lone.start()
-    bus = SyncBus.open(lone.env, reconnect_every_s=3600.0)
+    bus = Bus.open(lone.env, reconnect_every_s=3600.0)
     try:
         bus.call(*DBUS, "GetId")
         lone.stop()
@@ -271,7 +271,7 @@ def test_a_frozen_bus_daemon_cannot_hold_open_or_the_tray_check(
     try:
         started = time.monotonic()
         with pytest.raises(Unavailable, match="no answer within 0.5 s"):
-            SyncBus.open(lone.env, connect_timeout_s=0.5)
+            Bus.open(lone.env, connect_timeout_s=0.5)
         assert time.monotonic() - started < 5.0
         started = time.monotonic()
         assert _session_bus_has("org.kde.StatusNotifierWatcher", lone.env) is None

@@ -1,10 +1,11 @@
 """Screen lock and suspend signals through the real D-Bus watchers.
 
 Real here: a private system bus with a fake org.freedesktop.login1 process, a private session
-bus with fake screensaver processes (tests/desktop/logind.py, idle.py), and the watchers' own
-threads with their blocking jeepney connections. The callbacks record into a list, as the
-runtime's post to its queue. The import checks run a fresh interpreter, because the point is
-what a real process ends up loading (asyncio + dbus_fast cost ~12 MiB RSS in the idle tray).
+bus with fake screensaver processes (tests/desktop/logind.py, idle.py), and the receiver threads
+of the app's jeepney connections (psoas_break/adapters/dbus.py), one per bus. The callbacks
+record into a list, as the runtime's post to its queue. The import checks run a fresh
+interpreter, because the point is what a real process ends up loading (asyncio + dbus_fast cost
+~12 MiB RSS in the idle tray).
 """
 
 from __future__ import annotations
@@ -26,6 +27,14 @@ from psoas_break.adapters.session.logind import LogindWatcher
 from psoas_break.adapters.session.screensaver import ScreenSaverWatcher
 from tests.desktop import DesktopSession, wait_for
 from tests.desktop.logind import SESSION_PATH
+
+# The receiver threads of the app's shared connections (psoas_break/adapters/dbus.py).
+SYSTEM_THREAD = "psoas-dbus-system"
+SESSION_THREAD = "psoas-dbus-session"
+
+
+def _bus_threads() -> list[str]:
+    return [t.name for t in threading.enumerate() if t.name in (SYSTEM_THREAD, SESSION_THREAD)]
 
 
 class Recorder:
@@ -90,8 +99,8 @@ def test_logind_suspend_and_session_lock_reach_the_callbacks(desktop: DesktopSes
         rec.wait(("sleep", True), ("sleep", False), ("lock", True))
         logind.unlock()
         rec.wait(("sleep", True), ("sleep", False), ("lock", True), ("lock", False))
-        # The callbacks run on the watcher's own thread, never the caller's.
-        assert rec.threads == {"psoas-logind-watch"}
+        # The callbacks run on the system bus's receiver thread, never the caller's.
+        assert rec.threads == {SYSTEM_THREAD}
     finally:
         watcher.stop()
 
@@ -161,13 +170,14 @@ def test_the_watcher_survives_its_services_going_away(desktop: DesktopSession) -
 
 def test_stop_ends_the_watcher_threads(desktop: DesktopSession) -> None:
     desktop.start_logind()
+    before = _bus_threads()
     rec = Recorder()
     watcher = _started(desktop, rec)
-    names = {t.name for t in threading.enumerate()}
-    assert {"psoas-logind-watch", "psoas-screensaver-watch"} <= names
+    started = _bus_threads()
+    assert started.count(SYSTEM_THREAD) == before.count(SYSTEM_THREAD) + 1
+    assert started.count(SESSION_THREAD) == before.count(SESSION_THREAD) + 1
     watcher.stop()
-    names = {t.name for t in threading.enumerate()}
-    assert not {"psoas-logind-watch", "psoas-screensaver-watch"} & names
+    assert _bus_threads() == before
     watcher.stop()  # idempotent
 
 
@@ -277,6 +287,7 @@ def test_the_watcher_reconnects_when_the_bus_daemon_itself_restarts(
         )
 
     daemon = start_daemon()
+    before = _bus_threads()
     rec = Recorder()
     watcher = ScreenSaverWatcher(address)
     watcher.start(rec.on_lock, rec.on_sleep)
@@ -292,7 +303,7 @@ def test_the_watcher_reconnects_when_the_bus_daemon_itself_restarts(
         rec.wait(("lock", True), ("lock", False))
     finally:
         watcher.stop()
-    assert "psoas-screensaver-watch" not in {t.name for t in threading.enumerate()}
+    assert _bus_threads() == before
 
 
 # ---- what the watchers cost: no asyncio, no dbus_fast --------------------------------------
@@ -327,7 +338,7 @@ def test_the_check_sees_asyncio_when_something_imports_it() -> None:
 def test_importing_the_session_watchers_loads_neither_asyncio_nor_dbus_fast() -> None:
     code = """
 import psoas_break.adapters.session
-import psoas_break.adapters.session._dbus_watch
+import psoas_break.adapters.dbus
 import psoas_break.adapters.session.logind
 import psoas_break.adapters.session.screensaver
 import psoas_break.adapters.session.macos
@@ -364,12 +375,12 @@ watcher.stop()
 
 
 def test_the_idle_sources_load_neither_asyncio_nor_dbus_fast(desktop: DesktopSession) -> None:
-    # The idle sources use jeepney (SyncBus) and ctypes: check it stays so.
+    # The idle sources use jeepney (psoas_break.adapters.dbus) and ctypes: check it stays so.
     desktop.start_screensaver(flavor="kde", idle_ms=1500)
     desktop.start_mutter_idle_monitor(idle_ms=2500)
     code = """
 import os
-import psoas_break.adapters.idle._dbus_sync
+import psoas_break.adapters.dbus
 from psoas_break.adapters.idle import make_idle_source
 
 for backend in ("x11", "mutter", "screensaver"):

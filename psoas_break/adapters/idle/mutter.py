@@ -1,8 +1,7 @@
 """Idle time from GNOME's Mutter: `org.gnome.Mutter.IdleMonitor.GetIdletime()` (milliseconds).
 
 Works on GNOME on X11 and on Wayland (Mutter sees every input, unlike XScreenSaver under
-Wayland). One synchronous session-bus call per poll on a kept-open connection; see
-`_dbus_sync`.
+Wayland). One session-bus call per poll on the shared connection (psoas_break.adapters.dbus).
 
 Contract: `MutterIdleSource.open(env)` raises `Unavailable` with a plain reason when the bus or
 the service does not answer; `idle_seconds()` returns seconds or None (service gone, timeout).
@@ -13,7 +12,7 @@ from __future__ import annotations
 import logging
 from collections.abc import Mapping
 
-from psoas_break.adapters.idle._dbus_sync import CallFailed, SyncBus
+from psoas_break.adapters.dbus import Bus, CallFailed
 from psoas_break.ports import Unavailable
 
 log = logging.getLogger(__name__)
@@ -28,14 +27,14 @@ class MutterIdleSource:
 
     name = "mutter"
 
-    def __init__(self, bus: SyncBus) -> None:
+    def __init__(self, bus: Bus) -> None:
         self._bus = bus
         self._failing = False
 
     @classmethod
     def open(cls, env: Mapping[str, str]) -> MutterIdleSource:
         """Connect and make one call; raises Unavailable when Mutter does not answer."""
-        bus = SyncBus.open(env)
+        bus = Bus.open(env)
         source = cls(bus)
         try:
             source._read_ms()
@@ -65,5 +64,5 @@ class MutterIdleSource:
         return max(0, idle_ms) / 1000.0
 
     def close(self) -> None:
-        """Close the bus connection."""
+        """Release the bus connection."""
         self._bus.close()

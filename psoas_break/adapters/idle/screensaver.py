@@ -29,7 +29,7 @@ import logging
 import os
 from collections.abc import Mapping
 
-from psoas_break.adapters.idle._dbus_sync import CallFailed, SyncBus
+from psoas_break.adapters.dbus import Bus, CallFailed
 from psoas_break.ports import Unavailable
 
 log = logging.getLogger(__name__)
@@ -93,7 +93,7 @@ class ScreenSaverIdleSource:
 
     name = "screensaver"
 
-    def __init__(self, bus: SyncBus, path: str, unit: str, unit_reason: str) -> None:
+    def __init__(self, bus: Bus, path: str, unit: str, unit_reason: str) -> None:
         self._bus = bus
         self._path = path
         self.unit = unit
@@ -107,7 +107,7 @@ class ScreenSaverIdleSource:
             decide_unit(env.get(UNIT_ENV), None, None)
         except ValueError as exc:
             raise Unavailable(str(exc)) from None
-        bus = SyncBus.open(env)
+        bus = Bus.open(env)
         try:
             path = cls._probe(bus)
             program = _program_of(bus.owner_pid(BUS_NAME))
@@ -121,7 +121,7 @@ class ScreenSaverIdleSource:
         return cls(bus, path, unit, why)
 
     @staticmethod
-    def _probe(bus: SyncBus) -> str:
+    def _probe(bus: Bus) -> str:
         last: CallFailed | None = None
         for path in OBJECT_PATHS:
             try:
@@ -154,5 +154,5 @@ class ScreenSaverIdleSource:
         return value / 1000.0 if self.unit == "ms" else float(value)
 
     def close(self) -> None:
-        """Close the bus connection."""
+        """Release the bus connection."""
         self._bus.close()

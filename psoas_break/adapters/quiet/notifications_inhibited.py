@@ -5,9 +5,8 @@ Two sources, each asked only when a prompt is due:
 - `NotificationsInhibitedDetector`: the `Inhibited` property of org.freedesktop.Notifications
   (Desktop Notifications spec 1.2+: "do not disturb" on servers that have it, e.g. KDE
   Plasma), or else dunst's own `paused` property (org.dunstproject.cmd0; dunst 1.9 says it
-  implements spec 1.2 but has no `Inhibited`, measured). One Properties.Get on a private,
-  main-loop-less session-bus connection (jeepney via
-  `psoas_break.adapters.idle._dbus_sync.SyncBus`) with a short timeout.
+  implements spec 1.2 but has no `Inhibited`, measured). One Properties.Get with a short
+  timeout on the app's shared session-bus connection (psoas_break.adapters.dbus).
 - `GnomeBannersDetector`: GNOME's own switch, `org.gnome.desktop.notifications show-banners`
   (false = Do Not Disturb in GNOME's calendar menu). GNOME Shell does not export `Inhibited`,
   so this is the only signal there. Read with one `gsettings get` (1 s timeout): a
@@ -27,7 +26,7 @@ import shutil
 import subprocess
 from collections.abc import Mapping
 
-from psoas_break.adapters.idle._dbus_sync import CallFailed, SyncBus
+from psoas_break.adapters.dbus import Bus, CallFailed
 from psoas_break.ports import Unavailable
 
 log = logging.getLogger(__name__)
@@ -66,7 +65,7 @@ class NotificationsInhibitedDetector:
 
     name = "notifications-inhibited"
 
-    def __init__(self, bus: SyncBus, timeout_s: float = DEFAULT_TIMEOUT_S) -> None:
+    def __init__(self, bus: Bus, timeout_s: float = DEFAULT_TIMEOUT_S) -> None:
         self._bus = bus
         self._timeout_s = timeout_s
         self._order = list(INHIBIT_PROPERTIES)
@@ -81,7 +80,7 @@ class NotificationsInhibitedDetector:
         answers without any of the properties. No server at all is accepted: one may start
         later (autostart races at login).
         """
-        detector = cls(SyncBus.open(env), timeout_s)
+        detector = cls(Bus.open(env), timeout_s)
         try:
             detector._read()
         except CallFailed as exc:
@@ -141,7 +140,7 @@ class NotificationsInhibitedDetector:
         return (REASON,) if self.inhibited() else ()
 
     def close(self) -> None:
-        """Close the bus connection."""
+        """Release the bus connection."""
         self._bus.close()
 
 

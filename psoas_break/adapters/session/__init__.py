@@ -5,8 +5,8 @@ that works here into one `CompositeSessionWatcher`:
 - logind (system bus): PrepareForSleep, and our session's Lock/Unlock and LockedHint;
 - screensaver (session bus): ActiveChanged from org.freedesktop.ScreenSaver and
   org.gnome.ScreenSaver.
-Both listen with jeepney's blocking I/O on plain threads: nothing here imports asyncio or
-dbus_fast, which would cost ~12 MiB RSS in an otherwise idle tray app (see _dbus_watch.py).
+Both listen on the app's shared jeepney connections (psoas_break.adapters.dbus): nothing here
+imports asyncio or dbus_fast, which would cost ~12 MiB RSS in an otherwise idle tray app.
 Windows: `WindowsSessionWatcher` (WTS lock notifications + power broadcasts, session/windows.py).
 macOS: `MacSessionWatcher` (distributed screenIsLocked/Unlocked notifications + IOKit
 sleep/wake, session/macos.py). Nothing works: `NullSessionWatcher`.
@@ -93,9 +93,9 @@ class CompositeSessionWatcher:
 def _probe(address: str, names: Sequence[str]) -> dict[str, bool]:
     """Connect to the bus at `address` and ask NameHasOwner for each name; raises on failure.
 
-    Bounded by PROBE_TIMEOUT_S whatever the bus does (see `_dbus_watch.probe_names`).
+    Bounded by PROBE_TIMEOUT_S whatever the bus does (see `adapters.dbus.probe_names`).
     """
-    from psoas_break.adapters.session._dbus_watch import probe_names
+    from psoas_break.adapters.dbus import probe_names
 
     return probe_names(address, names, PROBE_TIMEOUT_S)
 
@@ -106,12 +106,8 @@ def _candidates(env: Mapping[str, str]) -> tuple[Candidate[SessionWatcher], ...]
 
     def logind() -> SessionWatcher:
         try:
-            from psoas_break.adapters.session.logind import (
-                DEFAULT_SYSTEM_BUS,
-                LOGIN1_NAME,
-                LogindWatcher,
-                system_bus_address,
-            )
+            from psoas_break.adapters.dbus import DEFAULT_SYSTEM_BUS, system_bus_address
+            from psoas_break.adapters.session.logind import LOGIN1_NAME, LogindWatcher
         except ImportError as exc:
             raise Unavailable(no_jeepney.format(exc)) from exc
         address = system_bus_address(env)
@@ -131,7 +127,7 @@ def _candidates(env: Mapping[str, str]) -> tuple[Candidate[SessionWatcher], ...]
 
     def screensaver() -> SessionWatcher:
         try:
-            from psoas_break.adapters.idle._dbus_sync import session_bus_address
+            from psoas_break.adapters.dbus import session_bus_address
             from psoas_break.adapters.session.screensaver import ScreenSaverWatcher
         except ImportError as exc:
             raise Unavailable(no_jeepney.format(exc)) from exc

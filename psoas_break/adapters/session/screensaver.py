@@ -9,21 +9,21 @@ locked, or blanked on the way to locking; either way nobody is at the keyboard.
 
 from __future__ import annotations
 
-from psoas_break.adapters.session._dbus_watch import DBusSignalWatcher, Signal
+from psoas_break.adapters.dbus import Bus, Signal
+from psoas_break.adapters.session._bus_watcher import BusWatcher
 
 INTERFACES = ("org.freedesktop.ScreenSaver", "org.gnome.ScreenSaver")
 
 
-class ScreenSaverWatcher(DBusSignalWatcher):
+class ScreenSaverWatcher(BusWatcher):
     """SessionWatcher over ActiveChanged from the freedesktop and GNOME screensavers."""
 
     name = "screensaver"
 
-    def match_rules(self) -> list[str]:
-        return [
-            f"type='signal',interface='{iface}',member='ActiveChanged'" for iface in INTERFACES
-        ]
+    def listen(self, bus: Bus) -> None:
+        for iface in INTERFACES:
+            bus.subscribe(self._active_changed, interface=iface, member="ActiveChanged")
 
-    def handle(self, signal: Signal) -> None:
-        if signal.interface in INTERFACES and signal.member == "ActiveChanged" and signal.body:
-            self.emit_lock(bool(signal.body[0]))
+    def _active_changed(self, signal: Signal) -> None:
+        if signal.body:
+            self.on_lock(bool(signal.body[0]))

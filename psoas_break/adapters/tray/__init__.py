@@ -43,24 +43,21 @@ def _has_typelib(namespace: str, version: str) -> bool:
 def _session_bus_has(name: str, env: Mapping[str, str]) -> bool | None:
     """True/False when the session bus answers NameHasOwner(name); None if no bus.
 
-    One private, short-lived jeepney connection (2 s to connect, 2 s for the call), closed
-    before returning. Only DBUS_SESSION_BUS_ADDRESS counts: without it this says None rather
-    than guess, and jeepney never autolaunches a bus through X11 the way libdbus would.
+    On the app's shared session-bus connection (psoas_break.adapters.dbus; 2 s to connect
+    when there is none yet, 2 s for the call). Only DBUS_SESSION_BUS_ADDRESS counts: without
+    it this says None rather than guess, and jeepney never autolaunches a bus through X11 the
+    way libdbus would.
     """
     if not env.get("DBUS_SESSION_BUS_ADDRESS"):
         return None
     try:
-        from psoas_break.adapters.idle._dbus_sync import SyncBus
+        from psoas_break.adapters.dbus import Bus
 
-        bus = SyncBus.open(env, connect_timeout_s=2.0)
+        bus = Bus.open(env, connect_timeout_s=2.0)
     except Exception:  # no bus, no jeepney: the caller reports "no D-Bus session bus"
         return None
     try:
-        (has,) = bus.call(
-            "org.freedesktop.DBus", "/org/freedesktop/DBus", "org.freedesktop.DBus",
-            "NameHasOwner", "s", (name,), timeout_s=2.0,
-        )
-        return bool(has)
+        return bus.name_has_owner(name, timeout_s=2.0)
     except Exception:
         return None
     finally:
