@@ -37,7 +37,7 @@ from psoas_break.adapters.dbus import (
 from psoas_break.adapters.idle.mutter import MutterIdleSource
 from psoas_break.adapters.tray import _session_bus_has
 from psoas_break.ports import Unavailable
-from tests.desktop import DesktopSession, wait_for
+from tests.desktop import DesktopSession, LoneBus
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
 DBUS_PYTHON_MODULES = ("dbus", "_dbus_bindings")
@@ -178,51 +178,11 @@ def test_a_hung_service_gives_no_reply_in_time_and_the_connection_survives(
         source.close()
 
 
-_LONE_BUS_CONFIG = """<!DOCTYPE busconfig PUBLIC
- "-//freedesktop//DTD D-Bus Bus Configuration 1.0//EN"
- "http://www.freedesktop.org/standards/dbus/1.0/busconfig.dtd">
-<busconfig>
-  <type>session</type>
-  <listen>unix:path={socket}</listen>
-  <auth>EXTERNAL</auth>
-  <policy context="default">
-    <allow send_destination="*" eavesdrop="true"/>
-    <allow eavesdrop="true"/>
-    <allow own="*"/>
-  </policy>
-</busconfig>
-"""
-
-
-class _LoneBus:
-    """A bus daemon of the test's own (the session's buses must outlive the test)."""
-
-    def __init__(self, desktop: DesktopSession, folder: Path) -> None:
-        self.desktop = desktop
-        self.socket_path = folder / "bus"
-        self.config = folder / "bus.conf"
-        self.config.write_text(_LONE_BUS_CONFIG.format(socket=self.socket_path))
-        self.env = {"DBUS_SESSION_BUS_ADDRESS": f"unix:path={self.socket_path}"}
-        self.proc: subprocess.Popen[bytes] | None = None
-
-    def start(self) -> None:
-        self.socket_path.unlink(missing_ok=True)
-        self.proc = self.desktop.spawn(
-            ["dbus-daemon", f"--config-file={self.config}", "--nofork", "--nopidfile"],
-            name="lone-bus",
-        )
-        wait_for(self.socket_path.exists, timeout_s=10, what="the bus socket")
-
-    def stop(self) -> None:
-        assert self.proc is not None
-        self.desktop.stop(self.proc)
-
-
 @pytest.mark.timeout(60)
 def test_a_lost_bus_gives_disconnected_and_a_later_call_reconnects(
     desktop: DesktopSession, tmp_path: Path
 ) -> None:
-    lone = _LoneBus(desktop, tmp_path)
+    lone = LoneBus(desktop, tmp_path)
     lone.start()
     bus = Bus.open(lone.env, reconnect_every_s=0.0)
     try:
@@ -245,7 +205,7 @@ def test_a_lost_bus_gives_disconnected_and_a_later_call_reconnects(
 def test_a_lost_bus_is_retried_at_most_once_per_interval(
     desktop: DesktopSession, tmp_path: Path
 ) -> None:
-    lone = _LoneBus(desktop, tmp_path)
+    lone = LoneBus(desktop, tmp_path)
     lone.start()
     bus = Bus.open(lone.env, reconnect_every_s=3600.0)
     try:
@@ -264,7 +224,7 @@ def test_a_lost_bus_is_retried_at_most_once_per_interval(
 def test_a_frozen_bus_daemon_cannot_hold_open_or_the_tray_check(
     desktop: DesktopSession, tmp_path: Path
 ) -> None:
-    lone = _LoneBus(desktop, tmp_path)
+    lone = LoneBus(desktop, tmp_path)
     lone.start()
     assert lone.proc is not None
     os.kill(lone.proc.pid, signal.SIGSTOP)

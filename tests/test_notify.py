@@ -5,7 +5,6 @@ worker against the recording org.freedesktop.Notifications server on a private s
 from __future__ import annotations
 
 import json
-import socket
 import subprocess
 import sys
 import threading
@@ -24,7 +23,7 @@ from psoas_break.adapters.notify import (
 )
 from psoas_break.adapters.notify.dbus_notifier import DbusNotifier
 from psoas_break.ports import DeliveryFailed, Notification
-from tests.desktop import BusClient, DesktopSession, wait_for
+from tests.desktop import BusClient, DesktopSession, LoneBus, wait_for
 from tests.desktop.session import REPO_ROOT
 
 pytestmark = pytest.mark.timeout(60)
@@ -384,45 +383,16 @@ def test_notifying_over_dbus_loads_neither_asyncio_nor_dbus_fast(desktop: Deskto
 
 # -- connection life: bus restarts, shutdown, callbacks ------------------------------------------
 
-_LONE_BUS_CONFIG = """<!DOCTYPE busconfig PUBLIC
- "-//freedesktop//DTD D-Bus Bus Configuration 1.0//EN"
- "http://www.freedesktop.org/standards/dbus/1.0/busconfig.dtd">
-<busconfig>
-  <type>session</type>
-  <listen>unix:path={socket}</listen>
-  <auth>EXTERNAL</auth>
-  <policy context="default">
-    <allow send_destination="*" eavesdrop="true"/>
-    <allow eavesdrop="true"/>
-    <allow own="*"/>
-  </policy>
-</busconfig>
-"""
-
-
 def test_the_notifier_reconnects_when_the_bus_daemon_itself_restarts(
     desktop: DesktopSession, tmp_path: Path
 ) -> None:
     # A bus of its own (the session's bus must outlive the test), on the same socket path twice,
     # with the recording server started on it by hand.
-    socket_path = tmp_path / "bus"
-    config = tmp_path / "bus.conf"
-    config.write_text(_LONE_BUS_CONFIG.format(socket=socket_path))
-    address = f"unix:path={socket_path}"
+    lone = LoneBus(desktop, tmp_path)
+    address = lone.address
 
-    def accepts() -> bool:
-        with socket.socket(socket.AF_UNIX) as probe:
-            try:
-                probe.connect(str(socket_path))
-            except OSError:
-                return False
-        return True
-
-    def start_bus_and_server(record: Path) -> list[subprocess.Popen[bytes]]:
-        socket_path.unlink(missing_ok=True)
-        bus = desktop.spawn(["dbus-daemon", f"--config-file={config}", "--nofork",
-                             "--nopidfile"], name="lone-bus")
-        wait_for(accepts, timeout_s=10, what="the bus socket")
+    def start_bus_and_server(record: Path) -> subprocess.Popen[bytes]:
+        lone.start()
         record.touch()
         server = desktop.spawn(
             [sys.executable, "-m", "tests.desktop.notifications", "--record", str(record)],
@@ -433,20 +403,20 @@ def test_the_notifier_reconnects_when_the_bus_daemon_itself_restarts(
             client.wait_for_name("org.freedesktop.Notifications")
         finally:
             client.close()
-        return [server, bus]
+        return server
 
     def recorded(record: Path) -> list[dict[str, Any]]:
         return [json.loads(ln) for ln in record.read_text().splitlines() if ln.strip()]
 
     first, second = tmp_path / "first.jsonl", tmp_path / "second.jsonl"
-    processes = start_bus_and_server(first)
+    server = start_bus_and_server(first)
     threads_before = _bus_threads()
     notifier = DbusNotifier({"DBUS_SESSION_BUS_ADDRESS": address}, call_timeout_s=2.0)
     try:
         notifier.notify(Notification(title="Stretch", body="before", tag="prompt"))
         assert [e["body"] for e in recorded(first)] == ["before"]
-        for proc in processes:
-            desktop.stop(proc)
+        desktop.stop(server)
+        lone.stop()
         with pytest.raises(NoServer):  # no bus at all: fails, and quickly says why
             notifier.notify(Notification(title="Stretch", body="no bus", tag="prompt"))
         start_bus_and_server(second)

@@ -25,7 +25,7 @@ from psoas_break.adapters.session import (
 )
 from psoas_break.adapters.session.logind import LogindWatcher
 from psoas_break.adapters.session.screensaver import ScreenSaverWatcher
-from tests.desktop import DesktopSession, wait_for
+from tests.desktop import DesktopSession, LoneBus, wait_for
 from tests.desktop.logind import SESSION_PATH
 
 # The receiver threads of the app's shared connections (psoas_break/adapters/dbus.py).
@@ -247,37 +247,12 @@ def test_composite_forwards_only_changes_across_members() -> None:
     assert a.stopped and b.stopped
 
 
-_LONE_BUS_CONFIG = """<!DOCTYPE busconfig PUBLIC
- "-//freedesktop//DTD D-Bus Bus Configuration 1.0//EN"
- "http://www.freedesktop.org/standards/dbus/1.0/busconfig.dtd">
-<busconfig>
-  <type>session</type>
-  <listen>unix:path={socket}</listen>
-  <auth>EXTERNAL</auth>
-  <policy context="default">
-    <allow send_destination="*" eavesdrop="true"/>
-    <allow eavesdrop="true"/>
-    <allow own="*"/>
-  </policy>
-</busconfig>
-"""
-
-
 def test_the_watcher_reconnects_when_the_bus_daemon_itself_restarts(
     desktop: DesktopSession, tmp_path: Path
 ) -> None:
     # A bus of its own (the session's buses must outlive the test); same socket path twice.
-    socket_path = tmp_path / "bus"
-    config = tmp_path / "bus.conf"
-    config.write_text(_LONE_BUS_CONFIG.format(socket=socket_path))
-    address = f"unix:path={socket_path}"
-
-    def start_daemon() -> subprocess.Popen[bytes]:
-        socket_path.unlink(missing_ok=True)
-        proc = desktop.spawn(["dbus-daemon", f"--config-file={config}", "--nofork",
-                              "--nopidfile"], name="lone-bus")
-        wait_for(socket_path.exists, timeout_s=10, what="the bus socket")
-        return proc
+    lone = LoneBus(desktop, tmp_path)
+    address = lone.address
 
     def emit_active(value: bool) -> None:
         subprocess.run(
@@ -286,7 +261,7 @@ def test_the_watcher_reconnects_when_the_bus_daemon_itself_restarts(
             check=True, timeout=10,
         )
 
-    daemon = start_daemon()
+    lone.start()
     before = _bus_threads()
     rec = Recorder()
     watcher = ScreenSaverWatcher(address)
@@ -295,9 +270,9 @@ def test_the_watcher_reconnects_when_the_bus_daemon_itself_restarts(
         assert watcher.connected.wait(10)
         emit_active(True)
         rec.wait(("lock", True))
-        desktop.stop(daemon)
+        lone.stop()
         wait_for(lambda: not watcher.connected.is_set(), timeout_s=10, what="the loss noticed")
-        start_daemon()
+        lone.start()
         assert watcher.connected.wait(15), "the watcher did not reconnect"
         emit_active(False)
         rec.wait(("lock", True), ("lock", False))

@@ -1,42 +1,34 @@
-"""The one D-Bus layer of the app: a shared jeepney connection per bus, for calls, signals and
-exported objects.
+"""The app's one D-Bus layer: calls, signals and exported objects over jeepney.
 
-Why jeepney on a plain thread: it is pure Python (~0.3 MiB) and only builds and parses messages.
-dbus-python would load libdbus (~1.3 MiB) and receives signals only through a GLib main loop;
-asyncio (dbus-fast) costs ~12 MiB RSS in an otherwise idle tray app. Neither is loaded
-(tests/test_no_dbus_python.py, tests/test_session_watch.py check in fresh processes).
+Why jeepney on a plain thread: pure Python (~0.3 MiB), it only builds and parses messages.
+dbus-python loads libdbus and receives signals only through a GLib main loop; asyncio
+(dbus-fast) costs ~12 MiB RSS in an idle tray app. Neither is loaded (tests/test_no_dbus_python.py
+and tests/test_session_watch.py check fresh processes).
 
-One connection per bus per process: every `Bus` handle opened on the same address shares one
-socket and one receiver thread ("psoas-dbus-session" / "psoas-dbus-system"), as libdbus'
-dbus_bus_get and GDBus' g_bus_get share theirs. The idle source, the notifier, the quiet
-detector and the screensaver watcher all use the session bus's; the connection closes, and
-its thread ends, when the last handle closes. This is the one piece of process-wide state in
-the package, and why: each extra connection costs a socket and, before, a thread.
+One connection per bus per process, as libdbus' dbus_bus_get and GDBus' g_bus_get: every `Bus`
+handle on an address shares one socket and one receiver thread ("psoas-dbus-session",
+"psoas-dbus-system"), which ends when the last handle closes (the package's one process-wide
+registry, kept for that). The thread alone connects and reads. It blocks in select() with no
+timeout, so a quiet bus never wakes it, and jeepney's interrupt pipe stops it at once. It routes
+replies, runs callbacks and serves exported objects: callbacks must be short (post to a queue).
+A callback may call: the thread then reads the bus itself until its reply; meanwhile only
+replies to other threads' calls are handled, the rest waits, so a callback must not call a peer
+that first calls us.
 
-The receiver thread blocks in select() on the socket with no timeout (a quiet bus wakes it
-never) and stops at once when the link closes (jeepney's interrupt pipe). It routes replies to
-the calls waiting for them, runs signal and name-owner callbacks, and answers method calls to
-exported objects. Callbacks run on that thread: keep them short (post to a queue). A callback
-may make calls: the thread then reads the bus itself until the reply comes; everything else that
-arrives meanwhile waits until the callback returns, except replies to other threads' calls.
-So a callback must not call a peer that first has to call us.
+Connecting: unix: addresses only (jeepney), never autolaunched; socket, authentication, Hello and
+GetId within one timeout. A call with no connection has one attempt made at once, or at most once
+per its handle's `reconnect_every_s` (an idle poll must not pay a connect timeout each time).
+While anything is subscribed, exported or named, a lost connection comes back by itself (backoff
+1 s doubling to 60 s) with its match rules and names; name watchers hear the owner again.
 
-Connecting: only unix: addresses (jeepney); never autolaunch (a missing address is Unavailable,
-never a bus started through X11). Connecting, authenticating, Hello and GetId are bounded
-together by a connect timeout. A call on a lost connection connects again at once, or at most
-once per `reconnect_every_s` of its handle (an idle poll on the engine thread must not pay a
-connect timeout per poll). While anything is subscribed, exported or named, the receiver thread
-itself reconnects after a loss, with a backoff of 1 s doubling to 60 s, and puts the match rules
-and names back; name watchers then hear the current owner again.
+Values: replies, signal bodies and incoming arguments are plain values, variants unwrapped at
+every depth (lists, dicts, tuples for structs, bytes for `ay`). Send a variant as jeepney's
+(signature, value) pair.
 
-Values: replies, signal bodies and incoming arguments are plain Python values, variants
-unwrapped at every depth (as dbus-python gave them): arrays are lists, dicts dicts, structs
-tuples, `ay` bytes. To send a variant, pass jeepney's (signature, value) pair.
-
-Errors (the app's tree, psoas_break.ports): `Bus.open`/`connect` raise `Unavailable` (no bus, no
-jeepney, cannot connect); everything a call can meet raises `CallFailed`, a `DeliveryFailed`
-carrying the D-Bus error name: the peer's error, `ERROR_NO_REPLY` after the timeout (as libdbus
-names it; the connection stays), `ERROR_DISCONNECTED` when there is no connection or it broke.
+Errors (psoas_break.ports): opening raises `Unavailable` (no address, no jeepney, cannot
+connect); a call raises `CallFailed`, a `DeliveryFailed` with the D-Bus error name: the peer's,
+`ERROR_NO_REPLY` after the timeout (libdbus' name; the connection stays), or
+`ERROR_DISCONNECTED` (no connection, or it broke).
 """
 
 from __future__ import annotations
@@ -70,10 +62,7 @@ try:
     )
     from jeepney.bus import get_connectable_addresses  # type: ignore[import-untyped]
     from jeepney.io.blocking import prep_socket  # type: ignore[import-untyped]
-    from jeepney.io.threading import (  # type: ignore[import-untyped]
-        DBusConnection,
-        ReceiveStopped,
-    )
+    from jeepney.io.threading import DBusConnection, ReceiveStopped  # type: ignore[import-untyped]
     from jeepney.low_level import (  # type: ignore[import-untyped]
         Array,
         DictEntry,
@@ -81,10 +70,8 @@ try:
         Variant,
         parse_signature,
     )
-except ImportError as exc:  # jeepney is a Linux-only dependency (pyproject): BSDs may lack it
-    JEEPNEY_MISSING: str | None = (
-        f"cannot import jeepney ({exc}); install it: pip install 'jeepney>=0.8'"
-    )
+except ImportError as exc:  # a Linux-only dependency (pyproject): a BSD may lack it
+    JEEPNEY_MISSING: str | None = f"cannot import jeepney ({exc}); pip install 'jeepney>=0.8'"
 else:
     JEEPNEY_MISSING = None
 
@@ -93,40 +80,31 @@ log = logging.getLogger(__name__)
 DBUS_NAME = "org.freedesktop.DBus"
 DBUS_PATH = "/org/freedesktop/DBus"
 PROPERTIES_IFACE = "org.freedesktop.DBus.Properties"
-INTROSPECTABLE_IFACE = "org.freedesktop.DBus.Introspectable"
-PEER_IFACE = "org.freedesktop.DBus.Peer"
 DEFAULT_SYSTEM_BUS = "unix:path=/run/dbus/system_bus_socket"
-
-ERROR_NO_REPLY = "org.freedesktop.DBus.Error.NoReply"
-ERROR_DISCONNECTED = "org.freedesktop.DBus.Error.Disconnected"
-ERROR_SERVICE_UNKNOWN = "org.freedesktop.DBus.Error.ServiceUnknown"
-ERROR_NAME_HAS_NO_OWNER = "org.freedesktop.DBus.Error.NameHasNoOwner"
-ERROR_UNKNOWN_OBJECT = "org.freedesktop.DBus.Error.UnknownObject"
-ERROR_UNKNOWN_INTERFACE = "org.freedesktop.DBus.Error.UnknownInterface"
-ERROR_UNKNOWN_METHOD = "org.freedesktop.DBus.Error.UnknownMethod"
-ERROR_UNKNOWN_PROPERTY = "org.freedesktop.DBus.Error.UnknownProperty"
-ERROR_PROPERTY_READ_ONLY = "org.freedesktop.DBus.Error.PropertyReadOnly"
-ERROR_INVALID_ARGS = "org.freedesktop.DBus.Error.InvalidArgs"
-ERROR_FAILED = "org.freedesktop.DBus.Error.Failed"
+_ERROR = "org.freedesktop.DBus.Error."
+ERROR_NO_REPLY = _ERROR + "NoReply"
+ERROR_DISCONNECTED = _ERROR + "Disconnected"
+ERROR_NAME_HAS_NO_OWNER = _ERROR + "NameHasNoOwner"
+ERROR_UNKNOWN_OBJECT = _ERROR + "UnknownObject"
+ERROR_UNKNOWN_INTERFACE = _ERROR + "UnknownInterface"
+ERROR_UNKNOWN_METHOD = _ERROR + "UnknownMethod"
+ERROR_UNKNOWN_PROPERTY = _ERROR + "UnknownProperty"
+ERROR_PROPERTY_READ_ONLY = _ERROR + "PropertyReadOnly"
+ERROR_INVALID_ARGS = _ERROR + "InvalidArgs"
 
 CALL_TIMEOUT_S = 1.0
 CONNECT_TIMEOUT_S = 2.0
-#: Limit for the calls that put match rules and names in place.
-SETUP_TIMEOUT_S = 2.0
-#: A send that cannot finish in this time (a bus that stopped reading) drops the connection.
-SEND_TIMEOUT_S = 2.0
+SETUP_TIMEOUT_S = 2.0  # each call putting a match rule or a name in place
+SEND_TIMEOUT_S = 2.0  # a send that cannot finish (the bus stopped reading) drops the connection
 BACKOFF_FIRST_S = 1.0
 BACKOFF_MAX_S = 60.0
-#: How long closing the last handle waits for the receiver thread (it ends within ms).
-STOP_JOIN_S = 5.0
-#: RequestName flag: fail rather than wait in the queue for a name someone else owns.
-_DO_NOT_QUEUE = 4
+STOP_JOIN_S = 5.0  # closing the last handle waits this long at most for the thread
 
 
 class CallFailed(DeliveryFailed):
-    """A D-Bus call failed; `name` is the D-Bus error name ("" when it is not one).
+    """A D-Bus call failed; `name` is the D-Bus error name ("" when it is none).
 
-    Raised by an exported method's handler, it becomes the error reply with that name.
+    An exported method's handler raises it to answer with that error name.
     """
 
     def __init__(self, name: str, text: str) -> None:
@@ -136,15 +114,11 @@ class CallFailed(DeliveryFailed):
 
 
 def session_bus_address(env: Mapping[str, str]) -> str | None:
-    """DBUS_SESSION_BUS_ADDRESS, or systemd's per-user socket $XDG_RUNTIME_DIR/bus, or None.
-
-    Never None-then-autolaunch: with DISPLAY set and no address, libdbus would start a bus
-    through X11 and leave it running.
-    """
-    address = env.get("DBUS_SESSION_BUS_ADDRESS")
-    if address:
-        return address
+    """DBUS_SESSION_BUS_ADDRESS, else systemd's $XDG_RUNTIME_DIR/bus if it exists, else None
+    (never autolaunch: with DISPLAY set, libdbus would start a bus through X11 and leave it)."""
     runtime = env.get("XDG_RUNTIME_DIR")
+    if env.get("DBUS_SESSION_BUS_ADDRESS"):
+        return env["DBUS_SESSION_BUS_ADDRESS"]
     if runtime and os.path.exists(os.path.join(runtime, "bus")):
         return f"unix:path={os.path.join(runtime, 'bus')}"
     return None
@@ -155,43 +129,49 @@ def system_bus_address(env: Mapping[str, str]) -> str:
     return env.get("DBUS_SYSTEM_BUS_ADDRESS") or DEFAULT_SYSTEM_BUS
 
 
-# ---- values: jeepney's variants -> plain values ----------------------------------------------
-
-
 def _plain(kind: Any, value: Any) -> Any:
     """`value`, of jeepney's parsed type `kind`, with every variant replaced by its value."""
     if isinstance(kind, Variant):
-        signature, inner = value
-        return _plain(parse_signature(list(signature)), inner)
-    if isinstance(kind, Array):
-        element = kind.elt_type
-        if isinstance(element, DictEntry):
-            return {key: _plain(element.fields[1], item) for key, item in value.items()}
-        return value if isinstance(value, bytes) else [_plain(element, v) for v in value]
+        return _plain(parse_signature(list(value[0])), value[1])
+    if isinstance(kind, Array) and isinstance(kind.elt_type, DictEntry):
+        return {k: _plain(kind.elt_type.fields[1], v) for k, v in value.items()}
+    if isinstance(kind, Array) and not isinstance(value, bytes):
+        return [_plain(kind.elt_type, v) for v in value]
     if isinstance(kind, Struct):
         return tuple(_plain(f, v) for f, v in zip(kind.fields, value, strict=True))
     return value
 
 
 def plain_body(signature: str, body: Sequence[Any]) -> tuple[Any, ...]:
-    """A message body as plain values: variants unwrapped at every depth (see module)."""
+    """A message body as plain values: variants unwrapped at every depth."""
     if "v" not in signature:
         return tuple(body)
     return tuple(_plain(parse_signature(list(f"({signature})")), tuple(body)))
 
 
-def _single_types(signature: str) -> list[str]:
-    """Split a signature into its complete types: "sa{sv}(ii)" -> ["s", "a{sv}", "(ii)"]."""
-    rest, types = list(signature), []
-    while rest:
-        before = len(rest)
-        parse_signature(rest)  # consumes one complete type
-        start = len(signature) - before
-        types.append(signature[start:start + before - len(rest)])
-    return types
+def _reply_body(reply: Any) -> tuple[Any, ...]:
+    """A reply's body as plain values; an error reply raises CallFailed."""
+    fields = reply.header.fields
+    if reply.header.message_type is MessageType.error:
+        text = reply.body[0] if reply.body and isinstance(reply.body[0], str) else ""
+        raise CallFailed(str(fields.get(HeaderFields.error_name, "")), text)
+    return plain_body(fields.get(HeaderFields.signature, ""), reply.body)
 
 
-# ---- what a handle can subscribe to and export -------------------------------------------------
+def _to_bus(member: str, signature: str = "", *args: Any) -> Any:
+    """A method call to the bus daemon itself."""
+    return new_method_call(DBusAddress(DBUS_PATH, DBUS_NAME, DBUS_NAME), member,
+                           signature or None, args)
+
+
+def _owner_rule(name: str) -> Any:
+    rule = MatchRule(type="signal", sender=DBUS_NAME, interface=DBUS_NAME,
+                     member="NameOwnerChanged", path=DBUS_PATH)
+    rule.add_arg_condition(0, name)
+    return rule
+
+
+# ---- what handles subscribe to and export ------------------------------------------------------
 
 
 @dataclass(frozen=True)
@@ -207,10 +187,8 @@ class Signal:
 
 @dataclass(frozen=True)
 class Method:
-    """An exported method: `handler(*args)` returns the reply body as a tuple (or None).
-
-    Runs on the receiver thread; raise CallFailed to answer with a D-Bus error name.
-    """
+    """An exported method: `handler(*args)` returns the reply body (a sequence, or None).
+    Runs on the receiver thread; raise CallFailed to answer with an error name."""
 
     in_signature: str
     out_signature: str
@@ -219,7 +197,7 @@ class Method:
 
 @dataclass(frozen=True)
 class Property:
-    """A read-only exported property: `get()` returns its value, of type `signature`."""
+    """A read-only exported property of type `signature`."""
 
     signature: str
     get: Callable[[], Any]
@@ -236,89 +214,83 @@ class Interface:
 
 
 class _Conn:
-    """One live connection and what belongs to it alone."""
+    """One connection and what belongs to it alone."""
 
     def __init__(self, jconn: Any, unique_name: str, bus_id: str) -> None:
-        self.jconn = jconn
-        self.unique_name = unique_name
-        self.bus_id = bus_id
-        #: Set once every registration is in place on this connection.
-        self.ready = False
-        #: serial -> (future of the reply, whether a thread waits on it rather than a callback)
+        self.jconn, self.unique_name, self.bus_id = jconn, unique_name, bus_id
+        self.ready = False  # every registration is in place
+        self.dead = False  # dropped: no new calls on it
+        self.closed = False  # its descriptors are closed: never touch it (set under the lock)
+        #: serial -> (future of the reply, whether a thread waits on it, not a callback)
         self.pending: dict[int, tuple[concurrent.futures.Future[Any], bool]] = {}
-        #: Messages read by a callback's call, for the receiver loop to dispatch afterwards.
-        self.deferred: deque[Any] = deque()
+        self.deferred: deque[Any] = deque()  # read by a callback's call, dispatched after it
 
 
-class _Registration:
-    """Something to put in place on every connection: a match rule or a requested name."""
+class _Subscription:
+    """A match rule kept in place on every connection, and its callback."""
 
-    def __init__(self, owner: Bus) -> None:
-        self.owner = owner
+    def __init__(self, rule: Any, callback: Callable[[Signal], None],
+                 on_added: Callable[[_Link, _Conn], None] | None = None) -> None:
+        self.rule, self.callback, self.on_added = rule, callback, on_added
         self.added_on: _Conn | None = None
-
-    def add(self, link: _Link) -> None:
-        raise NotImplementedError
-
-    def remove_message(self) -> Any:
-        raise NotImplementedError
-
-
-class _Subscription(_Registration):
-    def __init__(
-        self,
-        owner: Bus,
-        rule: Any,
-        callback: Callable[[Signal], None],
-        on_added: Callable[[_Link], None] | None = None,
-    ) -> None:
-        super().__init__(owner)
-        self.rule = rule
-        self.callback = callback
-        self.on_added = on_added
-        # A well-known sender is applied by the bus daemon (it alone knows the owner);
-        # the local match checks everything else.
+        # A well-known sender: messages carry the owner's unique name, and on a shared
+        # connection another subscriber's wider rule may let in the same signal from anyone,
+        # so the owner is tracked (as GDBus does) and checked here too.
         sender = rule.header_fields.get("sender", "")
+        self.sender_name = "" if sender.startswith(":") or sender == DBUS_NAME else sender
+        self.sender_owner = ""
         self.local = rule
-        if sender and not sender.startswith(":") and sender != DBUS_NAME:
+        if self.sender_name:
             self.local = MatchRule(type="signal", **{
                 k: v for k, v in rule.header_fields.items() if k != "sender"})
             self.local.arg_conditions = rule.arg_conditions
 
-    def add(self, link: _Link) -> None:
-        link.bus_call(DBUS_NAME, DBUS_PATH, DBUS_NAME, "AddMatch", "s",
-                      (self.rule.serialise(),), SETUP_TIMEOUT_S)
+    def add(self, link: _Link, conn: _Conn) -> None:
+        if self.sender_name:  # its owner is known before any signal of it can arrive
+            link.setup_call(conn, "AddMatch", "s", _owner_rule(self.sender_name).serialise())
+            try:
+                self.sender_owner = str(link.setup_call(conn, "GetNameOwner", "s",
+                                                        self.sender_name)[0])
+            except CallFailed as exc:
+                if exc.name != ERROR_NAME_HAS_NO_OWNER:
+                    raise
+                self.sender_owner = ""
+        link.setup_call(conn, "AddMatch", "s", self.rule.serialise())
         if self.on_added is not None:
-            self.on_added(link)
+            self.on_added(link, conn)
 
-    def remove_message(self) -> Any:
-        return new_method_call(DBusAddress(DBUS_PATH, DBUS_NAME, DBUS_NAME), "RemoveMatch",
-                               "s", (self.rule.serialise(),))
+    def matches(self, msg: Any, sender: str) -> bool:
+        return bool(self.local.matches(msg)) and sender == (self.sender_owner or sender)
+
+    def undo(self) -> list[Any]:
+        rules = [self.rule] + ([_owner_rule(self.sender_name)] if self.sender_name else [])
+        return [_to_bus("RemoveMatch", "s", rule.serialise()) for rule in rules]
 
 
-class _Name(_Registration):
-    def __init__(self, owner: Bus, name: str) -> None:
-        super().__init__(owner)
+class _Name:
+    """A well-known name requested on every connection (not queued behind another owner)."""
+
+    def __init__(self, name: str) -> None:
         self.name = name
-        self.primary = False
+        self.added_on: _Conn | None = None
 
-    def add(self, link: _Link) -> None:
-        (code,) = link.bus_call(DBUS_NAME, DBUS_PATH, DBUS_NAME, "RequestName", "su",
-                                (self.name, _DO_NOT_QUEUE), SETUP_TIMEOUT_S)
-        self.primary = code in (1, 4)  # primary owner, or already it
-        if not self.primary:
-            log.warning("%s: the name %s is owned by someone else", link.label, self.name)
+    def add(self, link: _Link, conn: _Conn) -> None:
+        (code,) = link.setup_call(conn, "RequestName", "su", self.name, 4)  # DO_NOT_QUEUE
+        if code not in (1, 4):  # primary owner, or already it
+            log.warning("%s: %s is owned by someone else", link.label, self.name)
 
-    def remove_message(self) -> Any:
-        return new_method_call(DBusAddress(DBUS_PATH, DBUS_NAME, DBUS_NAME), "ReleaseName",
-                               "s", (self.name,))
+    def undo(self) -> list[Any]:
+        return [_to_bus("ReleaseName", "s", self.name)]
 
 
-# ---- connecting ------------------------------------------------------------------------------
+_Registration = _Subscription | _Name
+
+
+# ---- connecting --------------------------------------------------------------------------------
 
 
 def _exchange(jconn: Any, msg: Any, deadline_s: float) -> Any:
-    """Send `msg` on a connection no thread reads yet; return its reply (others are dropped)."""
+    """Send on a connection nobody reads yet; its reply (anything before it is dropped)."""
     serial = next(jconn.outgoing_serial)
     jconn.send(msg, serial=serial)
     while True:
@@ -328,28 +300,24 @@ def _exchange(jconn: Any, msg: Any, deadline_s: float) -> Any:
 
 
 def _open(address: str, timeout_s: float, label: str) -> _Conn:
-    """Connect, authenticate, say Hello and ask GetId within `timeout_s`; raises Unavailable.
-
-    Each unix: entry of a ';'-separated address is tried in turn.
-    """
+    """Connect, authenticate, Hello and GetId within `timeout_s`, trying each unix: entry of
+    the address in turn; raises Unavailable."""
     if JEEPNEY_MISSING:
         raise Unavailable(JEEPNEY_MISSING)
     deadline_s = time.monotonic() + timeout_s
-    bus = DBusAddress(DBUS_PATH, DBUS_NAME, DBUS_NAME)
     last: Exception = RuntimeError(f"no D-Bus address in {address!r}")
     try:
         for entry in get_connectable_addresses(address):
             jconn = None
             try:
                 sock = prep_socket(entry, timeout=max(deadline_s - time.monotonic(), 0.001))
-                # Bounds sends (a bus that stops reading); reads happen only after select().
-                sock.settimeout(SEND_TIMEOUT_S)
+                sock.settimeout(SEND_TIMEOUT_S)  # reads happen only after select() said so
                 jconn = DBusConnection(sock)
-                hello = _exchange(jconn, new_method_call(bus, "Hello"), deadline_s)
-                got_id = _exchange(jconn, new_method_call(bus, "GetId"), deadline_s)
-                bus_id = (str(got_id.body[0]) if got_id.header.message_type
-                          is MessageType.method_return else f"unknown-{id(jconn)}")
-                return _Conn(jconn, str(hello.body[0]), bus_id)
+                hello = _exchange(jconn, _to_bus("Hello"), deadline_s)
+                bus_id = _exchange(jconn, _to_bus("GetId"), deadline_s)
+                ok = bus_id.header.message_type is MessageType.method_return
+                return _Conn(jconn, str(hello.body[0]),
+                             str(bus_id.body[0]) if ok else f"unknown-{id(jconn)}")
             except Exception as exc:  # noqa: BLE001 - the next entry may work; reported below
                 if jconn is not None:
                     _close(jconn)
@@ -362,8 +330,7 @@ def _open(address: str, timeout_s: float, label: str) -> _Conn:
 
 
 def _close(jconn: Any) -> None:
-    """Close a jeepney threading connection, including its interrupt pipe (which its own
-    close() leaves open)."""
+    """Close a jeepney connection and its interrupt pipe (its own close() leaves that open)."""
     with contextlib.suppress(OSError):
         jconn.close()
     for fd in (getattr(jconn, "_stop_r", None), getattr(jconn, "_stop_w", None)):
@@ -386,24 +353,23 @@ class _Link:
         self.label = f"{kind} bus" if kind in ("session", "system") else "bus"
         self.thread_name = f"psoas-dbus-{kind}"
         self.refs = 0
-        #: Set while connected with every match rule and name in place.
-        self.connected = threading.Event()
+        self.connected = threading.Event()  # connected, every registration in place
         self.last_attempt_s = float("-inf")
-        self._lock = threading.Lock()  # guards the fields below
-        self._connect_lock = threading.Lock()
+        self._changed = threading.Condition()  # guards the fields below; notified on changes
         self._conn: _Conn | None = None
         self._thread: threading.Thread | None = None
         self._closing = False
-        self._wake = threading.Event()
+        self._urgent_timeout_s = 0.0  # > 0: a caller waits for an attempt now
+        self._attempts = 0
+        self._last_error = ""
+        self._wake = threading.Event()  # cuts a backoff wait short
         self._registrations: list[_Registration] = []
         self._exports: dict[str, dict[str, Interface]] = {}
 
     @classmethod
     def acquire(cls, address: str, kind: str) -> _Link:
         with cls._registry_lock:
-            link = cls._registry.get(address)
-            if link is None:
-                link = cls._registry[address] = _Link(address, kind)
+            link = cls._registry.setdefault(address, _Link(address, kind))
             link.refs += 1
             return link
 
@@ -412,119 +378,103 @@ class _Link:
             self.refs -= 1
             if self.refs > 0:
                 return
-            if self._registry.get(self.address) is self:
-                del self._registry[self.address]
-        self._shutdown()
+            del self._registry[self.address]
+        with self._changed:
+            self._closing = True
+            if self._conn is not None and not self._conn.closed:
+                self._conn.jconn.interrupt()  # its receive() raises ReceiveStopped
+            thread = self._thread
+        self._wake.set()
+        if thread is not None and thread is not threading.current_thread():
+            thread.join(STOP_JOIN_S)
+            if thread.is_alive():
+                log.warning("the %s thread did not stop in time", self.label)
 
-    # -- state --------------------------------------------------------------------------------
-
-    @property
-    def conn(self) -> _Conn | None:
-        with self._lock:
-            return self._conn
-
-    def _wanted(self) -> bool:
-        """Whether a lost connection must come back without waiting for a call."""
-        return bool(self._registrations or self._exports)
-
-    def ensure(self, timeout_s: float, reconnect_every_s: float = 0.0) -> _Conn:
-        """The live connection, connecting now if there is none; raises Unavailable."""
-        conn = self.conn
-        if conn is not None:
-            return conn
-        if time.monotonic() - self.last_attempt_s < reconnect_every_s:
-            raise Unavailable(f"the {self.label} is gone (trying again later)")
-        if not self._connect_lock.acquire(timeout=max(timeout_s, 0.001)):
-            raise Unavailable(f"cannot connect to the {self.label} (another attempt is slow)")
-        try:
-            return self.conn or self._connect(timeout_s)
-        finally:
-            self._connect_lock.release()
+    def _live(self) -> _Conn | None:
+        conn = self._conn
+        return conn if conn is not None and conn.ready and not conn.dead else None
 
     def _start_thread(self) -> None:
-        """Start the receiver thread unless it runs (call with `_lock` held)."""
+        """Start the receiver thread unless it runs (with `_changed` held)."""
         if self._thread is None and not self._closing:
             self._thread = threading.Thread(target=self._run, name=self.thread_name,
                                             daemon=True)
             self._thread.start()
 
-    def _connect(self, timeout_s: float) -> _Conn:
-        """Open a connection, start reading it, and put every registration in place."""
-        self.last_attempt_s = time.monotonic()
-        conn = _open(self.address, timeout_s, self.label)
-        with self._lock:
-            if self._closing:
-                _close(conn.jconn)
-                raise Unavailable(f"the {self.label} connection is closed")
-            self._conn = conn
+    # -- calling -----------------------------------------------------------------------------
+
+    def ensure(self, timeout_s: float, reconnect_every_s: float = 0.0) -> _Conn:
+        """The ready connection; without one, an attempt now (waiting `timeout_s` at most)
+        unless one began less than `reconnect_every_s` ago. Raises Unavailable."""
+        with self._changed:
+            if (conn := self._live()) is not None:
+                return conn
+            if threading.current_thread() is self._thread:
+                raise Unavailable(f"not connected to the {self.label}")
+            if time.monotonic() - self.last_attempt_s < reconnect_every_s:
+                raise Unavailable(f"the {self.label} is gone (trying again later)")
+            target = self._attempts + 1
+            self._urgent_timeout_s = max(min(timeout_s, CONNECT_TIMEOUT_S), 0.001)
             self._start_thread()
-        self._wake.set()  # a receiver thread waiting to retry reads this connection now
-        self._put_in_place(conn)
-        return conn
+            self._wake.set()
+            done = self._changed.wait_for(
+                lambda: self._live() or self._attempts >= target or self._closing, timeout_s)
+            if (conn := self._live()) is not None:
+                return conn
+            if not done:
+                raise Unavailable(f"cannot connect to the {self.label} "
+                                  f"(no answer within {timeout_s:g} s)")
+            raise Unavailable(self._last_error or f"the {self.label} connection is closed")
 
-    def _put_in_place(self, conn: _Conn) -> None:
-        """Add every registration not yet on `conn`, until none is left; then it is ready."""
-        while True:
-            with self._lock:
-                todo = [r for r in self._registrations if r.added_on is not conn]
-                if not todo:
-                    conn.ready = self._conn is conn
-                    break
-                for reg in todo:
-                    reg.added_on = conn
-            for reg in todo:
-                self._add(reg, conn)
-        if conn.ready:
-            self.connected.set()
-
-    def _add(self, reg: _Registration, conn: _Conn) -> None:
+    def call(self, msg: Any, timeout_s: float, reconnect_every_s: float = 0.0,
+             bus_id: str | None = None) -> Any:
+        """Send a method call; its reply message (a return or an error). CallFailed when no
+        reply comes, or on a connection to another bus instance than `bus_id`."""
+        deadline_s = time.monotonic() + timeout_s
         try:
-            reg.add(self)
-        except CallFailed as exc:
-            with self._lock:
-                if reg.added_on is conn:
-                    reg.added_on = None
-            if exc.name == ERROR_DISCONNECTED:
-                return  # the next connection puts it in place
-            log.warning("%s: %s could not be put in place (%s)", self.label,
-                        type(reg).__name__.strip("_").lower(), exc)
+            conn = self.ensure(timeout_s, reconnect_every_s)
+        except Unavailable as exc:
+            raise CallFailed(ERROR_DISCONNECTED, str(exc)) from None
+        if bus_id is not None and conn.bus_id != bus_id:
+            raise CallFailed(ERROR_DISCONNECTED, f"the {self.label} restarted")
+        return self.call_on(conn, msg, deadline_s, timeout_s)
 
-    def register(self, reg: _Registration) -> None:
-        """Keep `reg` in place on every connection from now on."""
-        with self._lock:
-            self._registrations.append(reg)
-            conn = self._conn
-            now = conn is not None and conn.ready
-            if now:
-                reg.added_on = conn
-            elif conn is None:  # nobody connects yet: the receiver thread does, now
-                self._start_thread()
-        if now and conn is not None:
-            self._add(reg, conn)
+    def setup_call(self, conn: _Conn, member: str, signature: str, *args: Any
+                   ) -> tuple[Any, ...]:
+        """Call the bus daemon on `conn`, being set up; the reply body."""
+        msg = _to_bus(member, signature, *args)
+        return _reply_body(self.call_on(conn, msg, time.monotonic() + SETUP_TIMEOUT_S,
+                                        SETUP_TIMEOUT_S))
 
-    def unregister(self, reg: _Registration) -> None:
-        with self._lock:
-            if reg not in self._registrations:
-                return
-            self._registrations.remove(reg)
-            conn = reg.added_on if reg.added_on is self._conn else None
-        if conn is not None:
-            msg = reg.remove_message()
-            msg.header.flags |= MessageFlag.no_reply_expected
-            with contextlib.suppress(CallFailed):
-                self.send(conn, msg)
-
-    def export(self, path: str, interfaces: Iterable[Interface]) -> None:
-        with self._lock:
-            self._exports[path] = {i.name: i for i in interfaces}
-            if self._conn is None:
-                self._start_thread()
-
-    def unexport(self, path: str) -> None:
-        with self._lock:
-            self._exports.pop(path, None)
-
-    # -- sending and calling --------------------------------------------------------------------
+    def call_on(self, conn: _Conn, msg: Any, deadline_s: float, timeout_s: float,
+                on_reply: Callable[[Any], None] | None = None) -> Any:
+        """Send on `conn`; the reply by `deadline_s`, or with `on_reply`, return at once and
+        hand the reply to `on_reply` on the receiver thread (never when the connection ends)."""
+        serial = next(conn.jconn.outgoing_serial)
+        future: concurrent.futures.Future[Any] = concurrent.futures.Future()
+        if on_reply is not None:
+            future.add_done_callback(
+                lambda f: None if f.exception() else self._callback(on_reply, f.result()))
+        with self._changed:
+            conn.pending[serial] = (future, on_reply is None)
+        try:
+            self.send(conn, msg, serial)
+            if on_reply is not None:
+                return None
+            if threading.current_thread() is self._thread:
+                self._pump(conn, future, deadline_s)
+            return future.result(timeout=max(deadline_s - time.monotonic(), 0.0))
+        except concurrent.futures.TimeoutError:
+            fields = msg.header.fields
+            raise CallFailed(ERROR_NO_REPLY, f"no reply to {fields.get(HeaderFields.interface)}"
+                             f".{fields.get(HeaderFields.member)} within {timeout_s:g} s"
+                             ) from None
+        except ConnectionError as exc:
+            raise CallFailed(ERROR_DISCONNECTED, str(exc)) from None
+        finally:
+            if on_reply is None:
+                with self._changed:
+                    conn.pending.pop(serial, None)
 
     def send(self, conn: _Conn, msg: Any, serial: int | None = None) -> None:
         """Send on `conn`; a failed send drops it (part of a message may be on the wire)."""
@@ -535,162 +485,167 @@ class _Link:
             raise CallFailed(ERROR_DISCONNECTED, f"lost the {self.label} connection ({exc})"
                              ) from None
 
-    def call(self, msg: Any, timeout_s: float, reconnect_every_s: float = 0.0,
-             bus_id: str | None = None) -> Any:
-        """Send a method call and return the reply message (a return or an error)."""
-        deadline_s = time.monotonic() + timeout_s
-        try:
-            conn = self.ensure(timeout_s, reconnect_every_s)
-        except Unavailable as exc:
-            raise CallFailed(ERROR_DISCONNECTED, str(exc)) from None
-        if bus_id is not None and conn.bus_id != bus_id:
-            raise CallFailed(ERROR_DISCONNECTED, f"the {self.label} restarted")
-        serial = next(conn.jconn.outgoing_serial)
-        future: concurrent.futures.Future[Any] = concurrent.futures.Future()
-        here = threading.current_thread() is self._thread
-        with self._lock:
-            conn.pending[serial] = (future, True)
-        try:
-            self.send(conn, msg, serial)
-            if here:
-                self._pump(conn, future, deadline_s)
-            return future.result(timeout=max(deadline_s - time.monotonic(), 0.0))
-        except concurrent.futures.TimeoutError:
-            raise CallFailed(ERROR_NO_REPLY, "no reply to "
-                             f"{msg.header.fields.get(HeaderFields.interface, '')}."
-                             f"{msg.header.fields.get(HeaderFields.member, '')} within "
-                             f"{timeout_s:g} s") from None
-        except ConnectionError as exc:
-            raise CallFailed(ERROR_DISCONNECTED, str(exc)) from None
-        finally:
-            with self._lock:
-                conn.pending.pop(serial, None)
-
-    def bus_call(self, destination: str, path: str, interface: str, member: str,
-                 signature: str, args: tuple[Any, ...], timeout_s: float) -> tuple[Any, ...]:
-        """Call a method; the reply body as plain values, or CallFailed."""
-        msg = new_method_call(DBusAddress(path, destination, interface), member,
-                              signature or None, args)
-        return _reply_body(self.call(msg, timeout_s))
-
-    def call_later(self, msg: Any, on_reply: Callable[[Any], None]) -> None:
-        """Send a call whose reply goes to `on_reply(message)` on the receiver thread."""
-        conn = self.conn
-        if conn is None:
-            return
-        future: concurrent.futures.Future[Any] = concurrent.futures.Future()
-        future.add_done_callback(
-            lambda f: None if f.exception() else self._callback(on_reply, f.result()))
-        serial = next(conn.jconn.outgoing_serial)
-        with self._lock:
-            conn.pending[serial] = (future, False)
-        with contextlib.suppress(CallFailed):
-            self.send(conn, msg, serial)
-
     def _pump(self, conn: _Conn, future: concurrent.futures.Future[Any],
               deadline_s: float) -> None:
         """On the receiver thread (a callback's call): read until `future` has its reply."""
-        while not future.done():
-            left_s = deadline_s - time.monotonic()
-            if left_s <= 0:
-                return
+        while not future.done() and (left_s := deadline_s - time.monotonic()) > 0:
             try:
                 msg = conn.jconn.receive(timeout=left_s)
             except TimeoutError:
                 return
-            except (OSError, ReceiveStopped) as exc:  # the receiver loop sees it again next
+            except (OSError, ReceiveStopped) as exc:  # the receive loop meets it again
                 raise ConnectionError(f"lost the {self.label} connection ({exc!r})") from None
-            serial = msg.header.fields.get(HeaderFields.reply_serial)
-            entry = conn.pending.get(serial) if serial is not None else None
+            entry = conn.pending.get(msg.header.fields.get(HeaderFields.reply_serial, -1))
             if entry is not None and entry[1]:
-                self._dispatch(conn, msg)  # a reply someone waits for: no callback runs
+                self._dispatch(conn, msg)  # a reply a thread waits for: no callback runs
             else:
                 conn.deferred.append(msg)
 
-    # -- the receiver thread --------------------------------------------------------------------
+    # -- registrations and exports ------------------------------------------------------------
+
+    def _wanted(self) -> bool:
+        """Whether a lost connection must come back without waiting for a call."""
+        return bool(self._registrations or self._exports)
+
+    def register(self, reg: _Registration) -> None:
+        """Keep `reg` in place on every connection from now on (at once if connected)."""
+        with self._changed:
+            self._registrations.append(reg)
+            if (conn := self._live()) is not None:
+                reg.added_on = conn
+            elif self._conn is None:
+                self._start_thread()
+        if conn is not None:
+            self._add(reg, conn)
+
+    def unregister(self, reg: _Registration) -> None:
+        with self._changed:
+            if reg not in self._registrations:
+                return
+            self._registrations.remove(reg)
+            conn = reg.added_on if reg.added_on is self._conn else None
+        if conn is None:
+            return
+        for msg in reg.undo():
+            msg.header.flags |= MessageFlag.no_reply_expected
+            with contextlib.suppress(CallFailed):
+                self.send(conn, msg)
+
+    def export(self, path: str, interfaces: Iterable[Interface] | None) -> None:
+        """Serve `interfaces` at `path` (None: stop serving it)."""
+        with self._changed:
+            if interfaces is None:
+                self._exports.pop(path, None)
+            else:
+                self._exports[path] = {i.name: i for i in interfaces}
+                if self._conn is None:
+                    self._start_thread()
+
+    def _put_in_place(self, conn: _Conn) -> None:
+        """Add every registration not yet on `conn` until none is left; then it is ready."""
+        while True:
+            with self._changed:
+                todo = [r for r in self._registrations if r.added_on is not conn]
+                for reg in todo:
+                    reg.added_on = conn
+                if not todo:
+                    conn.ready = not conn.dead
+                    return
+            for reg in todo:
+                if not self._add(reg, conn):
+                    return
+
+    def _add(self, reg: _Registration, conn: _Conn) -> bool:
+        """Put `reg` in place on `conn`; False when that failed and dropped the connection."""
+        try:
+            reg.add(self, conn)
+            return True
+        except CallFailed as exc:
+            if exc.name not in (ERROR_DISCONNECTED, ERROR_NO_REPLY):  # the peer said no
+                log.warning("%s: %s not put in place (%s)", self.label, reg, exc)
+                return True
+            # Gone, or too slow to trust: the next connection puts everything in place.
+            log.warning("%s: setting up the connection failed (%s)", self.label, exc)
+            self._drop(conn)
+            return False
+
+    # -- the receiver thread -------------------------------------------------------------------
 
     def _run(self) -> None:
-        delay_s = 0.0  # before the next connect attempt
-        warned = False
+        delay_s, warned = 0.0, False
         while True:
-            with self._lock:
-                conn = self._conn
-                if conn is None and (self._closing or not self._wanted()):
+            with self._changed:
+                timeout_s, self._urgent_timeout_s = self._urgent_timeout_s, 0.0
+                if self._closing or not (timeout_s or self._wanted()):
                     self._thread = None
                     return
-            if conn is None:
-                if delay_s:
-                    self._wake.wait(delay_s)
-                self._wake.clear()
-                if self.conn is not None or self._closing:
-                    continue
-                # Never wait for a caller's connect: it needs this thread to read its replies.
-                if not self._connect_lock.acquire(blocking=False):
-                    self._wake.wait(CONNECT_TIMEOUT_S)  # set once it has a connection
-                    continue
-                try:
-                    if self.conn is None:
-                        self._connect(CONNECT_TIMEOUT_S)
-                except Unavailable as exc:
-                    log.log(logging.DEBUG if warned else logging.WARNING, "%s; retrying", exc)
-                    warned = True
-                    delay_s = min(BACKOFF_MAX_S, max(BACKOFF_FIRST_S, delay_s * 2))
-                    continue
-                finally:
-                    self._connect_lock.release()
-                if warned:
-                    log.info("reconnected to the %s", self.label)
-                delay_s, warned = 0.0, False
+            if delay_s and not timeout_s and self._wake.wait(delay_s):
+                self._wake.clear()  # woken by a caller or by closing: look again
                 continue
+            self._wake.clear()
+            self.last_attempt_s = time.monotonic()
+            try:
+                conn = _open(self.address, timeout_s or CONNECT_TIMEOUT_S, self.label)
+            except Unavailable as exc:
+                self._attempted(str(exc))
+                log.log(logging.DEBUG if warned else logging.WARNING, "%s", exc)
+                delay_s, warned = min(BACKOFF_MAX_S, max(BACKOFF_FIRST_S, 2 * delay_s)), True
+                continue
+            with self._changed:
+                if self._closing:
+                    _close(conn.jconn)
+                    continue
+                self._conn = conn
+            self._put_in_place(conn)
+            self._attempted("" if conn.ready else f"setting up the {self.label} failed")
+            if conn.ready:
+                self.connected.set()
+                if warned:
+                    log.info("connected to the %s again", self.label)
             reason = self._receive(conn)
-            self._drop(conn)
-            self._fail_pending(conn, reason)
-            _close(conn.jconn)
-            if not self._closing:
-                log.warning("lost the %s connection (%s)%s", self.label, reason,
-                            "; reconnecting" if self._wanted() else "")
+            self._end(conn, reason)
             delay_s, warned = BACKOFF_FIRST_S, True
 
+    def _attempted(self, error: str) -> None:
+        with self._changed:
+            self._attempts += 1
+            self._last_error = error
+            self._changed.notify_all()
+
     def _receive(self, conn: _Conn) -> str:
-        """Dispatch what arrives on `conn` until it ends; returns why it ended."""
+        """Dispatch what arrives on `conn` until it ends; why it ended."""
         try:
             while True:
-                msg = conn.deferred.popleft() if conn.deferred else conn.jconn.receive()
-                self._dispatch(conn, msg)
+                self._dispatch(conn, conn.deferred.popleft() if conn.deferred
+                               else conn.jconn.receive())
         except ReceiveStopped:
             return "closed"
         except Exception as exc:  # noqa: BLE001 - end of file, reset, garbled stream
             return repr(exc)
 
     def _drop(self, conn: _Conn) -> None:
-        """Forget `conn` (any thread): calls reconnect; the receiver thread closes it."""
-        with self._lock:
-            if self._conn is not conn:
-                return
-            self._conn = None
+        """Stop using `conn` (any thread); the receiver thread then reads its end."""
+        with self._changed:
+            conn.dead = True
         self.connected.clear()
         with contextlib.suppress(OSError):
-            conn.jconn.sock.shutdown(socket.SHUT_RDWR)  # the receiver reads end-of-file
+            conn.jconn.sock.shutdown(socket.SHUT_RDWR)
 
-    def _fail_pending(self, conn: _Conn, reason: str) -> None:
-        with self._lock:
+    def _end(self, conn: _Conn, reason: str) -> None:
+        """After `conn` ended: fail its waiting calls and close it."""
+        self.connected.clear()
+        with self._changed:
+            self._conn = None
+            conn.dead = conn.closed = True
             pending, conn.pending = conn.pending, {}
+            _close(conn.jconn)
+            self._changed.notify_all()
         for future, _waited in pending.values():
-            if not future.done():
-                future.set_exception(ConnectionError(f"lost the {self.label} connection "
-                                                     f"({reason})"))
-
-    def _shutdown(self) -> None:
-        with self._lock:
-            self._closing = True
-            conn, thread = self._conn, self._thread
-        self._wake.set()
-        if conn is not None:
-            conn.jconn.interrupt()
-        if thread is not None and thread is not threading.current_thread():
-            thread.join(STOP_JOIN_S)
-            if thread.is_alive():
-                log.warning("the %s receiver thread did not stop in time", self.label)
+            future.set_exception(ConnectionError(f"lost the {self.label} connection "
+                                                 f"({reason})"))
+        if not self._closing:
+            log.warning("lost the %s connection (%s)%s", self.label, reason,
+                        "; connecting again" if self._wanted() else "")
 
     def _callback(self, function: Callable[..., None], *args: Any) -> None:
         try:
@@ -701,22 +656,25 @@ class _Link:
             log.exception("%s: a callback failed", self.label)
 
     def _dispatch(self, conn: _Conn, msg: Any) -> None:
-        kind = msg.header.message_type
-        fields = msg.header.fields
+        kind, fields = msg.header.message_type, msg.header.fields
         if kind in (MessageType.method_return, MessageType.error):
-            with self._lock:
+            with self._changed:
                 entry = conn.pending.pop(fields.get(HeaderFields.reply_serial, -1), None)
             if entry is not None and not entry[0].done():
                 entry[0].set_result(msg)
         elif kind is MessageType.signal:
-            with self._lock:
+            sender = str(fields.get(HeaderFields.sender, ""))
+            with self._changed:
                 subs = [r for r in self._registrations if isinstance(r, _Subscription)]
-            matching = [s for s in subs if s.local.matches(msg)]
+            if sender == DBUS_NAME and fields.get(HeaderFields.member) == "NameOwnerChanged":
+                for sub in subs:
+                    if msg.body and sub.sender_name == msg.body[0]:
+                        sub.sender_owner = str(msg.body[2])
+            matching = [s for s in subs if s.matches(msg, sender)]
             if matching:
-                signal = Signal(str(fields.get(HeaderFields.sender, "")),
-                                str(fields.get(HeaderFields.path, "")),
-                                str(fields.get(HeaderFields.interface, "")),
-                                str(fields.get(HeaderFields.member, "")),
+                signal = Signal(sender, fields.get(HeaderFields.path, ""),
+                                fields.get(HeaderFields.interface, ""),
+                                fields.get(HeaderFields.member, ""),
                                 plain_body(fields.get(HeaderFields.signature, ""), msg.body))
                 for sub in matching:
                     self._callback(sub.callback, signal)
@@ -726,56 +684,44 @@ class _Link:
                 with contextlib.suppress(CallFailed):
                     self.send(conn, reply)
 
-    # -- serving ------------------------------------------------------------------------------
+    # -- serving -----------------------------------------------------------------------------
 
     def _answer(self, msg: Any) -> Any:
-        """The reply to a method call made to us (receiver thread)."""
+        """The reply to a method call made to us."""
         fields = msg.header.fields
-        path = fields.get(HeaderFields.path, "")
-        iface = fields.get(HeaderFields.interface)
-        member = fields.get(HeaderFields.member, "")
-        signature = fields.get(HeaderFields.signature, "")
-        with self._lock:
+        path, member = fields.get(HeaderFields.path, ""), fields.get(HeaderFields.member, "")
+        iface, signature = fields.get(HeaderFields.interface), fields.get(
+            HeaderFields.signature, "")
+        with self._changed:
             interfaces = dict(self._exports.get(path, {}))
-            children = sorted({p[len(path):].strip("/").split("/")[0] for p in self._exports
-                               if p.startswith(path.rstrip("/") + "/")})
+            children = {p[len(path):].strip("/").split("/")[0] for p in self._exports
+                        if p.startswith(path.rstrip("/") + "/")}
         try:
             args = plain_body(signature, msg.body)
-            if iface == PEER_IFACE and member == "Ping":
+            if (iface, member) == ("org.freedesktop.DBus.Peer", "Ping"):
                 return new_method_return(msg)
-            if iface == INTROSPECTABLE_IFACE and member == "Introspect":
+            if (iface, member) == ("org.freedesktop.DBus.Introspectable", "Introspect"):
                 return new_method_return(msg, "s", (_introspect(interfaces, children),))
             if not interfaces:
                 raise CallFailed(ERROR_UNKNOWN_OBJECT, f"no object at {path}")
             if iface == PROPERTIES_IFACE:
-                out_signature, out = _properties(interfaces, member, args)
-                return new_method_return(msg, out_signature, out)
-            found = [i.methods[member] for i in interfaces.values()
-                     if member in i.methods and iface in (None, i.name)]
-            if not found:
-                if iface is not None and iface not in interfaces:
-                    raise CallFailed(ERROR_UNKNOWN_INTERFACE, f"no interface {iface} at {path}")
+                return new_method_return(msg, *_properties(interfaces, member, args))
+            if iface is not None and iface not in interfaces:
+                raise CallFailed(ERROR_UNKNOWN_INTERFACE, f"no interface {iface} at {path}")
+            method = next((i.methods[member] for i in interfaces.values()
+                           if member in i.methods and iface in (None, i.name)), None)
+            if method is None:
                 raise CallFailed(ERROR_UNKNOWN_METHOD, f"no method {member} at {path}")
-            method = found[0]
             if signature != method.in_signature:
-                raise CallFailed(ERROR_INVALID_ARGS, f"{member} takes ({method.in_signature}),"
-                                 f" not ({signature})")
+                raise CallFailed(ERROR_INVALID_ARGS,
+                                 f"{member} takes ({method.in_signature}), not ({signature})")
             out = tuple(method.handler(*args) or ())
             return new_method_return(msg, method.out_signature or None, out)
         except CallFailed as exc:
-            return new_error(msg, exc.name or ERROR_FAILED, "s", (exc.text,))
+            return new_error(msg, exc.name or _ERROR + "Failed", "s", (exc.text,))
         except Exception as exc:
             log.exception("%s: answering %s.%s failed", self.label, iface, member)
-            return new_error(msg, ERROR_FAILED, "s", (f"{type(exc).__name__}: {exc}",))
-
-
-def _reply_body(reply: Any) -> tuple[Any, ...]:
-    fields = reply.header.fields
-    if reply.header.message_type is MessageType.error:
-        body = reply.body
-        text = body[0] if body and isinstance(body[0], str) else ""
-        raise CallFailed(str(fields.get(HeaderFields.error_name, "")), text)
-    return plain_body(fields.get(HeaderFields.signature, ""), reply.body)
+            return new_error(msg, _ERROR + "Failed", "s", (f"{type(exc).__name__}: {exc}",))
 
 
 def _properties(interfaces: Mapping[str, Interface], member: str,
@@ -783,7 +729,7 @@ def _properties(interfaces: Mapping[str, Interface], member: str,
     """org.freedesktop.DBus.Properties over `interfaces`: (reply signature, reply body)."""
     iface = interfaces.get(args[0]) if args and isinstance(args[0], str) else None
     if iface is None:
-        raise CallFailed(ERROR_UNKNOWN_INTERFACE, f"no interface {args[0] if args else ''}")
+        raise CallFailed(ERROR_UNKNOWN_INTERFACE, f"no interface {args[:1]}")
     if member == "GetAll":
         return "a{sv}", ({n: (p.signature, p.get()) for n, p in iface.properties.items()},)
     prop = iface.properties.get(args[1]) if len(args) > 1 else None
@@ -799,11 +745,16 @@ def _properties(interfaces: Mapping[str, Interface], member: str,
 def _introspect(interfaces: Mapping[str, Interface], children: Iterable[str]) -> str:
     """The introspection XML of an object with `interfaces` and child nodes `children`."""
     def args(signature: str, direction: str = "") -> str:
-        attr = f' direction="{direction}"' if direction else ""
-        return "".join(f'<arg type={quoteattr(t)}{attr}/>' for t in _single_types(signature))
+        rest, out = list(signature), []
+        while rest:  # one <arg> per complete type; parse_signature consumes one
+            before = len(signature) - len(rest)
+            parse_signature(rest)
+            kind = quoteattr(signature[before:len(signature) - len(rest)])
+            out.append(f"<arg type={kind}{direction and ' direction=' + quoteattr(direction)}/>")
+        return "".join(out)
 
     out = ['<!DOCTYPE node PUBLIC "-//freedesktop//DTD D-BUS Object Introspection 1.0//EN" '
-           '"http://www.freedesktop.org/standards/dbus/1.0/introspect.dtd">', "<node>"]
+           '"http://www.freedesktop.org/standards/dbus/1.0/introspect.dtd"><node>']
     for iface in interfaces.values():
         out.append(f"<interface name={quoteattr(iface.name)}>")
         out += [f"<method name={quoteattr(n)}>{args(m.in_signature, 'in')}"
@@ -813,18 +764,18 @@ def _introspect(interfaces: Mapping[str, Interface], children: Iterable[str]) ->
         out += [f"<signal name={quoteattr(n)}>{args(s)}</signal>"
                 for n, s in iface.signals.items()]
         out.append("</interface>")
-    out += [f"<node name={quoteattr(c)}/>" for c in children if c]
+    out += [f"<node name={quoteattr(c)}/>" for c in sorted(children) if c]
     return "".join(out) + "</node>"
 
 
-# ---- the handle ------------------------------------------------------------------------------
+# ---- the handle --------------------------------------------------------------------------------
 
 
 class Bus:
-    """A handle on the process's connection to one bus (see module docstring).
+    """A handle on the process's connection to one bus (see module docstring). Thread-safe.
 
-    Thread-safe. `close()` undoes this handle's subscriptions, exports and names, and closes
-    the connection when no other handle uses it. Calls on a closed handle raise CallFailed.
+    `kind` ("session", "system") names it in messages and its thread. `close()` undoes the
+    handle's subscriptions, exports and names; the connection closes with the last handle.
     """
 
     def __init__(self, address: str, *, kind: str = "session",
@@ -843,10 +794,7 @@ class Bus:
     def open(cls, env: Mapping[str, str], kind: str = "session", *,
              connect_timeout_s: float = CONNECT_TIMEOUT_S,
              reconnect_every_s: float = 60.0) -> Bus:
-        """A handle on the `kind` ("session" or "system") bus named by `env`, connected now.
-
-        Raises Unavailable with a plain reason (no address, no jeepney, cannot connect).
-        """
+        """A connected handle on the `kind` bus named by `env`; raises Unavailable."""
         address = session_bus_address(env) if kind == "session" else system_bus_address(env)
         if address is None:
             raise Unavailable("no D-Bus session bus (DBUS_SESSION_BUS_ADDRESS is not set)")
@@ -859,7 +807,7 @@ class Bus:
         return bus
 
     def connect(self, timeout_s: float = CONNECT_TIMEOUT_S) -> None:
-        """Connect now unless connected; raises Unavailable."""
+        """Connect now unless connected (waiting `timeout_s` at most); raises Unavailable."""
         self._check_open()
         self._link.ensure(timeout_s)
 
@@ -870,39 +818,27 @@ class Bus:
 
     @property
     def unique_name(self) -> str:
-        """This process's unique name on the bus ("" when not connected)."""
-        conn = self._link.conn
+        """Our unique name on the bus ("" when not connected)."""
+        conn = self._link._live()
         return conn.unique_name if conn else ""
 
     @property
     def bus_id(self) -> str:
-        """The id of the bus instance connected to (GetId; "" when not connected): unique
-        names are unique only within one instance, and a restarted bus reuses them."""
-        conn = self._link.conn
+        """The id of the bus instance (GetId; "" when not connected): unique names are unique
+        only within one, and a restarted bus hands them out again."""
+        conn = self._link._live()
         return conn.bus_id if conn else ""
 
     def _check_open(self) -> None:
         if self._closed:
             raise CallFailed("", "the connection is closed")
 
-    def call(
-        self,
-        destination: str,
-        path: str,
-        interface: str,
-        member: str,
-        signature: str = "",
-        args: tuple[Any, ...] = (),
-        timeout_s: float = CALL_TIMEOUT_S,
-        *,
-        bus_id: str | None = None,
-    ) -> tuple[Any, ...]:
-        """Call a method; returns the reply body as plain values, raises CallFailed.
-
-        Never blocks much longer than `timeout_s` (connecting included). With `bus_id`, the
-        call goes out only on a connection to that bus instance (else ERROR_DISCONNECTED):
-        for a destination that is a unique name learnt earlier.
-        """
+    def call(self, destination: str, path: str, interface: str, member: str,
+             signature: str = "", args: tuple[Any, ...] = (), timeout_s: float = CALL_TIMEOUT_S,
+             *, bus_id: str | None = None) -> tuple[Any, ...]:
+        """Call a method; the reply body as plain values. Raises CallFailed, never blocks much
+        past `timeout_s` (connecting included). With `bus_id` the call goes out only on a
+        connection to that bus instance (for a unique name learnt earlier)."""
         self._check_open()
         msg = new_method_call(DBusAddress(path, destination, interface), member,
                               signature or None, args)
@@ -922,56 +858,33 @@ class Bus:
             return None
         return int(pid)
 
-    # -- signals --------------------------------------------------------------------------------
-
-    def subscribe(
-        self,
-        callback: Callable[[Signal], None],
-        *,
-        sender: str | None = None,
-        interface: str | None = None,
-        member: str | None = None,
-        path: str | None = None,
-        arg0: str | None = None,
-    ) -> object:
-        """Call `callback(signal)` (receiver thread) for each signal matching the rule, on
-        every connection from now on; returns a token for `unsubscribe`.
-
-        When connected, returns once the bus daemon has the rule (else the rule is added on
-        connecting, in the background).
-        """
+    def subscribe(self, callback: Callable[[Signal], None], *, sender: str | None = None,
+                  interface: str | None = None, member: str | None = None,
+                  path: str | None = None, arg0: str | None = None) -> object:
+        """`callback(signal)` (receiver thread) for each matching signal from now on; a token
+        for `unsubscribe`. When connected, returns once the bus daemon has the rule."""
         rule = MatchRule(type="signal", sender=sender, interface=interface, member=member,
                          path=path)
         if arg0 is not None:
             rule.add_arg_condition(0, arg0)
-        return self._register(_Subscription(self, rule, callback))
+        return self._register(_Subscription(rule, callback))
 
     def watch_name(self, name: str, callback: Callable[[str], None]) -> object:
-        """Call `callback(owner)` (receiver thread) with the unique name owning `name` ("" for
-        none) after every (re)connection and at each change; it may repeat a value. Returns a
-        token for `unsubscribe`."""
-        def changed(signal: Signal) -> None:
-            callback(str(signal.body[2]))
-
+        """`callback(owner)` (receiver thread) with the unique name owning `name` ("" for
+        none) after each (re)connection and at each change, possibly repeated; a token."""
         def owner_now(reply: Any) -> None:
             ok = reply.header.message_type is MessageType.method_return
             callback(str(reply.body[0]) if ok else "")
 
-        rule = MatchRule(type="signal", sender=DBUS_NAME, interface=DBUS_NAME,
-                         member="NameOwnerChanged", path=DBUS_PATH)
-        rule.add_arg_condition(0, name)
-        query = new_method_call(DBusAddress(DBUS_PATH, DBUS_NAME, DBUS_NAME), "GetNameOwner",
-                                "s", (name,))
+        query = _to_bus("GetNameOwner", "s", name)
         return self._register(_Subscription(
-            self, rule, changed, on_added=lambda link: link.call_later(query, owner_now)))
+            _owner_rule(name), lambda signal: callback(str(signal.body[2])),
+            lambda link, conn: link.call_on(conn, query, 0.0, 0.0, owner_now)))
 
-    def unsubscribe(self, token: object) -> None:
-        """Undo `subscribe`, `watch_name` or `request_name` (`token` is what it returned)."""
-        with self._lock:
-            if not isinstance(token, _Registration) or token not in self._registrations:
-                return
-            self._registrations.remove(token)
-        self._link.unregister(token)
+    def request_name(self, name: str) -> object:
+        """Own `name` on every connection from now on (never queued behind another owner);
+        a token for `unsubscribe`. When connected, returns once the bus daemon answered."""
+        return self._register(_Name(name))
 
     def _register(self, reg: _Registration) -> _Registration:
         with self._lock:
@@ -980,10 +893,16 @@ class Bus:
         self._link.register(reg)
         return reg
 
-    # -- serving --------------------------------------------------------------------------------
+    def unsubscribe(self, token: object) -> None:
+        """Undo `subscribe`, `watch_name` or `request_name`."""
+        with self._lock:
+            if token not in self._registrations:
+                return
+            self._registrations.remove(token)
+        self._link.unregister(token)
 
     def export(self, path: str, *interfaces: Interface) -> None:
-        """Serve `interfaces` at `path` (replacing what was there), with Properties Get/GetAll,
+        """Serve `interfaces` at `path` (replacing what was there) with Properties Get/GetAll,
         Introspect and Peer.Ping; handlers run on the receiver thread."""
         with self._lock:
             self._check_open()
@@ -994,26 +913,16 @@ class Bus:
         """Stop serving `path`."""
         with self._lock:
             self._paths.discard(path)
-        self._link.unexport(path)
+        self._link.export(path, None)
 
     def emit(self, path: str, interface: str, member: str, signature: str = "",
              args: tuple[Any, ...] = ()) -> None:
-        """Emit a signal; dropped when not connected (peers read the state again on
-        reconnecting). Raises CallFailed when the send fails."""
+        """Emit a signal; dropped when not connected (peers read the state again when we
+        come back). Raises CallFailed when sending fails."""
         self._check_open()
-        conn = self._link.conn
-        if conn is not None:
+        if (conn := self._link._live()) is not None:
             self._link.send(conn, new_signal(DBusAddress(path, interface=interface), member,
                                              signature or None, args))
-
-    def request_name(self, name: str) -> object:
-        """Own `name` on every connection from now on (not queued behind another owner);
-        returns a token for `unsubscribe`. When connected, returns once the bus answered."""
-        return self._register(_Name(self, name))
-
-    def owns(self, token: object) -> bool:
-        """Whether the name requested with `token` is ours on the current connection."""
-        return isinstance(token, _Name) and token.primary and token.added_on is self._link.conn
 
     def close(self) -> None:
         """Undo this handle's subscriptions, exports and names; release the connection.
@@ -1022,25 +931,21 @@ class Bus:
             if self._closed:
                 return
             self._closed = True
-            registrations, self._registrations = self._registrations, []
-            paths, self._paths = self._paths, set()
+            registrations, paths = self._registrations, self._paths
         for reg in registrations:
             self._link.unregister(reg)
         for path in paths:
-            self._link.unexport(path)
+            self._link.export(path, None)
         self._link.release()
-
-    def __enter__(self) -> Bus:
-        return self
-
-    def __exit__(self, *_exc: object) -> None:
-        self.close()
 
 
 def probe_names(address: str, names: Sequence[str], timeout_s: float,
                 kind: str = "bus") -> dict[str, bool]:
     """Connect to the bus at `address` and ask NameHasOwner for each name; raises Unavailable
-    or CallFailed. Never blocks much longer than `timeout_s` per step."""
-    with Bus(address, kind=kind) as bus:
+    or CallFailed, and never blocks much longer than `timeout_s` per step."""
+    bus = Bus(address, kind=kind)
+    try:
         bus.connect(timeout_s)
         return {name: bus.name_has_owner(name, timeout_s) for name in names}
+    finally:
+        bus.close()

@@ -10,6 +10,7 @@ an X helper is first used.
 from .bus import BusClient, DBusCallError, Signal, SignalRecorder
 from .dbusmenu import DBusMenu, MenuNode, StatusNotifierItem, TrayClient, strip_mnemonic
 from .handle import ServiceHandle, ServiceStartError
+from .lone_bus import LoneBus
 from .session import (
     DesktopSession,
     DesktopStartError,
@@ -27,6 +28,7 @@ __all__ = [
     "DesktopStartError",
     "DesktopUnavailable",
     "LeakedProcessError",
+    "LoneBus",
     "MenuNode",
     "ServiceHandle",
     "ServiceStartError",

@@ -33,14 +33,12 @@ from __future__ import annotations
 import logging
 import os
 import threading
-import time
 from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
 from psoas_break.adapters.dbus import (
     DBUS_NAME,
     DBUS_PATH,
-    ERROR_NO_REPLY,
     JEEPNEY_MISSING,
     PROPERTIES_IFACE,
     Bus,
@@ -51,7 +49,6 @@ from psoas_break.adapters.dbus import (
 from psoas_break.adapters.notify.errors import (
     FDO_SERVER,
     NoServer,
-    ServerTimeout,
     error_for,
     no_server_message,
 )
@@ -82,25 +79,6 @@ def expire_timeout_ms(timeout_s: int) -> int:
     if timeout_s > 0:
         return int(timeout_s) * 1000
     return 0 if timeout_s == 0 else -1
-
-
-class _Op:
-    """The time budget of one public call: every D-Bus call in it shares one deadline."""
-
-    def __init__(self, budget_s: float) -> None:
-        self.budget_s = budget_s
-        self.deadline = time.monotonic() + budget_s + 1.0
-
-    def expired(self) -> ServerTimeout:
-        return ServerTimeout(f"the notification server did not answer within {self.budget_s:g} s")
-
-    def timeout(self, call_timeout_s: float) -> tuple[float, bool]:
-        """(seconds the next call may wait, whether the budget rather than the call limits
-        it); raises ServerTimeout when the budget is spent."""
-        left_s = self.deadline - time.monotonic()
-        if left_s <= 0:
-            raise self.expired()
-        return (call_timeout_s, False) if call_timeout_s <= left_s else (left_s, True)
 
 
 class DbusNotifier:
@@ -153,7 +131,6 @@ class DbusNotifier:
 
     def _call(
         self,
-        op: _Op,
         destination: str | ServerId,
         path: str,
         iface: str,
@@ -161,43 +138,40 @@ class DbusNotifier:
         signature: str = "",
         body: Sequence[Any] = (),
     ) -> tuple[Any, ...]:
-        """Call `member` within `op`'s budget. A ServerId destination is only called on its
-        own bus: after a bus restart NoServer is raised, because the same unique name may now
-        belong to another process."""
+        """Call `member` (within `call_timeout_s`, connecting included). A ServerId
+        destination is only called on its own bus: after a bus restart NoServer is raised,
+        because the same unique name may now belong to another process."""
         bus = self._connection()
         bus_id = None
         if not isinstance(destination, str):
             bus_id, destination = destination
-        timeout_s, by_budget = op.timeout(self.call_timeout_s)
         try:
             return bus.call(destination, path, iface, member, signature, tuple(body),
-                            timeout_s, bus_id=bus_id)
+                            self.call_timeout_s, bus_id=bus_id)
         except CallFailed as exc:
-            if exc.name == ERROR_NO_REPLY and by_budget:
-                raise op.expired() from None
             raise error_for(exc.name, exc.text, member, self.call_timeout_s) from None
 
-    def _owner(self, op: _Op) -> ServerId | None:
+    def _owner(self) -> ServerId | None:
         """Which server owns the name now, or None when nobody does (maybe activatable)."""
         bus = self._connection()
         try:
-            bus.connect(op.timeout(self.call_timeout_s)[0])
+            bus.connect(self.call_timeout_s)
         except Unavailable as exc:
             raise NoServer(str(exc)) from None
         bus_id = bus.bus_id
         try:
-            (owner,) = self._call(op, (bus_id, DBUS_NAME), DBUS_PATH, DBUS_NAME,
-                                  "GetNameOwner", "s", [FDO_SERVER])
+            (owner,) = self._call((bus_id, DBUS_NAME), DBUS_PATH, DBUS_NAME, "GetNameOwner",
+                                  "s", [FDO_SERVER])
         except NoServer as exc:
             if str(exc) == no_server_message():
                 return None
             raise
         return bus_id, str(owner)
 
-    def _capabilities(self, op: _Op, owner: ServerId) -> frozenset[str]:
+    def _capabilities(self, owner: ServerId) -> frozenset[str]:
         caps = self._caps.get(owner)
         if caps is None:
-            reply = self._call(op, owner, NOTIFY_PATH, NOTIFY_IFACE, "GetCapabilities")
+            reply = self._call(owner, NOTIFY_PATH, NOTIFY_IFACE, "GetCapabilities")
             caps = frozenset(str(c) for c in reply[0])
             self._caps[owner] = caps
         return caps
@@ -229,21 +203,19 @@ class DbusNotifier:
     def probe(self) -> None:
         """Raise NoServer unless the bus is reachable and a server owns (or can be started
         for) org.freedesktop.Notifications. Asks only the bus daemon, never the server."""
-        op = _Op(2 * self.call_timeout_s)
-        if self._owner(op) is not None:
+        if self._owner() is not None:
             return
-        reply = self._call(op, DBUS_NAME, DBUS_PATH, DBUS_NAME, "ListActivatableNames")
+        reply = self._call(DBUS_NAME, DBUS_PATH, DBUS_NAME, "ListActivatableNames")
         if FDO_SERVER not in {str(n) for n in reply[0]}:
             raise NoServer(no_server_message() + ", and none can be started")
 
     def notify(self, notification: Notification) -> None:
         """Show `notification`, replacing the one shown before with the same tag."""
-        op = _Op(4 * self.call_timeout_s)
-        owner = self._owner(op)
+        owner = self._owner()
         replaces_id = 0
         caps: frozenset[str] = frozenset()
         if owner is not None:
-            caps = self._capabilities(op, owner)
+            caps = self._capabilities(owner)
             with self._lock:
                 previous = self._shown.get(notification.tag)
             if previous is not None and previous[0] == owner:
@@ -267,13 +239,13 @@ class DbusNotifier:
         # Sent to the unique name when known, so the id surely belongs to that server.
         destination: str | ServerId = FDO_SERVER if owner is None else owner
         reply = self._call(
-            op, destination, NOTIFY_PATH, NOTIFY_IFACE, "Notify", "susssasa{sv}i",
+            destination, NOTIFY_PATH, NOTIFY_IFACE, "Notify", "susssasa{sv}i",
             [self.app_name, replaces_id, icon, notification.title, body, actions, hints,
              expire_timeout_ms(notification.timeout_s)],
         )
         nid = int(reply[0])
         if owner is None:  # the call started (activated) a server: learn its name
-            owner = self._owner(op)
+            owner = self._owner()
         with self._lock:
             self.last_id = nid
             if owner is not None:
@@ -287,11 +259,10 @@ class DbusNotifier:
             shown = self._shown.pop(tag, None)
         if shown is None:
             return
-        op = _Op(2 * self.call_timeout_s)
         owner, nid = shown
-        if self._owner(op) != owner:
+        if self._owner() != owner:
             return  # that server is gone, and its notifications with it
-        self._call(op, owner, NOTIFY_PATH, NOTIFY_IFACE, "CloseNotification", "u", [nid])
+        self._call(owner, NOTIFY_PATH, NOTIFY_IFACE, "CloseNotification", "u", [nid])
 
     def shown_id(self, tag: str) -> int | None:
         """The server's id of the notification shown with `tag`, if any."""
@@ -301,8 +272,7 @@ class DbusNotifier:
 
     def server_information(self) -> tuple[str, str, str, str]:
         """(name, vendor, version, spec version) of the running server (for `doctor`)."""
-        reply = self._call(_Op(self.call_timeout_s), FDO_SERVER, NOTIFY_PATH, NOTIFY_IFACE,
-                           "GetServerInformation")
+        reply = self._call(FDO_SERVER, NOTIFY_PATH, NOTIFY_IFACE, "GetServerInformation")
         name, vendor, version, spec = (str(x) for x in reply)
         return name, vendor, version, spec
 
@@ -310,8 +280,8 @@ class DbusNotifier:
         """True when the server is in "do not disturb" mode (the Inhibited property, spec
         1.2+); None when the server does not say or cannot be asked."""
         try:
-            reply = self._call(_Op(self.call_timeout_s), FDO_SERVER, NOTIFY_PATH,
-                               PROPERTIES_IFACE, "Get", "ss", [NOTIFY_IFACE, "Inhibited"])
+            reply = self._call(FDO_SERVER, NOTIFY_PATH, PROPERTIES_IFACE, "Get", "ss",
+                               [NOTIFY_IFACE, "Inhibited"])
         except (DeliveryFailed, NoServer):
             return None
         return bool(reply[0])
