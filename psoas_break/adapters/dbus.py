@@ -84,7 +84,6 @@ DEFAULT_SYSTEM_BUS = "unix:path=/run/dbus/system_bus_socket"
 _ERROR = "org.freedesktop.DBus.Error."
 ERROR_NO_REPLY = _ERROR + "NoReply"
 ERROR_DISCONNECTED = _ERROR + "Disconnected"
-ERROR_NAME_HAS_NO_OWNER = _ERROR + "NameHasNoOwner"
 ERROR_UNKNOWN_OBJECT = _ERROR + "UnknownObject"
 ERROR_UNKNOWN_INTERFACE = _ERROR + "UnknownInterface"
 ERROR_UNKNOWN_METHOD = _ERROR + "UnknownMethod"
@@ -246,21 +245,23 @@ class _Subscription:
             self.local.arg_conditions = rule.arg_conditions
 
     def add(self, link: _Link, conn: _Conn) -> None:
-        if self.sender_name:  # its owner is known before any signal of it can arrive
+        if self.sender_name:
+            # Its owner now, then each change: the reply comes before any signal the rule
+            # below lets in, and the receiver thread handles both in that order.
             link.setup_call(conn, "AddMatch", "s", _owner_rule(self.sender_name).serialise())
-            try:
-                self.sender_owner = str(link.setup_call(conn, "GetNameOwner", "s",
-                                                        self.sender_name)[0])
-            except CallFailed as exc:
-                if exc.name != ERROR_NAME_HAS_NO_OWNER:
-                    raise
-                self.sender_owner = ""
+            link.call_on(conn, _to_bus("GetNameOwner", "s", self.sender_name), 0.0, 0.0,
+                         self._owner_now)
         link.setup_call(conn, "AddMatch", "s", self.rule.serialise())
         if self.on_added is not None:
             self.on_added(link, conn)
 
+    def _owner_now(self, reply: Any) -> None:
+        ok = reply.header.message_type is MessageType.method_return
+        self.sender_owner = str(reply.body[0]) if ok else ""
+
     def matches(self, msg: Any, sender: str) -> bool:
-        return bool(self.local.matches(msg)) and sender == (self.sender_owner or sender)
+        return bool(self.local.matches(msg)) and (
+            not self.sender_name or sender == self.sender_owner)
 
     def undo(self) -> list[Any]:
         rules = [self.rule] + ([_owner_rule(self.sender_name)] if self.sender_name else [])
@@ -384,6 +385,7 @@ class _Link:
             if self._conn is not None and not self._conn.closed:
                 self._conn.jconn.interrupt()  # its receive() raises ReceiveStopped
             thread = self._thread
+            self._changed.notify_all()
         self._wake.set()
         if thread is not None and thread is not threading.current_thread():
             thread.join(STOP_JOIN_S)
@@ -587,8 +589,8 @@ class _Link:
             try:
                 conn = _open(self.address, timeout_s or CONNECT_TIMEOUT_S, self.label)
             except Unavailable as exc:
-                self._attempted(str(exc))
-                log.log(logging.DEBUG if warned else logging.WARNING, "%s", exc)
+                self._attempted(str(exc))  # a caller waiting for it reports it
+                log.log(logging.DEBUG if warned or timeout_s else logging.WARNING, "%s", exc)
                 delay_s, warned = min(BACKOFF_MAX_S, max(BACKOFF_FIRST_S, 2 * delay_s)), True
                 continue
             with self._changed:
@@ -641,8 +643,9 @@ class _Link:
             _close(conn.jconn)
             self._changed.notify_all()
         for future, _waited in pending.values():
-            future.set_exception(ConnectionError(f"lost the {self.label} connection "
-                                                 f"({reason})"))
+            if not future.done():
+                future.set_exception(ConnectionError(f"lost the {self.label} connection "
+                                                     f"({reason})"))
         if not self._closing:
             log.warning("lost the %s connection (%s)%s", self.label, reason,
                         "; connecting again" if self._wanted() else "")
@@ -666,9 +669,10 @@ class _Link:
             sender = str(fields.get(HeaderFields.sender, ""))
             with self._changed:
                 subs = [r for r in self._registrations if isinstance(r, _Subscription)]
-            if sender == DBUS_NAME and fields.get(HeaderFields.member) == "NameOwnerChanged":
+            if (sender == DBUS_NAME and fields.get(HeaderFields.member) == "NameOwnerChanged"
+                    and len(msg.body) == 3):
                 for sub in subs:
-                    if msg.body and sub.sender_name == msg.body[0]:
+                    if sub.sender_name == msg.body[0]:
                         sub.sender_owner = str(msg.body[2])
             matching = [s for s in subs if s.matches(msg, sender)]
             if matching:

@@ -120,14 +120,16 @@ class DbusNotifier:
 
     def _connection(self) -> Bus:
         with self._lock:
-            if self._bus is None:
+            bus, new = self._bus, self._bus is None
+            if bus is None:
                 if self._address is None:
                     raise NoServer("cannot connect to the D-Bus session bus: "
                                    "DBUS_SESSION_BUS_ADDRESS is not set")
-                self._bus = Bus(self._address, reconnect_every_s=0.0)
-                # Broadcast signals need a match rule; targeted ones (KDE) arrive anyway.
-                self._bus.subscribe(self._on_signal, interface=NOTIFY_IFACE, path=NOTIFY_PATH)
-            return self._bus
+                bus = self._bus = Bus(self._address, reconnect_every_s=0.0)
+        if new:  # outside the lock: `_on_signal` takes it on the receiver thread
+            # Broadcast signals need a match rule; targeted ones (KDE) arrive anyway.
+            bus.subscribe(self._on_signal, interface=NOTIFY_IFACE, path=NOTIFY_PATH)
+        return bus
 
     def _call(
         self,
