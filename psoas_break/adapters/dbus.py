@@ -49,7 +49,7 @@ from xml.sax.saxutils import quoteattr
 from psoas_break.ports import DeliveryFailed, Unavailable
 
 try:
-    from jeepney import (  # type: ignore[import-untyped]
+    from jeepney import (
         DBusAddress,
         HeaderFields,
         MatchRule,
@@ -60,10 +60,10 @@ try:
         new_method_return,
         new_signal,
     )
-    from jeepney.bus import get_connectable_addresses  # type: ignore[import-untyped]
-    from jeepney.io.blocking import prep_socket  # type: ignore[import-untyped]
-    from jeepney.io.threading import DBusConnection, ReceiveStopped  # type: ignore[import-untyped]
-    from jeepney.low_level import (  # type: ignore[import-untyped]
+    from jeepney.bus import get_connectable_addresses
+    from jeepney.io.blocking import prep_socket
+    from jeepney.io.threading import DBusConnection, ReceiveStopped
+    from jeepney.low_level import (
         Array,
         DictEntry,
         Struct,
