@@ -13,7 +13,10 @@ timeout, so a quiet bus never wakes it, and jeepney's interrupt pipe stops it at
 replies, runs callbacks and serves exported objects: callbacks must be short (post to a queue).
 A callback may call: the thread then reads the bus itself until its reply; meanwhile only
 replies to other threads' calls are handled, the rest waits, so a callback must not call a peer
-that first calls us.
+that first calls us. Of jeepney this uses the threading connection (its interrupt pipe),
+authentication, MatchRule and the message code; not its DBusRouter, whose thread dies with a
+traceback when the bus drops, never reconnects, queues signals for yet another thread to read
+and serves nothing.
 
 Connecting: unix: addresses only (jeepney), never autolaunched; socket, authentication, Hello and
 GetId within one timeout. A call with no connection has one attempt made at once, or at most once
