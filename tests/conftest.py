@@ -95,3 +95,21 @@ def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
     for item in items:
         if _DESKTOP_FIXTURES & set(getattr(item, "fixturenames", ())):
             item.add_marker(pytest.mark.desktop)
+
+
+def pytest_terminal_summary(terminalreporter: pytest.TerminalReporter) -> None:
+    """Print the figures tests recorded (`record_property("figures", text)`): soak and
+    simulated-week measurements belong in the `make test` output, also when the tests ran in
+    xdist workers, whose own output is not shown."""
+    lines = [
+        str(value)
+        for reports in terminalreporter.stats.values()
+        for report in reports
+        if getattr(report, "when", "call") == "call"
+        for name, value in getattr(report, "user_properties", ())
+        if name == "figures"
+    ]
+    if lines:
+        terminalreporter.section("figures")
+        for line in lines:
+            terminalreporter.write_line(line)

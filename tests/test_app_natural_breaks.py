@@ -46,8 +46,11 @@ def quit_and_read_breaks(app: RunningApp) -> list[str]:
 
 
 def test_x11_idle_untouched_is_a_natural_break(desk: DesktopSession) -> None:
-    app = start_app(desk, config=CONFIG, extra_env={**FAST, "PSOAS_IDLE_BACKEND": "x11"})
-    desk.xdotool("mousemove", "10", "10")
+    # Input while the app starts (a loaded machine may take longer than the 1-s natural break
+    # to start it, and Xvfb has had no input since it started), then none.
+    with keep_moving(desk):
+        app = start_app(desk, config=CONFIG, extra_env={**FAST, "PSOAS_IDLE_BACKEND": "x11"})
+        wait_for(lambda: status(app)["state"] == "sitting", 15, what="sitting at start")
     wait_for(lambda: status(app)["state"] == "away", 15, what="away after idle")
     assert status(app)["sitting_s"] == 0
     app.wait_title("Away")

@@ -315,7 +315,7 @@ def _app_memory(snapshot: tracemalloc.Snapshot) -> int:
 
 
 def test_simulated_week_through_the_runtime(
-    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+    tmp_path: Path, record_property: Callable[[str, object], None]
 ) -> None:
     # Monday 23 March 2026, 08:00 in Berlin; the clocks go forward on Sunday 29 March.
     sim = WeekSim(tmp_path, datetime(2026, 3, 23, 8, 0, tzinfo=BERLIN))
@@ -360,12 +360,13 @@ def test_simulated_week_through_the_runtime(
     expected = sim.expected.prompts
     week_s = sim.clock.mono_s - 1000.0
     late_s = [a[0] - e[0] for a, e in zip(actual, expected, strict=False)]
-    with capsys.disabled():  # the figures belong in the `make test` output
-        print(f"\nsimulated week: {week_s / 86400:.2f} days, {sim.steps} runtime steps "
-              f"(per working day {steps_per_day}), {len(actual)} prompts (lateness "
-              f"{min(late_s, default=0):.3f}..{max(late_s, default=0):.3f} s), {sim.renders} "
-              f"renders, user answers {sim.user_actions}; traced app memory end of day 2 "
-              f"{memory[2]} B, day 7 {memory[7]} B, growth {memory[7] - memory[2]} B")
+    # The figures belong in the `make test` output (tests/conftest.py prints them at the end).
+    record_property("figures", (
+        f"simulated week: {week_s / 86400:.2f} days, {sim.steps} runtime steps "
+        f"(per working day {steps_per_day}), {len(actual)} prompts (lateness "
+        f"{min(late_s, default=0):.3f}..{max(late_s, default=0):.3f} s), {sim.renders} "
+        f"renders, user answers {sim.user_actions}; traced app memory end of day 2 "
+        f"{memory[2]} B, day 7 {memory[7]} B, growth {memory[7] - memory[2]} B"))
     assert week_s == pytest.approx(7 * 86400 - 3600)  # Monday 08:00 to Monday 08:00, 23 h Sunday
     # Every due prompt exactly once, of the right kind and escalation, on time all week.
     assert len(actual) == len(expected), _first_difference(actual, expected)
@@ -456,7 +457,9 @@ def _exact_runtime_s(task: Path) -> float | None:
 @pytest.mark.soak
 @pytest.mark.desktop
 @pytest.mark.timeout(SOAK_S + 120)
-def test_ten_minute_idle_run(desktop: DesktopSession, capsys: pytest.CaptureFixture[str]) -> None:
+def test_ten_minute_idle_run(
+    desktop: DesktopSession, record_property: Callable[[str, object], None]
+) -> None:
     desktop.start_sni_watcher()
     desktop.start_notification_server()
     # Normal minute; the real X11 idle source (Xvfb gets no input, so after 5 minutes the app
@@ -504,6 +507,5 @@ def test_ten_minute_idle_run(desktop: DesktopSession, capsys: pytest.CaptureFixt
               f"{rss_start_kb} kB -> {rss_end_kb} kB (growth {growth_kb} kB{steady}; each "
               f"minute {samples}); CPU of the app's own threads {total_ms_per_min:.1f} ms per "
               f"minute ({', '.join(per_thread)})")
-    with capsys.disabled():  # the figures belong in the `make test` output
-        print("\n" + report)
+    record_property("figures", report)  # printed at the end of `make test` (conftest.py)
     assert growth_kb <= 1024, report
