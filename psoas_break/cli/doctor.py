@@ -72,10 +72,6 @@ def collect(env: Mapping[str, str] | None = None) -> list[Choice]:
     ]
 
 
-def choices_summary(choices: list[Choice]) -> dict[str, str]:
-    return {c.family: c.chosen for c in choices}
-
-
 def run(paths: AppPaths) -> int:
     choices = collect()
     print(f"psoas-break {__version__}")

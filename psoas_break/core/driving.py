@@ -37,9 +37,8 @@ Contract:
   each once.
 - The daily driving counter resets after one stop of at least `daily_reset_min` (default 9 h: the
   shortest daily rest 561/2006 knows, the reduced daily rest, which is also the long part of a
-  split 3 + 9 rest; a shorter threshold would make the counter under-report), or when the caller
-  says `new_day()` (meant for an explicit "new driving day" action, not for midnight: a driver
-  on the road at midnight is still in the same driving day).
+  split 3 + 9 rest; a shorter threshold would make the counter under-report), never at midnight:
+  a driver on the road at midnight is still in the same driving day.
 """
 
 from __future__ import annotations
@@ -279,13 +278,6 @@ class BreakPlanner:
             effects.extend(self.tick(gap_start))
         effects.extend(self.stop(gap_start))
         effects.extend(self.resume(mono_s))
-        return effects
-
-    def new_day(self, mono_s: float) -> list[DrivingEffect]:
-        """Start a new driving day: only the daily counter resets (breaks follow the stops)."""
-        effects = self.tick(mono_s)
-        self._daily_s = 0.0
-        self._day += 1
         return effects
 
     def tick(self, mono_s: float) -> list[DrivingEffect]:

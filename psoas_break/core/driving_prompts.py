@@ -24,7 +24,7 @@ from __future__ import annotations
 
 import random
 import re
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable
 from dataclasses import dataclass
 
 from psoas_break.core.driving import (
@@ -124,11 +124,6 @@ def exercise_problems(exercise: Exercise) -> list[str]:
     return problems
 
 
-def library_problems(library: Iterable[Exercise]) -> list[str]:
-    """Problems of every exercise tagged driving_safe in `library` (for tests and `doctor`)."""
-    return [p for e in library if "driving_safe" in e.tags for p in exercise_problems(e)]
-
-
 def driving_safe_exercises(library: Iterable[Exercise]) -> tuple[Exercise, ...]:
     """The exercises that may be offered while driving (see `exercise_problems`)."""
     return tuple(e for e in library if not exercise_problems(e))
@@ -162,23 +157,6 @@ def choose_driving_notice(
     notice = notice_from_exercise(selection.exercise)
     assert notice is not None  # the pool holds only exercises that make one
     return notice, history.recorded(selection)
-
-
-def choose_from_pairs(
-    pairs: Sequence[tuple[str, str]],
-    recent_ids: Sequence[str],
-    rng: random.Random,
-) -> DrivingNotice:
-    """Generic path: pick from (id, text) pairs that are safe, avoiding `recent_ids` if it can.
-
-    Unsafe pairs are dropped; with none left, one of `GENERIC_DRIVING_PROMPTS` is used.
-    """
-    safe = [(i, t) for i, t in pairs if is_safe_while_driving(t)]
-    if not safe:
-        return _generic(rng.randrange(len(GENERIC_DRIVING_PROMPTS)))
-    fresh = [(i, t) for i, t in safe if i not in set(recent_ids)] or safe
-    source_id, text = rng.choice(fresh)
-    return DrivingNotice(source_id, DRIVING_TITLE, text, f"{DRIVING_TITLE}. {text}")
 
 
 def notice_from_planner(effect: DrivingEffect) -> DrivingNotice | None:

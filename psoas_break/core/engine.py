@@ -123,12 +123,10 @@ class SittingEngine:
         self._open_prompt: int | None = None
         self._break_left_s = 0.0
         self._break_taken_s = 0.0
-        self._break_prompted = False
         self._pause_left_s = 0.0
         self._paused_until: datetime | None = None
         self._locked = False
         self._locked_s = 0.0
-        self._away_since_s = 0.0
         self._off_hours = False
         self._deferred = False
 
@@ -383,7 +381,6 @@ class SittingEngine:
     def _enter_away(self, tick: Tick, source: str, away_s: float, effects: list[Effect]) -> None:
         self._natural_break(tick, source, away_s, effects)
         self._state = "away"
-        self._away_since_s = tick.mono_s - away_s
 
     def _reset_sitting(
         self, tick: Tick, reason: str, effects: list[Effect], start_new: bool = True
@@ -506,7 +503,6 @@ class SittingEngine:
         self._state = "on_break"
         self._break_left_s = self._settings.break_min * MINUTE_S
         self._break_taken_s = 0.0
-        self._break_prompted = prompted
         self._sitting_s = 0.0
         self._stretch_in_s = self._stretch_s
         self._posture_in_s = self._posture_s

@@ -50,8 +50,6 @@ SIXTY_MIN_S = 60 * 60.0
 MIN_BOUT_S = 1.0
 MAX_SILENCE_S = 4 * 3600.0
 BUCKETS = ("<= 30 min", "30-60 min", "> 60 min")
-NATURAL_SOURCES = ("idle", "lock", "suspend", "gap")
-RESPONSES = ("taken", "taken_idle", "snoozed", "skipped", "ignored")
 # How far before the first day a stats query reads, to find sits already running at midnight.
 LOOKBACK_S = 24 * 3600.0
 

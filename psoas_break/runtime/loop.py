@@ -189,7 +189,6 @@ class Runtime:
         self._last_tick: Tick | None = None
         self._last_wall: datetime | None = None
         self._off_hours = False
-        self._retention_day: object = None
         self.wakeups = 0
         self.renders = 0
         self._handlers: dict[type, Callable[[Any, Tick], Outcome | None]] = {

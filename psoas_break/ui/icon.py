@@ -26,8 +26,6 @@ EDGE = (0x10, 0x10, 0x10, 200)
 HALO = (0xFF, 0xFF, 0xFF, 150)
 WHITE = (0xFF, 0xFF, 0xFF, 255)
 
-SIZES_PX = (16, 22, 24, 32, 48, 64, 128, 256)
-
 
 def state_colour(state: str) -> tuple[int, int, int]:
     return COLOURS.get(state, COLOURS["sitting"])[0]

@@ -25,7 +25,7 @@ import glob
 import logging
 import os
 import sys
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import Any, Protocol
 
@@ -299,8 +299,3 @@ class WindowsCameraDetector:
 
     def close(self) -> None:
         """Nothing is kept open."""
-
-
-def iter_device_paths(dev_glob: str = DEFAULT_DEV_GLOB) -> Iterator[str]:
-    """The video devices present now (for `doctor`)."""
-    yield from sorted(glob.glob(dev_glob))

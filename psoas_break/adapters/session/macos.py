@@ -51,8 +51,6 @@ log = logging.getLogger(__name__)
 
 SCREEN_LOCKED = "com.apple.screenIsLocked"
 SCREEN_UNLOCKED = "com.apple.screenIsUnlocked"
-SCREENSAVER_STARTED = "com.apple.screensaver.didstart"  # not observed: see module docstring
-SCREENSAVER_STOPPED = "com.apple.screensaver.didstop"
 OBSERVED_NOTIFICATIONS = (SCREEN_LOCKED, SCREEN_UNLOCKED)
 
 # <IOKit/IOMessage.h>: iokit_common_msg(x) = sys_iokit | sub_iokit_common | x, and
@@ -67,8 +65,6 @@ IOKIT_SYSTEM_WILL_POWER_ON = _IOKIT_COMMON_MSG | 0x320
 # CFRunLoopRunInMode results (CFRunLoop.h).
 RUN_FINISHED = 1  # the loop has no sources or timers in that mode
 RUN_STOPPED = 2
-RUN_TIMED_OUT = 3
-RUN_HANDLED_SOURCE = 4
 
 START_TIMEOUT_S = 5.0
 _STOP_ATTEMPTS = 40  # x 0.05 s join: up to 2 s for the loop to notice CFRunLoopStop

@@ -19,7 +19,6 @@ from dataclasses import replace
 from psoas_break.adapters.backends import LINUX_BSD, MACOS, WINDOWS, Candidate, first
 from psoas_break.ports import Choice, Unavailable
 
-LINUX_ORDER = ("appindicator", "gtk", "xorg")
 APT_FIX = (
     "sudo apt-get install gir1.2-ayatanaappindicator3-0.1 gir1.2-gtk-3.0 python3-gi"
 )
