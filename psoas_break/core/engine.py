@@ -158,10 +158,6 @@ class SittingEngine:
         return self._settings.snooze_min * MINUTE_S
 
     @property
-    def _guard_s(self) -> float:
-        return POSTURE_GUARD_S
-
-    @property
     def _idle_counts(self) -> bool:
         return self._settings.profile != "driver"
 
@@ -303,11 +299,8 @@ class SittingEngine:
             self._sitting_s -= overcount_s
             self._enter_away(tick, "idle", idle_s, effects)
             return
-        if (
-            self._state == "prompt_due"
-            and idle_s is not None
-            and idle_s >= self._settings.break_min * MINUTE_S
-        ):
+        if (self._state == "prompt_due" and idle_s is not None
+                and idle_s >= self._settings.break_min * MINUTE_S):
             # They got up without clicking: the prompt did its job.
             self._respond(tick, "taken_idle", effects)
             self._reset_sitting(tick, "break", effects)
@@ -341,9 +334,8 @@ class SittingEngine:
         if self._posture_in_s is not None and self._posture_in_s <= 0:
             posture_s = self._posture_s or 0.0
             self._posture_in_s = posture_s
-            if self._state == "sitting" and not self._snoozed and (
-                self._stretch_in_s > self._guard_s
-            ):
+            if (self._state == "sitting" and not self._snoozed
+                    and self._stretch_in_s > POSTURE_GUARD_S):
                 self._show_posture(tick, effects)
 
     def _on_long_gap(self, tick: Tick, dt_s: float, slept_s: float, effects: list[Effect]) -> None:
@@ -382,12 +374,9 @@ class SittingEngine:
         self._natural_break(tick, source, away_s, effects)
         self._state = "away"
 
-    def _reset_sitting(
-        self, tick: Tick, reason: str, effects: list[Effect], start_new: bool = True
-    ) -> None:
-        if self._open_prompt is not None:
-            effects.append(ClosePrompt(self._open_prompt))
-            self._open_prompt = None
+    def _reset_sitting(self, tick: Tick, reason: str, effects: list[Effect],
+                       start_new: bool = True) -> None:
+        self._close_prompt(effects)
         effects.append(self._end_sit(tick, reason))
         self._sitting_s = 0.0
         self._stretch_in_s = self._stretch_s
@@ -403,8 +392,7 @@ class SittingEngine:
     def _show_stretch(self, tick: Tick, effects: list[Effect]) -> None:
         self._deferred = False
         self._prompt_id += 1
-        if self._open_prompt is not None:
-            effects.append(ClosePrompt(self._open_prompt))
+        self._close_prompt(effects)
         self._open_prompt = self._prompt_id
         self._reprompt_in_s = self._snooze_s
         allowed = self._snoozes_in_row < self._settings.max_snoozes
@@ -415,37 +403,23 @@ class SittingEngine:
         elif self._escalation > 0:
             note = N_("Reminder {number}: you have been sitting a while.",
                       number=self._escalation + 1)
-        effects.append(
-            ShowPrompt(self._prompt_id, "stretch", self._escalation, allowed, note)
-        )
-        effects.append(
-            self._event(
-                tick, "prompt", prompt_kind="stretch", prompt_id=self._prompt_id,
-                escalation=self._escalation,
-            )
-        )
+        effects.append(ShowPrompt(self._prompt_id, "stretch", self._escalation, allowed, note))
+        effects.append(self._event(tick, "prompt", prompt_kind="stretch",
+                                   prompt_id=self._prompt_id, escalation=self._escalation))
 
     def _show_posture(self, tick: Tick, effects: list[Effect]) -> None:
         self._prompt_id += 1
         effects.append(ShowPrompt(self._prompt_id, "posture", 0, False, None))
-        effects.append(
-            self._event(
-                tick, "prompt", prompt_kind="posture", prompt_id=self._prompt_id, escalation=0
-            )
-        )
+        effects.append(self._event(tick, "prompt", prompt_kind="posture",
+                                   prompt_id=self._prompt_id, escalation=0))
 
     def _respond(self, tick: Tick, response: str, effects: list[Effect]) -> None:
-        effects.append(
-            self._event(
-                tick, "response", prompt_kind="stretch", prompt_id=self._prompt_id,
-                response=response,
-            )
-        )
+        effects.append(self._event(tick, "response", prompt_kind="stretch",
+                                   prompt_id=self._prompt_id, response=response))
 
     def _finish_break(self, tick: Tick, completed: bool, effects: list[Effect]) -> None:
-        effects.append(
-            self._event(tick, "break_end", break_s=self._break_taken_s, completed=completed)
-        )
+        effects.append(self._event(tick, "break_end", break_s=self._break_taken_s,
+                                   completed=completed))
         self._state = "sitting"
         self._break_left_s = 0.0
         effects.append(ShowNotice(N_("Break over. Welcome back.")))
@@ -470,6 +444,11 @@ class SittingEngine:
     def _event(self, tick: Tick, kind: str, **data: object) -> RecordEvent:
         return RecordEvent(kind, tick.wall, tick.mono_s, dict(data))
 
+    def _close_prompt(self, effects: list[Effect]) -> None:
+        if self._open_prompt is not None:
+            effects.append(ClosePrompt(self._open_prompt))
+            self._open_prompt = None
+
     def _next_prompt(self) -> NextPrompt | None:
         if self._state in ("paused", "away", "on_break") or self._locked or self._off_hours:
             return None
@@ -477,11 +456,8 @@ class SittingEngine:
             return NextPrompt("stretch", max(0.0, self._reprompt_in_s))
         stretch = NextPrompt("stretch", max(0.0, self._stretch_in_s))
         posture_in = self._posture_in_s
-        if (
-            posture_in is not None
-            and not self._snoozed
-            and posture_in < self._stretch_in_s - self._guard_s
-        ):
+        if (posture_in is not None and not self._snoozed
+                and posture_in < self._stretch_in_s - POSTURE_GUARD_S):
             return NextPrompt("posture", max(0.0, posture_in))
         return stretch
 
@@ -495,9 +471,7 @@ class SittingEngine:
         prompted = self._state == "prompt_due"
         if prompted:
             self._respond(tick, "taken", effects)
-        if self._open_prompt is not None:
-            effects.append(ClosePrompt(self._open_prompt))
-            self._open_prompt = None
+        self._close_prompt(effects)
         if self._state != "away":
             effects.append(self._end_sit(tick, "break"))
         self._state = "on_break"
@@ -509,9 +483,8 @@ class SittingEngine:
         self._snoozed = False
         self._snoozes_in_row = 0
         self._escalation = 0
-        effects.append(
-            self._event(tick, "break_start", planned_s=self._break_left_s, prompted=prompted)
-        )
+        effects.append(self._event(tick, "break_start", planned_s=self._break_left_s,
+                                   prompted=prompted))
 
     def _cmd_end_break(self, _cmd: EndBreak, tick: Tick, effects: list[Effect]) -> None:
         if self._state == "on_break":
@@ -525,19 +498,14 @@ class SittingEngine:
         snooze_s = cmd.seconds if cmd.seconds is not None else self._snooze_s
         if self._state == "prompt_due":
             if self._snoozes_in_row >= self._settings.max_snoozes:
-                effects.append(
-                    ShowNotice(
-                        N_("Snoozed {count} times in a row already: take the break or skip it.",
-                           count=self._snoozes_in_row)
-                    )
-                )
+                effects.append(ShowNotice(N_(
+                    "Snoozed {count} times in a row already: take the break or skip it.",
+                    count=self._snoozes_in_row)))
                 return
             self._respond(tick, "snoozed", effects)
             self._snoozes_in_row += 1
             self._escalation += 1
-            if self._open_prompt is not None:
-                effects.append(ClosePrompt(self._open_prompt))
-                self._open_prompt = None
+            self._close_prompt(effects)
             self._state = "sitting"
             self._stretch_in_s = snooze_s
         else:
@@ -549,23 +517,13 @@ class SittingEngine:
             effects.append(ShowNotice(N_("Nothing to skip while {state}.",
                                          state=_state_words(self._state))))
             return
-        if self._state == "prompt_due":
-            self._respond(tick, "skipped", effects)
-        else:
-            effects.append(
-                self._event(
-                    tick, "response", prompt_kind="stretch", prompt_id=self._prompt_id,
-                    response="skipped",
-                )
-            )
-        if self._open_prompt is not None:
-            effects.append(ClosePrompt(self._open_prompt))
-            self._open_prompt = None
+        self._respond(tick, "skipped", effects)
+        self._close_prompt(effects)
         self._state = "sitting"
         self._stretch_in_s = self._stretch_s
         if self._posture_in_s is not None:
             # A posture prompt right after a stretch prompt would feel like nagging.
-            self._posture_in_s = max(self._posture_in_s, self._guard_s)
+            self._posture_in_s = max(self._posture_in_s, POSTURE_GUARD_S)
         self._snoozed = False
         self._snoozes_in_row = 0
         self._escalation = 0
@@ -573,24 +531,18 @@ class SittingEngine:
     def _cmd_pause(self, cmd: Pause, tick: Tick, effects: list[Effect]) -> None:
         self._start_pause(max(1.0, float(cmd.seconds)), tick, effects)
 
-    def _cmd_pause_tomorrow(
-        self, _cmd: PauseUntilTomorrow, tick: Tick, effects: list[Effect]
-    ) -> None:
+    def _cmd_pause_tomorrow(self, _cmd: PauseUntilTomorrow, tick: Tick,
+                            effects: list[Effect]) -> None:
         # "Tomorrow" is the start of the next working period when working hours are set.
         target = self._settings.working_hours.next_start(tick.wall)
-        seconds = (
-            real_seconds_between(tick.wall, target)
-            if target is not None
-            else seconds_until_next_day(tick.wall)
-        )
+        seconds = (seconds_until_next_day(tick.wall) if target is None
+                   else real_seconds_between(tick.wall, target))
         self._start_pause(max(1.0, seconds), tick, effects)
 
     def _start_pause(self, seconds: float, tick: Tick, effects: list[Effect]) -> None:
         if self._state == "on_break":
             self._finish_break(tick, completed=False, effects=effects)
-        if self._open_prompt is not None:
-            effects.append(ClosePrompt(self._open_prompt))
-            self._open_prompt = None
+        self._close_prompt(effects)
         if self._state == "prompt_due":
             # The prompt comes back when the pause ends; the pause is not an answer to it.
             self._stretch_in_s = 0.0
@@ -599,9 +551,8 @@ class SittingEngine:
         self._state = "paused"
         self._pause_left_s = seconds
         self._paused_until = add_real_seconds(tick.wall, seconds)
-        effects.append(
-            self._event(tick, "pause", pause_s=seconds, until=self._paused_until.isoformat())
-        )
+        effects.append(self._event(tick, "pause", pause_s=seconds,
+                                   until=self._paused_until.isoformat()))
 
     def _cmd_resume(self, _cmd: Resume, tick: Tick, effects: list[Effect]) -> None:
         if self._state == "paused":
@@ -641,9 +592,7 @@ class SittingEngine:
         self._off_hours = cmd.active
         effects.append(self._event(tick, "off_hours", active=cmd.active))
         if cmd.active:
-            if self._open_prompt is not None:
-                effects.append(ClosePrompt(self._open_prompt))
-                self._open_prompt = None
+            self._close_prompt(effects)
             if self._state == "prompt_due":
                 # The day is over: the prompt does not wait for tomorrow.
                 self._state = "sitting"
