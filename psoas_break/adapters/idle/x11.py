@@ -31,6 +31,7 @@ import logging
 import threading
 import time
 
+from psoas_break.adapters.ffi import declare
 from psoas_break.ports import Unavailable
 
 log = logging.getLogger(__name__)
@@ -103,28 +104,23 @@ class _Libs:
                 "libXss (XScreenSaver client library) is not installed "
                 "(Debian/Ubuntu: apt-get install libxss1)"
             ) from None
-        x11, xss = self.x11, self.xss
-        x11.XOpenDisplay.argtypes = [ctypes.c_char_p]
-        x11.XOpenDisplay.restype = ctypes.c_void_p
-        x11.XCloseDisplay.argtypes = [ctypes.c_void_p]
-        x11.XCloseDisplay.restype = ctypes.c_int
-        x11.XDefaultRootWindow.argtypes = [ctypes.c_void_p]
-        x11.XDefaultRootWindow.restype = _XID
-        xss.XScreenSaverQueryExtension.argtypes = [
-            ctypes.c_void_p, ctypes.POINTER(ctypes.c_int), ctypes.POINTER(ctypes.c_int)
-        ]
-        xss.XScreenSaverQueryExtension.restype = ctypes.c_int
-        xss.XScreenSaverQueryInfo.argtypes = [
-            ctypes.c_void_p, _XID, ctypes.POINTER(_XScreenSaverInfo)
-        ]
-        xss.XScreenSaverQueryInfo.restype = ctypes.c_int
-        self.set_exit_handler = getattr(x11, "XSetIOErrorExitHandler", None)
+        vp, int_, int_p = ctypes.c_void_p, ctypes.c_int, ctypes.POINTER(ctypes.c_int)
+        declare(self.x11, (  # (function, result, arguments)
+            ("XOpenDisplay", vp, [ctypes.c_char_p]),
+            ("XCloseDisplay", int_, [vp]),
+            ("XDefaultRootWindow", _XID, [vp]),
+        ))
+        declare(self.xss, (
+            ("XScreenSaverQueryExtension", int_, [vp, int_p, int_p]),
+            ("XScreenSaverQueryInfo", int_, [vp, _XID, ctypes.POINTER(_XScreenSaverInfo)]),
+        ))
+        self.set_exit_handler = getattr(self.x11, "XSetIOErrorExitHandler", None)
         self.io_chain: _IOErrorChain | None = None
         if self.set_exit_handler is not None:
             self.set_exit_handler.argtypes = [ctypes.c_void_p, _IOExitHandler, ctypes.c_void_p]
             self.set_exit_handler.restype = None
             # Without a per-display exit handler a chain cannot save the process: skip it then.
-            self.io_chain = _IOErrorChain(x11)
+            self.io_chain = _IOErrorChain(self.x11)
 
 
 @functools.lru_cache(maxsize=1)

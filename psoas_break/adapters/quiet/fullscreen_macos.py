@@ -49,6 +49,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any, Protocol
 
+from psoas_break.adapters.ffi import declare
 from psoas_break.ports import Unavailable
 
 log = logging.getLogger(__name__)
@@ -228,29 +229,22 @@ class CtypesQuartz:
     """WindowSource over CoreGraphics + CoreFoundation through ctypes (CGFloat = double)."""
 
     def __init__(self, cg: Any, cf: Any) -> None:
-        vp = ctypes.c_void_p
-        cg.CGWindowListCopyWindowInfo.argtypes = [ctypes.c_uint32, ctypes.c_uint32]
-        cg.CGWindowListCopyWindowInfo.restype = vp
-        cg.CGRectMakeWithDictionaryRepresentation.argtypes = [vp, ctypes.POINTER(_CGRect)]
-        cg.CGRectMakeWithDictionaryRepresentation.restype = ctypes.c_bool
-        cg.CGGetActiveDisplayList.argtypes = [
-            ctypes.c_uint32, ctypes.POINTER(ctypes.c_uint32), ctypes.POINTER(ctypes.c_uint32)
-        ]
-        cg.CGGetActiveDisplayList.restype = ctypes.c_int32  # CGError
-        cg.CGDisplayBounds.argtypes = [ctypes.c_uint32]
-        cg.CGDisplayBounds.restype = _CGRect
-        cf.CFArrayGetCount.argtypes = [vp]
-        cf.CFArrayGetCount.restype = ctypes.c_long
-        cf.CFArrayGetValueAtIndex.argtypes = [vp, ctypes.c_long]
-        cf.CFArrayGetValueAtIndex.restype = vp
-        cf.CFDictionaryGetValue.argtypes = [vp, vp]
-        cf.CFDictionaryGetValue.restype = vp
-        cf.CFNumberGetValue.argtypes = [vp, ctypes.c_int, vp]
-        cf.CFNumberGetValue.restype = ctypes.c_bool
-        cf.CFStringGetCString.argtypes = [vp, ctypes.c_char_p, ctypes.c_long, ctypes.c_uint32]
-        cf.CFStringGetCString.restype = ctypes.c_bool
-        cf.CFRelease.argtypes = [vp]
-        cf.CFRelease.restype = None
+        vp, u32, long_, bool_ = ctypes.c_void_p, ctypes.c_uint32, ctypes.c_long, ctypes.c_bool
+        declare(cg, (  # (function, result, arguments); CGGetActiveDisplayList gives a CGError
+            ("CGWindowListCopyWindowInfo", vp, [u32, u32]),
+            ("CGRectMakeWithDictionaryRepresentation", bool_, [vp, ctypes.POINTER(_CGRect)]),
+            ("CGGetActiveDisplayList", ctypes.c_int32, [u32, ctypes.POINTER(u32),
+                                                        ctypes.POINTER(u32)]),
+            ("CGDisplayBounds", _CGRect, [u32]),
+        ))
+        declare(cf, (
+            ("CFArrayGetCount", long_, [vp]),
+            ("CFArrayGetValueAtIndex", vp, [vp, long_]),
+            ("CFDictionaryGetValue", vp, [vp, vp]),
+            ("CFNumberGetValue", bool_, [vp, ctypes.c_int, vp]),
+            ("CFStringGetCString", bool_, [vp, ctypes.c_char_p, long_, u32]),
+            ("CFRelease", None, [vp]),
+        ))
         self._cg, self._cf = cg, cf
         # The dictionary keys are CFStringRef globals exported by CoreGraphics.
         self._keys = {

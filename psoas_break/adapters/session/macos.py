@@ -45,6 +45,7 @@ import threading
 from collections.abc import Callable, Sequence
 from typing import Any, Protocol
 
+from psoas_break.adapters.ffi import declare
 from psoas_break.ports import Unavailable
 
 log = logging.getLogger(__name__)
@@ -283,49 +284,35 @@ class CtypesCoreFoundation:
     """
 
     def __init__(self, cf: Any, iokit: Any | None) -> None:
-        vp, u32 = ctypes.c_void_p, ctypes.c_uint32
-        cf.CFNotificationCenterGetDistributedCenter.argtypes = []
-        cf.CFNotificationCenterGetDistributedCenter.restype = vp
-        cf.CFNotificationCenterAddObserver.argtypes = [
-            vp, vp, _NOTIFICATION_CALLBACK, vp, vp, ctypes.c_long  # behavior is a CFIndex
-        ]
-        cf.CFNotificationCenterAddObserver.restype = None
-        cf.CFNotificationCenterRemoveEveryObserver.argtypes = [vp, vp]
-        cf.CFNotificationCenterRemoveEveryObserver.restype = None
-        cf.CFStringCreateWithCString.argtypes = [vp, ctypes.c_char_p, u32]
-        cf.CFStringCreateWithCString.restype = vp
-        cf.CFStringGetCString.argtypes = [vp, ctypes.c_char_p, ctypes.c_long, u32]
-        cf.CFStringGetCString.restype = ctypes.c_bool
-        cf.CFRelease.argtypes = [vp]
-        cf.CFRelease.restype = None
-        cf.CFRunLoopGetCurrent.argtypes = []
-        cf.CFRunLoopGetCurrent.restype = vp
-        cf.CFRunLoopRunInMode.argtypes = [vp, ctypes.c_double, ctypes.c_bool]
-        cf.CFRunLoopRunInMode.restype = ctypes.c_int32
-        cf.CFRunLoopStop.argtypes = [vp]
-        cf.CFRunLoopStop.restype = None
-        cf.CFRunLoopAddSource.argtypes = [vp, vp, vp]
-        cf.CFRunLoopAddSource.restype = None
-        cf.CFRunLoopRemoveSource.argtypes = [vp, vp, vp]
-        cf.CFRunLoopRemoveSource.restype = None
+        vp, u32, long_, int_ = ctypes.c_void_p, ctypes.c_uint32, ctypes.c_long, ctypes.c_int
+        declare(cf, (  # (function, result, arguments)
+            ("CFNotificationCenterGetDistributedCenter", vp, []),
+            # The last argument, the suspension behavior, is a CFIndex.
+            ("CFNotificationCenterAddObserver", None, [vp, vp, _NOTIFICATION_CALLBACK, vp, vp,
+                                                       long_]),
+            ("CFNotificationCenterRemoveEveryObserver", None, [vp, vp]),
+            ("CFStringCreateWithCString", vp, [vp, ctypes.c_char_p, u32]),
+            ("CFStringGetCString", ctypes.c_bool, [vp, ctypes.c_char_p, long_, u32]),
+            ("CFRelease", None, [vp]),
+            ("CFRunLoopGetCurrent", vp, []),
+            ("CFRunLoopRunInMode", ctypes.c_int32, [vp, ctypes.c_double, ctypes.c_bool]),
+            ("CFRunLoopStop", None, [vp]),
+            ("CFRunLoopAddSource", None, [vp, vp, vp]),
+            ("CFRunLoopRemoveSource", None, [vp, vp, vp]),
+        ))
         self._cf = cf
         self._default_mode = vp.in_dll(cf, "kCFRunLoopDefaultMode").value
         self._iokit = iokit
         if iokit is not None:
-            iokit.IORegisterForSystemPower.argtypes = [
-                vp, ctypes.POINTER(vp), _POWER_CALLBACK, ctypes.POINTER(u32)
-            ]
-            iokit.IORegisterForSystemPower.restype = u32  # io_connect_t
-            iokit.IONotificationPortGetRunLoopSource.argtypes = [vp]
-            iokit.IONotificationPortGetRunLoopSource.restype = vp
-            iokit.IODeregisterForSystemPower.argtypes = [ctypes.POINTER(u32)]
-            iokit.IODeregisterForSystemPower.restype = ctypes.c_int
-            iokit.IONotificationPortDestroy.argtypes = [vp]
-            iokit.IONotificationPortDestroy.restype = None
-            iokit.IOServiceClose.argtypes = [u32]
-            iokit.IOServiceClose.restype = ctypes.c_int
-            iokit.IOAllowPowerChange.argtypes = [u32, ctypes.c_long]
-            iokit.IOAllowPowerChange.restype = ctypes.c_int
+            declare(iokit, (  # IORegisterForSystemPower returns an io_connect_t
+                ("IORegisterForSystemPower", u32, [vp, ctypes.POINTER(vp), _POWER_CALLBACK,
+                                                   ctypes.POINTER(u32)]),
+                ("IONotificationPortGetRunLoopSource", vp, [vp]),
+                ("IODeregisterForSystemPower", int_, [ctypes.POINTER(u32)]),
+                ("IONotificationPortDestroy", None, [vp]),
+                ("IOServiceClose", int_, [u32]),
+                ("IOAllowPowerChange", int_, [u32, long_]),
+            ))
         # A unique, non-NULL observer identity, so RemoveEveryObserver removes only ours.
         self._token = ctypes.c_int(0)
         self._names: list[int] = []

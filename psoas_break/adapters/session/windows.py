@@ -38,6 +38,7 @@ import threading
 from collections.abc import Callable
 from typing import Any, Protocol
 
+from psoas_break.adapters.ffi import declare
 from psoas_break.ports import Unavailable
 
 log = logging.getLogger(__name__)
@@ -292,42 +293,28 @@ class CtypesWin32:  # pragma: no cover - Windows only, exercised on paper
         self._wndclass_type = WNDCLASSW
         u, k, w = self._user32, self._kernel32, self._wtsapi32
         hwnd, uint, wparam, lparam = wintypes.HWND, wintypes.UINT, wintypes.WPARAM, wintypes.LPARAM
-        k.GetModuleHandleW.argtypes = [wintypes.LPCWSTR]
-        k.GetModuleHandleW.restype = wintypes.HMODULE
-        k.GetLastError.argtypes = []
-        k.GetLastError.restype = wintypes.DWORD
-        u.RegisterClassW.argtypes = [ctypes.POINTER(WNDCLASSW)]
-        u.RegisterClassW.restype = wintypes.ATOM
-        u.UnregisterClassW.argtypes = [wintypes.LPCWSTR, wintypes.HINSTANCE]
-        u.UnregisterClassW.restype = wintypes.BOOL
-        u.CreateWindowExW.argtypes = [
-            wintypes.DWORD, wintypes.LPCWSTR, wintypes.LPCWSTR, wintypes.DWORD,
-            ctypes.c_int, ctypes.c_int, ctypes.c_int, ctypes.c_int,
-            hwnd, wintypes.HMENU, wintypes.HINSTANCE, wintypes.LPVOID,
-        ]
-        u.CreateWindowExW.restype = hwnd
-        u.DestroyWindow.argtypes = [hwnd]
-        u.DestroyWindow.restype = wintypes.BOOL
-        u.DefWindowProcW.argtypes = [hwnd, uint, wparam, lparam]
-        u.DefWindowProcW.restype = lresult
-        u.PostMessageW.argtypes = [hwnd, uint, wparam, lparam]
-        u.PostMessageW.restype = wintypes.BOOL
-        u.PostQuitMessage.argtypes = [ctypes.c_int]
-        u.PostQuitMessage.restype = None
-        u.GetMessageW.argtypes = [ctypes.POINTER(wintypes.MSG), hwnd, uint, uint]
-        u.GetMessageW.restype = wintypes.BOOL
-        u.TranslateMessage.argtypes = [ctypes.POINTER(wintypes.MSG)]
-        u.TranslateMessage.restype = wintypes.BOOL
-        u.DispatchMessageW.argtypes = [ctypes.POINTER(wintypes.MSG)]
-        u.DispatchMessageW.restype = lresult
-        u.SetTimer.argtypes = [hwnd, ctypes.c_size_t, uint, ctypes.c_void_p]
-        u.SetTimer.restype = ctypes.c_size_t
-        u.KillTimer.argtypes = [hwnd, ctypes.c_size_t]
-        u.KillTimer.restype = wintypes.BOOL
-        w.WTSRegisterSessionNotification.argtypes = [hwnd, wintypes.DWORD]
-        w.WTSRegisterSessionNotification.restype = wintypes.BOOL
-        w.WTSUnRegisterSessionNotification.argtypes = [hwnd]
-        w.WTSUnRegisterSessionNotification.restype = wintypes.BOOL
+        bool_, msg_p, size_t = wintypes.BOOL, ctypes.POINTER(wintypes.MSG), ctypes.c_size_t
+        int_ = ctypes.c_int
+        declare(k, (("GetModuleHandleW", wintypes.HMODULE, [wintypes.LPCWSTR]),
+                    ("GetLastError", wintypes.DWORD, [])))
+        declare(u, (  # (function, result, arguments)
+            ("RegisterClassW", wintypes.ATOM, [ctypes.POINTER(WNDCLASSW)]),
+            ("UnregisterClassW", bool_, [wintypes.LPCWSTR, wintypes.HINSTANCE]),
+            ("CreateWindowExW", hwnd, [
+                wintypes.DWORD, wintypes.LPCWSTR, wintypes.LPCWSTR, wintypes.DWORD,
+                int_, int_, int_, int_, hwnd, wintypes.HMENU, wintypes.HINSTANCE, wintypes.LPVOID]),
+            ("DestroyWindow", bool_, [hwnd]),
+            ("DefWindowProcW", lresult, [hwnd, uint, wparam, lparam]),
+            ("PostMessageW", bool_, [hwnd, uint, wparam, lparam]),
+            ("PostQuitMessage", None, [int_]),
+            ("GetMessageW", bool_, [msg_p, hwnd, uint, uint]),
+            ("TranslateMessage", bool_, [msg_p]),
+            ("DispatchMessageW", lresult, [msg_p]),
+            ("SetTimer", size_t, [hwnd, size_t, uint, ctypes.c_void_p]),
+            ("KillTimer", bool_, [hwnd, size_t]),
+        ))
+        declare(w, (("WTSRegisterSessionNotification", bool_, [hwnd, wintypes.DWORD]),
+                    ("WTSUnRegisterSessionNotification", bool_, [hwnd])))
         self._hinstance = k.GetModuleHandleW(None)
         self._class_name = f"PsoasBreakSessionWatch-{id(self):x}"
         self._proc: Any = None  # the WNDPROC: alive as long as the class is registered
