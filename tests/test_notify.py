@@ -288,7 +288,7 @@ def test_stuck_call_is_abandoned_and_a_fresh_thread_delivers_the_next(
     worker = NotificationWorker(chain, timeout_s=1.0, on_failure=failures.append)
     try:
         worker.submit(Notification(title="Stretch", body="stuck"))
-        wait_for(lambda: worker.stats.abandoned == 1, timeout_s=8, what="the abandoned call")
+        wait_for(lambda: worker.abandoned == 1, timeout_s=8, what="the abandoned call")
         assert failures == ["no answer within 1 s (notify 'prompt': Stretch)"]
         assert "did not answer" in chain.failures()["dbus"]
 
@@ -297,7 +297,7 @@ def test_stuck_call_is_abandoned_and_a_fresh_thread_delivers_the_next(
         worker.submit(Notification(title="Stretch", body="fresh thread"))
         assert server.wait_for_notification()["body"] == "fresh thread"
         assert worker.wait_idle(5.0)
-        assert worker.stats.runner_threads_started == 2
+        assert worker.runner_threads_started == 2
         # The late end of the stuck call tried no other backend: the log got nothing.
         assert chain.links[-1].notifier is None or \
             chain.links[-1].notifier.count == 0  # type: ignore[attr-defined]
@@ -322,8 +322,8 @@ def test_coalescing_delivers_only_the_newest_per_tag(
             worker.submit(Notification(title="Stretch", body=body, tag="prompt"))
         worker.submit(Notification(title="Notice", body="notice-0", tag="notice"))
         worker.submit(Notification(title="Stretch", body="prompt-newest", tag="prompt"))
-        assert worker.stats.coalesced == 3
-        assert worker.stats.delivered + worker.stats.failed == 0  # all queued behind "busy"
+        assert worker.coalesced == 3
+        assert worker.delivered + worker.failed == 0  # all queued behind "busy"
         assert worker.wait_idle(15.0)
         assert [c["body"] for c in server.calls()] == ["", "notice-0", "prompt-newest"]
     finally:

@@ -132,7 +132,7 @@ def test_worker_speaks_one_at_a_time_and_newest_replaces_queued(tmp_path: Path) 
     assert [(kind, text) for kind, _, text in rows] == [
         ("start", LONG), ("end", LONG), ("start", "newest"), ("end", "newest")]
     assert rows[1][1] <= rows[2][1]  # the second began after the first ended: no overlap
-    assert worker.stats.coalesced == 2 and worker.stats.delivered == 2
+    assert worker.coalesced == 2 and worker.delivered == 2
 
 
 @needs_espeak
