@@ -66,13 +66,7 @@ try:
     from jeepney.bus import get_connectable_addresses
     from jeepney.io.blocking import prep_socket
     from jeepney.io.threading import DBusConnection, ReceiveStopped
-    from jeepney.low_level import (
-        Array,
-        DictEntry,
-        Struct,
-        Variant,
-        parse_signature,
-    )
+    from jeepney.low_level import Array, DictEntry, Struct, Variant, parse_signature
 except ImportError as exc:  # a Linux-only dependency (pyproject): a BSD may lack it
     JEEPNEY_MISSING: str | None = f"cannot import jeepney ({exc}); pip install 'jeepney>=0.8'"
 else:

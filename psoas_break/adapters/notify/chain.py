@@ -88,16 +88,11 @@ class NotifierChain:
 
     name = "chain"
 
-    def __init__(
-        self,
-        links: list[Link],
-        *,
-        log_is_chosen: bool = False,
-        retry_after_s: float = DEFAULT_RETRY_AFTER_S,
-        slow_failure_s: float = DEFAULT_SLOW_FAILURE_S,
-        clock: Callable[[], float] = time.monotonic,
-        notes: tuple[tuple[str, str], ...] = (),
-    ) -> None:
+    def __init__(self, links: list[Link], *, log_is_chosen: bool = False,
+                 retry_after_s: float = DEFAULT_RETRY_AFTER_S,
+                 slow_failure_s: float = DEFAULT_SLOW_FAILURE_S,
+                 clock: Callable[[], float] = time.monotonic,
+                 notes: tuple[tuple[str, str], ...] = ()) -> None:
         if not links or links[-1].name != "log":
             raise ValueError("a notifier chain must end with the log link")
         self.links = links
@@ -110,8 +105,6 @@ class NotifierChain:
         self._attempt: _Attempt | None = None
         self._shown_by: dict[str, Link] = {}
         self.last_used = ""
-
-    # -- state ------------------------------------------------------------------------------
 
     def _fail(self, cand: Link, reason: str, retry_at: float) -> None:
         with self._lock:
@@ -160,13 +153,10 @@ class NotifierChain:
         """The link believed to work now (first without a recorded failure) and the
         reasons of every link with one. `fix` is a hint when only the log is left."""
         with self._lock:
-            chosen = next(
-                (c for c in self.links if not c.permanent and c.reason is None),
-                self.links[-1],
-            )
+            chosen = next((c for c in self.links if not c.permanent and c.reason is None),
+                          self.links[-1])
             rejected = tuple(self._notes) + tuple(
-                (c.name, c.reason) for c in self.links if c is not chosen and c.reason
-            )
+                (c.name, c.reason) for c in self.links if c is not chosen and c.reason)
             fix = None
             if chosen.name == "log" and not self.log_is_chosen:
                 fix = next((c.fix for c in self.links if c.fix and c.reason), None)
@@ -176,8 +166,6 @@ class NotifierChain:
         """Link name -> why it failed last (only those with a recorded failure)."""
         with self._lock:
             return {c.name: c.reason for c in self.links if c.reason}
-
-    # -- Notifier ---------------------------------------------------------------------------
 
     def notify(self, notification: Notification) -> None:
         """Deliver through the first working link (see module docstring)."""
@@ -189,9 +177,7 @@ class NotifierChain:
         for cand in links:
             if attempt.abandoned:
                 raise DeliveryFailed("abandoned after the delivery timeout")
-            if cand.permanent:
-                continue
-            if self._clock() < cand.retry_at:
+            if cand.permanent or self._clock() < cand.retry_at:
                 continue
             try:
                 notifier = cand.get()
@@ -210,9 +196,8 @@ class NotifierChain:
                 if not isinstance(exc, AdapterError):
                     log.error("notifier %s raised unexpectedly", cand.name, exc_info=exc)
                 reason = str(exc) or type(exc).__name__
-                slow = isinstance(exc, ServerTimeout) or (
-                    self._clock() - started >= self.slow_failure_s
-                )
+                slow = (isinstance(exc, ServerTimeout)
+                        or self._clock() - started >= self.slow_failure_s)
                 retry_at = self._clock() + self.retry_after_s if slow else 0.0
                 self._fail(cand, reason, retry_at)
                 if isinstance(exc, (NoServer, ServerTimeout)) and cand.server is not None:
@@ -234,9 +219,7 @@ class NotifierChain:
                 self._attempt = None
             if cand.name == "log" and not self.log_is_chosen:
                 reasons = "; ".join(f"{n}: {r}" for n, r in self.failures().items())
-                raise DeliveryFailed(
-                    f"no notifier could show it ({reasons or 'none available'})"
-                )
+                raise DeliveryFailed(f"no notifier could show it ({reasons or 'none available'})")
             return
         raise DeliveryFailed("no notifier is left to try")  # unreachable: log never fails
 

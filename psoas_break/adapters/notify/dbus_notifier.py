@@ -46,12 +46,7 @@ from psoas_break.adapters.dbus import (
     Signal,
     session_bus_address,
 )
-from psoas_break.adapters.notify.errors import (
-    FDO_SERVER,
-    NoServer,
-    error_for,
-    no_server_message,
-)
+from psoas_break.adapters.notify.errors import FDO_SERVER, NoServer, error_for, no_server_message
 from psoas_break.ports import DeliveryFailed, Notification, Unavailable
 
 log = logging.getLogger(__name__)
@@ -91,16 +86,10 @@ class DbusNotifier:
     name = "dbus"
     server = FDO_SERVER
 
-    def __init__(
-        self,
-        env: Mapping[str, str] | None = None,
-        *,
-        app_name: str = APP_NAME,
-        desktop_entry: str | None = APP_NAME,
-        call_timeout_s: float = 3.0,
-        on_action: ActionCallback | None = None,
-        on_closed: ClosedCallback | None = None,
-    ) -> None:
+    def __init__(self, env: Mapping[str, str] | None = None, *, app_name: str = APP_NAME,
+                 desktop_entry: str | None = APP_NAME, call_timeout_s: float = 3.0,
+                 on_action: ActionCallback | None = None,
+                 on_closed: ClosedCallback | None = None) -> None:
         if JEEPNEY_MISSING:
             raise Unavailable(JEEPNEY_MISSING)
         environ = os.environ if env is None else env
@@ -110,13 +99,10 @@ class DbusNotifier:
         self.call_timeout_s = call_timeout_s
         self.on_action = on_action
         self.on_closed = on_closed
-        self._lock = threading.Lock()  # guards _bus, _shown, last_id
+        self._lock = threading.Lock()  # guards _bus and _shown
         self._bus: Bus | None = None
         self._caps: dict[ServerId, frozenset[str]] = {}
         self._shown: dict[str, tuple[ServerId, int]] = {}  # tag -> (server, id)
-        self.last_id: int | None = None
-
-    # -- the connection ---------------------------------------------------------------------
 
     def _connection(self) -> Bus:
         with self._lock:
@@ -131,15 +117,8 @@ class DbusNotifier:
             bus.subscribe(self._on_signal, interface=NOTIFY_IFACE, path=NOTIFY_PATH)
         return bus
 
-    def _call(
-        self,
-        destination: str | ServerId,
-        path: str,
-        iface: str,
-        member: str,
-        signature: str = "",
-        body: Sequence[Any] = (),
-    ) -> tuple[Any, ...]:
+    def _call(self, destination: str | ServerId, path: str, iface: str, member: str,
+              signature: str = "", body: Sequence[Any] = ()) -> tuple[Any, ...]:
         """Call `member` (within `call_timeout_s`, connecting included). A ServerId
         destination is only called on its own bus: after a bus restart NoServer is raised,
         because the same unique name may now belong to another process."""
@@ -187,10 +166,8 @@ class DbusNotifier:
         sender = (bus.bus_id, signal.sender)
         nid = int(signal.body[0])
         with self._lock:
-            tag = next(
-                (t for t, (owner, i) in self._shown.items() if i == nid and owner == sender),
-                None,
-            )
+            tag = next((t for t, (owner, i) in self._shown.items()
+                        if i == nid and owner == sender), None)
             if tag is not None and member == "NotificationClosed":
                 del self._shown[tag]
         if tag is None:
@@ -199,8 +176,6 @@ class DbusNotifier:
             self.on_action(tag, str(signal.body[1]))
         elif member == "NotificationClosed" and self.on_closed is not None:
             self.on_closed(tag, int(signal.body[1]))
-
-    # -- public -----------------------------------------------------------------------------
 
     def probe(self) -> None:
         """Raise NoServer unless the bus is reachable and a server owns (or can be started
@@ -240,17 +215,14 @@ class DbusNotifier:
             hints["desktop-entry"] = ("s", self.desktop_entry)
         # Sent to the unique name when known, so the id surely belongs to that server.
         destination: str | ServerId = FDO_SERVER if owner is None else owner
-        reply = self._call(
-            destination, NOTIFY_PATH, NOTIFY_IFACE, "Notify", "susssasa{sv}i",
-            [self.app_name, replaces_id, icon, notification.title, body, actions, hints,
-             expire_timeout_ms(notification.timeout_s)],
-        )
+        reply = self._call(destination, NOTIFY_PATH, NOTIFY_IFACE, "Notify", "susssasa{sv}i",
+                           [self.app_name, replaces_id, icon, notification.title, body, actions,
+                            hints, expire_timeout_ms(notification.timeout_s)])
         nid = int(reply[0])
         if owner is None:  # the call started (activated) a server: learn its name
             owner = self._owner()
-        with self._lock:
-            self.last_id = nid
-            if owner is not None:
+        if owner is not None:
+            with self._lock:
                 self._shown[notification.tag] = (owner, nid)
         log.debug("notified %r as id %d (replaced %d) via %s", notification.tag, nid,
                   replaces_id, owner)

@@ -24,13 +24,8 @@ class TrayNotifier:
 
     name = "tray"
 
-    def __init__(
-        self,
-        notify: Callable[[str, str], None],
-        remove: Callable[[], None] | None = None,
-        *,
-        server: str | None = None,
-    ) -> None:
+    def __init__(self, notify: Callable[[str, str], None],
+                 remove: Callable[[], None] | None = None, *, server: str | None = None) -> None:
         self._notify = notify
         self._remove = remove
         self.server = server

@@ -30,12 +30,7 @@ from dataclasses import replace
 from pathlib import Path
 
 from psoas_break.adapters.backends import LINUX_BSD, MACOS, WINDOWS, Candidate, every
-from psoas_break.adapters.speech.command import (
-    ENGINES,
-    CommandSpeaker,
-    Engine,
-    max_duration_s,
-)
+from psoas_break.adapters.speech.command import ENGINES, CommandSpeaker, Engine, max_duration_s
 from psoas_break.adapters.speech.wav import WavStats, wav_stats
 from psoas_break.adapters.speech.worker import SpeechWorker
 from psoas_break.ports import AdapterError, Choice, DeliveryFailed, Speaker, Unavailable
