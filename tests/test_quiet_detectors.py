@@ -18,13 +18,7 @@ from typing import TYPE_CHECKING
 
 import pytest
 
-from psoas_break.adapters.quiet import (
-    ENV_VAR,
-    QuietDetector,
-    close_detectors,
-    make_quiet_detectors,
-    quiet_reasons,
-)
+from psoas_break.adapters.quiet import ENV_VAR, make_quiet_detectors
 from psoas_break.adapters.quiet.camera import (
     ConsentEntry,
     V4l2CameraDetector,
@@ -40,7 +34,8 @@ from psoas_break.adapters.quiet.notifications_inhibited import (
 from psoas_break.adapters.quiet.quiet_apps import QuietAppsDetector, running_quiet_apps
 from psoas_break.adapters.quiet.windows_state import reasons_from_notification_state
 from psoas_break.core.quiet_gate import QuietGate, quiet_title
-from psoas_break.ports import Unavailable
+from psoas_break.ports import QuietDetector, Unavailable
+from psoas_break.runtime.quiet import close_detectors, quiet_reasons
 from tests.desktop import wait_for
 
 if TYPE_CHECKING:

@@ -46,7 +46,8 @@ def _speech() -> Choice:
 
 
 def _quiet() -> Choice:
-    from psoas_break.adapters.quiet import close_detectors, make_quiet_detectors
+    from psoas_break.adapters.quiet import make_quiet_detectors
+    from psoas_break.runtime.quiet import close_detectors
 
     detectors, choice = make_quiet_detectors()
     close_detectors(detectors)

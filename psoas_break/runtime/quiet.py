@@ -13,7 +13,7 @@ Engine thread only, except the check job itself.
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 
 from psoas_break.core.commands import Command, QuietChecked
@@ -48,8 +48,9 @@ class Hold:
 Decision = Show | Hold
 
 
-def _reasons_of(detectors: Sequence[QuietDetector]) -> tuple[str, ...]:
-    """Every active reason, de-duplicated in order; a detector that raises counts as quiet-less."""
+def quiet_reasons(detectors: Iterable[QuietDetector]) -> tuple[str, ...]:
+    """Every active reason, de-duplicated in order; a detector that raises despite its contract
+    is logged and counts as not quiet. May block briefly: the job thread calls it."""
     found: list[str] = []
     for detector in detectors:
         try:
@@ -61,16 +62,20 @@ def _reasons_of(detectors: Sequence[QuietDetector]) -> tuple[str, ...]:
     return tuple(found)
 
 
+def close_detectors(detectors: Iterable[QuietDetector]) -> None:
+    """Close every detector; failures are logged."""
+    for detector in detectors:
+        try:
+            detector.close()
+        except Exception:
+            log.debug("closing quiet detector %s failed", detector.name, exc_info=True)
+
+
 class QuietControl:
     """Holds back stretch prompts while it is quiet; releases one when it is not."""
 
-    def __init__(
-        self,
-        detectors: Sequence[QuietDetector],
-        jobs: Jobs,
-        post: Callable[[Command], None],
-        max_defer_s: float,
-    ) -> None:
+    def __init__(self, detectors: Sequence[QuietDetector], jobs: Jobs,
+                 post: Callable[[Command], None], max_defer_s: float) -> None:
         self._detectors = tuple(detectors)
         self._jobs = jobs
         self._post = post
@@ -162,11 +167,7 @@ class QuietControl:
         self._jobs.submit("quiet-names", set_names)
 
     def close(self) -> None:
-        for detector in self._detectors:
-            try:
-                detector.close()
-            except Exception:
-                log.debug("closing quiet detector %s failed", detector.name, exc_info=True)
+        close_detectors(self._detectors)
 
     # ---- internals ----
 
@@ -179,7 +180,7 @@ class QuietControl:
         def check() -> None:
             reasons: tuple[str, ...] = ()
             try:
-                reasons = _reasons_of(detectors)
+                reasons = quiet_reasons(detectors)
             finally:
                 post(QuietChecked(reasons))
 

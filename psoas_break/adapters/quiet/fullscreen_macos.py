@@ -271,9 +271,8 @@ class CtypesQuartz:
         return [_rect(self._cg.CGDisplayBounds(ids[i])) for i in range(count.value)]
 
     def windows(self) -> list[WindowInfo]:
-        array = self._cg.CGWindowListCopyWindowInfo(
-            _ON_SCREEN_ONLY | _EXCLUDE_DESKTOP, _NULL_WINDOW_ID
-        )
+        array = self._cg.CGWindowListCopyWindowInfo(_ON_SCREEN_ONLY | _EXCLUDE_DESKTOP,
+                                                    _NULL_WINDOW_ID)
         if not array:
             return []
         try:
@@ -291,34 +290,24 @@ class CtypesQuartz:
         bounds_dict = get(entry, self._keys["kCGWindowBounds"])
         rect = _CGRect()
         if not bounds_dict or not self._cg.CGRectMakeWithDictionaryRepresentation(
-            bounds_dict, ctypes.byref(rect)
-        ):
+                bounds_dict, ctypes.byref(rect)):
             return None
-        layer = self._int(get(entry, self._keys["kCGWindowLayer"]))
+        layer = self._number(get(entry, self._keys["kCGWindowLayer"]), ctypes.c_int64())
         if layer is None:
             return None
-        alpha = self._float(get(entry, self._keys["kCGWindowAlpha"]))
-        return WindowInfo(
-            layer=layer,
-            bounds=_rect(rect),
-            alpha=1.0 if alpha is None else alpha,
-            owner_name=self._text(get(entry, self._keys["kCGWindowOwnerName"])),
-            owner_pid=self._int(get(entry, self._keys["kCGWindowOwnerPID"])) or 0,
-        )
+        alpha = self._number(get(entry, self._keys["kCGWindowAlpha"]), ctypes.c_double())
+        pid = self._number(get(entry, self._keys["kCGWindowOwnerPID"]), ctypes.c_int64())
+        return WindowInfo(layer=int(layer), bounds=_rect(rect),
+                          alpha=1.0 if alpha is None else alpha,
+                          owner_name=self._text(get(entry, self._keys["kCGWindowOwnerName"])),
+                          owner_pid=int(pid or 0))
 
-    def _int(self, number: Any) -> int | None:
-        value = ctypes.c_int64(0)
-        if not number or not self._cf.CFNumberGetValue(number, _KCF_NUMBER_SINT64,
-                                                       ctypes.byref(value)):
+    def _number(self, number: Any, value: ctypes.c_int64 | ctypes.c_double) -> float | None:
+        """A CFNumber read as `value`'s type (SInt64 or Float64), None when absent."""
+        kind = _KCF_NUMBER_FLOAT64 if isinstance(value, ctypes.c_double) else _KCF_NUMBER_SINT64
+        if not number or not self._cf.CFNumberGetValue(number, kind, ctypes.byref(value)):
             return None
-        return int(value.value)
-
-    def _float(self, number: Any) -> float | None:
-        value = ctypes.c_double(0.0)
-        if not number or not self._cf.CFNumberGetValue(number, _KCF_NUMBER_FLOAT64,
-                                                       ctypes.byref(value)):
-            return None
-        return float(value.value)
+        return value.value
 
     def _text(self, string: Any) -> str:
         if not string:
@@ -328,18 +317,3 @@ class CtypesQuartz:
                                            _KCF_STRING_ENCODING_UTF8):
             return ""
         return buffer.value.decode("utf-8", errors="replace")
-
-
-__all__ = [
-    "REASON",
-    "CtypesQuartz",
-    "MacFullscreenDetector",
-    "Rect",
-    "WindowInfo",
-    "WindowSource",
-    "covers",
-    "display_of",
-    "front_window",
-    "fullscreen_display",
-    "menu_bar_shown",
-]

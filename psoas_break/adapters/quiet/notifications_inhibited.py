@@ -54,10 +54,7 @@ _NO_PROPERTY = frozenset({
 
 # (interface, property) pairs meaning "do not disturb", asked in this order: the spec's
 # own, then dunst's pause (`dunstctl set-paused true`; dunst 1.9 has no `Inhibited`).
-INHIBIT_PROPERTIES = (
-    (NOTIFY_NAME, "Inhibited"),
-    ("org.dunstproject.cmd0", "paused"),
-)
+INHIBIT_PROPERTIES = ((NOTIFY_NAME, "Inhibited"), ("org.dunstproject.cmd0", "paused"))
 
 
 class NotificationsInhibitedDetector:
@@ -71,15 +68,11 @@ class NotificationsInhibitedDetector:
         self._order = list(INHIBIT_PROPERTIES)
 
     @classmethod
-    def open(
-        cls, env: Mapping[str, str], *, timeout_s: float = DEFAULT_TIMEOUT_S
-    ) -> NotificationsInhibitedDetector:
-        """Connect to the session bus and ask the server once.
-
-        Raises Unavailable when there is no bus or no jeepney, or when the running server
-        answers without any of the properties. No server at all is accepted: one may start
-        later (autostart races at login).
-        """
+    def open(cls, env: Mapping[str, str], *,
+             timeout_s: float = DEFAULT_TIMEOUT_S) -> NotificationsInhibitedDetector:
+        """Connect to the session bus and ask the server once. Raises Unavailable when there is
+        no bus or no jeepney, or when the running server answers without any of the
+        properties; no server at all is accepted (one may start later: login races)."""
         detector = cls(Bus.open(env), timeout_s)
         try:
             detector._read()
@@ -87,10 +80,8 @@ class NotificationsInhibitedDetector:
             if exc.name in _NO_PROPERTY:
                 server = detector._server_name()
                 detector.close()
-                raise Unavailable(
-                    f"the notification server{server} reports neither Inhibited (notification "
-                    "spec 1.2+) nor dunst's paused"
-                ) from None
+                raise Unavailable(f"the notification server{server} reports neither Inhibited "
+                                  "(notification spec 1.2+) nor dunst's paused") from None
             if exc.name not in _NO_SERVER:
                 log.info("notification server did not answer for Inhibited yet: %s", exc)
         return detector
@@ -108,10 +99,8 @@ class NotificationsInhibitedDetector:
         error: CallFailed | None = None
         for index, (interface, prop) in enumerate(self._order):
             try:
-                (value,) = self._bus.call(
-                    NOTIFY_NAME, NOTIFY_PATH, PROPERTIES_IFACE, "Get", "ss",
-                    (interface, prop), timeout_s=self._timeout_s,
-                )
+                (value,) = self._bus.call(NOTIFY_NAME, NOTIFY_PATH, PROPERTIES_IFACE, "Get", "ss",
+                                          (interface, prop), timeout_s=self._timeout_s)
             except CallFailed as exc:
                 if exc.name not in _NO_PROPERTY:
                     raise
@@ -179,10 +168,8 @@ class GnomeBannersDetector:
 
     def _read(self) -> tuple[bool | None, str]:
         try:
-            result = subprocess.run(
-                self._argv, env=self._env, capture_output=True, text=True,
-                timeout=self._timeout_s, check=False,
-            )
+            result = subprocess.run(self._argv, env=self._env, capture_output=True, text=True,
+                                    timeout=self._timeout_s, check=False)
         except (OSError, subprocess.TimeoutExpired) as exc:
             return None, str(exc)
         text = result.stdout.strip()
