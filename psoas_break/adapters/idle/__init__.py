@@ -93,16 +93,10 @@ def _candidates(env: Mapping[str, str]) -> tuple[Candidate[IdleSource], ...]:
     )
 
 
-def make_idle_source(
-    env: Mapping[str, str] | None = None, *, platform: str | None = None
-) -> tuple[IdleSource, Choice]:
+def make_idle_source(env: Mapping[str, str] | None = None, *,
+                     platform: str | None = None) -> tuple[IdleSource, Choice]:
     """Pick the idle source for this session (see module docstring); never raises.
-
-    `env` defaults to os.environ and `platform` to sys.platform (both injectable for tests).
-    """
+    `env` defaults to os.environ and `platform` to sys.platform."""
     env = os.environ if env is None else env
     return first("idle", _candidates(env), NullIdleSource, env_var=ENV_VAR, env=env,
                  platform=platform)
-
-
-__all__ = ["ENV_VAR", "NullIdleSource", "is_wayland_session", "make_idle_source"]

@@ -28,10 +28,8 @@ _RACE_WINDOW_MS = 60_000
 
 
 def idle_ms_from_ticks(now_tick64_ms: int, last_input_tick32_ms: int) -> int:
-    """Milliseconds since the last input, from GetTickCount64() and LASTINPUTINFO.dwTime.
-
-    Pure: handles the 32-bit wrap-around of dwTime (see module docstring).
-    """
+    """Milliseconds since the last input, from GetTickCount64() and LASTINPUTINFO.dwTime
+    (wrap-around handled, see module docstring). Pure."""
     if not 0 <= last_input_tick32_ms < TICK_MODULUS:
         raise ValueError(f"dwTime must be a 32-bit unsigned value, not {last_input_tick32_ms}")
     diff = (now_tick64_ms - last_input_tick32_ms) % TICK_MODULUS

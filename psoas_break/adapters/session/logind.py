@@ -40,9 +40,8 @@ class LogindWatcher(BusWatcher):
     name = "logind"
     kind = "system"
 
-    def __init__(
-        self, address: str, session_id: str | None = None, pid: int | None = None
-    ) -> None:
+    def __init__(self, address: str, session_id: str | None = None,
+                 pid: int | None = None) -> None:
         super().__init__(address)
         self.session_id = session_id
         self.pid = os.getpid() if pid is None else pid
@@ -66,9 +65,7 @@ class LogindWatcher(BusWatcher):
             self._watch_session(bus)
 
     def _resolve_session(self, bus: Bus) -> str | None:
-        attempts: list[tuple[str, str, tuple[Any, ...]]] = [
-            ("GetSessionByPID", "u", (self.pid,))
-        ]
+        attempts: list[tuple[str, str, tuple[Any, ...]]] = [("GetSessionByPID", "u", (self.pid,))]
         if self.session_id:
             attempts.append(("GetSession", "s", (self.session_id,)))
         attempts.append(("GetSession", "s", ("auto",)))

@@ -428,15 +428,3 @@ class CtypesCoreFoundation:
         if not self._cf.CFStringGetCString(ref, buffer, len(buffer), _KCF_STRING_ENCODING_UTF8):
             return ""
         return buffer.value.decode("utf-8", errors="replace")
-
-
-__all__ = [
-    "OBSERVED_NOTIFICATIONS",
-    "SCREEN_LOCKED",
-    "SCREEN_UNLOCKED",
-    "CoreFoundationApi",
-    "CtypesCoreFoundation",
-    "MacSessionWatcher",
-    "lock_state_for_notification",
-    "power_action",
-]

@@ -391,12 +391,3 @@ class CtypesWin32:  # pragma: no cover - Windows only, exercised on paper
         while self._user32.GetMessageW(ctypes.byref(msg), None, 0, 0) > 0:
             self._user32.TranslateMessage(ctypes.byref(msg))
             self._user32.DispatchMessageW(ctypes.byref(msg))
-
-
-__all__ = [
-    "CtypesWin32",
-    "SessionWindowProc",
-    "Win32Api",
-    "WindowsSessionWatcher",
-    "translate_message",
-]
