@@ -13,14 +13,10 @@ from pathlib import Path
 
 import pytest
 
-from psoas_break.adapters.speech import (
-    CommandSpeaker,
-    NullSpeaker,
-    SpeechWorker,
-    make_speaker,
-    speak_to_file,
-    wav_stats,
-)
+from psoas_break.adapters.speech import NullSpeaker, make_speaker, speak_to_file
+from psoas_break.adapters.speech.command import CommandSpeaker
+from psoas_break.adapters.speech.wav import wav_stats
+from psoas_break.adapters.speech.worker import SpeechWorker
 from psoas_break.cli import speech as cli_speech
 from psoas_break.ports import Unavailable
 from tests.desktop.waiting import wait_for

@@ -38,14 +38,9 @@ def add_subcommands(subparsers: Any) -> None:
 
 def run(args: argparse.Namespace) -> int:
     """Carry out `say`; prints one line of result (stdout) or of error (stderr)."""
-    from psoas_break.adapters.speech import (
-        ENV_VAR,
-        NullSpeaker,
-        make_speaker,
-        speak_to_file,
-        wav_stats,
-    )
+    from psoas_break.adapters.speech import ENV_VAR, NullSpeaker, make_speaker, speak_to_file
     from psoas_break.adapters.speech.command import ENGINES
+    from psoas_break.adapters.speech.wav import wav_stats
     from psoas_break.ports import AdapterError
 
     text = " ".join(" ".join(args.text).split())
