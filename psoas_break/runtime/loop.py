@@ -133,14 +133,9 @@ class Inbox:
         self._queue.put(_CLOSE)
 
     def get(self, timeout_s: float | None) -> Any:
+        """The next item, or None after `timeout_s` (0: at once; None: wait for one)."""
         try:
             return self._queue.get(timeout=timeout_s)
-        except queue.Empty:
-            return None
-
-    def get_nowait(self) -> Any:
-        try:
-            return self._queue.get_nowait()
         except queue.Empty:
             return None
 
@@ -167,16 +162,9 @@ class Collaborators:
 class Runtime:
     """Owns the engine. Only the `Inbox` is shared with other threads."""
 
-    def __init__(
-        self,
-        inbox: Inbox,
-        engine: SittingEngine,
-        ports: Collaborators,
-        *,
-        today: DayLog | None = None,
-        autostart_enabled: bool | None = None,
-        notice: str | None = None,
-    ) -> None:
+    def __init__(self, inbox: Inbox, engine: SittingEngine, ports: Collaborators, *,
+                 today: DayLog | None = None, autostart_enabled: bool | None = None,
+                 notice: str | None = None) -> None:
         self.engine = engine
         self._inbox = inbox
         self._ports = ports
@@ -238,7 +226,7 @@ class Runtime:
                     self._close()
                     return
                 self._handle(item)
-                item = self._inbox.get_nowait()
+                item = self._inbox.get(0)
                 if item is None:
                     break
             self.render()
@@ -389,9 +377,8 @@ class Runtime:
                 log.exception("carrying out %s failed", type(effect).__name__)
 
     def _present(self, prompt: ShowPrompt) -> None:
-        self._ports.presenter.show_prompt(
-            prompt, self.engine.status(), self.engine.settings, driving=self._ports.driving.driving
-        )
+        self._ports.presenter.show_prompt(prompt, self.engine.status(), self.engine.settings,
+                                          driving=self._ports.driving.driving)
 
     # ---- app commands (engine thread; each returns its Outcome or None) ----
 
@@ -572,7 +559,7 @@ class Runtime:
     def _register_jobs(self) -> None:
         self._scheduler.clear()
         # At local midnight today's figures roll over; a tick + render shows it at once.
-        self._scheduler.every().day.at("00:00").do(self._guarded, self._new_day)
+        self._scheduler.every().day.at("00:00").do(self._guarded, self.apply_retention)
         # Working-hours boundaries are calendar-shaped too: a job at each wakes the loop
         # (the step then compares is_working() with the engine's state).
         for boundary in self.engine.settings.working_hours.daily_boundaries():
@@ -584,9 +571,6 @@ class Runtime:
             job()
         except Exception:
             log.exception("scheduled job failed; it will run again next time")
-
-    def _new_day(self) -> None:
-        self.apply_retention()
 
     def apply_retention(self) -> None:
         """Forget history older than `history_keep_days` (queued to the history's writer)."""
@@ -609,4 +593,3 @@ class Runtime:
             self._scheduler.run_pending()
         except Exception:
             log.exception("scheduler failed")
-
