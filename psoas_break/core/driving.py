@@ -166,9 +166,7 @@ class DrivingStatus:
 def check_rules(rules: str) -> Rules:
     """`rules` if it is a known rule set; ValueError (one line) otherwise."""
     if rules not in RULE_SETS:
-        raise ValueError(
-            f"driver_rules = {rules!r} is not allowed: use one of " + ", ".join(RULES)
-        )
+        raise ValueError(f"driver_rules = {rules!r} is not allowed: use one of " + ", ".join(RULES))
     return rules  # type: ignore[return-value]  # checked against RULE_SETS above
 
 
@@ -184,11 +182,7 @@ class BreakPlanner:
     Every command returns the effects to carry out (possibly none).
     """
 
-    def __init__(
-        self,
-        rules: str = "eu",
-        daily_reset_min: int = DAILY_RESET_MIN,
-    ) -> None:
+    def __init__(self, rules: str = "eu", daily_reset_min: int = DAILY_RESET_MIN) -> None:
         if daily_reset_min < 1:
             raise ValueError(f"daily_reset_min must be at least 1, got {daily_reset_min!r}")
         self._rules: RuleSet = RULE_SETS[check_rules(rules)]
@@ -207,8 +201,6 @@ class BreakPlanner:
         self._stop_may_split = True
         self._stop_counted: CountedAs | None = None
         self._stop_day_reset = False
-
-    # ---- public API ----
 
     @property
     def rules(self) -> str:
@@ -300,10 +292,8 @@ class BreakPlanner:
         return effects
 
     def seconds_until_next_event(self) -> float | None:
-        """Monotonic seconds until the next effect if nothing else happens, or None.
-
-        The runtime sleeps no longer than this, so effects come on time.
-        """
+        """Monotonic seconds until the next effect if nothing else happens, or None (the
+        runtime sleeps no longer than this, so effects come on time)."""
         rules = self._rules
         candidates: list[float] = []
         if self._phase == "driving":
@@ -354,8 +344,6 @@ class BreakPlanner:
             daily_driving_s=self._daily_s,
             daily_limit_s=self._daily_limit_s(),
         )
-
-    # ---- internals ----
 
     def _now(self) -> float:
         return self._last_mono if self._last_mono is not None else 0.0
@@ -423,16 +411,12 @@ class BreakPlanner:
             return effects
         limit_s = self._limit_s()
         if limit_s is not None:
-            crossed = [
-                (threshold_s, effect_id)
-                for threshold_s, effect_id in self._thresholds(limit_s)
-                if self._driving_s >= threshold_s and effect_id not in self._issued
-            ]
+            crossed = [effect_id for threshold_s, effect_id in self._thresholds(limit_s)
+                       if self._driving_s >= threshold_s and effect_id not in self._issued]
             if crossed:
                 # Only the most urgent is said; the ones it overtook count as given.
-                effect_id = crossed[-1][1]
-                for _threshold_s, crossed_id in crossed:
-                    self._issued.add(crossed_id)
+                effect_id = crossed[-1]
+                self._issued.update(crossed)
                 if effect_id.endswith(":limit"):
                     effects.append(self._limit_effect(effect_id))
                 else:
@@ -442,14 +426,9 @@ class BreakPlanner:
             daily_id = self._daily_id()
             if daily_id not in self._issued:
                 self._issued.add(daily_id)
-                hours = format_duration(daily_s)
-                effects.append(
-                    DailyLimitReached(
-                        daily_id,
-                        text=N_("{duration} of driving today.", duration=hours),
-                        speech=f"{_hours_words(daily_s / MINUTE_S)} of driving today.",
-                    )
-                )
+                text = N_("{duration} of driving today.", duration=format_duration(daily_s))
+                speech = f"{_hours_words(daily_s / MINUTE_S)} of driving today."
+                effects.append(DailyLimitReached(daily_id, text, speech))
         return effects
 
     def _warning_effect(self, effect_id: str, limit_s: float) -> BreakWarning:
@@ -457,19 +436,14 @@ class BreakPlanner:
         minutes_left = max(1, math.ceil(left_s / MINUTE_S - 1e-9))
         break_min = self._next_break_min() or 0
         second = self._first_part_done and self._rules.split_second_min is not None
-        return BreakWarning(
-            effect_id,
-            minutes_left,
-            text=warning_text(minutes_left, break_min, second),
-            speech=warning_speech(minutes_left, break_min, second),
-        )
+        return BreakWarning(effect_id, minutes_left, warning_text(minutes_left, break_min, second),
+                            warning_speech(minutes_left, break_min, second))
 
     def _limit_effect(self, effect_id: str) -> LimitReached:
         break_min = self._next_break_min() or 0
         second = self._first_part_done and self._rules.split_second_min is not None
-        return LimitReached(
-            effect_id, text=limit_text(break_min, second), speech=limit_speech(break_min, second)
-        )
+        return LimitReached(effect_id, limit_text(break_min, second),
+                            limit_speech(break_min, second))
 
     def _begin_stop(self, stop_at: float) -> None:
         self._phase = "stopped"
@@ -514,14 +488,10 @@ class BreakPlanner:
         if counted_as == "first_part":
             first = rules.split_first_min or 0
             second = rules.split_second_min or 0
-            text = N_(
-                "{first} min stop: counts as the first part of a split break. "
-                "Next break: {second} min.", first=first, second=second
-            )
-            speech = (
-                f"{_number_words(first).capitalize()} minutes stopped. That is the first part of "
-                f"a split break. Your next break can be {second} minutes."
-            )
+            text = N_("{first} min stop: counts as the first part of a split break. "
+                      "Next break: {second} min.", first=first, second=second)
+            speech = (f"{_number_words(first).capitalize()} minutes stopped. That is the first "
+                      f"part of a split break. Your next break can be {second} minutes.")
             return BreakCounted(effect_id, counted_as, text, speech)
         limit = format_duration(self._limit_s() or 0.0)
         what = "Split break complete" if split else "Break complete"
@@ -607,10 +577,8 @@ def limit_text(break_min: int, second_part: bool) -> str:
 
 
 def limit_speech(break_min: int, second_part: bool) -> str:
-    return (
-        f"Driving time is used up. Time for {_break_phrase(break_min, second_part)} "
-        "when it is safe to stop."
-    )
+    return (f"Driving time is used up. Time for {_break_phrase(break_min, second_part)} "
+            "when it is safe to stop.")
 
 
 def title_text(status: DrivingStatus) -> str:
@@ -629,8 +597,7 @@ def title_text(status: DrivingStatus) -> str:
                      duration=stop, left=left)
         return _("Stopped {duration} · {left} more for the break", duration=stop, left=left)
     if status.left_s is None:
-        return _("Driving {duration} today",
-                 duration=format_duration(status.daily_driving_s))
+        return _("Driving {duration} today", duration=format_duration(status.daily_driving_s))
     driving = format_duration(status.driving_s)
     if status.left_s <= 0:
         return _("Driving {duration} · break due now", duration=driving)
