@@ -195,8 +195,7 @@ class Quit:
 
 AppCommand = (
     SetSetting | ReloadSettings | SettingsSaved | SetAutostart | AutostartChanged | ShowStretch
-    | ShowWeek
-    | ShowAbout | Sleep | QuietChecked | NotifierState | Notice | GetStatus | Quit
+    | ShowWeek | ShowAbout | Sleep | QuietChecked | NotifierState | Notice | GetStatus | Quit
 )
 
 Command = EngineCommand | AppCommand

@@ -117,10 +117,8 @@ def exercise_problems(exercise: Exercise) -> list[str]:
                         *((f"steps[{n}]", s) for n, s in enumerate(exercise.steps, start=1))):
         found = unsafe_phrases(text)
         if found:
-            problems.append(
-                f"exercise '{exercise.id}': field '{field}' is unsafe while driving: "
-                + ", ".join(found)
-            )
+            problems.append(f"exercise '{exercise.id}': field '{field}' is unsafe while driving: "
+                            + ", ".join(found))
     return problems
 
 
@@ -133,9 +131,8 @@ def notice_from_exercise(exercise: Exercise) -> DrivingNotice | None:
     """The notice for a driving-safe exercise, or None when it is not driving-safe."""
     if exercise_problems(exercise):
         return None
-    return DrivingNotice(
-        exercise.id, DRIVING_TITLE, exercise.prompt, f"{DRIVING_TITLE}. {exercise.prompt}"
-    )
+    return DrivingNotice(exercise.id, DRIVING_TITLE, exercise.prompt,
+                         f"{DRIVING_TITLE}. {exercise.prompt}")
 
 
 def _generic(index: int) -> DrivingNotice:
@@ -143,16 +140,12 @@ def _generic(index: int) -> DrivingNotice:
     return DrivingNotice(source_id, DRIVING_TITLE, text, f"{DRIVING_TITLE}. {text}")
 
 
-def choose_driving_notice(
-    library: Iterable[Exercise],
-    history: SelectionHistory,
-    rng: random.Random,
-) -> tuple[DrivingNotice, SelectionHistory]:
+def choose_driving_notice(library: Iterable[Exercise], history: SelectionHistory,
+                          rng: random.Random) -> tuple[DrivingNotice, SelectionHistory]:
     """A posture notice to give while driving, and the selection history after it."""
     pool = driving_safe_exercises(library)
     if not pool:
-        index = rng.randrange(len(GENERIC_DRIVING_PROMPTS))
-        return _generic(index), history
+        return _generic(rng.randrange(len(GENERIC_DRIVING_PROMPTS))), history
     selection = select_exercise(pool, "posture", "driver", "driving", history, rng)
     notice = notice_from_exercise(selection.exercise)
     assert notice is not None  # the pool holds only exercises that make one

@@ -44,23 +44,19 @@ class Translator:
     """The active catalog and its language code; English (no catalog) until `install`."""
 
     def __init__(self) -> None:
-        self._active: tuple[gettext.NullTranslations, str] = (
-            gettext.NullTranslations(), SOURCE_LANGUAGE
-        )
+        self._active: tuple[gettext.NullTranslations, str] = (gettext.NullTranslations(),
+                                                              SOURCE_LANGUAGE)
 
     @property
     def language(self) -> str:
         """The active language code ("de", ...), "en" when nothing is translated."""
         return self._active[1]
 
-    def install(
-        self, languages: Sequence[str] | None = None, localedir: Path | None = None
-    ) -> str:
-        """Use the first catalog found for `languages` (None: from the environment).
-
-        Returns the language now active; "en" when no catalog matched or it could not be read
-        (then logged, and the app carries on in English).
-        """
+    def install(self, languages: Sequence[str] | None = None,
+                localedir: Path | None = None) -> str:
+        """Use the first catalog found for `languages` (None: from the environment); returns
+        the language now active, "en" when no catalog matched or it could not be read (then
+        logged, and the app carries on in English)."""
         where = str(localedir or LOCALE_DIR)
         wanted = list(languages) if languages is not None else None
         try:
