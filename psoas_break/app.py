@@ -117,16 +117,9 @@ def _run_locked(paths: AppPaths, verbose: bool) -> int:
     return _shutdown(running)
 
 
-def _start_runtime(
-    paths: AppPaths,
-    store: SettingsStore,
-    loaded: LoadResult,
-    inbox: Inbox,
-    tray: Tray | None,
-    backends: dict[str, str],
-    on_quit: Callable[[], None],
-    closers: list[Callable[[], None]],
-) -> Runtime:
+def _start_runtime(paths: AppPaths, store: SettingsStore, loaded: LoadResult, inbox: Inbox,
+                   tray: Tray | None, backends: dict[str, str], on_quit: Callable[[], None],
+                   closers: list[Callable[[], None]]) -> Runtime:
     """Build every collaborator, then the runtime with them, and start it."""
     from psoas_break.adapters.control import make_control_server
     from psoas_break.adapters.control.protocol import command_handler
@@ -160,13 +153,10 @@ def _start_runtime(
     has_notification = tray is not None and tray.has_notification
     chain, notifier_choice = make_notifier(
         tray_notify=tray.notify if tray is not None and has_notification else None,
-        on_action=on_action,
-    )
+        on_action=on_action)
     notifications = NotificationWorker(
-        chain,
-        on_failure=lambda reason: post(NotifierState(False, reason)),
-        on_recovered=lambda detail: post(NotifierState(True, detail)),
-    )
+        chain, on_failure=lambda reason: post(NotifierState(False, reason)),
+        on_recovered=lambda detail: post(NotifierState(True, detail)))
     closers.extend([chain.shutdown, notifications.stop])
     speaker, speech_choice = make_speaker()
     speech = SpeechWorker(speaker) if speech_choice.chosen != "none" else None
@@ -256,10 +246,8 @@ def _driver_disclaimer(paths: AppPaths, presenter: Presenter, jobs: Jobs) -> Cal
         from psoas_break.core.driving import DRIVER_DISCLAIMER
         from psoas_break.core.driving_prompts import DrivingNotice
 
-        presenter.announce_driving(
-            DrivingNotice("disclaimer", N_("psoas-break for drivers"), DRIVER_DISCLAIMER,
-                          DRIVER_DISCLAIMER)
-        )
+        presenter.announce_driving(DrivingNotice(
+            "disclaimer", N_("psoas-break for drivers"), DRIVER_DISCLAIMER, DRIVER_DISCLAIMER))
 
         def remember() -> None:
             try:
@@ -315,6 +303,10 @@ def _install_signal_handlers(request_quit: Callable[[], None], backend: str) -> 
     def handler(_signum: int, _frame: Any) -> None:
         request_quit()
 
+    def on_glib_signal() -> bool:
+        request_quit()
+        return True  # keep the handler
+
     signal.signal(signal.SIGTERM, handler)
     signal.signal(signal.SIGINT, handler)
     if backend in ("appindicator", "gtk"):
@@ -324,14 +316,6 @@ def _install_signal_handlers(request_quit: Callable[[], None], backend: str) -> 
             from gi.repository import GLib
 
             for signum in (signal.SIGTERM, signal.SIGINT):
-                GLib.unix_signal_add(GLib.PRIORITY_HIGH, signum, _glib_handler(request_quit))
+                GLib.unix_signal_add(GLib.PRIORITY_HIGH, signum, on_glib_signal)
         except Exception:
             log.debug("GLib signal handlers not installed", exc_info=True)
-
-
-def _glib_handler(request_quit: Callable[[], None]) -> Callable[[], bool]:
-    def on_signal() -> bool:
-        request_quit()
-        return True
-
-    return on_signal

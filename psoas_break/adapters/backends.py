@@ -109,16 +109,9 @@ def only_on(platforms: Sequence[str]) -> str:
                          else names[0])
 
 
-def plan(
-    family: str,
-    candidates: Sequence[Candidate[T]],
-    *,
-    env_var: str | tuple[str, ...] = (),
-    env: Mapping[str, str] | None = None,
-    platform: str | None = None,
-    null: str = "none",
-    many: bool = False,
-) -> Plan[T]:
+def plan(family: str, candidates: Sequence[Candidate[T]], *, env_var: str | tuple[str, ...] = (),
+         env: Mapping[str, str] | None = None, platform: str | None = None, null: str = "none",
+         many: bool = False) -> Plan[T]:
     """Apply the override, the platform filter and `skip` (see module docstring)."""
     env = os.environ if env is None else env
     platform = sys.platform if platform is None else platform
@@ -148,9 +141,8 @@ def plan(
         why_not: str | None = None
         if override is not None and (forced_null or cand.name not in wanted):
             why_not = f"not used: {override[0]}={override[1]}"
-        elif cand.platforms and not platform.startswith(cand.platforms) and (
-            override is None or many
-        ):
+        elif (cand.platforms and not platform.startswith(cand.platforms)
+              and (override is None or many)):
             why_not = only_on(cand.platforms)
         elif override is None and cand.skip is not None:
             why_not = cand.skip()
@@ -183,16 +175,10 @@ def _open(p: Plan[T], one: bool) -> tuple[list[tuple[str, T]], list[tuple[str, s
     return opened, reasons, fix if p.override is None else p.unset_fix()
 
 
-def first(
-    family: str,
-    candidates: Sequence[Candidate[T]],
-    null: Callable[[], T] | None = None,
-    *,
-    null_name: str = "none",
-    env_var: str | tuple[str, ...] = (),
-    env: Mapping[str, str] | None = None,
-    platform: str | None = None,
-) -> tuple[T, Choice]:
+def first(family: str, candidates: Sequence[Candidate[T]], null: Callable[[], T] | None = None,
+          *, null_name: str = "none", env_var: str | tuple[str, ...] = (),
+          env: Mapping[str, str] | None = None, platform: str | None = None
+          ) -> tuple[T, Choice]:
     """The first candidate that opens, else `null()`, and the Choice (see module docstring)."""
     p = plan(family, candidates, env_var=env_var, env=env, platform=platform, null=null_name)
     opened, reasons, fix = _open(p, one=True)
@@ -207,22 +193,11 @@ def first(
     return null(), Choice(family, null_name, tuple(reasons), fix)
 
 
-def every(
-    family: str,
-    candidates: Sequence[Candidate[T]],
-    *,
-    env_var: str | tuple[str, ...] = (),
-    env: Mapping[str, str] | None = None,
-    platform: str | None = None,
-    join: str = ", ",
-) -> tuple[list[T], Choice]:
+def every(family: str, candidates: Sequence[Candidate[T]], *, env_var: str | tuple[str, ...] = (),
+          env: Mapping[str, str] | None = None, platform: str | None = None, join: str = ", "
+          ) -> tuple[list[T], Choice]:
     """Every candidate that opens, in order, and the Choice (chosen: their names joined)."""
     p = plan(family, candidates, env_var=env_var, env=env, platform=platform, many=True)
     opened, reasons, fix = _open(p, one=False)
     chosen = join.join(name for name, _ in opened) or "none"
     return [backend for _, backend in opened], Choice(family, chosen, tuple(reasons), fix)
-
-
-__all__ = [
-    "LINUX_BSD", "MACOS", "WINDOWS", "Candidate", "Plan", "every", "first", "only_on", "plan",
-]

@@ -31,6 +31,10 @@ def _const(value: Any) -> Callable[[Any], Any]:
     return get
 
 
+def _nothing(_icon: Any, _item: Any) -> None:
+    """The callback of a menu line that does nothing (pystray needs one)."""
+
+
 def _import_pystray(backend: str) -> Any:
     # pystray chooses its backend when first imported, from PYSTRAY_BACKEND.
     if backend not in ("win32", "darwin"):
@@ -56,9 +60,8 @@ def _patch_xorg_clicks() -> None:
         import Xlib.X
 
         window = original(self)
-        window.change_attributes(
-            event_mask=Xlib.X.ExposureMask | Xlib.X.StructureNotifyMask | Xlib.X.ButtonPressMask
-        )
+        window.change_attributes(event_mask=Xlib.X.ExposureMask | Xlib.X.StructureNotifyMask
+                                 | Xlib.X.ButtonPressMask)
         return window
 
     icon_cls._create_window = create_window
@@ -80,8 +83,6 @@ class PystrayTray:
         self.has_menu = bool(getattr(self._icon, "HAS_MENU", True))
         self.has_notification = bool(getattr(self._icon, "HAS_NOTIFICATION", False))
 
-    # ---- building pystray objects ----
-
     def _callback(self, command: Command) -> Callable[[Any, Any], None]:
         # No default arguments: pystray matches callbacks by their argument count.
         post = self._post
@@ -91,37 +92,22 @@ class PystrayTray:
 
         return clicked
 
-    def _noop(self) -> Callable[[Any, Any], None]:
-        def nothing(_icon: Any, _item: Any) -> None:
-            return None
-
-        return nothing
-
     def _item(self, entry: MenuEntry) -> Any:
         pystray = self._pystray
         if entry.label == "-":
             return pystray.Menu.SEPARATOR
         if entry.children:
             sub = pystray.Menu(*(self._item(c) for c in entry.children))
-            return pystray.MenuItem(
-                entry.label, sub, enabled=entry.enabled, visible=entry.visible
-            )
-        action = self._callback(entry.action) if entry.action else self._noop()
+            return pystray.MenuItem(entry.label, sub, enabled=entry.enabled, visible=entry.visible)
+        action = self._callback(entry.action) if entry.action else _nothing
         checked = _const(entry.checked) if entry.toggle else None
-        return pystray.MenuItem(
-            entry.label,
-            action,
-            checked=checked,
-            radio=entry.toggle == "radio",
-            default=entry.default,
-            visible=entry.visible,
-            enabled=entry.enabled and entry.action is not None,
-        )
+        return pystray.MenuItem(entry.label, action, checked=checked,
+                                radio=entry.toggle == "radio", default=entry.default,
+                                visible=entry.visible,
+                                enabled=entry.enabled and entry.action is not None)
 
     def _menu(self, view: TrayView) -> Any:
         return self._pystray.Menu(*(self._item(e) for e in view.menu))
-
-    # ---- public ----
 
     def render(self, view: TrayView) -> None:
         """Show `view`: only the parts that changed are pushed to the backend."""
