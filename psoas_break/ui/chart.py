@@ -112,15 +112,9 @@ def _day_label(day: date, n_days: int) -> str:
     return f"{day.day}"
 
 
-def render_chart(
-    days: Sequence[Summary],
-    today: Timeline | None = None,
-    *,
-    theme: str = "light",
-    size: tuple[int, int] = DEFAULT_SIZE,
-    title: str | None = None,
-    empty_message: str = "No sitting recorded yet",
-) -> Image.Image:
+def render_chart(days: Sequence[Summary], today: Timeline | None = None, *, theme: str = "light",
+                 size: tuple[int, int] = DEFAULT_SIZE, title: str | None = None,
+                 empty_message: str = "No sitting recorded yet") -> Image.Image:
     """Draw the chart for `days` (one Summary per day, oldest first) and today's timeline.
 
     With no sitting and an empty (or no) timeline, the frame shows `empty_message` instead.
@@ -130,33 +124,23 @@ def render_chart(
     img = Image.new("RGB", size, th.background)
     draw = ImageDraw.Draw(img)
     scale = min(width / 1000.0, height / 640.0)
-    f_title, f_text, f_small = font(round(22 * scale)), font(round(15 * scale)), font(
-        round(13 * scale)
-    )
+    f_title, f_text, f_small = (font(round(22 * scale)), font(round(15 * scale)),
+                                font(round(13 * scale)))
     pad = round(24 * scale)
 
-    if title is None:
-        if days:
-            title = (
-                f"Sitting, {days[0].first_day.isoformat()} to {days[-1].last_day.isoformat()}"
-                if len(days) > 1
-                else f"Sitting on {days[0].first_day.isoformat()}"
-            )
-        else:
-            title = "Sitting"
+    if title is None and len(days) > 1:
+        title = f"Sitting, {days[0].first_day.isoformat()} to {days[-1].last_day.isoformat()}"
+    elif title is None:
+        title = f"Sitting on {days[0].first_day.isoformat()}" if days else "Sitting"
     draw.text((pad, pad), title, font=f_title, fill=th.text)
     total_s = sum(d.sitting_s for d in days)
     empty = not days or (total_s <= 0 and (today is None or today.empty))
     if not empty:
         taken = sum(d.breaks_taken for d in days)
         longest = max(d.longest_sit_s for d in days)
-        summary = (
-            f"total {_fmt_h(total_s)}   longest sit {_fmt_h(longest)}   breaks taken {taken}"
-        )
-        draw.text(
-            (width - pad - _text_w(draw, summary, f_text), pad + round(5 * scale)),
-            summary, font=f_text, fill=th.muted,
-        )
+        summary = f"total {_fmt_h(total_s)}   longest sit {_fmt_h(longest)}   breaks taken {taken}"
+        draw.text((width - pad - _text_w(draw, summary, f_text), pad + round(5 * scale)),
+                  summary, font=f_text, fill=th.muted)
 
     if empty:
         message = empty_message
@@ -207,18 +191,10 @@ def chart_layout(size: tuple[int, int], n_days: int, with_timeline: bool) -> Lay
     axis_x = pad + round(46 * scale)
     right = width - pad
     slot = (right - axis_x) / max(1, n_days)
-    return Layout(
-        scale=scale,
-        left=pad,
-        legend_y=legend_y,
-        axis_x=axis_x,
-        right=right,
-        plot_top=bars_top + round(22 * scale),  # room for the break markers above the bars
-        bars_bottom=bars_bottom,
-        slot=slot,
-        bar_w=max(1.0, min(slot * 0.62, 60 * scale)),
-        timeline_top=bars_bottom + round(62 * scale),
-    )
+    return Layout(scale=scale, left=pad, legend_y=legend_y, axis_x=axis_x, right=right,
+                  plot_top=bars_top + round(22 * scale),  # room for the break markers above bars
+                  bars_bottom=bars_bottom, slot=slot, bar_w=max(1.0, min(slot * 0.62, 60 * scale)),
+                  timeline_top=bars_bottom + round(62 * scale))
 
 
 def scale_top_h(days: Sequence[Summary]) -> float:
