@@ -14,7 +14,6 @@ An empty history gives the same frame with a clear message instead of bars. Two 
 
 from __future__ import annotations
 
-import logging
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import date, datetime, time
@@ -24,8 +23,6 @@ from pathlib import Path
 from PIL import Image, ImageDraw, ImageFont
 
 from psoas_break.core.stats import Summary, Timeline
-
-log = logging.getLogger(__name__)
 
 DEFAULT_SIZE = (1000, 640)
 WEEKDAYS = ("Mon", "Tue", "Wed", "Thu", "Fri", "Sat", "Sun")

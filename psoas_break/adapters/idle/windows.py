@@ -14,13 +14,10 @@ returns seconds or None when the call fails (e.g. on a locked secure desktop).
 from __future__ import annotations
 
 import ctypes
-import logging
 import sys
 from typing import Any
 
 from psoas_break.ports import Unavailable
-
-log = logging.getLogger(__name__)
 
 TICK_MODULUS = 1 << 32
 # A "negative" difference this close to the modulus is a race between the two reads.

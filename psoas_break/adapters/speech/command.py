@@ -11,7 +11,6 @@ never overlap. `ENGINES` lists what the factory tries, per platform.
 from __future__ import annotations
 
 import contextlib
-import logging
 import os
 import signal
 import subprocess
@@ -22,8 +21,6 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from psoas_break.ports import DeliveryFailed, Unavailable
-
-log = logging.getLogger(__name__)
 
 #: Upper bound of one utterance: generous for 6 characters a second (espeak's default is ~14).
 BASE_TIMEOUT_S = 10.0
