@@ -162,11 +162,9 @@ def fullscreen_display(windows: Sequence[WindowInfo], displays: Sequence[Rect]) 
 class WindowSource(Protocol):
     """The seam: what the window server says now."""
 
-    def windows(self) -> list[WindowInfo]:
-        """On-screen windows, front to back."""
+    def windows(self) -> list[WindowInfo]: ...  # on-screen windows, front to back
 
-    def displays(self) -> list[Rect]:
-        """Every active display's bounds."""
+    def displays(self) -> list[Rect]: ...  # every active display's bounds
 
 
 class MacFullscreenDetector:
