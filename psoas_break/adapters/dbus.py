@@ -160,6 +160,11 @@ def _to_bus(member: str, signature: str = "", *args: Any) -> Any:
                            signature or None, args)
 
 
+def _owner_of(reply: Any) -> str:
+    """The unique name in a GetNameOwner reply; "" for an error reply (no owner)."""
+    return str(reply.body[0]) if reply.header.message_type is MessageType.method_return else ""
+
+
 def _owner_rule(name: str) -> Any:
     rule = MatchRule(type="signal", sender=DBUS_NAME, interface=DBUS_NAME,
                      member="NameOwnerChanged", path=DBUS_PATH)
@@ -253,8 +258,7 @@ class _Subscription:
             self.on_added(link, conn)
 
     def _owner_now(self, reply: Any) -> None:
-        ok = reply.header.message_type is MessageType.method_return
-        self.sender_owner = str(reply.body[0]) if ok else ""
+        self.sender_owner = _owner_of(reply)
 
     def matches(self, msg: Any, sender: str) -> bool:
         return bool(self.local.matches(msg)) and (
@@ -873,14 +877,11 @@ class Bus:
     def watch_name(self, name: str, callback: Callable[[str], None]) -> object:
         """`callback(owner)` (receiver thread) with the unique name owning `name` ("" for
         none) after each (re)connection and at each change, possibly repeated; a token."""
-        def owner_now(reply: Any) -> None:
-            ok = reply.header.message_type is MessageType.method_return
-            callback(str(reply.body[0]) if ok else "")
-
         query = _to_bus("GetNameOwner", "s", name)
         return self._register(_Subscription(
             _owner_rule(name), lambda signal: callback(str(signal.body[2])),
-            lambda link, conn: link.call_on(conn, query, 0.0, 0.0, owner_now)))
+            lambda link, conn: link.call_on(conn, query, 0.0, 0.0,
+                                            lambda reply: callback(_owner_of(reply)))))
 
     def request_name(self, name: str) -> object:
         """Own `name` on every connection from now on (never queued behind another owner);

@@ -33,12 +33,8 @@ def build_parser() -> argparse.ArgumentParser:
     from psoas_break.cli import speech as cli_speech
     from psoas_break.cli import stats as cli_stats
 
-    parser = _Parser(
-        prog="psoas-break",
-        description=_(
-            "Times how long you sit and prompts hip-flexor stretches and posture changes."
-        ),
-    )
+    parser = _Parser(prog="psoas-break", description=_(
+        "Times how long you sit and prompts hip-flexor stretches and posture changes."))
     parser.add_argument("--version", action="version", version=f"psoas-break {__version__}")
     parser.add_argument("-v", "--verbose", action="store_true", help=_("log to stderr as well"))
     sub = parser.add_subparsers(dest="command", metavar="COMMAND", parser_class=_Parser)

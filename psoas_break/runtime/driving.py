@@ -26,11 +26,8 @@ log = logging.getLogger(__name__)
 class DrivingControl:
     """Holds a BreakPlanner while the profile is "driver"; None of it exists otherwise."""
 
-    def __init__(
-        self,
-        announce: Callable[[DrivingNotice], None],
-        on_first_start: Callable[[], None] | None = None,
-    ) -> None:
+    def __init__(self, announce: Callable[[DrivingNotice], None],
+                 on_first_start: Callable[[], None] | None = None) -> None:
         self._announce = announce
         self._on_first_start = on_first_start
         self.planner: BreakPlanner | None = None

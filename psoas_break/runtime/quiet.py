@@ -83,8 +83,6 @@ class QuietControl:
         self._pending: ShowPrompt | None = None  # offered, waiting for the detectors' answer
         self._asked_at_s: float | None = None  # a check is under way since then
 
-    # ---- the runtime's calls ----
-
     def offer(self, prompt: ShowPrompt, mono_s: float) -> ShowPrompt | None:
         """A prompt is due: returns it when it can be shown at once (no detectors), else parks
         it until the detectors answer (see `checked`). A posture prompt is dropped while a
@@ -168,8 +166,6 @@ class QuietControl:
 
     def close(self) -> None:
         close_detectors(self._detectors)
-
-    # ---- internals ----
 
     def _ask(self, mono_s: float) -> None:
         if self._asked_at_s is not None and mono_s < self._asked_at_s + CHECK_EVERY_S:

@@ -38,24 +38,21 @@ __all__ = ["ENV_VAR", "NoServer", "NotificationWorker", "NotifierChain", "make_n
 
 def make_notifier(
     env: Mapping[str, str] | None = None, tray_notify: Callable[[str, str], None] | None = None,
-    *, tray_remove: Callable[[], None] | None = None,
-    on_action: Callable[[str, str], None] | None = None,
+    *, on_action: Callable[[str, str], None] | None = None,
     on_closed: Callable[[str, int], None] | None = None, platform: str = sys.platform,
     retry_after_s: float = DEFAULT_RETRY_AFTER_S, call_timeout_s: float = 3.0,
     clock: Callable[[], float] = time.monotonic,
 ) -> tuple[NotifierChain, Choice]:
-    """Build the notifier chain for this system and say what it chose.
+    """Build the notifier chain for this system and say what it chose. Never raises.
 
-    `env` (default os.environ) gives PSOAS_NOTIFY_BACKEND and DBUS_SESSION_BUS_ADDRESS.
-    `tray_notify(title, body)` / `tray_remove()` come from the tray icon when its backend has
-    notifications. `on_action(tag, action_key)` is called when the user clicks a button of a
-    notification shown by the dbus backend (key "default" = the notification itself),
-    `on_closed(tag, reason)` when the server closed it (1 expired, 2 dismissed, 3 closed by
-    us); both run on the notifier's D-Bus thread: only post to a queue. Without `on_action`
-    no buttons are sent.
-    Takes a few ms: it asks only the bus daemon whether a notification server is there.
-    The chain re-checks on every notification, so `Choice` is the state at start-up; call
-    `chain.choice()` for the current one. Never raises.
+    `env` (default os.environ) gives PSOAS_NOTIFY_BACKEND and DBUS_SESSION_BUS_ADDRESS;
+    `tray_notify(title, body)` comes from the tray icon when its backend has notifications.
+    `on_action(tag, action_key)` is called when the user clicks a button of a notification
+    shown by the dbus backend (key "default" = the notification itself), `on_closed(tag,
+    reason)` when the server closed it (1 expired, 2 dismissed, 3 closed by us); both run on
+    the D-Bus thread: only post to a queue. Without `on_action` no buttons are sent.
+    Takes a few ms: it asks only the bus daemon whether a notification server is there. The
+    chain re-checks on every notification: `chain.choice()` is the current Choice.
     """
     environ = os.environ if env is None else env
     freedesktop = platform.startswith(LINUX_BSD)
@@ -77,7 +74,7 @@ def make_notifier(
         if tray_notify is None:
             raise Unavailable("the tray icon shows no notifications (pystray's backend has no "
                               "HAS_NOTIFICATION, e.g. xorg, or no tray icon)")
-        return TrayNotifier(tray_notify, tray_remove, server=FDO_SERVER if freedesktop else None)
+        return TrayNotifier(tray_notify, server=FDO_SERVER if freedesktop else None)
 
     candidates = {
         "dbus": Candidate("dbus", dbus, LINUX_BSD, fix=DBUS_FIX),

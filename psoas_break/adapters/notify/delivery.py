@@ -71,8 +71,6 @@ class SerialWorker:
         self._dispatcher = threading.Thread(target=self._dispatch, name=name, daemon=True)
         self._dispatcher.start()
 
-    # -- caller side ------------------------------------------------------------------------
-
     def submit_job(self, job: Job) -> None:
         """Queue `job`, replacing a queued job with the same key. Returns at once."""
         with self._cond:
@@ -108,8 +106,6 @@ class SerialWorker:
             self._pending.clear()
             self._cond.notify_all()
         self._dispatcher.join(timeout_s)
-
-    # -- dispatcher thread ------------------------------------------------------------------
 
     def _dispatch(self) -> None:
         while True:
