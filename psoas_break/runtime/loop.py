@@ -181,7 +181,7 @@ class Runtime:
         self.renders = 0
         self._handlers: dict[type, Callable[[Any, Tick], Outcome | None]] = {
             SetSetting: self._set_setting,
-            SettingsSaved: self._settings_saved,
+            SettingsSaved: lambda cmd, tick: self._apply_settings(cmd.settings, tick),
             ReloadSettings: self._reload_settings,
             SetAutostart: self._set_autostart,
             AutostartChanged: self._autostart_changed,
@@ -191,9 +191,9 @@ class Runtime:
             Sleep: lambda _cmd, _tick: None,  # the tick this step took is the point
             QuietChecked: self._quiet_checked,
             NotifierState: self._notifier_state,
-            Notice: self._notice_cmd,
+            Notice: lambda cmd, _tick: self._tell(cmd.text),
             GetStatus: self._get_status,
-            Quit: self._quit,
+            Quit: lambda _cmd, _tick: self._ports.on_quit(),
         }
         self._register_jobs()
 
@@ -407,9 +407,6 @@ class Runtime:
         self._ports.jobs.submit(f"save:{cmd.key}", save)
         return None
 
-    def _settings_saved(self, cmd: SettingsSaved, tick: Tick) -> None:
-        self._apply_settings(cmd.settings, tick)
-
     def _reload_settings(self, _cmd: ReloadSettings, tick: Tick) -> Outcome:
         # A small, size-capped read of a regular file (the store refuses anything else).
         result = self._ports.store.load()
@@ -486,9 +483,6 @@ class Runtime:
             log.warning("notifications failing: %s", cmd.detail)
             self._notice = N_("notifications unavailable")
 
-    def _notice_cmd(self, cmd: Notice, _tick: Tick) -> Outcome:
-        return self._tell(cmd.text)
-
     def _tell(self, text: str) -> Outcome:
         self._ports.presenter.show_notice(text, driving=self._ports.driving.driving)
         return Outcome(notices=(text,))
@@ -506,9 +500,6 @@ class Runtime:
             version=__version__,
             scale=self._ports.clock.engine_s(1.0),
         ))
-
-    def _quit(self, _cmd: Quit, _tick: Tick) -> None:
-        self._ports.on_quit()
 
     def _autostart_changed(self, cmd: AutostartChanged, _tick: Tick) -> None:
         self._autostart_enabled = cmd.enabled

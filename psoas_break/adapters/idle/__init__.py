@@ -1,9 +1,8 @@
 """Idle sources: seconds since the last keyboard/mouse input, one module per source.
 
 `make_idle_source(env)` picks one and says why the others were rejected (`doctor` shows it):
-- `PSOAS_IDLE_BACKEND` = x11 | mutter | screensaver | windows | macos | none forces one (also
-  x11 on a Wayland session: the user knows best). If the forced one fails, the null source is
-  used and the Choice says why; nothing else is tried behind the user's back.
+- `PSOAS_IDLE_BACKEND` = x11 | mutter | screensaver | windows | macos | none forces one, even
+  x11 on a Wayland session (adapters/backends.py has the rules every family follows).
 - Otherwise the first that answers on this session, in this order:
   Linux/BSD X11 session: x11 (in-process XScreenSaver, one X round trip per poll), mutter,
   screensaver; Wayland session (WAYLAND_DISPLAY set or XDG_SESSION_TYPE=wayland): mutter,

@@ -9,8 +9,8 @@ Both listen on the app's shared jeepney connections (psoas_break.adapters.dbus):
 imports asyncio or dbus_fast, which would cost ~12 MiB RSS in an otherwise idle tray app.
 Windows: `WindowsSessionWatcher` (WTS lock notifications + power broadcasts, session/windows.py).
 macOS: `MacSessionWatcher` (distributed screenIsLocked/Unlocked notifications + IOKit
-sleep/wake, session/macos.py). Nothing works: `NullSessionWatcher`. Callbacks run on a watcher
-thread: the app's only post ScreenLock and Sleep commands to the engine's inbox.
+sleep/wake, session/macos.py). Nothing works: `NullSessionWatcher`. Callbacks run on a
+watcher thread; the app's only post a ScreenLock or Sleep command to its inbox.
 
 The composite forwards a value only when it differs from the last one forwarded for that kind,
 so the same lock reported by logind and by the screensaver (or twice by KDE) arrives once.
