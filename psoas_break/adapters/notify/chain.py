@@ -112,14 +112,15 @@ class NotifierChain:
             cand.retry_at = retry_at
         log.info("notifier %s failed: %s", cand.name, reason)
 
-    def _server_down(self, cand: Link, reason: str, retry_at: float) -> None:
-        """Mark every other link talking to `cand`'s server as failing for `reason`."""
+    def _same_server(self, cand: Link, reason: str | None, retry_at: float) -> None:
+        """Mark every other link talking to `cand`'s server as failing for `reason`, or as
+        working again (None)."""
         if cand.server is None:
             return
         with self._lock:
             for other in self.links:
                 if other is not cand and other.server == cand.server and not other.permanent:
-                    other.reason = f"same notification server as {cand.name}: {reason}"
+                    other.reason = reason and f"same notification server as {cand.name}: {reason}"
                     other.retry_at = retry_at
 
     def probe(self) -> None:
@@ -141,7 +142,7 @@ class NotifierChain:
             except AdapterError as exc:
                 self._fail(cand, str(exc), 0.0)
                 if isinstance(exc, NoServer):
-                    self._server_down(cand, str(exc), 0.0)
+                    self._same_server(cand, str(exc), 0.0)
             except Exception as exc:  # noqa: BLE001 - a bug in a probe must not hide the others
                 log.exception("probing notifier %s failed", cand.name)
                 self._fail(cand, f"could not be checked: {type(exc).__name__}: {exc}", 0.0)
@@ -202,18 +203,14 @@ class NotifierChain:
                 self._fail(cand, reason, retry_at)
                 if isinstance(exc, (NoServer, ServerTimeout)) and cand.server is not None:
                     down[cand.server] = reason
-                    self._server_down(cand, reason, retry_at)
+                    self._same_server(cand, reason, retry_at)
                 continue
             if attempt.abandoned:
                 raise DeliveryFailed("delivered only after the delivery timeout")
+            self._same_server(cand, None, 0.0)  # their server works again
             with self._lock:
                 cand.reason = None
                 cand.retry_at = 0.0
-                for other in self.links:  # their server works again
-                    same = other.server is not None and other.server == cand.server
-                    if same and not other.permanent:
-                        other.reason = None
-                        other.retry_at = 0.0
                 self.last_used = cand.name
                 self._shown_by[notification.tag] = cand
                 self._attempt = None
@@ -260,4 +257,4 @@ class NotifierChain:
         reason = "did not answer within the delivery timeout (server hung?)"
         retry_at = self._clock() + self.retry_after_s
         self._fail(cand, reason, retry_at)
-        self._server_down(cand, reason, retry_at)
+        self._same_server(cand, reason, retry_at)

@@ -19,7 +19,7 @@ The bus work is psoas_break.adapters.dbus's (jeepney on the app's shared session
 connection; no asyncio, no dbus-python: tests/test_notify.py checks in a fresh process). It
 connects on first use and again after the bus restarted.
 
-Threads: `notify()`, `close()`, `probe()`, `inhibited()` and `server_information()` are
+Threads: `notify()`, `close()`, `probe()` and `server_information()` are
 synchronous; any thread may call them, at the same time too. `on_action(tag, action_key)` and
 `on_closed(tag, reason)` run on the bus's receiver thread ("psoas-dbus-session"): only post to
 a queue there (a call into this notifier from there works, but holds every other signal back).
@@ -40,14 +40,13 @@ from psoas_break.adapters.dbus import (
     DBUS_NAME,
     DBUS_PATH,
     JEEPNEY_MISSING,
-    PROPERTIES_IFACE,
     Bus,
     CallFailed,
     Signal,
     session_bus_address,
 )
 from psoas_break.adapters.notify.errors import FDO_SERVER, NoServer, error_for, no_server_message
-from psoas_break.ports import DeliveryFailed, Notification, Unavailable
+from psoas_break.ports import Notification, Unavailable
 
 log = logging.getLogger(__name__)
 
@@ -249,16 +248,6 @@ class DbusNotifier:
         reply = self._call(FDO_SERVER, NOTIFY_PATH, NOTIFY_IFACE, "GetServerInformation")
         name, vendor, version, spec = (str(x) for x in reply)
         return name, vendor, version, spec
-
-    def inhibited(self) -> bool | None:
-        """True when the server is in "do not disturb" mode (the Inhibited property, spec
-        1.2+); None when the server does not say or cannot be asked."""
-        try:
-            reply = self._call(FDO_SERVER, NOTIFY_PATH, PROPERTIES_IFACE, "Get", "ss",
-                               [NOTIFY_IFACE, "Inhibited"])
-        except (DeliveryFailed, NoServer):
-            return None
-        return bool(reply[0])
 
     def shutdown(self) -> None:
         """Release the bus connection (its thread ends when nothing else uses it).

@@ -27,6 +27,7 @@ import subprocess
 from collections.abc import Mapping
 
 from psoas_break.adapters.dbus import Bus, CallFailed
+from psoas_break.adapters.notify.errors import NO_SERVER_ERRORS
 from psoas_break.ports import Unavailable
 
 log = logging.getLogger(__name__)
@@ -37,19 +38,9 @@ NOTIFY_PATH = "/org/freedesktop/Notifications"
 PROPERTIES_IFACE = "org.freedesktop.DBus.Properties"
 DEFAULT_TIMEOUT_S = 0.5
 
-# Error names meaning "no server right now" (it may start later: keep the detector).
-_NO_SERVER = frozenset({
-    "org.freedesktop.DBus.Error.ServiceUnknown",
-    "org.freedesktop.DBus.Error.NameHasNoOwner",
-})
 # Error names meaning "this server has no Inhibited property" (older than spec 1.2).
-_NO_PROPERTY = frozenset({
-    "org.freedesktop.DBus.Error.UnknownProperty",
-    "org.freedesktop.DBus.Error.InvalidArgs",
-    "org.freedesktop.DBus.Error.UnknownInterface",
-    "org.freedesktop.DBus.Error.UnknownMethod",
-    "org.freedesktop.DBus.Error.UnknownObject",
-})
+_NO_PROPERTY = frozenset("org.freedesktop.DBus.Error." + name for name in (
+    "UnknownProperty", "InvalidArgs", "UnknownInterface", "UnknownMethod", "UnknownObject"))
 
 
 # (interface, property) pairs meaning "do not disturb", asked in this order: the spec's
@@ -82,7 +73,7 @@ class NotificationsInhibitedDetector:
                 detector.close()
                 raise Unavailable(f"the notification server{server} reports neither Inhibited "
                                   "(notification spec 1.2+) nor dunst's paused") from None
-            if exc.name not in _NO_SERVER:
+            if exc.name not in NO_SERVER_ERRORS:  # no server yet: it may start later
                 log.info("notification server did not answer for Inhibited yet: %s", exc)
         return detector
 
