@@ -159,14 +159,10 @@ def bouts(events: Sequence[RecordEvent], now: datetime | None = None,
             out.append(Bout(start, end, sit_s, reason))
 
     def close_orphan(b: _OpenBout) -> None:
-        end_wall = b.last.wall
-        span = b.last.mono_s - b.start.mono_s
-        mono = span >= 0
-        if not mono:
-            span = _secs(b.start.wall, end_wall)
+        mono = b.last.mono_s >= b.start.mono_s  # else not one run: trust the wall clock
         lo, hi = ((b.start.mono_s, b.last.mono_s) if mono
-                  else (b.start.wall.timestamp(), end_wall.timestamp()))
-        add(b.start.wall, end_wall, max(0.0, span - _paused_s(b.pauses, lo, hi, mono)),
+                  else (b.start.wall.timestamp(), b.last.wall.timestamp()))
+        add(b.start.wall, b.last.wall, max(0.0, hi - lo - _paused_s(b.pauses, lo, hi, mono)),
             "unknown")
 
     for ev in events:
