@@ -32,11 +32,10 @@ Limits (documented, not guessed around):
   the first is not quiet (the same rule as X11's _NET_ACTIVE_WINDOW).
 - Display capture (CGDisplayCapture by old games) and Stage Manager were not considered.
 
-Seam: `MacFullscreenDetector` asks a `WindowSource` (windows(), displays()); `CtypesQuartz` is
-the thin ctypes implementation. The decision is tested on Linux with window lists shaped like
-the real ones, and the ctypes layer against a small C library with the same symbols and
-signatures that checks what it receives (tests/test_platform_quiet.py); what Apple's window
-server actually lists in each situation is from its documentation, not run here.
+Seam: `MacFullscreenDetector` asks a `WindowSource`; `CtypesQuartz` is the thin ctypes
+implementation. Both are tested on Linux (window lists shaped like the real ones; a C library
+with the same symbols, tests/test_platform_quiet.py); what Apple's window server lists in each
+situation is from its documentation.
 Contract: `open()` raises Unavailable when CoreGraphics cannot be loaded or answers nothing;
 `reasons()` never raises.
 """

@@ -29,12 +29,10 @@ Sleep also shows as a clock gap (adapters.clock: CLOCK_MONOTONIC_RAW - CLOCK_UPT
 exactly the time asleep), so if IOKit cannot be registered the engine still counts a long sleep
 as a natural break; on_sleep(False) only wakes the engine at once after resume.
 
-Seam: `MacSessionWatcher` talks to the OS only through a `CoreFoundationApi` (the protocol
-below); `CtypesCoreFoundation` is the thin ctypes implementation. The lifecycle, name matching,
-acknowledgement order and failure paths are tested on Linux against a fake of that seam, and
-the ctypes layer itself against a small C library with the same symbols and signatures that
-checks what it receives (tests/test_platform_lock.py). Apple's side of the calls (which thread
-gets the notifications, the exact message sequence) is from its documentation, not run here.
+Seam: `MacSessionWatcher` talks to the OS only through a `CoreFoundationApi`;
+`CtypesCoreFoundation` is the thin ctypes implementation. Both are tested on Linux (a fake
+seam; a C library with the same symbols, tests/test_platform_lock.py); Apple's side of the
+calls (which thread gets the notifications, the message sequence) is from its documentation.
 """
 
 from __future__ import annotations

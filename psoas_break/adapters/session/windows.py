@@ -22,11 +22,9 @@ Details that matter on real machines:
 time.monotonic() counts through sleep on Windows and adapters.clock reads the interrupt-time
 pair, so the engine sees a suspend as a gap even without these messages.
 
-Seam: `WindowsSessionWatcher` reaches Win32 only through a `Win32Api` (protocol below) and keeps
-its logic in `SessionWindowProc` (what each message does) and in the thread lifecycle;
-`CtypesWin32` is the thin ctypes implementation, Windows only and not exercised by this
-project's Linux CI. The logic is tested here against a fake message queue
-(tests/test_platform_lock.py).
+Seam: `WindowsSessionWatcher` reaches Win32 only through a `Win32Api`; its logic
+(`SessionWindowProc`, the thread lifecycle) is tested against a fake message queue
+(tests/test_platform_lock.py); `CtypesWin32`, the thin ctypes layer, runs only on Windows.
 """
 
 from __future__ import annotations
