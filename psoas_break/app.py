@@ -181,18 +181,15 @@ def _start_runtime(paths: AppPaths, store: SettingsStore, loaded: LoadResult, in
               "idle": idle_choice.chosen, "session": session_choice.chosen,
               "quiet": quiet_choice.chosen}
     log.info("backends: %s", ", ".join(f"{k} {v}" for k, v in chosen.items()))
+    ports = Collaborators(
+        clock=clock, idle=idle, store=store, history=history, presenter=presenter, quiet=quiet,
+        driving=driving, jobs=jobs, pages=DesktopPages(paths, picture_path), tray=tray,
+        autostart=autostart, backends=chosen, on_quit=on_quit)
     runtime = Runtime(
-        inbox,
-        SittingEngine(settings),
-        Collaborators(
-            clock=clock, idle=idle, store=store, history=history, presenter=presenter,
-            quiet=quiet, driving=driving, jobs=jobs, pages=DesktopPages(paths, picture_path),
-            tray=tray, autostart=autostart, backends=chosen, on_quit=on_quit,
-        ),
+        inbox, SittingEngine(settings), ports,
         today=DayLog(_recent_events(history, clock.read()[0])),
         autostart_enabled=_autostart_enabled(autostart),
-        notice=N_("settings file has problems (see the log)") if loaded.problems else None,
-    )
+        notice=N_("settings file has problems (see the log)") if loaded.problems else None)
     runtime.start()
     server = make_control_server(paths, command_handler(inbox.call))
     try:

@@ -329,21 +329,13 @@ class BreakPlanner:
             needed_s = self._stop_needed_s()
             stop_left_s = 0.0 if self._stop_counted == "full" else max(0.0, needed_s - stop_s)
         return DrivingStatus(
-            rules=self._rules.name,
-            phase=self._phase,
-            period=self._period,
-            driving_s=self._driving_s,
-            limit_s=limit_s,
+            rules=self._rules.name, phase=self._phase, period=self._period,
+            driving_s=self._driving_s, limit_s=limit_s,
             left_s=None if limit_s is None else max(0.0, limit_s - self._driving_s),
-            next_break_min=next_min,
-            next_break=self._next_break_text(),
-            first_part_done=self._first_part_done,
-            stop_s=stop_s,
-            stop_left_s=stop_left_s,
+            next_break_min=next_min, next_break=self._next_break_text(),
+            first_part_done=self._first_part_done, stop_s=stop_s, stop_left_s=stop_left_s,
             stop_counted_as=self._stop_counted if stopped else None,
-            daily_driving_s=self._daily_s,
-            daily_limit_s=self._daily_limit_s(),
-        )
+            daily_driving_s=self._daily_s, daily_limit_s=self._daily_limit_s())
 
     def _now(self) -> float:
         return self._last_mono if self._last_mono is not None else 0.0

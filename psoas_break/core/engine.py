@@ -248,18 +248,14 @@ class SittingEngine:
 
     def status(self) -> Status:
         """The current snapshot."""
+        paused = self._state == "paused"
         return Status(
-            state=self.state,
-            profile=self._settings.profile,
-            sitting_s=self._sitting_s,
+            state=self.state, profile=self._settings.profile, sitting_s=self._sitting_s,
             next_prompt=self._next_prompt(),
-            paused_until=self._paused_until if self._state == "paused" else None,
-            pause_left_s=self._pause_left_s if self._state == "paused" else None,
+            paused_until=self._paused_until if paused else None,
+            pause_left_s=self._pause_left_s if paused else None,
             break_left_s=self._break_left_s if self._state == "on_break" else None,
-            snoozes_in_row=self._snoozes_in_row,
-            snoozed=self._snoozed,
-            locked=self._locked,
-        )
+            snoozes_in_row=self._snoozes_in_row, snoozed=self._snoozed, locked=self._locked)
 
     # ---- time passing ----
 

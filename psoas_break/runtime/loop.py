@@ -490,16 +490,11 @@ class Runtime:
     def _get_status(self, _cmd: GetStatus, tick: Tick) -> Outcome:
         status = self.engine.status()
         return Outcome(report=StatusReport(
-            status=status,
-            text=status_text(status, tick.wall),
+            status=status, text=status_text(status, tick.wall),
             today=self._today.summary(tick.wall, self._live_sit_s()),
-            driving=self._ports.driving.summary(),
-            mono_s=tick.mono_s,
-            backends=dict(self._ports.backends),
-            pid=os.getpid(),
-            version=__version__,
-            scale=self._ports.clock.engine_s(1.0),
-        ))
+            driving=self._ports.driving.summary(), mono_s=tick.mono_s,
+            backends=dict(self._ports.backends), pid=os.getpid(), version=__version__,
+            scale=self._ports.clock.engine_s(1.0)))
 
     def _autostart_changed(self, cmd: AutostartChanged, _tick: Tick) -> None:
         self._autostart_enabled = cmd.enabled
@@ -528,17 +523,12 @@ class Runtime:
             off_until = engine.settings.working_hours.next_change(wall)
         tray = self._ports.tray
         facts = TrayFacts(
-            locked_keys=self._ports.store.result.locked,
-            autostart_enabled=self._autostart_enabled,
-            has_menu=tray.has_menu if tray is not None else True,
-            notice=self._notice,
+            locked_keys=self._ports.store.result.locked, autostart_enabled=self._autostart_enabled,
+            has_menu=tray.has_menu if tray is not None else True, notice=self._notice,
             can_show_stretch=self._ports.presenter.last_selection is not None,
-            can_show_week=True,
-            quiet_title=self._ports.quiet.title(),
-            off_hours_until=off_until,
+            can_show_week=True, quiet_title=self._ports.quiet.title(), off_hours_until=off_until,
             driver_title=self._ports.driving.title(),
-            today=self._today.summary(wall, self._live_sit_s()),
-        )
+            today=self._today.summary(wall, self._live_sit_s()))
         return build_view(engine.status(), engine.settings, wall, facts)
 
     def _live_sit_s(self) -> float | None:
