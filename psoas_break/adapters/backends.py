@@ -1,14 +1,8 @@
 """Choosing a backend: the one helper every adapter family uses to pick what works here.
 
-A family declares its candidates as data, best first, and asks for the first that opens or
-for every one that does:
-
-    CANDIDATES = (
-        Candidate("x11", open_x11, LINUX_BSD, skip=on_wayland, fix="install libxss1 ..."),
-        Candidate("mutter", open_mutter, LINUX_BSD),
-        Candidate("windows", open_windows, WINDOWS),
-    )
-    source, choice = first("idle", CANDIDATES, NullIdleSource, env_var="PSOAS_IDLE_BACKEND")
+A family declares its candidates as data, best first (`Candidate(name, open, platforms,
+skip=, fix=)`), and asks for the first that opens or for every one that does, e.g.
+`first("idle", candidates, NullIdleSource, env_var="PSOAS_IDLE_BACKEND")` (adapters/idle).
 
 The rules are the same for every family (pystray's PYSTRAY_BACKEND is the model):
 - `env_var` names the environment override (a tuple: the first one set counts). Its value,

@@ -139,12 +139,8 @@ class QuietGate(Generic[P]):
             self._next_check_s = min(self._next_check_s, self._deadline_s)
 
     def offer(self, prompt: P, reasons: Sequence[str], mono_s: float) -> GateOutcome[P]:
-        """A prompt is due now and `reasons` are the quiet reasons active now.
-
-        Returns the prompt to show at once (not quiet, deferral off, or the episode's maximum
-        has run out) or holds it (release None). An offer during an episode replaces the
-        held prompt and keeps the episode's start.
-        """
+        """A prompt is due while `reasons` are active: released at once (not quiet, deferral
+        off, or the episode's maximum ran out) or held (see the module docstring)."""
         active = tuple(reasons)
         if not self._holding:
             if not active or self.max_defer_s <= 0:
@@ -171,9 +167,8 @@ class QuietGate(Generic[P]):
         return self._holding and mono_s >= self._next_check_s
 
     def check(self, reasons: Sequence[str], mono_s: float) -> GateOutcome[P]:
-        """The detectors' answer now, while holding: release the held prompt if the reasons
-        cleared or the maximum deferral ran out; else keep holding. Without a held prompt it
-        returns an empty outcome (calling it early or twice is harmless)."""
+        """The detectors' answer now: release the held prompt if the reasons cleared or the
+        maximum ran out, else keep holding (harmless without a held prompt)."""
         if not self._holding:
             return GateOutcome(None, False, tuple(reasons), 0.0)
         return self._decide(tuple(reasons), mono_s, reschedule=True)
