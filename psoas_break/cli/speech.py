@@ -24,10 +24,8 @@ SILENCE_RMS = 0.005
 def add_subcommands(subparsers: Any) -> None:
     """Add the `say` subcommand to the top-level subparsers."""
     say = subparsers.add_parser(
-        "say",
-        help=_("speak TEXT the way voice prompts do (a check of the speech engine)"),
-        description=_("Speak TEXT with the voice-prompt engine, or write it to a WAV file."),
-    )
+        "say", help=_("speak TEXT the way voice prompts do (a check of the speech engine)"),
+        description=_("Speak TEXT with the voice-prompt engine, or write it to a WAV file."))
     say.add_argument("--wav", metavar="FILE", type=Path,
                      help=_("write the speech to this WAV file instead of playing it"))
     say.add_argument("--engine", metavar="NAME",

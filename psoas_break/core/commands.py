@@ -97,10 +97,8 @@ class ApplySettings:
     settings: Settings
 
 
-EngineCommand = (
-    TakeBreak | EndBreak | Snooze | Skip | Pause | PauseUntilTomorrow | Resume | ScreenLock
-    | ApplySettings | OffHours | DeferPrompt | ReleasePrompt
-)
+EngineCommand = (TakeBreak | EndBreak | Snooze | Skip | Pause | PauseUntilTomorrow | Resume
+                 | ScreenLock | ApplySettings | OffHours | DeferPrompt | ReleasePrompt)
 
 # ---- app commands ----
 

@@ -58,10 +58,8 @@ RULES: tuple[str, ...] = ("eu", "us", "off")
 # Notification texts are `N_` messages: English values (what the driving-safety check in
 # core.driving_prompts reads), shown in the user's language by the presenter. Spoken texts
 # stay English: they spell numbers out in English words.
-DRIVER_DISCLAIMER = N_(
-    "psoas-break is an aid for comfort, not a tachograph or electronic logging device. "
-    "Follow the law and your company's rules."
-)
+DRIVER_DISCLAIMER = N_("psoas-break is an aid for comfort, not a tachograph or electronic "
+                       "logging device. Follow the law and your company's rules.")
 
 # Minutes of driving left at which a spoken warning is given, most distant first.
 WARN_BEFORE_MIN: tuple[int, ...] = (30, 15)

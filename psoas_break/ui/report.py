@@ -61,6 +61,5 @@ def write_chart(path: Path, report: Report, theme: str = "light") -> Path:
 
     message = "No sitting recorded yet" if report.history_empty else (
         f"No sitting recorded from {report.days[0].first_day.isoformat()} "
-        f"to {report.days[-1].last_day.isoformat()}"
-    )
+        f"to {report.days[-1].last_day.isoformat()}")
     return save_chart(path, report.days, report.today, theme=theme, empty_message=message)

@@ -41,10 +41,9 @@ from psoas_break.adapters.backends import LINUX_BSD, MACOS, WINDOWS, Candidate, 
 from psoas_break.ports import Choice, QuietDetector, Unavailable
 
 ENV_VAR = "PSOAS_QUIET_DETECTORS"
-MACOS_GAP = (
-    "macOS: no detector yet for camera use (not implemented; CoreMediaIO's "
-    "DeviceIsRunningSomewhere property is the candidate) or Focus/Do Not Disturb (no public API)"
-)
+MACOS_GAP = ("macOS: no detector yet for camera use (not implemented; CoreMediaIO's "
+             "DeviceIsRunningSomewhere property is the candidate) or Focus/Do Not Disturb "
+             "(no public API)")
 
 
 def _candidates(env: Mapping[str, str], quiet_apps: Sequence[str], platform: str,

@@ -244,11 +244,9 @@ class CtypesQuartz:
         ))
         self._cg, self._cf = cg, cf
         # The dictionary keys are CFStringRef globals exported by CoreGraphics.
-        self._keys = {
-            key: vp.in_dll(cg, key).value
-            for key in ("kCGWindowLayer", "kCGWindowBounds", "kCGWindowAlpha",
-                        "kCGWindowOwnerName", "kCGWindowOwnerPID")
-        }
+        self._keys = {key: vp.in_dll(cg, key).value for key in (
+            "kCGWindowLayer", "kCGWindowBounds", "kCGWindowAlpha", "kCGWindowOwnerName",
+            "kCGWindowOwnerPID")}
 
     @classmethod
     def load(cls) -> CtypesQuartz:

@@ -361,10 +361,9 @@ class CtypesCoreFoundation:
             if not ref:
                 raise Unavailable(f"cannot make a CFString of {name}")
             self._names.append(ref)
-            cf.CFNotificationCenterAddObserver(
-                center, ctypes.addressof(self._token), self._notification_cb, ref, None,
-                _DELIVER_IMMEDIATELY,
-            )
+            cf.CFNotificationCenterAddObserver(center, ctypes.addressof(self._token),
+                                               self._notification_cb, ref, None,
+                                               _DELIVER_IMMEDIATELY)
 
     def remove_lock_observers(self) -> None:
         cf = self._cf

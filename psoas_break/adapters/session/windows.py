@@ -345,10 +345,8 @@ class CtypesWin32:  # pragma: no cover - Windows only, exercised on paper
         if not self._user32.RegisterClassW(ctypes.byref(wc)):
             return 0
         self._class_registered = True
-        hwnd = self._user32.CreateWindowExW(
-            0, self._class_name, "psoas-break session watch", 0, 0, 0, 0, 0,
-            None, None, self._hinstance, None,
-        )
+        hwnd = self._user32.CreateWindowExW(0, self._class_name, "psoas-break session watch",
+                                            0, 0, 0, 0, 0, None, None, self._hinstance, None)
         return int(hwnd or 0)
 
     def destroy_class(self) -> None:

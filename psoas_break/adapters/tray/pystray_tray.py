@@ -196,14 +196,8 @@ def _visible(entries: tuple[MenuEntry, ...]) -> list[MenuEntry]:
 
 def _shape(entries: tuple[MenuEntry, ...]) -> tuple[Any, ...]:
     """Everything about a menu except the text of lines that do nothing."""
-    return tuple(
-        (
-            e.label if e.action is not None or e.children else None,
-            e.action, e.enabled, e.visible, e.toggle, e.checked, e.default,
-            _shape(e.children),
-        )
-        for e in entries
-    )
+    return tuple((e.label if e.action is not None or e.children else None, e.action, e.enabled,
+                  e.visible, e.toggle, e.checked, e.default, _shape(e.children)) for e in entries)
 
 
 def _relabel(gtk_menu: Any, entries: tuple[MenuEntry, ...]) -> None:
