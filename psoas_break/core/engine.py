@@ -24,9 +24,10 @@ until "Back on the road" (EndBreak): a stop is as long as the road allows, not `
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime, time, timedelta, timezone
-from typing import Literal
+from typing import Any, Literal
 
 from psoas_break.core.commands import (
     ApplySettings,
@@ -190,30 +191,7 @@ class SittingEngine:
     def command(self, command: EngineCommand, tick: Tick) -> list[Effect]:
         """Advance to `tick`, then apply `command`."""
         effects = self.tick(tick)
-        if isinstance(command, TakeBreak):
-            self._cmd_take_break(command, tick, effects)
-        elif isinstance(command, EndBreak):
-            self._cmd_end_break(command, tick, effects)
-        elif isinstance(command, Snooze):
-            self._cmd_snooze(command, tick, effects)
-        elif isinstance(command, Skip):
-            self._cmd_skip(command, tick, effects)
-        elif isinstance(command, Pause):
-            self._cmd_pause(command, tick, effects)
-        elif isinstance(command, PauseUntilTomorrow):
-            self._cmd_pause_tomorrow(command, tick, effects)
-        elif isinstance(command, Resume):
-            self._cmd_resume(command, tick, effects)
-        elif isinstance(command, ScreenLock):
-            self._cmd_lock(command, tick, effects)
-        elif isinstance(command, ApplySettings):
-            self._cmd_apply(command, tick, effects)
-        elif isinstance(command, OffHours):
-            self._cmd_off_hours(command, tick, effects)
-        elif isinstance(command, DeferPrompt):
-            self._cmd_defer(command, tick, effects)
-        elif isinstance(command, ReleasePrompt):
-            self._cmd_release(command)
+        _COMMANDS[type(command)](self, command, tick, effects)
         return effects
 
     def shutdown(self, tick: Tick) -> list[Effect]:
@@ -577,7 +555,7 @@ class SittingEngine:
             self._deferred = True
             effects.append(self._event(tick, "prompt_deferred", prompt_id=cmd.prompt_id))
 
-    def _cmd_release(self, cmd: ReleasePrompt) -> None:
+    def _cmd_release(self, cmd: ReleasePrompt, _tick: Tick, _effects: list[Effect]) -> None:
         if self._deferred and cmd.prompt_id == self._open_prompt:
             self._deferred = False
             self._reprompt_in_s = self._snooze_s
@@ -614,6 +592,17 @@ class SittingEngine:
             self._posture_in_s = max(1.0, new_posture_s - elapsed_s)
         if self._state == "sitting":
             self._due_prompts(tick, effects)
+
+
+# Each engine command's handler: (engine, command, tick, effects to append to).
+_COMMANDS: dict[type, Callable[[SittingEngine, Any, Tick, list[Effect]], None]] = {
+    TakeBreak: SittingEngine._cmd_take_break, EndBreak: SittingEngine._cmd_end_break,
+    Snooze: SittingEngine._cmd_snooze, Skip: SittingEngine._cmd_skip,
+    Pause: SittingEngine._cmd_pause, PauseUntilTomorrow: SittingEngine._cmd_pause_tomorrow,
+    Resume: SittingEngine._cmd_resume, ScreenLock: SittingEngine._cmd_lock,
+    ApplySettings: SittingEngine._cmd_apply, OffHours: SittingEngine._cmd_off_hours,
+    DeferPrompt: SittingEngine._cmd_defer, ReleasePrompt: SittingEngine._cmd_release,
+}
 
 
 def seconds_until_next_day(wall: datetime) -> float:
