@@ -298,25 +298,18 @@ class Runtime:
 
     def sleep_s(self) -> float:
         """Engine seconds until the loop must step again if nothing arrives."""
-        clock = self._ports.clock
+        clock, tick = self._ports.clock, self._last_tick
+        deadlines = [self._next_title_change_s(), self.engine.seconds_until_next_deadline(),
+                     self._ports.driving.seconds_until_next_event(),
+                     self._ports.quiet.seconds_until_check(tick.mono_s) if tick else None]
         pad_s = clock.engine_s(WAKE_PAD_S)  # just past a deadline: the step then sees it due
-        candidates: list[float] = [MAX_SLEEP_S, self._next_title_change_s() + pad_s]
-        deadline = self.engine.seconds_until_next_deadline()
-        if deadline is not None:
-            candidates.append(deadline + pad_s)
+        candidates = [MAX_SLEEP_S] + [s + pad_s for s in deadlines if s is not None]
         if self._wants_idle() and self._ports.idle.name != "none":
             candidates.append(IDLE_POLL_S)
         jobs_s = self._scheduler.idle_seconds
         if jobs_s is not None:  # wall-clock seconds
             candidates.append(clock.engine_s(max(0.5, jobs_s)))
-        driving_s = self._ports.driving.seconds_until_next_event()
-        if driving_s is not None:
-            candidates.append(driving_s + pad_s)
-        tick = self._last_tick
         if tick is not None:
-            check_s = self._ports.quiet.seconds_until_check(tick.mono_s)
-            if check_s is not None:
-                candidates.append(check_s + pad_s)
             change = self.engine.settings.working_hours.next_change(tick.wall)
             if change is not None:
                 wall_s = max(0.0, real_seconds_between(tick.wall, change))
