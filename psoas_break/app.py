@@ -176,7 +176,7 @@ def _start_runtime(paths: AppPaths, store: SettingsStore, loaded: LoadResult, in
     closers.append(quiet.close)
     driving = DrivingControl(presenter.announce_driving,
                              on_first_start=_driver_disclaimer(paths, presenter, jobs))
-    autostart = _autostart()
+    autostart, autostart_enabled = _autostart()
     chosen = {**backends, "notifier": notifier_choice.chosen, "speech": speech_choice.chosen,
               "idle": idle_choice.chosen, "session": session_choice.chosen,
               "quiet": quiet_choice.chosen}
@@ -188,7 +188,7 @@ def _start_runtime(paths: AppPaths, store: SettingsStore, loaded: LoadResult, in
     runtime = Runtime(
         inbox, SittingEngine(settings), ports,
         today=DayLog(_recent_events(history, clock.read()[0])),
-        autostart_enabled=_autostart_enabled(autostart),
+        autostart_enabled=autostart_enabled,
         notice=N_("settings file has problems (see the log)") if loaded.problems else None)
     runtime.start()
     server = make_control_server(paths, command_handler(inbox.call))
@@ -210,24 +210,20 @@ def _recent_events(history: History, now: datetime) -> list[RecordEvent]:
         return []
 
 
-def _autostart() -> Autostart | None:
+def _autostart() -> tuple[Autostart | None, bool | None]:
+    """The "Start at login" backend and whether it is on (None when unknown)."""
     try:
         from psoas_break.adapters.autostart import make_autostart
 
-        return make_autostart()
+        autostart = make_autostart()
     except Exception:
         log.warning("start at login is not available here", exc_info=True)
-        return None
-
-
-def _autostart_enabled(autostart: Autostart | None) -> bool | None:
-    if autostart is None:
-        return None
+        return None, None
     try:
-        return bool(autostart.status().enabled)
+        return autostart, bool(autostart.status().enabled)
     except Exception:
         log.warning("reading the autostart state failed", exc_info=True)
-        return None
+        return autostart, None
 
 
 def _driver_disclaimer(paths: AppPaths, presenter: Presenter, jobs: Jobs) -> Callable[[], None]:

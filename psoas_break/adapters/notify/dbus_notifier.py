@@ -45,7 +45,7 @@ from psoas_break.adapters.dbus import (
     Signal,
     session_bus_address,
 )
-from psoas_break.adapters.notify.errors import FDO_SERVER, NoServer, error_for, no_server_message
+from psoas_break.adapters.notify.errors import FDO_SERVER, NO_SERVER_MESSAGE, NoServer, error_for
 from psoas_break.ports import Notification, Unavailable
 
 log = logging.getLogger(__name__)
@@ -143,7 +143,7 @@ class DbusNotifier:
             (owner,) = self._call((bus_id, DBUS_NAME), DBUS_PATH, DBUS_NAME, "GetNameOwner",
                                   "s", [FDO_SERVER])
         except NoServer as exc:
-            if str(exc) == no_server_message():
+            if str(exc) == NO_SERVER_MESSAGE:
                 return None
             raise
         return bus_id, str(owner)
@@ -183,7 +183,7 @@ class DbusNotifier:
             return
         reply = self._call(DBUS_NAME, DBUS_PATH, DBUS_NAME, "ListActivatableNames")
         if FDO_SERVER not in {str(n) for n in reply[0]}:
-            raise NoServer(no_server_message() + ", and none can be started")
+            raise NoServer(NO_SERVER_MESSAGE + ", and none can be started")
 
     def notify(self, notification: Notification) -> None:
         """Show `notification`, replacing the one shown before with the same tag."""

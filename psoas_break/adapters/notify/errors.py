@@ -12,6 +12,8 @@ from psoas_break.ports import AdapterError, DeliveryFailed, Unavailable
 
 #: The `server` label of backends that talk to org.freedesktop.Notifications.
 FDO_SERVER = "org.freedesktop.Notifications"
+NO_SERVER_MESSAGE = (f"no notification server is running (nothing owns {FDO_SERVER} on the "
+                     "session bus)")
 
 _ERROR = "org.freedesktop.DBus.Error."
 NO_SERVER_ERRORS = frozenset(_ERROR + n for n in ("ServiceUnknown", "NameHasNoOwner"))
@@ -28,14 +30,12 @@ class ServerTimeout(DeliveryFailed):
     """The notification server did not answer in time (hung or overloaded)."""
 
 
-def no_server_message() -> str:
-    return f"no notification server is running (nothing owns {FDO_SERVER} on the session bus)"
 
 
 def error_for(name: str, text: str, method: str, timeout_s: float | None) -> AdapterError:
     """The AdapterError for a D-Bus error reply `name` ("org.freedesktop.DBus.Error.X")."""
     if name in NO_SERVER_ERRORS:
-        return NoServer(no_server_message())
+        return NoServer(NO_SERVER_MESSAGE)
     if name in TIMEOUT_ERRORS:
         within = f" within {timeout_s:g} s" if timeout_s else ""
         return ServerTimeout(f"the notification server did not answer {method}{within}")
