@@ -119,10 +119,6 @@ class QuietGate(Generic[P]):
         """Tray title while holding ("Quiet: fullscreen"), else None."""
         return quiet_title(self.reasons)
 
-    def held_for_s(self, mono_s: float) -> float:
-        """Seconds the current episode has lasted (0 when not holding)."""
-        return max(0.0, mono_s - self._since_s) if self._holding else 0.0
-
     def set_limits(self, *, check_every_s: float | None = None,
                    max_defer_s: float | None = None) -> None:
         """New limits; an episode under way keeps its start and obeys the new maximum.

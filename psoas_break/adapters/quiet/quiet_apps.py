@@ -126,13 +126,6 @@ def quiet_apps_among(names: Iterable[str], programs: Iterable[tuple[int, str, st
     return [n for n in wanted if n in found]
 
 
-def running_quiet_apps(names: Iterable[str], proc_root: str = DEFAULT_PROC_ROOT,
-                       exclude_pids: Iterable[int] = ()) -> list[str]:
-    """The names from `names` (normalised, in their order) that have a running process
-    (Linux procfs)."""
-    return quiet_apps_among(names, running_programs(proc_root), exclude_pids, COMM_LEN)
-
-
 def _import_psutil() -> Any:
     try:
         psutil = importlib.import_module("psutil")
