@@ -87,12 +87,6 @@ class Plan(Generic[T]):
         """(name, reason) of the notes and of every candidate not tried."""
         return self.notes + tuple((c.name, why) for c, why in self.steps if why is not None)
 
-    def unset_fix(self) -> str | None:
-        """The fix when the override's choice does not work."""
-        if self.override is None or self.forced_null:
-            return None
-        return f"unset {self.override[0]} to let psoas-break choose"
-
 
 def only_on(platforms: Sequence[str]) -> str:
     """ "only on Linux/BSD", "only on macOS and Windows", ... for `Candidate.platforms`."""
@@ -164,9 +158,11 @@ def _open(p: Plan[T], one: bool) -> tuple[list[tuple[str, T]], list[tuple[str, s
                 why_not = f"failed: {type(exc).__name__}: {exc}"
             fix = fix or cand.fix
         reasons.append((cand.name, why_not))
-    if opened:
+    if opened or p.forced_null:
         return opened, reasons, None
-    return opened, reasons, fix if p.override is None else p.unset_fix()
+    if p.override is not None:  # the user's choice does not work: undoing it is the fix
+        fix = f"unset {p.override[0]} to let psoas-break choose"
+    return opened, reasons, fix
 
 
 def first(family: str, candidates: Sequence[Candidate[T]], null: Callable[[], T] | None = None,
