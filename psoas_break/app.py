@@ -61,15 +61,6 @@ def run_app(paths: AppPaths, verbose: bool = False) -> int:
         lock.release()
 
 
-class _Running:
-    """What shutdown needs: the runtime once it started, and the closers in start order."""
-
-    def __init__(self) -> None:
-        self.runtime: Runtime | None = None
-        self.closers: list[Callable[[], None]] = []
-        self.quit = threading.Event()
-
-
 def _run_locked(paths: AppPaths, verbose: bool) -> int:
     setup_logging(paths.log_file, verbose)
     log.info("psoas-break %s starting (pid %d)", __version__, os.getpid())
@@ -77,7 +68,10 @@ def _run_locked(paths: AppPaths, verbose: bool) -> int:
     store = SettingsStore(paths.settings_file, paths.site_settings_files)
     loaded = store.load()
     inbox = Inbox()
-    running = _Running()
+    # What shutdown needs: the runtime once it started, and the closers in start order.
+    runtime: Runtime | None = None
+    closers: list[Callable[[], None]] = []
+    quit_requested = threading.Event()
     tray_choice = choose_backend(os.environ)
     tray: Tray | None = None
     if tray_choice.chosen != "none":
@@ -94,27 +88,27 @@ def _run_locked(paths: AppPaths, verbose: bool) -> int:
     _install_signal_handlers(lambda: inbox.post(Quit()), tray_choice.chosen)
 
     def on_quit() -> None:
-        running.quit.set()
+        quit_requested.set()
         if tray is not None:
             tray.stop()
 
     def late_start() -> None:
+        nonlocal runtime
         try:
-            running.runtime = _start_runtime(paths, store, loaded, inbox, tray,
-                                             {"tray": tray_choice.chosen}, on_quit,
-                                             running.closers)
+            runtime = _start_runtime(paths, store, loaded, inbox, tray,
+                                     {"tray": tray_choice.chosen}, on_quit, closers)
         except Exception:
             log.exception("starting the app failed")
             on_quit()
 
     if tray is None:
         late_start()
-        while not running.quit.wait(0.5):
+        while not quit_requested.wait(0.5):
             pass
     else:
         # pystray calls late_start on a helper thread once the icon is up.
         tray.run(setup=late_start)
-    return _shutdown(running)
+    return _shutdown(runtime, closers)
 
 
 def _start_runtime(paths: AppPaths, store: SettingsStore, loaded: LoadResult, inbox: Inbox,
@@ -279,10 +273,10 @@ def _load_library() -> ExerciseLibrary | None:
         return None
 
 
-def _shutdown(running: _Running) -> int:
-    if running.runtime is not None:
-        running.runtime.stop(timeout_s=1.5)
-    for close in reversed(running.closers):
+def _shutdown(runtime: Runtime | None, closers: list[Callable[[], None]]) -> int:
+    if runtime is not None:
+        runtime.stop(timeout_s=1.5)
+    for close in reversed(closers):
         try:
             close()
         except Exception:
