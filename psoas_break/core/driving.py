@@ -382,13 +382,9 @@ class BreakPlanner:
 
     def _thresholds(self, limit_s: float) -> list[tuple[float, str]]:
         """(driving seconds, effect id), least urgent first; the limit last."""
-        items = [
-            (limit_s - minutes * MINUTE_S, f"p{self._period}:warn{minutes}")
-            for minutes in WARN_BEFORE_MIN
-            if minutes * MINUTE_S < limit_s
-        ]
-        items.append((limit_s, f"p{self._period}:limit"))
-        return items
+        warnings = [(limit_s - minutes * MINUTE_S, f"p{self._period}:warn{minutes}")
+                    for minutes in WARN_BEFORE_MIN if minutes * MINUTE_S < limit_s]
+        return [*warnings, (limit_s, f"p{self._period}:limit")]
 
     def _daily_id(self) -> str:
         return f"d{self._day}:daily_limit"
@@ -497,11 +493,9 @@ class BreakPlanner:
 
 # ---- text helpers (every string free of any claim about the law being kept) ----
 
-_ONES = (
-    "zero", "one", "two", "three", "four", "five", "six", "seven", "eight", "nine", "ten",
-    "eleven", "twelve", "thirteen", "fourteen", "fifteen", "sixteen", "seventeen", "eighteen",
-    "nineteen",
-)
+_ONES = ("zero", "one", "two", "three", "four", "five", "six", "seven", "eight", "nine", "ten",
+         "eleven", "twelve", "thirteen", "fourteen", "fifteen", "sixteen", "seventeen",
+         "eighteen", "nineteen")
 _TENS = ("", "", "twenty", "thirty", "forty", "fifty", "sixty", "seventy", "eighty", "ninety")
 
 

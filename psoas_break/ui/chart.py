@@ -355,11 +355,10 @@ def _draw_timeline(draw: ImageDraw.ImageDraw, th: Theme, tl: Timeline, left: flo
     # The timeline's own legend, under the hour labels.
     lx, ly = x0, mark_y1 + 24 * scale
     for colour, label, kind in (
-        (th.taken, "break / prompt taken", "box"), (th.away, "away (natural break)", "box"),
-        (th.pause, "paused", "box"), (th.snoozed, "snoozed", "tick"),
-        (th.skipped, "skipped", "tick"), (th.ignored, "ignored", "tick"),
-        (th.muted, "posture / unanswered", "tick"),
-    ):
+            (th.taken, "break / prompt taken", "box"), (th.away, "away (natural break)", "box"),
+            (th.pause, "paused", "box"), (th.snoozed, "snoozed", "tick"),
+            (th.skipped, "skipped", "tick"), (th.ignored, "ignored", "tick"),
+            (th.muted, "posture / unanswered", "tick")):
         lx = _swatch(draw, lx, ly, colour, label, f, th, scale, kind=kind)
 
 
