@@ -8,9 +8,6 @@ only as a last resort; `doctor` shows which one is used).
 
 ioreg prints one `"HIDIdleTime" = <decimal ns>` line per IOHIDSystem entry (some Macs list more
 than one); the smallest value is the most recent input.
-
-Contract: `MacIdleSource.open()` / `IoregIdleSource.open()` raise `Unavailable` off macOS;
-`idle_seconds()` returns seconds or None.
 """
 
 from __future__ import annotations

@@ -18,9 +18,6 @@ The unit is therefore decided, in order, by (see `decide_unit`):
 
 On an X11 session the factory prefers the X11 source anyway, so this source mostly serves
 KDE setups where XScreenSaver is unusable.
-
-Contract: `ScreenSaverIdleSource.open(env)` raises `Unavailable` with a plain reason;
-`idle_seconds()` returns seconds or None; `unit` and `unit_reason` say what was decided.
 """
 
 from __future__ import annotations

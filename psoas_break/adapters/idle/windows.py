@@ -6,9 +6,6 @@ time is the difference of the low 32 bits modulo 2**32 (`idle_ms_from_ticks`), e
 as the idle time itself is under 49.7 days. Reading order matters: last input first, then the
 tick count, so the input can never look newer than "now"; a difference within a minute below
 2**32 (an input that raced the reads) is taken as 0 rather than as 49.7 days.
-
-Contract: `WindowsIdleSource.open()` raises `Unavailable` off Windows; `idle_seconds()`
-returns seconds or None when the call fails (e.g. on a locked secure desktop).
 """
 
 from __future__ import annotations
@@ -70,7 +67,8 @@ class WindowsIdleSource:
         return source
 
     def idle_seconds(self) -> float | None:
-        """Seconds since the last input in this session, or None if the call failed."""
+        """Seconds since the last input in this session, or None if the call failed (e.g. on
+        a locked secure desktop)."""
         if not self._user32.GetLastInputInfo(ctypes.byref(self._info)):
             return None
         now_ms = int(self._kernel32.GetTickCount64())

@@ -36,8 +36,6 @@ Seam: `MacFullscreenDetector` asks a `WindowSource`; `CtypesQuartz` is the thin 
 implementation. Both are tested on Linux (window lists shaped like the real ones; a C library
 with the same symbols, tests/test_platform_quiet.py); what Apple's window server lists in each
 situation is from its documentation.
-Contract: `open()` raises Unavailable when CoreGraphics cannot be loaded or answers nothing;
-`reasons()` never raises.
 """
 
 from __future__ import annotations

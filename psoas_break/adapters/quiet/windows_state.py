@@ -2,9 +2,6 @@
 answer to "may an app pop something up now?", a QUERY_USER_NOTIFICATION_STATE (the constants
 below). `reasons_from_notification_state` is the pure mapping; QUNS_QUIET_TIME is deliberately
 not a reason (it is Windows' onboarding hour, not the user asking for quiet).
-
-Contract: `WindowsStateDetector.open()` raises `Unavailable` off Windows; `reasons()` never
-raises (a failed call gives ()).
 """
 
 from __future__ import annotations
