@@ -144,9 +144,8 @@ def _start_runtime(paths: AppPaths, store: SettingsStore, loaded: LoadResult, in
         if command is not None:
             post(command)
 
-    has_notification = tray is not None and tray.has_notification
     chain, notifier_choice = make_notifier(
-        tray_notify=tray.notify if tray is not None and has_notification else None,
+        tray_notify=tray.notify if tray is not None and tray.has_notification else None,
         on_action=on_action)
     notifications = NotificationWorker(
         chain, on_failure=lambda reason: post(NotifierState(False, reason)),

@@ -111,11 +111,8 @@ def make_quiet_detectors(
     platform: str | None = None, proc_root: str = "/proc", video_glob: str = "/dev/video*",
 ) -> tuple[list[QuietDetector], Choice]:
     """The detectors that work on this session, and a Choice for `doctor`; never raises.
-
-    `env` defaults to os.environ, `platform` to sys.platform; `proc_root` and `video_glob`
-    let tests point the /proc scans at their own processes and files. `platform` also picks
-    the process lister of quiet-apps (procfs on Linux, psutil elsewhere).
-    """
+    `platform` (default sys.platform) also picks quiet-apps' process lister; `proc_root` and
+    `video_glob` let tests point the /proc scans at their own processes and files."""
     env = os.environ if env is None else env
     platform = platform or sys.platform
     candidates = _candidates(env, quiet_apps, platform, proc_root, video_glob)

@@ -148,12 +148,9 @@ def _candidates(environ: Mapping[str, str], platform: str) -> tuple[Candidate[Sp
 
 def make_speaker(env: Mapping[str, str] | None = None, *,
                  platform: str = sys.platform) -> tuple[Speaker, Choice]:
-    """Pick the speech engines for this system; never raises, never speaks.
-
-    Returns a `FallbackSpeaker` over every engine found (in order), or a `NullSpeaker` with
-    the reason, and the Choice (chosen engine, rejected ones with reasons, a fix hint).
-    `env` (default os.environ) gives PATH and PSOAS_SPEECH_BACKEND.
-    """
+    """A `FallbackSpeaker` over every engine found here (in order), or a `NullSpeaker` with
+    the reason, and the Choice; never raises, never speaks. `env` (default os.environ) gives
+    PATH and PSOAS_SPEECH_BACKEND."""
     environ = os.environ if env is None else env
     speakers, choice = every(FAMILY, _candidates(environ, platform), env_var=ENV_VAR,
                              env=environ, platform=platform)
