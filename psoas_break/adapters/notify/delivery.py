@@ -44,14 +44,10 @@ class Job:
 
 
 class SerialWorker:
-    """Runs keyed jobs one at a time, with coalescing and timeouts (see module docstring).
-
-    Contract: `submit_job` never blocks (beyond a lock); jobs run in submission order, except
-    that a new job with the key of a queued one replaces it (and moves to the back). A job is
-    given `job.timeout_s`; past that it is abandoned (its `on_abandon` hook is called) and
-    counted as failed. `stop()` drops queued jobs. The counters (`delivered`, `failed`,
-    `abandoned`, `coalesced`, `runner_threads_started`) are for tests.
-    """
+    """Runs keyed jobs one at a time, in submission order, with coalescing (a replaced job's
+    successor moves to the back) and timeouts (an abandoned job's `on_abandon` is called); see
+    the module docstring. `submit_job` never blocks (beyond a lock); `stop()` drops queued jobs.
+    The counters (`delivered`, `failed`, `abandoned`, `coalesced`, ...) are for tests."""
 
     def __init__(self, *, name: str, on_failure: Callable[[str], None] | None = None,
                  on_recovered: Callable[[str], None] | None = None) -> None:
