@@ -19,8 +19,6 @@ if TYPE_CHECKING:
     from psoas_break.core.settings import Settings
     from psoas_break.core.stats import Summary
 
-# ---- engine commands ----
-
 
 @dataclass(frozen=True)
 class TakeBreak:
@@ -99,8 +97,6 @@ class ApplySettings:
 
 EngineCommand = (TakeBreak | EndBreak | Snooze | Skip | Pause | PauseUntilTomorrow | Resume
                  | ScreenLock | ApplySettings | OffHours | DeferPrompt | ReleasePrompt)
-
-# ---- app commands ----
 
 
 @dataclass(frozen=True)

@@ -87,9 +87,6 @@ RULE_SETS: dict[str, RuleSet] = {
 }
 
 
-# ---- effects ----
-
-
 @dataclass(frozen=True)
 class BreakWarning:
     """Driving time before the break is running out. Safe to speak while driving."""
