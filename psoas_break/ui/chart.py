@@ -87,10 +87,6 @@ def font(size: int) -> FontT:
         return ImageFont.load_default()
 
 
-def _text_w(draw: ImageDraw.ImageDraw, text: str, f: FontT) -> float:
-    return draw.textlength(text, font=f)
-
-
 def _fmt_h(seconds: float) -> str:
     minutes = int(round(seconds / 60.0))
     return f"{minutes // 60}h{minutes % 60:02d}" if minutes >= 60 else f"{minutes} min"
@@ -136,16 +132,16 @@ def render_chart(days: Sequence[Summary], today: Timeline | None = None, *, them
         taken = sum(d.breaks_taken for d in days)
         longest = max(d.longest_sit_s for d in days)
         summary = f"total {_fmt_h(total_s)}   longest sit {_fmt_h(longest)}   breaks taken {taken}"
-        draw.text((width - pad - _text_w(draw, summary, f_text), pad + round(5 * scale)),
+        draw.text((width - pad - draw.textlength(summary, font=f_text), pad + round(5 * scale)),
                   summary, font=f_text, fill=th.muted)
 
     if empty:
         message = empty_message
         sub = "psoas-break records your sits while it runs. Come back after a day of use."
         f_big = font(round(26 * scale))
-        mw = _text_w(draw, message, f_big)
+        mw = draw.textlength(message, font=f_big)
         draw.text(((width - mw) / 2, height / 2 - 30 * scale), message, font=f_big, fill=th.text)
-        sw = _text_w(draw, sub, f_text)
+        sw = draw.textlength(sub, font=f_text)
         draw.text(((width - sw) / 2, height / 2 + 10 * scale), sub, font=f_text, fill=th.muted)
         return img
 
@@ -212,7 +208,7 @@ def _swatch(draw: ImageDraw.ImageDraw, x: float, y: float, colour: tuple[int, in
     else:
         draw.rectangle((x, y + 1, x + s, y + s + 1), fill=colour)
     draw.text((x + s + 6 * scale, y - 1), label, font=f, fill=th.text)
-    return x + s + 6 * scale + _text_w(draw, label, f) + 18 * scale
+    return x + s + 6 * scale + draw.textlength(label, font=f) + 18 * scale
 
 
 def _draw_legend(draw: ImageDraw.ImageDraw, th: Theme, x: float, y: float, f: FontT,
@@ -237,7 +233,7 @@ def _draw_bars(draw: ImageDraw.ImageDraw, th: Theme, days: Sequence[Summary], la
         y = y_of(h)
         draw.line((x0, y, right, y), fill=th.grid, width=1)
         label = f"{h:g}h"
-        draw.text((x0 - 8 * scale - _text_w(draw, label, f), y - 8 * scale), label, font=f,
+        draw.text((x0 - 8 * scale - draw.textlength(label, font=f), y - 8 * scale), label, font=f,
                   fill=th.muted)
         h += step
     draw.line((x0, plot_top, x0, bottom), fill=th.muted, width=1)
@@ -271,14 +267,14 @@ def _draw_bars(draw: ImageDraw.ImageDraw, th: Theme, days: Sequence[Summary], la
             label = d.first_day.strftime("%Y-%m")
         elif n > 14 and i % max(1, -(-n // 31)) != 0 and i != n - 1:
             continue
-        w = _text_w(draw, label, f)
+        w = draw.textlength(label, font=f)
         if cx - w / 2 < last_label_x + 8 * scale:
             continue
         draw.text((cx - w / 2, bottom + 6 * scale), label, font=f, fill=th.text)
         last_label_x = cx + w / 2
     if n > 14:
         caption = "month" if n > 62 else "day of month"
-        draw.text((right - _text_w(draw, caption, f), bottom + 24 * scale), caption, font=f,
+        draw.text((right - draw.textlength(caption, font=f), bottom + 24 * scale), caption, font=f,
                   fill=th.muted)
     draw.text((lay.left, plot_top - 22 * scale), "hours sitting", font=f, fill=th.muted)
 
@@ -324,7 +320,7 @@ def _draw_timeline(draw: ImageDraw.ImageDraw, th: Theme, tl: Timeline, left: flo
         x = x0 + (right - x0) * (h - lo_h) / (hi_h - lo_h)
         draw.line((x, top, x, mark_y1), fill=th.grid, width=1)
         label = f"{h:02d}:00"
-        draw.text((x - _text_w(draw, label, f) / 2, mark_y1 + 4 * scale), label, font=f,
+        draw.text((x - draw.textlength(label, font=f) / 2, mark_y1 + 4 * scale), label, font=f,
                   fill=th.muted)
         h += step
 
