@@ -317,10 +317,6 @@ class Summary:
         }
 
 
-def _midnight(day: date, like: datetime) -> datetime:
-    return datetime.combine(day, time(0), tzinfo=like.tzinfo)
-
-
 def split_by_day(start: datetime, end: datetime, sit_s: float) -> list[tuple[date, float]]:
     """Share `sit_s` between the local days [start, end] covers, in proportion to wall time.
 
@@ -333,7 +329,8 @@ def split_by_day(start: datetime, end: datetime, sit_s: float) -> list[tuple[dat
     out: list[tuple[date, float]] = []
     cursor = start
     while cursor < end:
-        nxt = min(end, _midnight(cursor.date() + timedelta(days=1), start))
+        nxt = min(end, datetime.combine(cursor.date() + timedelta(days=1), time(0),
+                                        tzinfo=start.tzinfo))
         out.append((cursor.date(), sit_s * _secs(cursor, nxt) / span))
         cursor = nxt
     return out

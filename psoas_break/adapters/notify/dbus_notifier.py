@@ -63,11 +63,6 @@ ClosedCallback = Callable[[str, int], None]
 ServerId = tuple[str, str]
 
 
-def escape_markup(text: str) -> str:
-    """Escape the three characters that the notification body markup gives meaning to."""
-    return text.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
-
-
 def expire_timeout_ms(timeout_s: int) -> int:
     """Notification.timeout_s as the spec's expire_timeout: >0 ms, 0 never, <0 server default."""
     if timeout_s > 0:
@@ -196,7 +191,9 @@ class DbusNotifier:
                 previous = self._shown.get(notification.tag)
             if previous is not None and previous[0] == owner:
                 replaces_id = previous[1]
-        body = escape_markup(notification.body) if "body-markup" in caps else notification.body
+        body = notification.body
+        if "body-markup" in caps:  # the three characters body markup gives meaning to
+            body = body.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
         actions: list[str] = []
         if notification.actions and "actions" in caps and self.on_action is not None:
             for key, label in notification.actions:

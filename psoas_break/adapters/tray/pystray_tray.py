@@ -106,9 +106,6 @@ class PystrayTray:
                                 visible=entry.visible,
                                 enabled=entry.enabled and entry.action is not None)
 
-    def _menu(self, view: TrayView) -> Any:
-        return self._pystray.Menu(*(self._item(e) for e in view.menu))
-
     def render(self, view: TrayView) -> None:
         """Show `view`: only the parts that changed are pushed to the backend."""
         with self._lock:
@@ -121,7 +118,7 @@ class PystrayTray:
                 icon.title = view.title
             menu_changed = old is None or old.menu != view.menu
             if menu_changed and not (old and self._relabel_status_only(old, view)):
-                icon.menu = self._menu(view)
+                icon.menu = self._pystray.Menu(*(self._item(e) for e in view.menu))
 
     def _relabel_status_only(self, old: TrayView, new: TrayView) -> bool:
         """When only the text of information lines changed, relabel them in place (GTK).
