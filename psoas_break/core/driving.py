@@ -398,12 +398,8 @@ class BreakPlanner:
                        if self._driving_s >= threshold_s and effect_id not in self._issued]
             if crossed:
                 # Only the most urgent is said; the ones it overtook count as given.
-                effect_id = crossed[-1]
                 self._issued.update(crossed)
-                if effect_id.endswith(":limit"):
-                    effects.append(self._limit_effect(effect_id))
-                else:
-                    effects.append(self._warning_effect(effect_id, limit_s))
+                effects.append(self._warning_or_limit(crossed[-1], limit_s))
         daily_s = self._daily_limit_s()
         if daily_s is not None and self._daily_s >= daily_s:
             daily_id = self._daily_id()
@@ -414,19 +410,15 @@ class BreakPlanner:
                 effects.append(DailyLimitReached(daily_id, text, speech))
         return effects
 
-    def _warning_effect(self, effect_id: str, limit_s: float) -> BreakWarning:
-        left_s = max(0.0, limit_s - self._driving_s)
-        minutes_left = max(1, math.ceil(left_s / MINUTE_S - 1e-9))
+    def _warning_or_limit(self, effect_id: str, limit_s: float) -> BreakWarning | LimitReached:
         break_min = self._next_break_min() or 0
         second = self._first_part_done and self._rules.split_second_min is not None
+        if effect_id.endswith(":limit"):
+            return LimitReached(effect_id, limit_text(break_min, second),
+                                limit_speech(break_min, second))
+        minutes_left = max(1, math.ceil(max(0.0, limit_s - self._driving_s) / MINUTE_S - 1e-9))
         return BreakWarning(effect_id, minutes_left, warning_text(minutes_left, break_min, second),
                             warning_speech(minutes_left, break_min, second))
-
-    def _limit_effect(self, effect_id: str) -> LimitReached:
-        break_min = self._next_break_min() or 0
-        second = self._first_part_done and self._rules.split_second_min is not None
-        return LimitReached(effect_id, limit_text(break_min, second),
-                            limit_speech(break_min, second))
 
     def _begin_stop(self, stop_at: float) -> None:
         self._phase = "stopped"

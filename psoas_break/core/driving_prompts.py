@@ -135,17 +135,13 @@ def notice_from_exercise(exercise: Exercise) -> DrivingNotice | None:
                          f"{DRIVING_TITLE}. {exercise.prompt}")
 
 
-def _generic(index: int) -> DrivingNotice:
-    source_id, text = GENERIC_DRIVING_PROMPTS[index % len(GENERIC_DRIVING_PROMPTS)]
-    return DrivingNotice(source_id, DRIVING_TITLE, text, f"{DRIVING_TITLE}. {text}")
-
-
 def choose_driving_notice(library: Iterable[Exercise], history: SelectionHistory,
                           rng: random.Random) -> tuple[DrivingNotice, SelectionHistory]:
     """A posture notice to give while driving, and the selection history after it."""
     pool = driving_safe_exercises(library)
     if not pool:
-        return _generic(rng.randrange(len(GENERIC_DRIVING_PROMPTS))), history
+        source_id, text = rng.choice(GENERIC_DRIVING_PROMPTS)
+        return DrivingNotice(source_id, DRIVING_TITLE, text, f"{DRIVING_TITLE}. {text}"), history
     selection = select_exercise(pool, "posture", "driver", "driving", history, rng)
     notice = notice_from_exercise(selection.exercise)
     assert notice is not None  # the pool holds only exercises that make one

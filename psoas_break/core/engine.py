@@ -162,10 +162,6 @@ class SittingEngine:
     def _idle_counts(self) -> bool:
         return self._settings.profile != "driver"
 
-    @property
-    def _open_ended_break(self) -> bool:
-        return self._settings.profile == "driver"
-
     # ---- public API ----
 
     def tick(self, tick: Tick) -> list[Effect]:
@@ -241,7 +237,9 @@ class SittingEngine:
         if self._state == "paused":
             self._pause_left_s -= dt_s
             if self._pause_left_s > 0:
-                self._maybe_natural_from_idle_while_paused(tick, effects)
+                idle_s = tick.idle_s if self._idle_counts else None
+                if idle_s is not None and idle_s >= self._natural_s and self._sitting_s > 0:
+                    self._natural_break(tick, "idle", idle_s, effects)
                 return
             # Only the part of this step after the pause ended is sitting.
             counted_s = min(counted_s, -self._pause_left_s)
@@ -249,7 +247,8 @@ class SittingEngine:
         if self._state == "on_break":
             self._break_left_s -= dt_s
             self._break_taken_s += dt_s
-            if self._break_left_s <= 0 and not self._open_ended_break:
+            # A driver's break is open-ended: it lasts until "Back on the road".
+            if self._break_left_s <= 0 and self._settings.profile != "driver":
                 self._finish_break(tick, completed=True, effects=effects)
             return
         if self._off_hours:
@@ -406,11 +405,6 @@ class SittingEngine:
         effects.append(self._event(tick, "resume", reason=reason))
         if reason == "expired":
             effects.append(ShowNotice(N_("Pause over: reminders are back on.")))
-
-    def _maybe_natural_from_idle_while_paused(self, tick: Tick, effects: list[Effect]) -> None:
-        idle_s = tick.idle_s if self._idle_counts else None
-        if idle_s is not None and idle_s >= self._natural_s and self._sitting_s > 0:
-            self._natural_break(tick, "idle", idle_s, effects)
 
     def _end_sit(self, tick: Tick, reason: str) -> RecordEvent:
         return self._event(tick, "sit_end", reason=reason, sit_s=self._sitting_s)
