@@ -273,7 +273,10 @@ class Runtime:
         driving.sync(self.engine.settings, tick)
         driving.tick(tick)
         self._ports.quiet.poll(tick.mono_s)
-        self._run_calendar_jobs()
+        try:
+            self._scheduler.run_pending()
+        except Exception:
+            log.exception("scheduler failed")
         return outcome
 
     def _take_tick(self) -> Tick:
@@ -561,9 +564,3 @@ class Runtime:
             log.info("wall clock moved back by %.0f s; re-registering calendar jobs",
                      (last - wall).total_seconds())
             self._register_jobs()
-
-    def _run_calendar_jobs(self) -> None:
-        try:
-            self._scheduler.run_pending()
-        except Exception:
-            log.exception("scheduler failed")
