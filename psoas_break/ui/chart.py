@@ -16,7 +16,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
-from datetime import date, datetime, time
+from datetime import datetime, time
 from functools import lru_cache
 from pathlib import Path
 
@@ -99,12 +99,6 @@ def _nice_step_h(max_h: float) -> float:
     return 12.0
 
 
-def _day_label(day: date, n_days: int) -> str:
-    if n_days <= 14:
-        return f"{WEEKDAYS[day.weekday()]} {day.day}"
-    return f"{day.day}"
-
-
 def render_chart(days: Sequence[Summary], today: Timeline | None = None, *, theme: str = "light",
                  size: tuple[int, int] = DEFAULT_SIZE, title: str | None = None,
                  empty_message: str = "No sitting recorded yet") -> Image.Image:
@@ -146,7 +140,11 @@ def render_chart(days: Sequence[Summary], today: Timeline | None = None, *, them
         return img
 
     lay = chart_layout(size, len(days), today is not None)
-    _draw_legend(draw, th, pad, lay.legend_y, f_small, scale)
+    x: float = pad
+    for colour, label in zip(th.buckets, BUCKET_LABELS, strict=True):
+        x = _swatch(draw, x, lay.legend_y, colour, label, f_small, th, scale)
+    _swatch(draw, x, lay.legend_y, th.taken, "breaks taken (number)", f_small, th, scale,
+            kind="dot")
     _draw_bars(draw, th, days, lay, f_small, scale)
     if today is not None:
         _draw_timeline(draw, th, today, pad, lay.timeline_top, width - pad, height - pad,
@@ -211,13 +209,6 @@ def _swatch(draw: ImageDraw.ImageDraw, x: float, y: float, colour: tuple[int, in
     return x + s + 6 * scale + draw.textlength(label, font=f) + 18 * scale
 
 
-def _draw_legend(draw: ImageDraw.ImageDraw, th: Theme, x: float, y: float, f: FontT,
-                 scale: float) -> None:
-    for colour, label in zip(th.buckets, BUCKET_LABELS, strict=True):
-        x = _swatch(draw, x, y, colour, label, f, th, scale)
-    _swatch(draw, x, y, th.taken, "breaks taken (number)", f, th, scale, kind="dot")
-
-
 def _draw_bars(draw: ImageDraw.ImageDraw, th: Theme, days: Sequence[Summary], lay: Layout,
                 f: FontT, scale: float) -> None:
     x0, right, plot_top, bottom = lay.axis_x, lay.right, lay.plot_top, lay.bars_bottom
@@ -260,7 +251,8 @@ def _draw_bars(draw: ImageDraw.ImageDraw, th: Theme, days: Sequence[Summary], la
             if n <= 31:
                 label = str(d.breaks_taken)
                 draw.text((cx + r + 2 * scale, my - 8 * scale), label, font=f, fill=th.taken)
-        label = _day_label(d.first_day, n)
+        label = (f"{WEEKDAYS[d.first_day.weekday()]} {d.first_day.day}" if n <= 14
+                 else str(d.first_day.day))
         if n > 62:  # months: label where one starts, if there is room
             if d.first_day.day != 1 and i != 0:
                 continue

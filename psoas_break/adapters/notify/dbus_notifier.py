@@ -143,14 +143,6 @@ class DbusNotifier:
             raise
         return bus_id, str(owner)
 
-    def _capabilities(self, owner: ServerId) -> frozenset[str]:
-        caps = self._caps.get(owner)
-        if caps is None:
-            reply = self._call(owner, NOTIFY_PATH, NOTIFY_IFACE, "GetCapabilities")
-            caps = frozenset(str(c) for c in reply[0])
-            self._caps[owner] = caps
-        return caps
-
     def _on_signal(self, signal: Signal) -> None:
         """Route ActionInvoked / NotificationClosed of our notifications (receiver thread)."""
         bus = self._bus
@@ -186,7 +178,10 @@ class DbusNotifier:
         replaces_id = 0
         caps: frozenset[str] = frozenset()
         if owner is not None:
-            caps = self._capabilities(owner)
+            if owner not in self._caps:  # asked once per server
+                reply = self._call(owner, NOTIFY_PATH, NOTIFY_IFACE, "GetCapabilities")
+                self._caps[owner] = frozenset(str(c) for c in reply[0])
+            caps = self._caps[owner]
             with self._lock:
                 previous = self._shown.get(notification.tag)
             if previous is not None and previous[0] == owner:

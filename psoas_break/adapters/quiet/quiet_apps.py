@@ -126,15 +126,6 @@ def quiet_apps_among(names: Iterable[str], programs: Iterable[tuple[int, str, st
     return [n for n in wanted if n in found]
 
 
-def _import_psutil() -> Any:
-    try:
-        psutil = importlib.import_module("psutil")
-    except ImportError as exc:
-        raise Unavailable(f"psutil is not installed ({exc}); install it: "
-                          "pip install 'psutil>=5.9'") from None
-    return psutil
-
-
 class QuietAppsDetector:
     """QuietDetector: reasons ("app:<name>", ...) for each listed program that is running."""
 
@@ -161,7 +152,11 @@ class QuietAppsDetector:
                 raise Unavailable(f"no procfs at {proc_root} "
                                   "(quiet_apps reads /proc on Linux only)")
             return cls(names, proc_root)
-        psutil = _import_psutil()
+        try:
+            psutil = importlib.import_module("psutil")
+        except ImportError as exc:
+            raise Unavailable(f"psutil is not installed ({exc}); install it: "
+                              "pip install 'psutil>=5.9'") from None
         # The cut belongs to the kernel psutil reads, which is this machine's, not `platform`.
         return cls(names, proc_root, lister=lambda: running_programs_psutil(psutil),
                    comm_len=kernel_name_len(sys.platform))

@@ -29,12 +29,6 @@ class SpeechWorker(SerialWorker):
         self.speaker = speaker
         self._timeout_s = timeout_s
 
-    def _timeout_for(self, text: str) -> float:
-        if self._timeout_s is not None:
-            return self._timeout_s
-        own = getattr(self.speaker, "max_duration_s", None)
-        return float(own(text)) + MARGIN_S if callable(own) else DEFAULT_TIMEOUT_S
-
     def _cancel(self) -> None:
         cancel = getattr(self.speaker, "cancel", None)
         if callable(cancel):
@@ -50,8 +44,10 @@ class SpeechWorker(SerialWorker):
             self.speaker.say(text)
             return self.speaker.name
 
-        self.submit_job(Job(key, f"say {text[:40]!r}", run, self._timeout_for(text),
-                            on_abandon=self._cancel))
+        own = getattr(self.speaker, "max_duration_s", None)
+        timeout_s = (self._timeout_s if self._timeout_s is not None
+                     else float(own(text)) + MARGIN_S if callable(own) else DEFAULT_TIMEOUT_S)
+        self.submit_job(Job(key, f"say {text[:40]!r}", run, timeout_s, on_abandon=self._cancel))
 
     def stop(self, timeout_s: float = 1.0) -> None:
         """Drop queued utterances, stop the one being spoken, stop the worker."""
