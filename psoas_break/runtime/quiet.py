@@ -99,12 +99,9 @@ class QuietControl:
     def checked(self, reasons: tuple[str, ...], mono_s: float) -> list[Decision]:
         """The detectors answered with `reasons`: what to show or hold now."""
         self._asked_at_s = None
-        decisions: list[Decision] = []
         pending, self._pending = self._pending, None
         if pending is not None and pending.kind == "posture":
-            if not reasons and not self._gate.holding:
-                decisions.append(Show(pending))
-            return decisions
+            return [Show(pending)] if not reasons and not self._gate.holding else []
         if pending is not None:
             outcome = self._gate.offer(pending, reasons, mono_s)
             if outcome.release is None:
@@ -112,13 +109,11 @@ class QuietControl:
                 return [Hold(pending.prompt_id, outcome.reasons)]
         elif self._gate.holding:
             outcome = self._gate.check(reasons, mono_s)
-            if outcome.release is None:
-                return decisions
         else:
-            return decisions
-        assert outcome.release is not None
-        decisions.append(Show(outcome.release, outcome.gentle, outcome.deferred_s))
-        return decisions
+            return []
+        if outcome.release is None:
+            return []
+        return [Show(outcome.release, outcome.gentle, outcome.deferred_s)]
 
     def poll(self, mono_s: float) -> None:
         """Ask the detectors again when the held prompt's next check is due."""
