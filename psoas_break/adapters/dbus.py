@@ -172,9 +172,6 @@ def _owner_rule(name: str) -> Any:
     return rule
 
 
-# ---- what handles subscribe to and export ------------------------------------------------------
-
-
 @dataclass(frozen=True)
 class Signal:
     """One received signal; `body` holds plain values."""
@@ -288,9 +285,6 @@ class _Name:
 _Registration = _Subscription | _Name
 
 
-# ---- connecting --------------------------------------------------------------------------------
-
-
 def _exchange(jconn: Any, msg: Any, deadline_s: float) -> Any:
     """Send on a connection nobody reads yet; its reply (anything before it is dropped)."""
     serial = next(jconn.outgoing_serial)
@@ -339,9 +333,6 @@ def _close(jconn: Any) -> None:
         if fd is not None:
             with contextlib.suppress(OSError):
                 os.close(fd)
-
-
-# ---- the shared connection ---------------------------------------------------------------------
 
 
 class _Link:
@@ -771,9 +762,6 @@ def _introspect(interfaces: Mapping[str, Interface], children: Iterable[str]) ->
         out.append("</interface>")
     out += [f"<node name={quoteattr(c)}/>" for c in sorted(children) if c]
     return "".join(out) + "</node>"
-
-
-# ---- the handle --------------------------------------------------------------------------------
 
 
 class Bus:
