@@ -26,7 +26,7 @@ import shutil
 import subprocess
 from collections.abc import Mapping
 
-from psoas_break.adapters.dbus import Bus, CallFailed
+from psoas_break.adapters.dbus import PROPERTIES_IFACE, Bus, CallFailed
 from psoas_break.adapters.notify.errors import NO_SERVER_ERRORS
 from psoas_break.ports import Unavailable
 
@@ -35,7 +35,6 @@ log = logging.getLogger(__name__)
 REASON = "do-not-disturb"
 NOTIFY_NAME = "org.freedesktop.Notifications"
 NOTIFY_PATH = "/org/freedesktop/Notifications"
-PROPERTIES_IFACE = "org.freedesktop.DBus.Properties"
 DEFAULT_TIMEOUT_S = 0.5
 
 # Error names meaning "this server has no Inhibited property" (older than spec 1.2).

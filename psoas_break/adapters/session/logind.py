@@ -21,7 +21,7 @@ import logging
 import os
 from typing import Any
 
-from psoas_break.adapters.dbus import Bus, CallFailed, Signal
+from psoas_break.adapters.dbus import PROPERTIES_IFACE, Bus, CallFailed, Signal
 from psoas_break.adapters.session._bus_watcher import BusWatcher
 
 log = logging.getLogger(__name__)
@@ -30,7 +30,6 @@ LOGIN1_NAME = "org.freedesktop.login1"
 MANAGER_PATH = "/org/freedesktop/login1"
 MANAGER_IFACE = "org.freedesktop.login1.Manager"
 SESSION_IFACE = "org.freedesktop.login1.Session"
-PROPERTIES_IFACE = "org.freedesktop.DBus.Properties"
 CALL_TIMEOUT_S = 2.0
 
 
