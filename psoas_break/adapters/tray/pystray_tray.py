@@ -74,7 +74,6 @@ class PystrayTray:
 
     def __init__(self, backend: str, post: Callable[[Command], None]) -> None:
         self.name = backend
-        self.backend = backend
         self._post = post
         self._pystray = _import_pystray(backend)
         self._lock = threading.Lock()
@@ -128,7 +127,7 @@ class PystrayTray:
         refer to a menu item"). The status line and the "Today" figures change every minute,
         so relabel those Gtk.MenuItems instead and rebuild only when something else changed.
         """
-        if self.backend not in ("appindicator", "gtk"):
+        if self.name not in ("appindicator", "gtk"):
             return False
         if _shape(old.menu) != _shape(new.menu):
             return False
