@@ -106,30 +106,25 @@ class CoreFoundationApi(Protocol):
     """The seam between the watcher and CoreFoundation/IOKit. All calls but `stop_loop` run on
     the watcher thread; callbacks may come on that thread or on the main one."""
 
-    def current_loop(self) -> Any:
-        """CFRunLoopGetCurrent() of the calling thread."""
+    def current_loop(self) -> Any: ...  # CFRunLoopGetCurrent() of the calling thread
 
-    def add_lock_observers(self, names: Sequence[str], callback: Callable[[str], None]) -> None:
-        """Observe `names` on the distributed center; callback(name) per notification."""
+    # Observe `names` on the distributed center; callback(name) per notification.
+    def add_lock_observers(self, names: Sequence[str], callback: Callable[[str], None]) -> None: ...
 
-    def remove_lock_observers(self) -> None:
-        """Remove every observer `add_lock_observers` added."""
+    def remove_lock_observers(self) -> None: ...  # every observer added above
 
-    def register_power(self, loop: Any, callback: Callable[[int, int], None]) -> bool:
-        """IORegisterForSystemPower with its source on `loop`; callback(message_type,
-        argument). False when IOKit refuses or is unavailable."""
+    # IORegisterForSystemPower with its source on `loop`; callback(message_type, argument).
+    # False when IOKit refuses or is unavailable.
+    def register_power(self, loop: Any, callback: Callable[[int, int], None]) -> bool: ...
 
-    def allow_power_change(self, argument: int) -> None:
-        """IOAllowPowerChange(root port, argument)."""
+    def allow_power_change(self, argument: int) -> None: ...  # IOAllowPowerChange(root, argument)
 
-    def deregister_power(self, loop: Any) -> None:
-        """Undo `register_power` (source, notifier, port, connection)."""
+    # Undo `register_power` (source, notifier, port, connection).
+    def deregister_power(self, loop: Any) -> None: ...
 
-    def run_loop(self) -> int:
-        """Run the current thread's loop in the default mode until stopped; a RUN_* code."""
+    def run_loop(self) -> int: ...  # the thread's loop, default mode, until stopped: a RUN_* code
 
-    def stop_loop(self, loop: Any) -> None:
-        """CFRunLoopStop(loop); callable from any thread."""
+    def stop_loop(self, loop: Any) -> None: ...  # CFRunLoopStop(loop), from any thread
 
 
 class MacSessionWatcher:

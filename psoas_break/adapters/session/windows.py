@@ -82,41 +82,32 @@ class Win32Api(Protocol):
     """The seam between the watcher and user32/wtsapi32. Everything but `post_close` is called
     on the watcher thread (the thread that owns the window)."""
 
-    def create_window(self, wndproc: WndProc) -> int:
-        """Register a window class with `wndproc` and create the hidden window; 0 on failure."""
+    # Register a window class with `wndproc` and create the hidden window; 0 on failure.
+    def create_window(self, wndproc: WndProc) -> int: ...
 
-    def destroy_class(self) -> None:
-        """Unregister the class (after the window is gone)."""
+    def destroy_class(self) -> None: ...  # UnregisterClassW, once the window is gone
 
-    def register_session_notification(self, hwnd: int) -> bool:
-        """WTSRegisterSessionNotification(hwnd, NOTIFY_FOR_THIS_SESSION)."""
+    # WTSRegisterSessionNotification(hwnd, NOTIFY_FOR_THIS_SESSION), and its undoing
+    def register_session_notification(self, hwnd: int) -> bool: ...
 
-    def unregister_session_notification(self, hwnd: int) -> None:
-        """WTSUnRegisterSessionNotification(hwnd)."""
+    def unregister_session_notification(self, hwnd: int) -> None: ...
 
-    def last_error(self) -> int:
-        """GetLastError() of the last failed call."""
+    def last_error(self) -> int: ...  # GetLastError() of the last failed call
 
-    def set_timer(self, hwnd: int, timer_id: int, interval_ms: int) -> None:
-        """SetTimer: WM_TIMER(timer_id) every interval_ms."""
+    def set_timer(self, hwnd: int, timer_id: int, interval_ms: int) -> None: ...  # SetTimer
 
-    def kill_timer(self, hwnd: int, timer_id: int) -> None:
-        """KillTimer."""
+    def kill_timer(self, hwnd: int, timer_id: int) -> None: ...  # KillTimer
 
-    def destroy_window(self, hwnd: int) -> None:
-        """DestroyWindow (sends WM_DESTROY to the window procedure before it returns)."""
+    def destroy_window(self, hwnd: int) -> None: ...  # DestroyWindow: WM_DESTROY comes first
 
-    def post_quit(self) -> None:
-        """PostQuitMessage(0): `pump` returns."""
+    def post_quit(self) -> None: ...  # PostQuitMessage(0): `pump` returns
 
-    def post_close(self, hwnd: int) -> None:
-        """PostMessageW(hwnd, WM_CLOSE): from any thread."""
+    def post_close(self, hwnd: int) -> None: ...  # PostMessageW(hwnd, WM_CLOSE), any thread
 
-    def default_proc(self, hwnd: int, message: int, wparam: int, lparam: int) -> int:
-        """DefWindowProcW."""
+    # DefWindowProcW
+    def default_proc(self, hwnd: int, message: int, wparam: int, lparam: int) -> int: ...
 
-    def pump(self) -> None:
-        """GetMessage/TranslateMessage/DispatchMessage until WM_QUIT."""
+    def pump(self) -> None: ...  # GetMessage/TranslateMessage/DispatchMessage until WM_QUIT
 
 
 class SessionWindowProc:
