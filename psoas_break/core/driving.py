@@ -35,7 +35,7 @@ Contract:
   jumps past several thresholds, only the most urgent effect is returned and the others count as
   given. Effect ids are stable strings ("p3:warn30", "p3:limit", ...) for the runtime to speak
   each once.
-- The daily driving counter resets after one stop of at least `daily_reset_min` (default 9 h: the
+- The daily driving counter resets after one stop of at least `DAILY_RESET_MIN` (9 h: the
   shortest daily rest 561/2006 knows, the reduced daily rest, which is also the long part of a
   split 3 + 9 rest; a shorter threshold would make the counter under-report), never at midnight:
   a driver on the road at midnight is still in the same driving day.
@@ -177,11 +177,9 @@ class BreakPlanner:
     Every command returns the effects to carry out (possibly none).
     """
 
-    def __init__(self, rules: str = "eu", daily_reset_min: int = DAILY_RESET_MIN) -> None:
-        if daily_reset_min < 1:
-            raise ValueError(f"daily_reset_min must be at least 1, got {daily_reset_min!r}")
+    def __init__(self, rules: str = "eu") -> None:
         self._rules: RuleSet = RULE_SETS[check_rules(rules)]
-        self._daily_reset_s = daily_reset_min * MINUTE_S
+        self._daily_reset_s = DAILY_RESET_MIN * MINUTE_S
         self._phase: Phase = "not_started"
         self._last_mono: float | None = None
         self._driving_s = 0.0

@@ -85,11 +85,10 @@ class ScreenSaverIdleSource:
 
     name = "screensaver"
 
-    def __init__(self, bus: Bus, path: str, unit: str, unit_reason: str) -> None:
+    def __init__(self, bus: Bus, path: str, unit: str) -> None:
         self._bus = bus
         self._path = path
         self.unit = unit
-        self.unit_reason = unit_reason
         self._failing = False
 
     @classmethod
@@ -108,7 +107,7 @@ class ScreenSaverIdleSource:
             bus.close()
             raise
         log.debug("screensaver idle: %s at %s, unit %s (%s)", BUS_NAME, path, unit, why)
-        return cls(bus, path, unit, why)
+        return cls(bus, path, unit)
 
     @staticmethod
     def _probe(bus: Bus) -> str:
