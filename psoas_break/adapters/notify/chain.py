@@ -3,7 +3,7 @@
 Contract of `notify(n)`: tries the links in order, skipping those permanently unavailable
 and those cooling down after a failure, and returns after the first that showed it. A failure
 is remembered with its reason (for `doctor` and `choice()`). A failure that took long (a hung
-server: `ServerTimeout`, or longer than `slow_failure_s`) puts the link on a cool-down of
+server: `ServerTimeout`, or longer than `SLOW_FAILURE_S`) puts the link on a cool-down of
 `retry_after_s`; a quick failure (e.g. no server running) costs nothing to repeat, so that
 link is tried again on the next notification - a notification server that starts after
 the app (a common login race) is used as soon as it is there.
@@ -41,7 +41,7 @@ log = logging.getLogger(__name__)
 
 FAMILY = "notifier"
 DEFAULT_RETRY_AFTER_S = 300.0
-DEFAULT_SLOW_FAILURE_S = 0.5
+SLOW_FAILURE_S = 0.5
 
 
 @dataclass
@@ -90,7 +90,6 @@ class NotifierChain:
 
     def __init__(self, links: list[Link], *, log_is_chosen: bool = False,
                  retry_after_s: float = DEFAULT_RETRY_AFTER_S,
-                 slow_failure_s: float = DEFAULT_SLOW_FAILURE_S,
                  clock: Callable[[], float] = time.monotonic,
                  notes: tuple[tuple[str, str], ...] = ()) -> None:
         if not links or links[-1].name != "log":
@@ -98,7 +97,6 @@ class NotifierChain:
         self.links = links
         self.log_is_chosen = log_is_chosen
         self.retry_after_s = retry_after_s
-        self.slow_failure_s = slow_failure_s
         self._clock = clock
         self._notes = notes
         self._lock = threading.RLock()
@@ -198,7 +196,7 @@ class NotifierChain:
                     log.error("notifier %s raised unexpectedly", cand.name, exc_info=exc)
                 reason = str(exc) or type(exc).__name__
                 slow = (isinstance(exc, ServerTimeout)
-                        or self._clock() - started >= self.slow_failure_s)
+                        or self._clock() - started >= SLOW_FAILURE_S)
                 retry_at = self._clock() + self.retry_after_s if slow else 0.0
                 self._fail(cand, reason, retry_at)
                 if isinstance(exc, (NoServer, ServerTimeout)) and cand.server is not None:

@@ -81,15 +81,13 @@ class DbusNotifier:
     server = FDO_SERVER
 
     def __init__(self, env: Mapping[str, str] | None = None, *, app_name: str = APP_NAME,
-                 desktop_entry: str | None = APP_NAME, call_timeout_s: float = 3.0,
-                 on_action: ActionCallback | None = None,
+                 call_timeout_s: float = 3.0, on_action: ActionCallback | None = None,
                  on_closed: ClosedCallback | None = None) -> None:
         if JEEPNEY_MISSING:
             raise Unavailable(JEEPNEY_MISSING)
         environ = os.environ if env is None else env
         self._address = session_bus_address(environ) or session_bus_address(os.environ)
         self.app_name = app_name
-        self.desktop_entry = desktop_entry
         self.call_timeout_s = call_timeout_s
         self.on_action = on_action
         self.on_closed = on_closed
@@ -202,8 +200,7 @@ class DbusNotifier:
             path = notification.icon.resolve()
             icon = str(path)
             hints["image-path"] = ("s", path.as_uri())
-        if self.desktop_entry:
-            hints["desktop-entry"] = ("s", self.desktop_entry)
+        hints["desktop-entry"] = ("s", APP_NAME)  # psoas-break.desktop
         # Sent to the unique name when known, so the id surely belongs to that server.
         destination: str | ServerId = FDO_SERVER if owner is None else owner
         reply = self._call(destination, NOTIFY_PATH, NOTIFY_IFACE, "Notify", "susssasa{sv}i",

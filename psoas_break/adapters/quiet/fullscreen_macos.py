@@ -123,13 +123,12 @@ def covers(window: Rect, display: Rect, tolerance: float = TOLERANCE_PT) -> bool
             and window.bottom >= display.bottom - tolerance)
 
 
-def menu_bar_shown(windows: Sequence[WindowInfo], display: Rect,
-                   tolerance: float = TOLERANCE_PT) -> bool:
+def menu_bar_shown(windows: Sequence[WindowInfo], display: Rect) -> bool:
     """True when a menu-bar-level window sits at the top edge of `display`."""
     for window in windows:
         b = window.bounds
         if (window.layer == MAIN_MENU_LAYER and window.alpha > 0.0
-                and abs(b.y - display.y) <= tolerance
+                and abs(b.y - display.y) <= TOLERANCE_PT
                 and b.x < display.right and b.right > display.x):
             return True
     return False
