@@ -166,11 +166,10 @@ def _open(p: Plan[T], one: bool) -> tuple[list[tuple[str, T]], list[tuple[str, s
 
 
 def first(family: str, candidates: Sequence[Candidate[T]], null: Callable[[], T] | None = None,
-          *, null_name: str = "none", env_var: str | tuple[str, ...] = (),
-          env: Mapping[str, str] | None = None, platform: str | None = None
-          ) -> tuple[T, Choice]:
+          *, env_var: str | tuple[str, ...] = (), env: Mapping[str, str] | None = None,
+          platform: str | None = None) -> tuple[T, Choice]:
     """The first candidate that opens, else `null()`, and the Choice (see module docstring)."""
-    p = plan(family, candidates, env_var=env_var, env=env, platform=platform, null=null_name)
+    p = plan(family, candidates, env_var=env_var, env=env, platform=platform)
     opened, reasons, fix = _open(p, one=True)
     if opened:
         return opened[0][1], Choice(family, opened[0][0], tuple(reasons))
@@ -180,7 +179,7 @@ def first(family: str, candidates: Sequence[Candidate[T]], null: Callable[[], T]
     if null is None:
         raise Unavailable(f"no {family} backend works here: "
                           + "; ".join(f"{n}: {r}" for n, r in reasons))
-    return null(), Choice(family, null_name, tuple(reasons), fix)
+    return null(), Choice(family, "none", tuple(reasons), fix)
 
 
 def every(family: str, candidates: Sequence[Candidate[T]], *, env_var: str | tuple[str, ...] = (),
