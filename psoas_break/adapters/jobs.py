@@ -21,8 +21,8 @@ JOB_TIMEOUT_S = 30.0
 class JobWorker(SerialWorker):
     """Runs `submit`ted callables on one worker thread (see module docstring)."""
 
-    def __init__(self, name: str = "psoas-jobs") -> None:
-        super().__init__(name=name)
+    def __init__(self) -> None:
+        super().__init__(name="psoas-jobs")
 
     def submit(self, name: str, job: Callable[[], None]) -> None:
         """Queue `job`; returns at once."""

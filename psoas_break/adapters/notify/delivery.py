@@ -184,9 +184,8 @@ class NotificationWorker(SerialWorker):
 
     def __init__(self, notifier: Notifier, *, timeout_s: float = DEFAULT_NOTIFY_TIMEOUT_S,
                  on_failure: Callable[[str], None] | None = None,
-                 on_recovered: Callable[[str], None] | None = None,
-                 name: str = "psoas-notify") -> None:
-        super().__init__(name=name, on_failure=on_failure, on_recovered=on_recovered)
+                 on_recovered: Callable[[str], None] | None = None) -> None:
+        super().__init__(name="psoas-notify", on_failure=on_failure, on_recovered=on_recovered)
         self.notifier = notifier
         self.timeout_s = timeout_s
 

@@ -23,11 +23,9 @@ class SpeechWorker(SerialWorker):
     """Runs `speaker.say()` on a worker thread (see module docstring)."""
 
     def __init__(self, speaker: Speaker, *, on_failure: Callable[[str], None] | None = None,
-                 on_recovered: Callable[[str], None] | None = None,
-                 timeout_s: float | None = None, name: str = "psoas-speech") -> None:
-        super().__init__(name=name, on_failure=on_failure, on_recovered=on_recovered)
+                 on_recovered: Callable[[str], None] | None = None) -> None:
+        super().__init__(name="psoas-speech", on_failure=on_failure, on_recovered=on_recovered)
         self.speaker = speaker
-        self._timeout_s = timeout_s
 
     def _cancel(self) -> None:
         cancel = getattr(self.speaker, "cancel", None)
@@ -45,8 +43,7 @@ class SpeechWorker(SerialWorker):
             return self.speaker.name
 
         own = getattr(self.speaker, "max_duration_s", None)
-        timeout_s = (self._timeout_s if self._timeout_s is not None
-                     else float(own(text)) + MARGIN_S if callable(own) else DEFAULT_TIMEOUT_S)
+        timeout_s = float(own(text)) + MARGIN_S if callable(own) else DEFAULT_TIMEOUT_S
         self.submit_job(Job(key, f"say {text[:40]!r}", run, timeout_s, on_abandon=self._cancel))
 
     def stop(self, timeout_s: float = 1.0) -> None:
