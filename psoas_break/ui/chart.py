@@ -53,19 +53,15 @@ class Theme:
 # those, and a mark must not be mistaken for text (the tests count pixels by colour).
 THEMES: dict[str, Theme] = {
     "light": Theme(
-        background=(255, 255, 255), text=(33, 33, 33), muted=(110, 110, 110),
-        grid=(226, 226, 226),
+        background=(255, 255, 255), text=(33, 33, 33), muted=(110, 110, 110), grid=(226, 226, 226),
         buckets=((78, 121, 167), (242, 142, 43), (200, 55, 60)),
         taken=(46, 140, 60), away=(160, 205, 150), pause=(172, 180, 200),
-        snoozed=(242, 142, 43), skipped=(200, 55, 60), ignored=(120, 30, 30),
-    ),
+        snoozed=(242, 142, 43), skipped=(200, 55, 60), ignored=(120, 30, 30)),
     "dark": Theme(
-        background=(32, 33, 36), text=(232, 232, 232), muted=(165, 165, 165),
-        grid=(62, 64, 68),
+        background=(32, 33, 36), text=(232, 232, 232), muted=(165, 165, 165), grid=(62, 64, 68),
         buckets=((110, 160, 215), (245, 160, 70), (235, 90, 90)),
         taken=(95, 200, 110), away=(60, 110, 70), pause=(96, 104, 128),
-        snoozed=(245, 160, 70), skipped=(235, 90, 90), ignored=(255, 150, 150),
-    ),
+        snoozed=(245, 160, 70), skipped=(235, 90, 90), ignored=(255, 150, 150)),
 }
 
 

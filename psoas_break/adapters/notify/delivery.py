@@ -149,7 +149,9 @@ class SerialWorker:
         if not error:
             self.delivered += 1
             log.debug("%s: %r done (%s)", self.name, job.label, result[0])
-            self._report_success(result[0] or "ok")
+            if self._failing and self._on_recovered is not None:
+                self._call(self._on_recovered, result[0] or "ok")
+            self._failing = False
         elif isinstance(error[0], AdapterError):
             self._report_failure(str(error[0]))
         else:
@@ -162,11 +164,6 @@ class SerialWorker:
         if not self._failing and self._on_failure is not None:
             self._call(self._on_failure, reason)
         self._failing = True
-
-    def _report_success(self, detail: str) -> None:
-        if self._failing and self._on_recovered is not None:
-            self._call(self._on_recovered, detail)
-        self._failing = False
 
     def _call(self, hook: Callable[..., None], *args: str) -> None:
         try:
