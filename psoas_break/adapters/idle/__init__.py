@@ -10,8 +10,7 @@
   while the user types in Wayland windows); Windows: windows; macOS: macos (IOKit), then
   macos-ioreg (one ioreg run per poll).
 - Otherwise `NullIdleSource` (always None): the engine then relies on lock, suspend and gaps.
-
-No source spawns a process per poll, except the macOS last resort above.
+No source spawns a process per poll, except the macOS last resort.
 """
 
 from __future__ import annotations

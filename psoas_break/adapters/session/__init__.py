@@ -5,8 +5,7 @@ that works here into one `CompositeSessionWatcher`:
 - logind (system bus): PrepareForSleep, and our session's Lock/Unlock and LockedHint;
 - screensaver (session bus): ActiveChanged from org.freedesktop.ScreenSaver and
   org.gnome.ScreenSaver.
-Both listen on the app's shared jeepney connections (psoas_break.adapters.dbus): nothing here
-imports asyncio or dbus_fast, which would cost ~12 MiB RSS in an otherwise idle tray app.
+Both listen on the app's shared jeepney connections (psoas_break.adapters.dbus).
 Windows: `WindowsSessionWatcher` (WTS lock notifications + power broadcasts, session/windows.py).
 macOS: `MacSessionWatcher` (distributed screenIsLocked/Unlocked notifications + IOKit
 sleep/wake, session/macos.py). Nothing works: `NullSessionWatcher`. Callbacks run on a
