@@ -198,10 +198,8 @@ class SittingEngine:
         return effects
 
     def seconds_until_next_deadline(self) -> float | None:
-        """Monotonic seconds until something is due if nothing else happens, or None.
-
-        The runtime sleeps no longer than this (and no longer than its idle-poll interval).
-        """
+        """Monotonic seconds until something is due if nothing else happens, or None (the
+        runtime sleeps no longer than this, nor than its idle-poll interval)."""
         candidates: list[float] = []
         if self._off_hours and self._state != "paused":
             return None
@@ -607,11 +605,8 @@ def seconds_until_next_day(wall: datetime) -> float:
 
 
 def real_seconds_between(start: datetime, end: datetime) -> float:
-    """Elapsed seconds between two aware datetimes.
-
-    Python subtracts two datetimes that share a tzinfo as plain clock readings, which is an
-    hour off across a DST change; going through UTC counts real time.
-    """
+    """Elapsed seconds between two aware datetimes. (Python subtracts two datetimes that share
+    a tzinfo as plain clock readings, an hour off across a DST change; UTC counts real time.)"""
     return (end.astimezone(timezone.utc) - start.astimezone(timezone.utc)).total_seconds()
 
 

@@ -318,10 +318,8 @@ class Summary:
 
 
 def split_by_day(start: datetime, end: datetime, sit_s: float) -> list[tuple[date, float]]:
-    """Share `sit_s` between the local days [start, end] covers, in proportion to wall time.
-
-    Midnights are taken in `start`'s UTC offset. A zero-length span goes all to start's day.
-    """
+    """Share `sit_s` between the local days [start, end] covers, in proportion to wall time
+    (midnights in `start`'s UTC offset; a zero-length span goes all to start's day)."""
     span = _secs(start, end)
     day = start.date()
     if span <= 0 or end.astimezone(start.tzinfo).date() == day:
@@ -370,10 +368,8 @@ def summarize_days(events: Sequence[RecordEvent], first_day: date, last_day: dat
                    now: datetime | None = None, live_sit_s: float | None = None
                    ) -> list[Summary]:
     """One `Summary` per local day from first_day to last_day (days without data are zeros).
-
     `events` may start up to a day before first_day (see `query_window`), so a sit already
-    running at midnight is found; events outside the days only contribute through bouts.
-    """
+    running at midnight is found; events outside the days only contribute through bouts."""
     n_days = (last_day - first_day).days + 1
     acc = {first_day + timedelta(days=i): _Acc() for i in range(max(0, n_days))}
 
@@ -540,10 +536,8 @@ def _clip(start: datetime, end: datetime, lo: datetime, hi: datetime
 
 def timeline(events: Sequence[RecordEvent], day: date, now: datetime | None = None,
              live_sit_s: float | None = None, tz: tzinfo | None = None) -> Timeline:
-    """The timeline of local `day` (midnights in `tz`, default: `now`'s offset, else UTC).
-
-    Sits and intervals are clipped to the day (a clipped sit keeps its full `sit_s`).
-    """
+    """The timeline of local `day` (midnights in `tz`, default: `now`'s offset, else UTC);
+    sits and intervals are clipped to the day (a clipped sit keeps its full `sit_s`)."""
     zone = tz or (now.tzinfo if now is not None else None) or timezone.utc
     lo = datetime.combine(day, time(0), tzinfo=zone)
     hi = datetime.combine(day + timedelta(days=1), time(0), tzinfo=zone)
@@ -569,11 +563,9 @@ def timeline(events: Sequence[RecordEvent], day: date, now: datetime | None = No
 
 
 def query_window(first_day: date, last_day: date) -> tuple[datetime, datetime]:
-    """The [start, end) instants to read from the store for days first_day..last_day.
-
-    Wide enough for any UTC offset (-12 h .. +14 h) plus `LOOKBACK_S` before the first day, so
-    a sit running at the first midnight is found.
-    """
+    """The [start, end) instants to read from the store for days first_day..last_day: wide
+    enough for any UTC offset (-12 h .. +14 h), plus `LOOKBACK_S` before the first day so a
+    sit running at the first midnight is found."""
     start = datetime.combine(first_day, time(0), tzinfo=timezone.utc)
     end = datetime.combine(last_day + timedelta(days=1), time(0), tzinfo=timezone.utc)
     return start - timedelta(hours=14, seconds=LOOKBACK_S), end + timedelta(hours=12)
@@ -587,10 +579,8 @@ def day_range(today: date, days: int) -> tuple[date, date]:
 class DayLog:
     """Today's events, kept in memory by the runtime so the tray's "Today" and `status` come
     from the same `summarize_days` as `psoas-break stats` (one source for the day's figures).
-
     Holds the events since `LOOKBACK_S` before today's first midnight (a sit running at
-    midnight must be found) and drops older ones as days pass. Not thread-safe.
-    """
+    midnight must be found) and drops older ones as days pass. Not thread-safe."""
 
     def __init__(self, events: Iterable[RecordEvent] = ()) -> None:
         self._events: list[RecordEvent] = list(events)

@@ -67,11 +67,8 @@ THEMES: dict[str, Theme] = {
 
 @lru_cache(maxsize=16)
 def font(size: int) -> FontT:
-    """A scalable font of `size` px: DejaVu Sans or Arial if installed, else Pillow's own.
-
-    Pillow >= 10.1 ships a scalable default (`load_default(size=...)`); older ones only have a
-    tiny bitmap font, used as the last resort.
-    """
+    """A scalable font of `size` px: DejaVu Sans or Arial if installed, else Pillow's own
+    (scalable from Pillow 10.1; older ones only have a tiny bitmap font, the last resort)."""
     for name in ("DejaVuSans.ttf", "Arial.ttf", "arial.ttf", "Helvetica.ttc"):
         try:
             return ImageFont.truetype(name, size)
@@ -98,10 +95,8 @@ def _nice_step_h(max_h: float) -> float:
 def render_chart(days: Sequence[Summary], today: Timeline | None = None, *, theme: str = "light",
                  size: tuple[int, int] = DEFAULT_SIZE, title: str | None = None,
                  empty_message: str = "No sitting recorded yet") -> Image.Image:
-    """Draw the chart for `days` (one Summary per day, oldest first) and today's timeline.
-
-    With no sitting and an empty (or no) timeline, the frame shows `empty_message` instead.
-    """
+    """Draw the chart for `days` (one Summary per day, oldest first) and today's timeline;
+    with no sitting and an empty (or no) timeline, the frame shows `empty_message` instead."""
     th = THEMES.get(theme, THEMES["light"])
     width, height = size
     img = Image.new("RGB", size, th.background)
