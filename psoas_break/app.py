@@ -61,15 +61,6 @@ def run_app(paths: AppPaths, verbose: bool = False) -> int:
         lock.release()
 
 
-class _Running:
-    """What shutdown needs: the runtime once it started, and the closers in start order."""
-
-    def __init__(self) -> None:
-        self.runtime: Runtime | None = None
-        self.closers: list[Callable[[], None]] = []
-        self.quit = threading.Event()
-
-
 def _run_locked(paths: AppPaths, verbose: bool) -> int:
     setup_logging(paths.log_file, verbose)
     log.info("psoas-break %s starting (pid %d)", __version__, os.getpid())
@@ -77,7 +68,10 @@ def _run_locked(paths: AppPaths, verbose: bool) -> int:
     store = SettingsStore(paths.settings_file, paths.site_settings_files)
     loaded = store.load()
     inbox = Inbox()
-    running = _Running()
+    # What shutdown needs: the runtime once it started, and the closers in start order.
+    runtime: Runtime | None = None
+    closers: list[Callable[[], None]] = []
+    quit_requested = threading.Event()
     tray_choice = choose_backend(os.environ)
     tray: Tray | None = None
     if tray_choice.chosen != "none":
@@ -94,39 +88,32 @@ def _run_locked(paths: AppPaths, verbose: bool) -> int:
     _install_signal_handlers(lambda: inbox.post(Quit()), tray_choice.chosen)
 
     def on_quit() -> None:
-        running.quit.set()
+        quit_requested.set()
         if tray is not None:
             tray.stop()
 
     def late_start() -> None:
+        nonlocal runtime
         try:
-            running.runtime = _start_runtime(paths, store, loaded, inbox, tray,
-                                             {"tray": tray_choice.chosen}, on_quit,
-                                             running.closers)
+            runtime = _start_runtime(paths, store, loaded, inbox, tray,
+                                     {"tray": tray_choice.chosen}, on_quit, closers)
         except Exception:
             log.exception("starting the app failed")
             on_quit()
 
     if tray is None:
         late_start()
-        while not running.quit.wait(0.5):
+        while not quit_requested.wait(0.5):
             pass
     else:
         # pystray calls late_start on a helper thread once the icon is up.
         tray.run(setup=late_start)
-    return _shutdown(running)
+    return _shutdown(runtime, closers)
 
 
-def _start_runtime(
-    paths: AppPaths,
-    store: SettingsStore,
-    loaded: LoadResult,
-    inbox: Inbox,
-    tray: Tray | None,
-    backends: dict[str, str],
-    on_quit: Callable[[], None],
-    closers: list[Callable[[], None]],
-) -> Runtime:
+def _start_runtime(paths: AppPaths, store: SettingsStore, loaded: LoadResult, inbox: Inbox,
+                   tray: Tray | None, backends: dict[str, str], on_quit: Callable[[], None],
+                   closers: list[Callable[[], None]]) -> Runtime:
     """Build every collaborator, then the runtime with them, and start it."""
     from psoas_break.adapters.control import make_control_server
     from psoas_break.adapters.control.protocol import command_handler
@@ -157,16 +144,12 @@ def _start_runtime(
         if command is not None:
             post(command)
 
-    has_notification = tray is not None and tray.has_notification
     chain, notifier_choice = make_notifier(
-        tray_notify=tray.notify if tray is not None and has_notification else None,
-        on_action=on_action,
-    )
+        tray_notify=tray.notify if tray is not None and tray.has_notification else None,
+        on_action=on_action)
     notifications = NotificationWorker(
-        chain,
-        on_failure=lambda reason: post(NotifierState(False, reason)),
-        on_recovered=lambda detail: post(NotifierState(True, detail)),
-    )
+        chain, on_failure=lambda reason: post(NotifierState(False, reason)),
+        on_recovered=lambda detail: post(NotifierState(True, detail)))
     closers.extend([chain.shutdown, notifications.stop])
     speaker, speech_choice = make_speaker()
     speech = SpeechWorker(speaker) if speech_choice.chosen != "none" else None
@@ -186,23 +169,20 @@ def _start_runtime(
     closers.append(quiet.close)
     driving = DrivingControl(presenter.announce_driving,
                              on_first_start=_driver_disclaimer(paths, presenter, jobs))
-    autostart = _autostart()
+    autostart, autostart_enabled = _autostart()
     chosen = {**backends, "notifier": notifier_choice.chosen, "speech": speech_choice.chosen,
               "idle": idle_choice.chosen, "session": session_choice.chosen,
               "quiet": quiet_choice.chosen}
     log.info("backends: %s", ", ".join(f"{k} {v}" for k, v in chosen.items()))
+    ports = Collaborators(
+        clock=clock, idle=idle, store=store, history=history, presenter=presenter, quiet=quiet,
+        driving=driving, jobs=jobs, pages=DesktopPages(paths, picture_path), tray=tray,
+        autostart=autostart, backends=chosen, on_quit=on_quit)
     runtime = Runtime(
-        inbox,
-        SittingEngine(settings),
-        Collaborators(
-            clock=clock, idle=idle, store=store, history=history, presenter=presenter,
-            quiet=quiet, driving=driving, jobs=jobs, pages=DesktopPages(paths, picture_path),
-            tray=tray, autostart=autostart, backends=chosen, on_quit=on_quit,
-        ),
+        inbox, SittingEngine(settings), ports,
         today=DayLog(_recent_events(history, clock.read()[0])),
-        autostart_enabled=_autostart_enabled(autostart),
-        notice=N_("settings file has problems (see the log)") if loaded.problems else None,
-    )
+        autostart_enabled=autostart_enabled,
+        notice=N_("settings file has problems (see the log)") if loaded.problems else None)
     runtime.start()
     server = make_control_server(paths, command_handler(inbox.call))
     try:
@@ -223,24 +203,20 @@ def _recent_events(history: History, now: datetime) -> list[RecordEvent]:
         return []
 
 
-def _autostart() -> Autostart | None:
+def _autostart() -> tuple[Autostart | None, bool | None]:
+    """The "Start at login" backend and whether it is on (None when unknown)."""
     try:
         from psoas_break.adapters.autostart import make_autostart
 
-        return make_autostart()
+        autostart = make_autostart()
     except Exception:
         log.warning("start at login is not available here", exc_info=True)
-        return None
-
-
-def _autostart_enabled(autostart: Autostart | None) -> bool | None:
-    if autostart is None:
-        return None
+        return None, None
     try:
-        return bool(autostart.status().enabled)
+        return autostart, bool(autostart.status().enabled)
     except Exception:
         log.warning("reading the autostart state failed", exc_info=True)
-        return None
+        return autostart, None
 
 
 def _driver_disclaimer(paths: AppPaths, presenter: Presenter, jobs: Jobs) -> Callable[[], None]:
@@ -256,10 +232,8 @@ def _driver_disclaimer(paths: AppPaths, presenter: Presenter, jobs: Jobs) -> Cal
         from psoas_break.core.driving import DRIVER_DISCLAIMER
         from psoas_break.core.driving_prompts import DrivingNotice
 
-        presenter.announce_driving(
-            DrivingNotice("disclaimer", N_("psoas-break for drivers"), DRIVER_DISCLAIMER,
-                          DRIVER_DISCLAIMER)
-        )
+        presenter.announce_driving(DrivingNotice(
+            "disclaimer", N_("psoas-break for drivers"), DRIVER_DISCLAIMER, DRIVER_DISCLAIMER))
 
         def remember() -> None:
             try:
@@ -298,10 +272,10 @@ def _load_library() -> ExerciseLibrary | None:
         return None
 
 
-def _shutdown(running: _Running) -> int:
-    if running.runtime is not None:
-        running.runtime.stop(timeout_s=1.5)
-    for close in reversed(running.closers):
+def _shutdown(runtime: Runtime | None, closers: list[Callable[[], None]]) -> int:
+    if runtime is not None:
+        runtime.stop(timeout_s=1.5)
+    for close in reversed(closers):
         try:
             close()
         except Exception:
@@ -315,6 +289,10 @@ def _install_signal_handlers(request_quit: Callable[[], None], backend: str) -> 
     def handler(_signum: int, _frame: Any) -> None:
         request_quit()
 
+    def on_glib_signal() -> bool:
+        request_quit()
+        return True  # keep the handler
+
     signal.signal(signal.SIGTERM, handler)
     signal.signal(signal.SIGINT, handler)
     if backend in ("appindicator", "gtk"):
@@ -324,14 +302,6 @@ def _install_signal_handlers(request_quit: Callable[[], None], backend: str) -> 
             from gi.repository import GLib
 
             for signum in (signal.SIGTERM, signal.SIGINT):
-                GLib.unix_signal_add(GLib.PRIORITY_HIGH, signum, _glib_handler(request_quit))
+                GLib.unix_signal_add(GLib.PRIORITY_HIGH, signum, on_glib_signal)
         except Exception:
             log.debug("GLib signal handlers not installed", exc_info=True)
-
-
-def _glib_handler(request_quit: Callable[[], None]) -> Callable[[], bool]:
-    def on_signal() -> bool:
-        request_quit()
-        return True
-
-    return on_signal

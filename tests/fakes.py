@@ -286,7 +286,7 @@ class RuntimeRig:
         """Step every command waiting in the inbox (what the jobs posted); returns how many."""
         count = 0
         while True:
-            item = self.inbox.get_nowait()
+            item = self.inbox.get(0)
             if item is None:
                 return count
             self.runtime.step(item)

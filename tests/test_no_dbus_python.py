@@ -77,7 +77,8 @@ def test_the_check_sees_dbus_python_when_something_imports_it() -> None:
 _USE_EVERY_SYNC_BUS_USER = """
 import json, os
 from psoas_break.adapters.idle import make_idle_source
-from psoas_break.adapters.quiet import close_detectors, make_quiet_detectors
+from psoas_break.adapters.quiet import make_quiet_detectors
+from psoas_break.runtime.quiet import close_detectors
 from psoas_break.adapters.tray import choose_backend
 
 out = {}

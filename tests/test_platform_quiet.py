@@ -29,12 +29,7 @@ from typing import Any
 
 import pytest
 
-from psoas_break.adapters.quiet import (
-    ENV_VAR,
-    close_detectors,
-    make_quiet_detectors,
-    quiet_reasons,
-)
+from psoas_break.adapters.quiet import ENV_VAR, make_quiet_detectors
 from psoas_break.adapters.quiet import fullscreen_macos as fm
 from psoas_break.adapters.quiet.fullscreen_macos import (
     MAIN_MENU_LAYER,
@@ -56,6 +51,7 @@ from psoas_break.adapters.quiet.quiet_apps import (
     quiet_apps_among,
 )
 from psoas_break.ports import Unavailable
+from psoas_break.runtime.quiet import close_detectors, quiet_reasons
 from tests.desktop.waiting import wait_for
 
 REPO_ROOT = Path(__file__).resolve().parents[1]

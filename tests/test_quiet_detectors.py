@@ -18,13 +18,7 @@ from typing import TYPE_CHECKING
 
 import pytest
 
-from psoas_break.adapters.quiet import (
-    ENV_VAR,
-    QuietDetector,
-    close_detectors,
-    make_quiet_detectors,
-    quiet_reasons,
-)
+from psoas_break.adapters.quiet import ENV_VAR, make_quiet_detectors
 from psoas_break.adapters.quiet.camera import (
     ConsentEntry,
     V4l2CameraDetector,
@@ -37,10 +31,15 @@ from psoas_break.adapters.quiet.notifications_inhibited import (
     GnomeBannersDetector,
     NotificationsInhibitedDetector,
 )
-from psoas_break.adapters.quiet.quiet_apps import QuietAppsDetector, running_quiet_apps
+from psoas_break.adapters.quiet.quiet_apps import (
+    QuietAppsDetector,
+    quiet_apps_among,
+    running_programs,
+)
 from psoas_break.adapters.quiet.windows_state import reasons_from_notification_state
 from psoas_break.core.quiet_gate import QuietGate, quiet_title
-from psoas_break.ports import Unavailable
+from psoas_break.ports import QuietDetector, Unavailable
+from psoas_break.runtime.quiet import close_detectors, quiet_reasons
 from tests.desktop import wait_for
 
 if TYPE_CHECKING:
@@ -349,7 +348,7 @@ def test_a_running_quiet_app_is_detected(desktop: DesktopSession, tmp_path: Path
     call = desktop.spawn([str(link), "600"], name="teams-link")
     _reasons_become(detector, ("app:zoom-test-meeting", "app:teams-test-call-linked"))
     # "zoom" is a different program: a prefix is not a match.
-    assert "zoom" not in running_quiet_apps(["zoom"])
+    assert "zoom" not in quiet_apps_among(["zoom"], running_programs())
 
     desktop.stop(meeting)
     _reasons_become(detector, ("app:teams-test-call-linked",))

@@ -71,7 +71,8 @@ def test_max_deferral_gives_one_gentle_prompt() -> None:
     assert out.reasons == ("app:zoom",)
     # A new prompt while still quiet starts a new episode.
     assert gate.offer("p2", ["app:zoom"], 101.0).release is None
-    assert gate.held_for_s(131.0) == 30.0
+    out = gate.check([], 131.0)
+    assert out.release == "p2" and not out.gentle and out.deferred_s == 30.0
 
 
 def test_offer_past_the_deadline_releases_gently() -> None:

@@ -13,14 +13,10 @@ from pathlib import Path
 
 import pytest
 
-from psoas_break.adapters.speech import (
-    CommandSpeaker,
-    NullSpeaker,
-    SpeechWorker,
-    make_speaker,
-    speak_to_file,
-    wav_stats,
-)
+from psoas_break.adapters.speech import NullSpeaker, make_speaker, speak_to_file
+from psoas_break.adapters.speech.command import CommandSpeaker
+from psoas_break.adapters.speech.wav import wav_stats
+from psoas_break.adapters.speech.worker import SpeechWorker
 from psoas_break.cli import speech as cli_speech
 from psoas_break.ports import Unavailable
 from tests.desktop.waiting import wait_for
@@ -132,7 +128,7 @@ def test_worker_speaks_one_at_a_time_and_newest_replaces_queued(tmp_path: Path) 
     assert [(kind, text) for kind, _, text in rows] == [
         ("start", LONG), ("end", LONG), ("start", "newest"), ("end", "newest")]
     assert rows[1][1] <= rows[2][1]  # the second began after the first ended: no overlap
-    assert worker.stats.coalesced == 2 and worker.stats.delivered == 2
+    assert worker.coalesced == 2 and worker.delivered == 2
 
 
 @needs_espeak

@@ -1,14 +1,8 @@
 """Choosing a backend: the one helper every adapter family uses to pick what works here.
 
-A family declares its candidates as data, best first, and asks for the first that opens or
-for every one that does:
-
-    CANDIDATES = (
-        Candidate("x11", open_x11, LINUX_BSD, skip=on_wayland, fix="install libxss1 ..."),
-        Candidate("mutter", open_mutter, LINUX_BSD),
-        Candidate("windows", open_windows, WINDOWS),
-    )
-    source, choice = first("idle", CANDIDATES, NullIdleSource, env_var="PSOAS_IDLE_BACKEND")
+A family declares its candidates as data, best first (`Candidate(name, open, platforms,
+skip=, fix=)`), and asks for the first that opens or for every one that does, e.g.
+`first("idle", candidates, NullIdleSource, env_var="PSOAS_IDLE_BACKEND")` (adapters/idle).
 
 The rules are the same for every family (pystray's PYSTRAY_BACKEND is the model):
 - `env_var` names the environment override (a tuple: the first one set counts). Its value,
@@ -93,12 +87,6 @@ class Plan(Generic[T]):
         """(name, reason) of the notes and of every candidate not tried."""
         return self.notes + tuple((c.name, why) for c, why in self.steps if why is not None)
 
-    def unset_fix(self) -> str | None:
-        """The fix when the override's choice does not work."""
-        if self.override is None or self.forced_null:
-            return None
-        return f"unset {self.override[0]} to let psoas-break choose"
-
 
 def only_on(platforms: Sequence[str]) -> str:
     """ "only on Linux/BSD", "only on macOS and Windows", ... for `Candidate.platforms`."""
@@ -109,16 +97,9 @@ def only_on(platforms: Sequence[str]) -> str:
                          else names[0])
 
 
-def plan(
-    family: str,
-    candidates: Sequence[Candidate[T]],
-    *,
-    env_var: str | tuple[str, ...] = (),
-    env: Mapping[str, str] | None = None,
-    platform: str | None = None,
-    null: str = "none",
-    many: bool = False,
-) -> Plan[T]:
+def plan(family: str, candidates: Sequence[Candidate[T]], *, env_var: str | tuple[str, ...] = (),
+         env: Mapping[str, str] | None = None, platform: str | None = None, null: str = "none",
+         many: bool = False) -> Plan[T]:
     """Apply the override, the platform filter and `skip` (see module docstring)."""
     env = os.environ if env is None else env
     platform = sys.platform if platform is None else platform
@@ -148,9 +129,8 @@ def plan(
         why_not: str | None = None
         if override is not None and (forced_null or cand.name not in wanted):
             why_not = f"not used: {override[0]}={override[1]}"
-        elif cand.platforms and not platform.startswith(cand.platforms) and (
-            override is None or many
-        ):
+        elif (cand.platforms and not platform.startswith(cand.platforms)
+              and (override is None or many)):
             why_not = only_on(cand.platforms)
         elif override is None and cand.skip is not None:
             why_not = cand.skip()
@@ -178,23 +158,18 @@ def _open(p: Plan[T], one: bool) -> tuple[list[tuple[str, T]], list[tuple[str, s
                 why_not = f"failed: {type(exc).__name__}: {exc}"
             fix = fix or cand.fix
         reasons.append((cand.name, why_not))
-    if opened:
+    if opened or p.forced_null:
         return opened, reasons, None
-    return opened, reasons, fix if p.override is None else p.unset_fix()
+    if p.override is not None:  # the user's choice does not work: undoing it is the fix
+        fix = f"unset {p.override[0]} to let psoas-break choose"
+    return opened, reasons, fix
 
 
-def first(
-    family: str,
-    candidates: Sequence[Candidate[T]],
-    null: Callable[[], T] | None = None,
-    *,
-    null_name: str = "none",
-    env_var: str | tuple[str, ...] = (),
-    env: Mapping[str, str] | None = None,
-    platform: str | None = None,
-) -> tuple[T, Choice]:
+def first(family: str, candidates: Sequence[Candidate[T]], null: Callable[[], T] | None = None,
+          *, env_var: str | tuple[str, ...] = (), env: Mapping[str, str] | None = None,
+          platform: str | None = None) -> tuple[T, Choice]:
     """The first candidate that opens, else `null()`, and the Choice (see module docstring)."""
-    p = plan(family, candidates, env_var=env_var, env=env, platform=platform, null=null_name)
+    p = plan(family, candidates, env_var=env_var, env=env, platform=platform)
     opened, reasons, fix = _open(p, one=True)
     if opened:
         return opened[0][1], Choice(family, opened[0][0], tuple(reasons))
@@ -204,25 +179,14 @@ def first(
     if null is None:
         raise Unavailable(f"no {family} backend works here: "
                           + "; ".join(f"{n}: {r}" for n, r in reasons))
-    return null(), Choice(family, null_name, tuple(reasons), fix)
+    return null(), Choice(family, "none", tuple(reasons), fix)
 
 
-def every(
-    family: str,
-    candidates: Sequence[Candidate[T]],
-    *,
-    env_var: str | tuple[str, ...] = (),
-    env: Mapping[str, str] | None = None,
-    platform: str | None = None,
-    join: str = ", ",
-) -> tuple[list[T], Choice]:
+def every(family: str, candidates: Sequence[Candidate[T]], *, env_var: str | tuple[str, ...] = (),
+          env: Mapping[str, str] | None = None, platform: str | None = None, join: str = ", "
+          ) -> tuple[list[T], Choice]:
     """Every candidate that opens, in order, and the Choice (chosen: their names joined)."""
     p = plan(family, candidates, env_var=env_var, env=env, platform=platform, many=True)
     opened, reasons, fix = _open(p, one=False)
     chosen = join.join(name for name, _ in opened) or "none"
     return [backend for _, backend in opened], Choice(family, chosen, tuple(reasons), fix)
-
-
-__all__ = [
-    "LINUX_BSD", "MACOS", "WINDOWS", "Candidate", "Plan", "every", "first", "only_on", "plan",
-]

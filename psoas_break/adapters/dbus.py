@@ -66,13 +66,7 @@ try:
     from jeepney.bus import get_connectable_addresses
     from jeepney.io.blocking import prep_socket
     from jeepney.io.threading import DBusConnection, ReceiveStopped
-    from jeepney.low_level import (
-        Array,
-        DictEntry,
-        Struct,
-        Variant,
-        parse_signature,
-    )
+    from jeepney.low_level import Array, DictEntry, Struct, Variant, parse_signature
 except ImportError as exc:  # a Linux-only dependency (pyproject): a BSD may lack it
     JEEPNEY_MISSING: str | None = f"cannot import jeepney ({exc}); pip install 'jeepney>=0.8'"
 else:
@@ -166,14 +160,16 @@ def _to_bus(member: str, signature: str = "", *args: Any) -> Any:
                            signature or None, args)
 
 
+def _owner_of(reply: Any) -> str:
+    """The unique name in a GetNameOwner reply; "" for an error reply (no owner)."""
+    return str(reply.body[0]) if reply.header.message_type is MessageType.method_return else ""
+
+
 def _owner_rule(name: str) -> Any:
     rule = MatchRule(type="signal", sender=DBUS_NAME, interface=DBUS_NAME,
                      member="NameOwnerChanged", path=DBUS_PATH)
     rule.add_arg_condition(0, name)
     return rule
-
-
-# ---- what handles subscribe to and export ------------------------------------------------------
 
 
 @dataclass(frozen=True)
@@ -259,8 +255,7 @@ class _Subscription:
             self.on_added(link, conn)
 
     def _owner_now(self, reply: Any) -> None:
-        ok = reply.header.message_type is MessageType.method_return
-        self.sender_owner = str(reply.body[0]) if ok else ""
+        self.sender_owner = _owner_of(reply)
 
     def matches(self, msg: Any, sender: str) -> bool:
         return bool(self.local.matches(msg)) and (
@@ -288,9 +283,6 @@ class _Name:
 
 
 _Registration = _Subscription | _Name
-
-
-# ---- connecting --------------------------------------------------------------------------------
 
 
 def _exchange(jconn: Any, msg: Any, deadline_s: float) -> Any:
@@ -341,9 +333,6 @@ def _close(jconn: Any) -> None:
         if fd is not None:
             with contextlib.suppress(OSError):
                 os.close(fd)
-
-
-# ---- the shared connection ---------------------------------------------------------------------
 
 
 class _Link:
@@ -775,9 +764,6 @@ def _introspect(interfaces: Mapping[str, Interface], children: Iterable[str]) ->
     return "".join(out) + "</node>"
 
 
-# ---- the handle --------------------------------------------------------------------------------
-
-
 class Bus:
     """A handle on the process's connection to one bus (see module docstring). Thread-safe.
 
@@ -879,14 +865,11 @@ class Bus:
     def watch_name(self, name: str, callback: Callable[[str], None]) -> object:
         """`callback(owner)` (receiver thread) with the unique name owning `name` ("" for
         none) after each (re)connection and at each change, possibly repeated; a token."""
-        def owner_now(reply: Any) -> None:
-            ok = reply.header.message_type is MessageType.method_return
-            callback(str(reply.body[0]) if ok else "")
-
         query = _to_bus("GetNameOwner", "s", name)
         return self._register(_Subscription(
             _owner_rule(name), lambda signal: callback(str(signal.body[2])),
-            lambda link, conn: link.call_on(conn, query, 0.0, 0.0, owner_now)))
+            lambda link, conn: link.call_on(conn, query, 0.0, 0.0,
+                                            lambda reply: callback(_owner_of(reply)))))
 
     def request_name(self, name: str) -> object:
         """Own `name` on every connection from now on (never queued behind another owner);

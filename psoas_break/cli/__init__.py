@@ -26,31 +26,22 @@ class _Parser(argparse.ArgumentParser):
 
 
 def build_parser() -> argparse.ArgumentParser:
-    from psoas_break.cli import autostart as cli_autostart
-    from psoas_break.cli import config as cli_config
-    from psoas_break.cli import control as cli_control
-    from psoas_break.cli import exercises as cli_exercises
-    from psoas_break.cli import speech as cli_speech
-    from psoas_break.cli import stats as cli_stats
+    from psoas_break.cli import autostart, config, control, exercises, speech, stats
 
-    parser = _Parser(
-        prog="psoas-break",
-        description=_(
-            "Times how long you sit and prompts hip-flexor stretches and posture changes."
-        ),
-    )
+    parser = _Parser(prog="psoas-break", description=_(
+        "Times how long you sit and prompts hip-flexor stretches and posture changes."))
     parser.add_argument("--version", action="version", version=f"psoas-break {__version__}")
     parser.add_argument("-v", "--verbose", action="store_true", help=_("log to stderr as well"))
     sub = parser.add_subparsers(dest="command", metavar="COMMAND", parser_class=_Parser)
     sub.add_parser("run", help=_("start the tray app (the default)"))
-    cli_config.add_subcommands(sub)
-    cli_control.add_subcommands(sub)
-    cli_autostart.add_subcommands(sub)
+    config.add_subcommands(sub)
+    control.add_subcommands(sub)
+    autostart.add_subcommands(sub)
     sub.add_parser("doctor",
                    help=_("which tray, notifier, idle source and speech engine work here"))
-    cli_exercises.add_subcommands(sub)
-    cli_stats.add_subcommands(sub)
-    cli_speech.add_subcommands(sub)
+    exercises.add_subcommands(sub)
+    stats.add_subcommands(sub)
+    speech.add_subcommands(sub)
     return parser
 
 
@@ -79,34 +70,28 @@ def _main(argv: list[str] | None = None) -> int:
 
         verbose = "-v" in args_list or "--verbose" in args_list
         return run_app(AppPaths.default(), verbose=verbose)
-    from psoas_break.cli import autostart as cli_autostart
-    from psoas_break.cli import config as cli_config
-    from psoas_break.cli import control as cli_control
-    from psoas_break.cli import exercises as cli_exercises
-    from psoas_break.cli import stats as cli_stats
+    from psoas_break.cli import autostart, config, control, exercises, speech, stats
 
     parser = build_parser()
     args = parser.parse_args(argv)
     paths = AppPaths.default()
     command = args.command or "run"
     if command == "config":
-        return cli_config.run(args, paths, notify_app=lambda: cli_control.notify_reload(paths))
-    if command in cli_control.COMMANDS:
-        return cli_control.run(args, paths)
+        return config.run(args, paths, notify_app=lambda: control.notify_reload(paths))
+    if command in control.COMMANDS:
+        return control.run(args, paths)
     if command == "autostart":
-        return cli_autostart.run(args)
+        return autostart.run(args)
     if command == "doctor":
-        from psoas_break.cli import doctor
+        from psoas_break.cli import doctor  # imports the adapter families: only for doctor
 
         return doctor.run(paths)
     if command == "exercises":
-        return cli_exercises.run(args, paths.cache_dir)
+        return exercises.run(args, paths.cache_dir)
     if command == "stats":
-        return cli_stats.run(args, paths)
+        return stats.run(args, paths)
     if command == "say":
-        from psoas_break.cli import speech as cli_speech
-
-        return cli_speech.run(args)
+        return speech.run(args)
     if command == "run":
         from psoas_break.app import run_app
 

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import os
 from collections.abc import Callable, Mapping
+from typing import Any
 
 from psoas_break import __version__
 from psoas_break.adapters.files.paths import AppPaths
@@ -13,67 +14,34 @@ from psoas_break.adapters.tray import choose_backend
 from psoas_break.ports import Choice
 
 
-def _safe(family: str, probe: Callable[[], Choice]) -> Choice:
+def _choice(family: str, make: Callable[[], tuple[Any, Choice]],
+            release: Callable[[Any], object] = lambda _backend: None) -> Choice:
+    """What `make` (a family's factory) chooses here; its backend is released at once."""
     try:
-        return probe()
+        backend, choice = make()
+        release(backend)
     except Exception as exc:  # a broken probe is itself a finding, never a traceback
         return Choice(family, "none", (("probe", f"failed: {exc}"),))
-
-
-def _notifier() -> Choice:
-    from psoas_break.adapters.notify import make_notifier
-
-    notifier, choice = make_notifier()
-    close = getattr(notifier, "shutdown", None)
-    if callable(close):
-        close()
-    return choice
-
-
-def _idle() -> Choice:
-    from psoas_break.adapters.idle import make_idle_source
-
-    source, choice = make_idle_source()
-    source.close()
-    return choice
-
-
-def _speech() -> Choice:
-    from psoas_break.adapters.speech import make_speaker
-
-    _speaker, choice = make_speaker()
-    return choice
-
-
-def _quiet() -> Choice:
-    from psoas_break.adapters.quiet import close_detectors, make_quiet_detectors
-
-    detectors, choice = make_quiet_detectors()
-    close_detectors(detectors)
-    return choice
-
-
-def _session() -> Choice:
-    from psoas_break.adapters.session import make_session_watcher
-
-    _watcher, choice = make_session_watcher()
     return choice
 
 
 def collect(env: Mapping[str, str] | None = None) -> list[Choice]:
-    env = os.environ if env is None else env
+    from psoas_break.adapters.idle import make_idle_source
+    from psoas_break.adapters.notify import make_notifier
+    from psoas_break.adapters.quiet import make_quiet_detectors
+    from psoas_break.adapters.session import make_session_watcher
+    from psoas_break.adapters.speech import make_speaker
+    from psoas_break.runtime.quiet import close_detectors
+
+    environ = os.environ if env is None else env
     return [
-        _safe("tray", lambda: choose_backend(env)),
-        _safe("notifier", _notifier),
-        _safe("idle", _idle),
-        _safe("session", _session),
-        _safe("quiet", _quiet),
-        _safe("speech", _speech),
+        _choice("tray", lambda: (None, choose_backend(environ))),
+        _choice("notifier", make_notifier, lambda chain: chain.shutdown()),
+        _choice("idle", make_idle_source, lambda source: source.close()),
+        _choice("session", make_session_watcher),  # not started: nothing to stop
+        _choice("quiet", make_quiet_detectors, close_detectors),
+        _choice("speech", make_speaker),
     ]
-
-
-def choices_summary(choices: list[Choice]) -> dict[str, str]:
-    return {c.family: c.chosen for c in choices}
 
 
 def run(paths: AppPaths) -> int:

@@ -24,10 +24,8 @@ SILENCE_RMS = 0.005
 def add_subcommands(subparsers: Any) -> None:
     """Add the `say` subcommand to the top-level subparsers."""
     say = subparsers.add_parser(
-        "say",
-        help=_("speak TEXT the way voice prompts do (a check of the speech engine)"),
-        description=_("Speak TEXT with the voice-prompt engine, or write it to a WAV file."),
-    )
+        "say", help=_("speak TEXT the way voice prompts do (a check of the speech engine)"),
+        description=_("Speak TEXT with the voice-prompt engine, or write it to a WAV file."))
     say.add_argument("--wav", metavar="FILE", type=Path,
                      help=_("write the speech to this WAV file instead of playing it"))
     say.add_argument("--engine", metavar="NAME",
@@ -38,14 +36,9 @@ def add_subcommands(subparsers: Any) -> None:
 
 def run(args: argparse.Namespace) -> int:
     """Carry out `say`; prints one line of result (stdout) or of error (stderr)."""
-    from psoas_break.adapters.speech import (
-        ENV_VAR,
-        NullSpeaker,
-        make_speaker,
-        speak_to_file,
-        wav_stats,
-    )
+    from psoas_break.adapters.speech import ENV_VAR, NullSpeaker, make_speaker, speak_to_file
     from psoas_break.adapters.speech.command import ENGINES
+    from psoas_break.adapters.speech.wav import wav_stats
     from psoas_break.ports import AdapterError
 
     text = " ".join(" ".join(args.text).split())

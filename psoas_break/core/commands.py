@@ -19,8 +19,6 @@ if TYPE_CHECKING:
     from psoas_break.core.settings import Settings
     from psoas_break.core.stats import Summary
 
-# ---- engine commands ----
-
 
 @dataclass(frozen=True)
 class TakeBreak:
@@ -97,12 +95,8 @@ class ApplySettings:
     settings: Settings
 
 
-EngineCommand = (
-    TakeBreak | EndBreak | Snooze | Skip | Pause | PauseUntilTomorrow | Resume | ScreenLock
-    | ApplySettings | OffHours | DeferPrompt | ReleasePrompt
-)
-
-# ---- app commands ----
+EngineCommand = (TakeBreak | EndBreak | Snooze | Skip | Pause | PauseUntilTomorrow | Resume
+                 | ScreenLock | ApplySettings | OffHours | DeferPrompt | ReleasePrompt)
 
 
 @dataclass(frozen=True)
@@ -195,8 +189,7 @@ class Quit:
 
 AppCommand = (
     SetSetting | ReloadSettings | SettingsSaved | SetAutostart | AutostartChanged | ShowStretch
-    | ShowWeek
-    | ShowAbout | Sleep | QuietChecked | NotifierState | Notice | GetStatus | Quit
+    | ShowWeek | ShowAbout | Sleep | QuietChecked | NotifierState | Notice | GetStatus | Quit
 )
 
 Command = EngineCommand | AppCommand

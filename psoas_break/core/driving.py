@@ -35,11 +35,10 @@ Contract:
   jumps past several thresholds, only the most urgent effect is returned and the others count as
   given. Effect ids are stable strings ("p3:warn30", "p3:limit", ...) for the runtime to speak
   each once.
-- The daily driving counter resets after one stop of at least `daily_reset_min` (default 9 h: the
+- The daily driving counter resets after one stop of at least `DAILY_RESET_MIN` (9 h: the
   shortest daily rest 561/2006 knows, the reduced daily rest, which is also the long part of a
-  split 3 + 9 rest; a shorter threshold would make the counter under-report), or when the caller
-  says `new_day()` (meant for an explicit "new driving day" action, not for midnight: a driver
-  on the road at midnight is still in the same driving day).
+  split 3 + 9 rest; a shorter threshold would make the counter under-report), never at midnight:
+  a driver on the road at midnight is still in the same driving day.
 """
 
 from __future__ import annotations
@@ -59,10 +58,8 @@ RULES: tuple[str, ...] = ("eu", "us", "off")
 # Notification texts are `N_` messages: English values (what the driving-safety check in
 # core.driving_prompts reads), shown in the user's language by the presenter. Spoken texts
 # stay English: they spell numbers out in English words.
-DRIVER_DISCLAIMER = N_(
-    "psoas-break is an aid for comfort, not a tachograph or electronic logging device. "
-    "Follow the law and your company's rules."
-)
+DRIVER_DISCLAIMER = N_("psoas-break is an aid for comfort, not a tachograph or electronic "
+                       "logging device. Follow the law and your company's rules.")
 
 # Minutes of driving left at which a spoken warning is given, most distant first.
 WARN_BEFORE_MIN: tuple[int, ...] = (30, 15)
@@ -88,9 +85,6 @@ RULE_SETS: dict[str, RuleSet] = {
     "us": RuleSet("us", 8 * 60, 30, None, None, None),
     "off": RuleSet("off", None, None, None, None, None),
 }
-
-
-# ---- effects ----
 
 
 @dataclass(frozen=True)
@@ -167,9 +161,7 @@ class DrivingStatus:
 def check_rules(rules: str) -> Rules:
     """`rules` if it is a known rule set; ValueError (one line) otherwise."""
     if rules not in RULE_SETS:
-        raise ValueError(
-            f"driver_rules = {rules!r} is not allowed: use one of " + ", ".join(RULES)
-        )
+        raise ValueError(f"driver_rules = {rules!r} is not allowed: use one of " + ", ".join(RULES))
     return rules  # type: ignore[return-value]  # checked against RULE_SETS above
 
 
@@ -185,15 +177,9 @@ class BreakPlanner:
     Every command returns the effects to carry out (possibly none).
     """
 
-    def __init__(
-        self,
-        rules: str = "eu",
-        daily_reset_min: int = DAILY_RESET_MIN,
-    ) -> None:
-        if daily_reset_min < 1:
-            raise ValueError(f"daily_reset_min must be at least 1, got {daily_reset_min!r}")
+    def __init__(self, rules: str = "eu") -> None:
         self._rules: RuleSet = RULE_SETS[check_rules(rules)]
-        self._daily_reset_s = daily_reset_min * MINUTE_S
+        self._daily_reset_s = DAILY_RESET_MIN * MINUTE_S
         self._phase: Phase = "not_started"
         self._last_mono: float | None = None
         self._driving_s = 0.0
@@ -208,8 +194,6 @@ class BreakPlanner:
         self._stop_may_split = True
         self._stop_counted: CountedAs | None = None
         self._stop_day_reset = False
-
-    # ---- public API ----
 
     @property
     def rules(self) -> str:
@@ -281,13 +265,6 @@ class BreakPlanner:
         effects.extend(self.resume(mono_s))
         return effects
 
-    def new_day(self, mono_s: float) -> list[DrivingEffect]:
-        """Start a new driving day: only the daily counter resets (breaks follow the stops)."""
-        effects = self.tick(mono_s)
-        self._daily_s = 0.0
-        self._day += 1
-        return effects
-
     def tick(self, mono_s: float) -> list[DrivingEffect]:
         """Advance to `mono_s`; returns warnings, the limit, counted breaks (at most one each)."""
         mono_s = _check_seconds("mono_s", mono_s)
@@ -308,10 +285,8 @@ class BreakPlanner:
         return effects
 
     def seconds_until_next_event(self) -> float | None:
-        """Monotonic seconds until the next effect if nothing else happens, or None.
-
-        The runtime sleeps no longer than this, so effects come on time.
-        """
+        """Monotonic seconds until the next effect if nothing else happens, or None (the
+        runtime sleeps no longer than this, so effects come on time)."""
         rules = self._rules
         candidates: list[float] = []
         if self._phase == "driving":
@@ -347,23 +322,13 @@ class BreakPlanner:
             needed_s = self._stop_needed_s()
             stop_left_s = 0.0 if self._stop_counted == "full" else max(0.0, needed_s - stop_s)
         return DrivingStatus(
-            rules=self._rules.name,
-            phase=self._phase,
-            period=self._period,
-            driving_s=self._driving_s,
-            limit_s=limit_s,
+            rules=self._rules.name, phase=self._phase, period=self._period,
+            driving_s=self._driving_s, limit_s=limit_s,
             left_s=None if limit_s is None else max(0.0, limit_s - self._driving_s),
-            next_break_min=next_min,
-            next_break=self._next_break_text(),
-            first_part_done=self._first_part_done,
-            stop_s=stop_s,
-            stop_left_s=stop_left_s,
+            next_break_min=next_min, next_break=self._next_break_text(),
+            first_part_done=self._first_part_done, stop_s=stop_s, stop_left_s=stop_left_s,
             stop_counted_as=self._stop_counted if stopped else None,
-            daily_driving_s=self._daily_s,
-            daily_limit_s=self._daily_limit_s(),
-        )
-
-    # ---- internals ----
+            daily_driving_s=self._daily_s, daily_limit_s=self._daily_limit_s())
 
     def _now(self) -> float:
         return self._last_mono if self._last_mono is not None else 0.0
@@ -412,13 +377,9 @@ class BreakPlanner:
 
     def _thresholds(self, limit_s: float) -> list[tuple[float, str]]:
         """(driving seconds, effect id), least urgent first; the limit last."""
-        items = [
-            (limit_s - minutes * MINUTE_S, f"p{self._period}:warn{minutes}")
-            for minutes in WARN_BEFORE_MIN
-            if minutes * MINUTE_S < limit_s
-        ]
-        items.append((limit_s, f"p{self._period}:limit"))
-        return items
+        warnings = [(limit_s - minutes * MINUTE_S, f"p{self._period}:warn{minutes}")
+                    for minutes in WARN_BEFORE_MIN if minutes * MINUTE_S < limit_s]
+        return [*warnings, (limit_s, f"p{self._period}:limit")]
 
     def _daily_id(self) -> str:
         return f"d{self._day}:daily_limit"
@@ -431,53 +392,31 @@ class BreakPlanner:
             return effects
         limit_s = self._limit_s()
         if limit_s is not None:
-            crossed = [
-                (threshold_s, effect_id)
-                for threshold_s, effect_id in self._thresholds(limit_s)
-                if self._driving_s >= threshold_s and effect_id not in self._issued
-            ]
+            crossed = [effect_id for threshold_s, effect_id in self._thresholds(limit_s)
+                       if self._driving_s >= threshold_s and effect_id not in self._issued]
             if crossed:
                 # Only the most urgent is said; the ones it overtook count as given.
-                effect_id = crossed[-1][1]
-                for _threshold_s, crossed_id in crossed:
-                    self._issued.add(crossed_id)
-                if effect_id.endswith(":limit"):
-                    effects.append(self._limit_effect(effect_id))
-                else:
-                    effects.append(self._warning_effect(effect_id, limit_s))
+                self._issued.update(crossed)
+                effects.append(self._warning_or_limit(crossed[-1], limit_s))
         daily_s = self._daily_limit_s()
         if daily_s is not None and self._daily_s >= daily_s:
             daily_id = self._daily_id()
             if daily_id not in self._issued:
                 self._issued.add(daily_id)
-                hours = format_duration(daily_s)
-                effects.append(
-                    DailyLimitReached(
-                        daily_id,
-                        text=N_("{duration} of driving today.", duration=hours),
-                        speech=f"{_hours_words(daily_s / MINUTE_S)} of driving today.",
-                    )
-                )
+                text = N_("{duration} of driving today.", duration=format_duration(daily_s))
+                speech = f"{_hours_words(daily_s / MINUTE_S)} of driving today."
+                effects.append(DailyLimitReached(daily_id, text, speech))
         return effects
 
-    def _warning_effect(self, effect_id: str, limit_s: float) -> BreakWarning:
-        left_s = max(0.0, limit_s - self._driving_s)
-        minutes_left = max(1, math.ceil(left_s / MINUTE_S - 1e-9))
+    def _warning_or_limit(self, effect_id: str, limit_s: float) -> BreakWarning | LimitReached:
         break_min = self._next_break_min() or 0
         second = self._first_part_done and self._rules.split_second_min is not None
-        return BreakWarning(
-            effect_id,
-            minutes_left,
-            text=warning_text(minutes_left, break_min, second),
-            speech=warning_speech(minutes_left, break_min, second),
-        )
-
-    def _limit_effect(self, effect_id: str) -> LimitReached:
-        break_min = self._next_break_min() or 0
-        second = self._first_part_done and self._rules.split_second_min is not None
-        return LimitReached(
-            effect_id, text=limit_text(break_min, second), speech=limit_speech(break_min, second)
-        )
+        if effect_id.endswith(":limit"):
+            return LimitReached(effect_id, limit_text(break_min, second),
+                                limit_speech(break_min, second))
+        minutes_left = max(1, math.ceil(max(0.0, limit_s - self._driving_s) / MINUTE_S - 1e-9))
+        return BreakWarning(effect_id, minutes_left, warning_text(minutes_left, break_min, second),
+                            warning_speech(minutes_left, break_min, second))
 
     def _begin_stop(self, stop_at: float) -> None:
         self._phase = "stopped"
@@ -522,14 +461,10 @@ class BreakPlanner:
         if counted_as == "first_part":
             first = rules.split_first_min or 0
             second = rules.split_second_min or 0
-            text = N_(
-                "{first} min stop: counts as the first part of a split break. "
-                "Next break: {second} min.", first=first, second=second
-            )
-            speech = (
-                f"{_number_words(first).capitalize()} minutes stopped. That is the first part of "
-                f"a split break. Your next break can be {second} minutes."
-            )
+            text = N_("{first} min stop: counts as the first part of a split break. "
+                      "Next break: {second} min.", first=first, second=second)
+            speech = (f"{_number_words(first).capitalize()} minutes stopped. That is the first "
+                      f"part of a split break. Your next break can be {second} minutes.")
             return BreakCounted(effect_id, counted_as, text, speech)
         limit = format_duration(self._limit_s() or 0.0)
         what = "Split break complete" if split else "Break complete"
@@ -545,11 +480,9 @@ class BreakPlanner:
 
 # ---- text helpers (every string free of any claim about the law being kept) ----
 
-_ONES = (
-    "zero", "one", "two", "three", "four", "five", "six", "seven", "eight", "nine", "ten",
-    "eleven", "twelve", "thirteen", "fourteen", "fifteen", "sixteen", "seventeen", "eighteen",
-    "nineteen",
-)
+_ONES = ("zero", "one", "two", "three", "four", "five", "six", "seven", "eight", "nine", "ten",
+         "eleven", "twelve", "thirteen", "fourteen", "fifteen", "sixteen", "seventeen",
+         "eighteen", "nineteen")
 _TENS = ("", "", "twenty", "thirty", "forty", "fifty", "sixty", "seventy", "eighty", "ninety")
 
 
@@ -615,10 +548,8 @@ def limit_text(break_min: int, second_part: bool) -> str:
 
 
 def limit_speech(break_min: int, second_part: bool) -> str:
-    return (
-        f"Driving time is used up. Time for {_break_phrase(break_min, second_part)} "
-        "when it is safe to stop."
-    )
+    return (f"Driving time is used up. Time for {_break_phrase(break_min, second_part)} "
+            "when it is safe to stop.")
 
 
 def title_text(status: DrivingStatus) -> str:
@@ -637,8 +568,7 @@ def title_text(status: DrivingStatus) -> str:
                      duration=stop, left=left)
         return _("Stopped {duration} · {left} more for the break", duration=stop, left=left)
     if status.left_s is None:
-        return _("Driving {duration} today",
-                 duration=format_duration(status.daily_driving_s))
+        return _("Driving {duration} today", duration=format_duration(status.daily_driving_s))
     driving = format_duration(status.driving_s)
     if status.left_s <= 0:
         return _("Driving {duration} · break due now", duration=driving)

@@ -24,7 +24,7 @@ from __future__ import annotations
 
 import random
 import re
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable
 from dataclasses import dataclass
 
 from psoas_break.core.driving import (
@@ -117,16 +117,9 @@ def exercise_problems(exercise: Exercise) -> list[str]:
                         *((f"steps[{n}]", s) for n, s in enumerate(exercise.steps, start=1))):
         found = unsafe_phrases(text)
         if found:
-            problems.append(
-                f"exercise '{exercise.id}': field '{field}' is unsafe while driving: "
-                + ", ".join(found)
-            )
+            problems.append(f"exercise '{exercise.id}': field '{field}' is unsafe while driving: "
+                            + ", ".join(found))
     return problems
-
-
-def library_problems(library: Iterable[Exercise]) -> list[str]:
-    """Problems of every exercise tagged driving_safe in `library` (for tests and `doctor`)."""
-    return [p for e in library if "driving_safe" in e.tags for p in exercise_problems(e)]
 
 
 def driving_safe_exercises(library: Iterable[Exercise]) -> tuple[Exercise, ...]:
@@ -138,47 +131,21 @@ def notice_from_exercise(exercise: Exercise) -> DrivingNotice | None:
     """The notice for a driving-safe exercise, or None when it is not driving-safe."""
     if exercise_problems(exercise):
         return None
-    return DrivingNotice(
-        exercise.id, DRIVING_TITLE, exercise.prompt, f"{DRIVING_TITLE}. {exercise.prompt}"
-    )
+    return DrivingNotice(exercise.id, DRIVING_TITLE, exercise.prompt,
+                         f"{DRIVING_TITLE}. {exercise.prompt}")
 
 
-def _generic(index: int) -> DrivingNotice:
-    source_id, text = GENERIC_DRIVING_PROMPTS[index % len(GENERIC_DRIVING_PROMPTS)]
-    return DrivingNotice(source_id, DRIVING_TITLE, text, f"{DRIVING_TITLE}. {text}")
-
-
-def choose_driving_notice(
-    library: Iterable[Exercise],
-    history: SelectionHistory,
-    rng: random.Random,
-) -> tuple[DrivingNotice, SelectionHistory]:
+def choose_driving_notice(library: Iterable[Exercise], history: SelectionHistory,
+                          rng: random.Random) -> tuple[DrivingNotice, SelectionHistory]:
     """A posture notice to give while driving, and the selection history after it."""
     pool = driving_safe_exercises(library)
     if not pool:
-        index = rng.randrange(len(GENERIC_DRIVING_PROMPTS))
-        return _generic(index), history
+        source_id, text = rng.choice(GENERIC_DRIVING_PROMPTS)
+        return DrivingNotice(source_id, DRIVING_TITLE, text, f"{DRIVING_TITLE}. {text}"), history
     selection = select_exercise(pool, "posture", "driver", "driving", history, rng)
     notice = notice_from_exercise(selection.exercise)
     assert notice is not None  # the pool holds only exercises that make one
     return notice, history.recorded(selection)
-
-
-def choose_from_pairs(
-    pairs: Sequence[tuple[str, str]],
-    recent_ids: Sequence[str],
-    rng: random.Random,
-) -> DrivingNotice:
-    """Generic path: pick from (id, text) pairs that are safe, avoiding `recent_ids` if it can.
-
-    Unsafe pairs are dropped; with none left, one of `GENERIC_DRIVING_PROMPTS` is used.
-    """
-    safe = [(i, t) for i, t in pairs if is_safe_while_driving(t)]
-    if not safe:
-        return _generic(rng.randrange(len(GENERIC_DRIVING_PROMPTS)))
-    fresh = [(i, t) for i, t in safe if i not in set(recent_ids)] or safe
-    source_id, text = rng.choice(fresh)
-    return DrivingNotice(source_id, DRIVING_TITLE, text, f"{DRIVING_TITLE}. {text}")
 
 
 def notice_from_planner(effect: DrivingEffect) -> DrivingNotice | None:

@@ -24,9 +24,10 @@ until "Back on the road" (EndBreak): a stop is as long as the road allows, not `
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime, time, timedelta, timezone
-from typing import Literal
+from typing import Any, Literal
 
 from psoas_break.core.commands import (
     ApplySettings,
@@ -123,12 +124,10 @@ class SittingEngine:
         self._open_prompt: int | None = None
         self._break_left_s = 0.0
         self._break_taken_s = 0.0
-        self._break_prompted = False
         self._pause_left_s = 0.0
         self._paused_until: datetime | None = None
         self._locked = False
         self._locked_s = 0.0
-        self._away_since_s = 0.0
         self._off_hours = False
         self._deferred = False
 
@@ -160,16 +159,8 @@ class SittingEngine:
         return self._settings.snooze_min * MINUTE_S
 
     @property
-    def _guard_s(self) -> float:
-        return POSTURE_GUARD_S
-
-    @property
     def _idle_counts(self) -> bool:
         return self._settings.profile != "driver"
-
-    @property
-    def _open_ended_break(self) -> bool:
-        return self._settings.profile == "driver"
 
     # ---- public API ----
 
@@ -196,30 +187,7 @@ class SittingEngine:
     def command(self, command: EngineCommand, tick: Tick) -> list[Effect]:
         """Advance to `tick`, then apply `command`."""
         effects = self.tick(tick)
-        if isinstance(command, TakeBreak):
-            self._cmd_take_break(command, tick, effects)
-        elif isinstance(command, EndBreak):
-            self._cmd_end_break(command, tick, effects)
-        elif isinstance(command, Snooze):
-            self._cmd_snooze(command, tick, effects)
-        elif isinstance(command, Skip):
-            self._cmd_skip(command, tick, effects)
-        elif isinstance(command, Pause):
-            self._cmd_pause(command, tick, effects)
-        elif isinstance(command, PauseUntilTomorrow):
-            self._cmd_pause_tomorrow(command, tick, effects)
-        elif isinstance(command, Resume):
-            self._cmd_resume(command, tick, effects)
-        elif isinstance(command, ScreenLock):
-            self._cmd_lock(command, tick, effects)
-        elif isinstance(command, ApplySettings):
-            self._cmd_apply(command, tick, effects)
-        elif isinstance(command, OffHours):
-            self._cmd_off_hours(command, tick, effects)
-        elif isinstance(command, DeferPrompt):
-            self._cmd_defer(command, tick, effects)
-        elif isinstance(command, ReleasePrompt):
-            self._cmd_release(command)
+        _COMMANDS[type(command)](self, command, tick, effects)
         return effects
 
     def shutdown(self, tick: Tick) -> list[Effect]:
@@ -230,10 +198,8 @@ class SittingEngine:
         return effects
 
     def seconds_until_next_deadline(self) -> float | None:
-        """Monotonic seconds until something is due if nothing else happens, or None.
-
-        The runtime sleeps no longer than this (and no longer than its idle-poll interval).
-        """
+        """Monotonic seconds until something is due if nothing else happens, or None (the
+        runtime sleeps no longer than this, nor than its idle-poll interval)."""
         candidates: list[float] = []
         if self._off_hours and self._state != "paused":
             return None
@@ -254,18 +220,14 @@ class SittingEngine:
 
     def status(self) -> Status:
         """The current snapshot."""
+        paused = self._state == "paused"
         return Status(
-            state=self.state,
-            profile=self._settings.profile,
-            sitting_s=self._sitting_s,
+            state=self.state, profile=self._settings.profile, sitting_s=self._sitting_s,
             next_prompt=self._next_prompt(),
-            paused_until=self._paused_until if self._state == "paused" else None,
-            pause_left_s=self._pause_left_s if self._state == "paused" else None,
+            paused_until=self._paused_until if paused else None,
+            pause_left_s=self._pause_left_s if paused else None,
             break_left_s=self._break_left_s if self._state == "on_break" else None,
-            snoozes_in_row=self._snoozes_in_row,
-            snoozed=self._snoozed,
-            locked=self._locked,
-        )
+            snoozes_in_row=self._snoozes_in_row, snoozed=self._snoozed, locked=self._locked)
 
     # ---- time passing ----
 
@@ -273,7 +235,9 @@ class SittingEngine:
         if self._state == "paused":
             self._pause_left_s -= dt_s
             if self._pause_left_s > 0:
-                self._maybe_natural_from_idle_while_paused(tick, effects)
+                idle_s = tick.idle_s if self._idle_counts else None
+                if idle_s is not None and idle_s >= self._natural_s and self._sitting_s > 0:
+                    self._natural_break(tick, "idle", idle_s, effects)
                 return
             # Only the part of this step after the pause ended is sitting.
             counted_s = min(counted_s, -self._pause_left_s)
@@ -281,7 +245,8 @@ class SittingEngine:
         if self._state == "on_break":
             self._break_left_s -= dt_s
             self._break_taken_s += dt_s
-            if self._break_left_s <= 0 and not self._open_ended_break:
+            # A driver's break is open-ended: it lasts until "Back on the road".
+            if self._break_left_s <= 0 and self._settings.profile != "driver":
                 self._finish_break(tick, completed=True, effects=effects)
             return
         if self._off_hours:
@@ -305,11 +270,8 @@ class SittingEngine:
             self._sitting_s -= overcount_s
             self._enter_away(tick, "idle", idle_s, effects)
             return
-        if (
-            self._state == "prompt_due"
-            and idle_s is not None
-            and idle_s >= self._settings.break_min * MINUTE_S
-        ):
+        if (self._state == "prompt_due" and idle_s is not None
+                and idle_s >= self._settings.break_min * MINUTE_S):
             # They got up without clicking: the prompt did its job.
             self._respond(tick, "taken_idle", effects)
             self._reset_sitting(tick, "break", effects)
@@ -343,9 +305,8 @@ class SittingEngine:
         if self._posture_in_s is not None and self._posture_in_s <= 0:
             posture_s = self._posture_s or 0.0
             self._posture_in_s = posture_s
-            if self._state == "sitting" and not self._snoozed and (
-                self._stretch_in_s > self._guard_s
-            ):
+            if (self._state == "sitting" and not self._snoozed
+                    and self._stretch_in_s > POSTURE_GUARD_S):
                 self._show_posture(tick, effects)
 
     def _on_long_gap(self, tick: Tick, dt_s: float, slept_s: float, effects: list[Effect]) -> None:
@@ -383,14 +344,10 @@ class SittingEngine:
     def _enter_away(self, tick: Tick, source: str, away_s: float, effects: list[Effect]) -> None:
         self._natural_break(tick, source, away_s, effects)
         self._state = "away"
-        self._away_since_s = tick.mono_s - away_s
 
-    def _reset_sitting(
-        self, tick: Tick, reason: str, effects: list[Effect], start_new: bool = True
-    ) -> None:
-        if self._open_prompt is not None:
-            effects.append(ClosePrompt(self._open_prompt))
-            self._open_prompt = None
+    def _reset_sitting(self, tick: Tick, reason: str, effects: list[Effect],
+                       start_new: bool = True) -> None:
+        self._close_prompt(effects)
         effects.append(self._end_sit(tick, reason))
         self._sitting_s = 0.0
         self._stretch_in_s = self._stretch_s
@@ -406,8 +363,7 @@ class SittingEngine:
     def _show_stretch(self, tick: Tick, effects: list[Effect]) -> None:
         self._deferred = False
         self._prompt_id += 1
-        if self._open_prompt is not None:
-            effects.append(ClosePrompt(self._open_prompt))
+        self._close_prompt(effects)
         self._open_prompt = self._prompt_id
         self._reprompt_in_s = self._snooze_s
         allowed = self._snoozes_in_row < self._settings.max_snoozes
@@ -418,37 +374,23 @@ class SittingEngine:
         elif self._escalation > 0:
             note = N_("Reminder {number}: you have been sitting a while.",
                       number=self._escalation + 1)
-        effects.append(
-            ShowPrompt(self._prompt_id, "stretch", self._escalation, allowed, note)
-        )
-        effects.append(
-            self._event(
-                tick, "prompt", prompt_kind="stretch", prompt_id=self._prompt_id,
-                escalation=self._escalation,
-            )
-        )
+        effects.append(ShowPrompt(self._prompt_id, "stretch", self._escalation, allowed, note))
+        effects.append(self._event(tick, "prompt", prompt_kind="stretch",
+                                   prompt_id=self._prompt_id, escalation=self._escalation))
 
     def _show_posture(self, tick: Tick, effects: list[Effect]) -> None:
         self._prompt_id += 1
         effects.append(ShowPrompt(self._prompt_id, "posture", 0, False, None))
-        effects.append(
-            self._event(
-                tick, "prompt", prompt_kind="posture", prompt_id=self._prompt_id, escalation=0
-            )
-        )
+        effects.append(self._event(tick, "prompt", prompt_kind="posture",
+                                   prompt_id=self._prompt_id, escalation=0))
 
     def _respond(self, tick: Tick, response: str, effects: list[Effect]) -> None:
-        effects.append(
-            self._event(
-                tick, "response", prompt_kind="stretch", prompt_id=self._prompt_id,
-                response=response,
-            )
-        )
+        effects.append(self._event(tick, "response", prompt_kind="stretch",
+                                   prompt_id=self._prompt_id, response=response))
 
     def _finish_break(self, tick: Tick, completed: bool, effects: list[Effect]) -> None:
-        effects.append(
-            self._event(tick, "break_end", break_s=self._break_taken_s, completed=completed)
-        )
+        effects.append(self._event(tick, "break_end", break_s=self._break_taken_s,
+                                   completed=completed))
         self._state = "sitting"
         self._break_left_s = 0.0
         effects.append(ShowNotice(N_("Break over. Welcome back.")))
@@ -462,16 +404,16 @@ class SittingEngine:
         if reason == "expired":
             effects.append(ShowNotice(N_("Pause over: reminders are back on.")))
 
-    def _maybe_natural_from_idle_while_paused(self, tick: Tick, effects: list[Effect]) -> None:
-        idle_s = tick.idle_s if self._idle_counts else None
-        if idle_s is not None and idle_s >= self._natural_s and self._sitting_s > 0:
-            self._natural_break(tick, "idle", idle_s, effects)
-
     def _end_sit(self, tick: Tick, reason: str) -> RecordEvent:
         return self._event(tick, "sit_end", reason=reason, sit_s=self._sitting_s)
 
     def _event(self, tick: Tick, kind: str, **data: object) -> RecordEvent:
         return RecordEvent(kind, tick.wall, tick.mono_s, dict(data))
+
+    def _close_prompt(self, effects: list[Effect]) -> None:
+        if self._open_prompt is not None:
+            effects.append(ClosePrompt(self._open_prompt))
+            self._open_prompt = None
 
     def _next_prompt(self) -> NextPrompt | None:
         if self._state in ("paused", "away", "on_break") or self._locked or self._off_hours:
@@ -480,11 +422,8 @@ class SittingEngine:
             return NextPrompt("stretch", max(0.0, self._reprompt_in_s))
         stretch = NextPrompt("stretch", max(0.0, self._stretch_in_s))
         posture_in = self._posture_in_s
-        if (
-            posture_in is not None
-            and not self._snoozed
-            and posture_in < self._stretch_in_s - self._guard_s
-        ):
+        if (posture_in is not None and not self._snoozed
+                and posture_in < self._stretch_in_s - POSTURE_GUARD_S):
             return NextPrompt("posture", max(0.0, posture_in))
         return stretch
 
@@ -498,24 +437,20 @@ class SittingEngine:
         prompted = self._state == "prompt_due"
         if prompted:
             self._respond(tick, "taken", effects)
-        if self._open_prompt is not None:
-            effects.append(ClosePrompt(self._open_prompt))
-            self._open_prompt = None
+        self._close_prompt(effects)
         if self._state != "away":
             effects.append(self._end_sit(tick, "break"))
         self._state = "on_break"
         self._break_left_s = self._settings.break_min * MINUTE_S
         self._break_taken_s = 0.0
-        self._break_prompted = prompted
         self._sitting_s = 0.0
         self._stretch_in_s = self._stretch_s
         self._posture_in_s = self._posture_s
         self._snoozed = False
         self._snoozes_in_row = 0
         self._escalation = 0
-        effects.append(
-            self._event(tick, "break_start", planned_s=self._break_left_s, prompted=prompted)
-        )
+        effects.append(self._event(tick, "break_start", planned_s=self._break_left_s,
+                                   prompted=prompted))
 
     def _cmd_end_break(self, _cmd: EndBreak, tick: Tick, effects: list[Effect]) -> None:
         if self._state == "on_break":
@@ -529,19 +464,14 @@ class SittingEngine:
         snooze_s = cmd.seconds if cmd.seconds is not None else self._snooze_s
         if self._state == "prompt_due":
             if self._snoozes_in_row >= self._settings.max_snoozes:
-                effects.append(
-                    ShowNotice(
-                        N_("Snoozed {count} times in a row already: take the break or skip it.",
-                           count=self._snoozes_in_row)
-                    )
-                )
+                effects.append(ShowNotice(N_(
+                    "Snoozed {count} times in a row already: take the break or skip it.",
+                    count=self._snoozes_in_row)))
                 return
             self._respond(tick, "snoozed", effects)
             self._snoozes_in_row += 1
             self._escalation += 1
-            if self._open_prompt is not None:
-                effects.append(ClosePrompt(self._open_prompt))
-                self._open_prompt = None
+            self._close_prompt(effects)
             self._state = "sitting"
             self._stretch_in_s = snooze_s
         else:
@@ -553,23 +483,13 @@ class SittingEngine:
             effects.append(ShowNotice(N_("Nothing to skip while {state}.",
                                          state=_state_words(self._state))))
             return
-        if self._state == "prompt_due":
-            self._respond(tick, "skipped", effects)
-        else:
-            effects.append(
-                self._event(
-                    tick, "response", prompt_kind="stretch", prompt_id=self._prompt_id,
-                    response="skipped",
-                )
-            )
-        if self._open_prompt is not None:
-            effects.append(ClosePrompt(self._open_prompt))
-            self._open_prompt = None
+        self._respond(tick, "skipped", effects)
+        self._close_prompt(effects)
         self._state = "sitting"
         self._stretch_in_s = self._stretch_s
         if self._posture_in_s is not None:
             # A posture prompt right after a stretch prompt would feel like nagging.
-            self._posture_in_s = max(self._posture_in_s, self._guard_s)
+            self._posture_in_s = max(self._posture_in_s, POSTURE_GUARD_S)
         self._snoozed = False
         self._snoozes_in_row = 0
         self._escalation = 0
@@ -577,24 +497,18 @@ class SittingEngine:
     def _cmd_pause(self, cmd: Pause, tick: Tick, effects: list[Effect]) -> None:
         self._start_pause(max(1.0, float(cmd.seconds)), tick, effects)
 
-    def _cmd_pause_tomorrow(
-        self, _cmd: PauseUntilTomorrow, tick: Tick, effects: list[Effect]
-    ) -> None:
+    def _cmd_pause_tomorrow(self, _cmd: PauseUntilTomorrow, tick: Tick,
+                            effects: list[Effect]) -> None:
         # "Tomorrow" is the start of the next working period when working hours are set.
         target = self._settings.working_hours.next_start(tick.wall)
-        seconds = (
-            real_seconds_between(tick.wall, target)
-            if target is not None
-            else seconds_until_next_day(tick.wall)
-        )
+        seconds = (seconds_until_next_day(tick.wall) if target is None
+                   else real_seconds_between(tick.wall, target))
         self._start_pause(max(1.0, seconds), tick, effects)
 
     def _start_pause(self, seconds: float, tick: Tick, effects: list[Effect]) -> None:
         if self._state == "on_break":
             self._finish_break(tick, completed=False, effects=effects)
-        if self._open_prompt is not None:
-            effects.append(ClosePrompt(self._open_prompt))
-            self._open_prompt = None
+        self._close_prompt(effects)
         if self._state == "prompt_due":
             # The prompt comes back when the pause ends; the pause is not an answer to it.
             self._stretch_in_s = 0.0
@@ -603,9 +517,8 @@ class SittingEngine:
         self._state = "paused"
         self._pause_left_s = seconds
         self._paused_until = add_real_seconds(tick.wall, seconds)
-        effects.append(
-            self._event(tick, "pause", pause_s=seconds, until=self._paused_until.isoformat())
-        )
+        effects.append(self._event(tick, "pause", pause_s=seconds,
+                                   until=self._paused_until.isoformat()))
 
     def _cmd_resume(self, _cmd: Resume, tick: Tick, effects: list[Effect]) -> None:
         if self._state == "paused":
@@ -634,7 +547,7 @@ class SittingEngine:
             self._deferred = True
             effects.append(self._event(tick, "prompt_deferred", prompt_id=cmd.prompt_id))
 
-    def _cmd_release(self, cmd: ReleasePrompt) -> None:
+    def _cmd_release(self, cmd: ReleasePrompt, _tick: Tick, _effects: list[Effect]) -> None:
         if self._deferred and cmd.prompt_id == self._open_prompt:
             self._deferred = False
             self._reprompt_in_s = self._snooze_s
@@ -645,9 +558,7 @@ class SittingEngine:
         self._off_hours = cmd.active
         effects.append(self._event(tick, "off_hours", active=cmd.active))
         if cmd.active:
-            if self._open_prompt is not None:
-                effects.append(ClosePrompt(self._open_prompt))
-                self._open_prompt = None
+            self._close_prompt(effects)
             if self._state == "prompt_due":
                 # The day is over: the prompt does not wait for tomorrow.
                 self._state = "sitting"
@@ -675,6 +586,17 @@ class SittingEngine:
             self._due_prompts(tick, effects)
 
 
+# Each engine command's handler: (engine, command, tick, effects to append to).
+_COMMANDS: dict[type, Callable[[SittingEngine, Any, Tick, list[Effect]], None]] = {
+    TakeBreak: SittingEngine._cmd_take_break, EndBreak: SittingEngine._cmd_end_break,
+    Snooze: SittingEngine._cmd_snooze, Skip: SittingEngine._cmd_skip,
+    Pause: SittingEngine._cmd_pause, PauseUntilTomorrow: SittingEngine._cmd_pause_tomorrow,
+    Resume: SittingEngine._cmd_resume, ScreenLock: SittingEngine._cmd_lock,
+    ApplySettings: SittingEngine._cmd_apply, OffHours: SittingEngine._cmd_off_hours,
+    DeferPrompt: SittingEngine._cmd_defer, ReleasePrompt: SittingEngine._cmd_release,
+}
+
+
 def seconds_until_next_day(wall: datetime) -> float:
     """Real seconds from `wall` to the next local midnight of its own time zone (at least 1)."""
     tomorrow = wall.date() + timedelta(days=1)
@@ -683,11 +605,8 @@ def seconds_until_next_day(wall: datetime) -> float:
 
 
 def real_seconds_between(start: datetime, end: datetime) -> float:
-    """Elapsed seconds between two aware datetimes.
-
-    Python subtracts two datetimes that share a tzinfo as plain clock readings, which is an
-    hour off across a DST change; going through UTC counts real time.
-    """
+    """Elapsed seconds between two aware datetimes. (Python subtracts two datetimes that share
+    a tzinfo as plain clock readings, an hour off across a DST change; UTC counts real time.)"""
     return (end.astimezone(timezone.utc) - start.astimezone(timezone.utc)).total_seconds()
 
 

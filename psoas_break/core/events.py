@@ -47,9 +47,6 @@ class Tick:
     slept_s: float = 0.0
 
 
-# ---- effects (for the runtime to carry out) ----
-
-
 @dataclass(frozen=True)
 class ShowPrompt:
     """Show (or replace) the prompt. `note` explains escalation or the snooze cap."""

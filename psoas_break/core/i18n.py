@@ -41,26 +41,22 @@ LOCALE_DIR = Path(__file__).resolve().parent.parent / "locale"
 
 
 class Translator:
-    """The active catalog and its language code; English (no catalog) until `install`."""
+    """The active catalog and its language code; English (no catalog) until `install`. The
+    module's `install`, `reset` and `language` are the methods of its one instance."""
 
     def __init__(self) -> None:
-        self._active: tuple[gettext.NullTranslations, str] = (
-            gettext.NullTranslations(), SOURCE_LANGUAGE
-        )
+        self._active: tuple[gettext.NullTranslations, str] = (gettext.NullTranslations(),
+                                                              SOURCE_LANGUAGE)
 
-    @property
     def language(self) -> str:
         """The active language code ("de", ...), "en" when nothing is translated."""
         return self._active[1]
 
-    def install(
-        self, languages: Sequence[str] | None = None, localedir: Path | None = None
-    ) -> str:
-        """Use the first catalog found for `languages` (None: from the environment).
-
-        Returns the language now active; "en" when no catalog matched or it could not be read
-        (then logged, and the app carries on in English).
-        """
+    def install(self, languages: Sequence[str] | None = None,
+                localedir: Path | None = None) -> str:
+        """Use the first catalog found for `languages` (None: from the environment) in this
+        process; returns the language now active, "en" when no catalog matched or it could not
+        be read (then logged, and the app carries on in English)."""
         where = str(localedir or LOCALE_DIR)
         wanted = list(languages) if languages is not None else None
         try:
@@ -78,7 +74,7 @@ class Translator:
         return language
 
     def reset(self) -> None:
-        """Back to English."""
+        """Back to English (tests)."""
         self._active = (gettext.NullTranslations(), SOURCE_LANGUAGE)
 
     def gettext(self, message: str) -> str:
@@ -89,21 +85,9 @@ class Translator:
 
 
 _ACTIVE = Translator()
-
-
-def install(languages: Sequence[str] | None = None, localedir: Path | None = None) -> str:
-    """Choose the language for this process (see `Translator.install`); returns it."""
-    return _ACTIVE.install(languages, localedir)
-
-
-def reset() -> None:
-    """Back to English (tests)."""
-    _ACTIVE.reset()
-
-
-def language() -> str:
-    """The active language code; "en" when nothing is translated."""
-    return _ACTIVE.language
+install = _ACTIVE.install
+reset = _ACTIVE.reset
+language = _ACTIVE.language
 
 
 def _render(template: str, english: str, fields: Mapping[str, object], localize: bool) -> str:

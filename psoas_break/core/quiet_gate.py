@@ -29,7 +29,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Generic, TypeVar
 
-from psoas_break.core.errors import InputError
+from psoas_break.core.errors import InputError, value_text
 from psoas_break.core.i18n import N_, _, localized
 
 DEFAULT_CHECK_EVERY_S = 30.0
@@ -90,24 +90,15 @@ class QuietGate(Generic[P]):
     """Holds at most one prompt per quiet episode (see module docstring). Not thread-safe:
     the runtime's engine thread owns it."""
 
-    def __init__(
-        self,
-        check_every_s: float = DEFAULT_CHECK_EVERY_S,
-        max_defer_s: float = DEFAULT_MAX_DEFER_MIN * 60.0,
-    ) -> None:
-        if check_every_s <= 0:
-            raise ValueError("check_every_s must be positive")
-        if max_defer_s < 0:
-            raise ValueError("max_defer_s must not be negative")
-        self.check_every_s = check_every_s
-        self.max_defer_s = max_defer_s
+    def __init__(self, check_every_s: float = DEFAULT_CHECK_EVERY_S,
+                 max_defer_s: float = DEFAULT_MAX_DEFER_MIN * 60.0) -> None:
         self._held: P | None = None
         self._holding = False
         self._since_s = 0.0
         self._next_check_s = 0.0
         self._reasons: tuple[str, ...] = ()
-
-    # ---- state ----
+        self.check_every_s = self.max_defer_s = 0.0
+        self.set_limits(check_every_s=check_every_s, max_defer_s=max_defer_s)
 
     @property
     def holding(self) -> bool:
@@ -128,13 +119,10 @@ class QuietGate(Generic[P]):
         """Tray title while holding ("Quiet: fullscreen"), else None."""
         return quiet_title(self.reasons)
 
-    def held_for_s(self, mono_s: float) -> float:
-        """Seconds the current episode has lasted (0 when not holding)."""
-        return max(0.0, mono_s - self._since_s) if self._holding else 0.0
-
     def set_limits(self, *, check_every_s: float | None = None,
                    max_defer_s: float | None = None) -> None:
-        """New settings; an episode under way keeps its start and obeys the new maximum."""
+        """New limits; an episode under way keeps its start and obeys the new maximum.
+        ValueError for a check interval that is not positive or a negative maximum."""
         if check_every_s is not None:
             if check_every_s <= 0:
                 raise ValueError("check_every_s must be positive")
@@ -146,15 +134,9 @@ class QuietGate(Generic[P]):
         if self._holding:
             self._next_check_s = min(self._next_check_s, self._deadline_s)
 
-    # ---- the runtime's calls ----
-
     def offer(self, prompt: P, reasons: Sequence[str], mono_s: float) -> GateOutcome[P]:
-        """A prompt is due now and `reasons` are the quiet reasons active now.
-
-        Returns the prompt to show at once (not quiet, deferral off, or the episode's maximum
-        has run out) or holds it (release None). An offer during an episode replaces the
-        held prompt and keeps the episode's start.
-        """
+        """A prompt is due while `reasons` are active: released at once (not quiet, deferral
+        off, or the episode's maximum ran out) or held (see the module docstring)."""
         active = tuple(reasons)
         if not self._holding:
             if not active or self.max_defer_s <= 0:
@@ -181,9 +163,8 @@ class QuietGate(Generic[P]):
         return self._holding and mono_s >= self._next_check_s
 
     def check(self, reasons: Sequence[str], mono_s: float) -> GateOutcome[P]:
-        """The detectors' answer now, while holding: release the held prompt if the reasons
-        cleared or the maximum deferral ran out; else keep holding. Without a held prompt it
-        returns an empty outcome (calling it early or twice is harmless)."""
+        """The detectors' answer now: release the held prompt if the reasons cleared or the
+        maximum ran out, else keep holding (harmless without a held prompt)."""
         if not self._holding:
             return GateOutcome(None, False, tuple(reasons), 0.0)
         return self._decide(tuple(reasons), mono_s, reschedule=True)
@@ -195,15 +176,12 @@ class QuietGate(Generic[P]):
         self._reset()
         return held
 
-    # ---- internals ----
-
     @property
     def _deadline_s(self) -> float:
         return self._since_s + self.max_defer_s
 
-    def _decide(
-        self, active: tuple[str, ...], mono_s: float, *, reschedule: bool
-    ) -> GateOutcome[P]:
+    def _decide(self, active: tuple[str, ...], mono_s: float, *, reschedule: bool
+                ) -> GateOutcome[P]:
         held_s = max(0.0, mono_s - self._since_s)
         if not active:
             return self._release(False, active, held_s)
@@ -235,28 +213,14 @@ class QuietGate(Generic[P]):
 QuietSettingError = InputError
 
 
-def _fmt(raw: object) -> str:
-    if isinstance(raw, str):
-        return f'"{raw}"'
-    if isinstance(raw, bool):
-        return "true" if raw else "false"
-    if isinstance(raw, (list, tuple)):
-        return "[" + ", ".join(_fmt(x) for x in raw) + "]"
-    return repr(raw)
-
-
 def validate_max_defer_min(raw: object, key: str = "max_defer_min") -> int:
     """Minutes a prompt may be held while quiet: 0 (never hold) or 5 to 240."""
-    if (
-        isinstance(raw, int)
-        and not isinstance(raw, bool)
-        and (raw == 0 or MAX_DEFER_MIN_LOW <= raw <= MAX_DEFER_MIN_HIGH)
-    ):
+    if (isinstance(raw, int) and not isinstance(raw, bool)
+            and (raw == 0 or MAX_DEFER_MIN_LOW <= raw <= MAX_DEFER_MIN_HIGH)):
         return raw
     raise QuietSettingError(
-        f"{key} = {_fmt(raw)} is not allowed: use a whole number from {MAX_DEFER_MIN_LOW} to "
-        f"{MAX_DEFER_MIN_HIGH} (0 = never hold a prompt back)"
-    )
+        f"{key} = {value_text(raw)} is not allowed: use a whole number from {MAX_DEFER_MIN_LOW} to "
+        f"{MAX_DEFER_MIN_HIGH} (0 = never hold a prompt back)")
 
 
 def normalise_app_name(name: str) -> str:
@@ -270,29 +234,20 @@ def validate_quiet_apps(raw: object, key: str = "quiet_apps") -> tuple[str, ...]
 
     Returns them normalised (lower case, no ".exe", duplicates dropped, order kept).
     """
-    allowed = (
-        f"use a list of up to {MAX_QUIET_APPS} program names (no folders), e.g. "
-        '["zoom", "teams", "obs"]'
-    )
+    allowed = (f"use a list of up to {MAX_QUIET_APPS} program names (no folders), e.g. "
+               '["zoom", "teams", "obs"]')
     if isinstance(raw, str):
         raw = [raw]
     if not isinstance(raw, (list, tuple)):
-        raise QuietSettingError(f"{key} = {_fmt(raw)} is not allowed: {allowed}")
+        raise QuietSettingError(f"{key} = {value_text(raw)} is not allowed: {allowed}")
     if len(raw) > MAX_QUIET_APPS:
         raise QuietSettingError(f"{key} has {len(raw)} names, too many: {allowed}")
     names: list[str] = []
     for item in raw:
-        if (
-            not isinstance(item, str)
-            or not item.strip()
-            or "/" in item
-            or "\\" in item
-            or len(item.strip()) > MAX_QUIET_APP_LEN
-        ):
-            raise QuietSettingError(
-                f"{key} = {_fmt(raw)} is not allowed: {_fmt(item)} is not a program name; "
-                f"{allowed}"
-            )
+        if (not isinstance(item, str) or not item.strip() or "/" in item or "\\" in item
+                or len(item.strip()) > MAX_QUIET_APP_LEN):
+            raise QuietSettingError(f"{key} = {value_text(raw)} is not allowed: "
+                                    f"{value_text(item)} is not a program name; {allowed}")
         name = normalise_app_name(item)
         if name not in names:
             names.append(name)

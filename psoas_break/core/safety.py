@@ -12,19 +12,14 @@ from psoas_break.core.i18n import N_, localized
 SAFETY_NOTE = N_(
     "Move gently and within comfort. Stop if anything hurts, tingles or goes numb. "
     "If you have sciatica, back pain that persists, are pregnant or have had recent surgery, "
-    "ask a clinician before you try these exercises."
-)
-
+    "ask a clinician before you try these exercises.")
 NOT_MEDICAL_NOTE = N_(
     "psoas-break prompts ordinary movement and posture changes. It is not a medical device "
-    "and does not diagnose anything or make health promises."
-)
-
+    "and does not diagnose anything or make health promises.")
 DRIVING_NOTE = N_(
     "While driving, psoas-break only suggests posture changes with your hands on the wheel and "
     "your eyes on the road. Stretch when you are parked. It is an aid, never a tachograph or "
-    "ELD: your legal driving and break times are yours to keep."
-)
+    "ELD: your legal driving and break times are yours to keep.")
 
 
 def safety_text(include_driving: bool = False) -> str:

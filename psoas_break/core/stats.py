@@ -39,7 +39,7 @@ Definitions (README "Statistics" repeats them for users):
 from __future__ import annotations
 
 from collections.abc import Iterable, Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import date, datetime, time, timedelta, timezone, tzinfo
 from typing import Any
 
@@ -50,8 +50,6 @@ SIXTY_MIN_S = 60 * 60.0
 MIN_BOUT_S = 1.0
 MAX_SILENCE_S = 4 * 3600.0
 BUCKETS = ("<= 30 min", "30-60 min", "> 60 min")
-NATURAL_SOURCES = ("idle", "lock", "suspend", "gap")
-RESPONSES = ("taken", "taken_idle", "snoozed", "skipped", "ignored")
 # How far before the first day a stats query reads, to find sits already running at midnight.
 LOOKBACK_S = 24 * 3600.0
 
@@ -142,12 +140,8 @@ def _paused_s(pauses: Sequence[_Pause], start: float, end: float, mono: bool) ->
     return total
 
 
-def bouts(
-    events: Sequence[RecordEvent],
-    now: datetime | None = None,
-    live_sit_s: float | None = None,
-    max_silence_s: float = MAX_SILENCE_S,
-) -> list[Bout]:
+def bouts(events: Sequence[RecordEvent], now: datetime | None = None,
+          live_sit_s: float | None = None, max_silence_s: float = MAX_SILENCE_S) -> list[Bout]:
     """The sit bouts in `events` (see the module docstring for every rule), in order.
 
     now: the present, to count the bout still open at the end of the data (None: it ends at
@@ -165,17 +159,10 @@ def bouts(
             out.append(Bout(start, end, sit_s, reason))
 
     def close_orphan(b: _OpenBout) -> None:
-        end_wall = b.last.wall
-        span = b.last.mono_s - b.start.mono_s
-        mono = span >= 0
-        if not mono:
-            span = _secs(b.start.wall, end_wall)
-        lo, hi = (
-            (b.start.mono_s, b.last.mono_s)
-            if mono
-            else (b.start.wall.timestamp(), end_wall.timestamp())
-        )
-        add(b.start.wall, end_wall, max(0.0, span - _paused_s(b.pauses, lo, hi, mono)),
+        mono = b.last.mono_s >= b.start.mono_s  # else not one run: trust the wall clock
+        lo, hi = ((b.start.mono_s, b.last.mono_s) if mono
+                  else (b.start.wall.timestamp(), b.last.wall.timestamp()))
+        add(b.start.wall, b.last.wall, max(0.0, hi - lo - _paused_s(b.pauses, lo, hi, mono)),
             "unknown")
 
     for ev in events:
@@ -249,24 +236,16 @@ def prompts(events: Iterable[RecordEvent]) -> list[PromptRecord]:
     for ev in events:
         if ev.kind == "prompt":
             pid = int(_num(ev.data.get("prompt_id")) or 0)
-            out.append(
-                PromptRecord(
-                    at=ev.wall,
-                    kind=str(ev.data.get("prompt_kind", "stretch")),
-                    prompt_id=pid,
-                    escalation=int(_num(ev.data.get("escalation")) or 0),
-                )
-            )
+            out.append(PromptRecord(ev.wall, str(ev.data.get("prompt_kind", "stretch")), pid,
+                                    int(_num(ev.data.get("escalation")) or 0)))
             waiting[pid] = len(out) - 1
         elif ev.kind == "response":
             pid = int(_num(ev.data.get("prompt_id")) or 0)
             index = waiting.pop(pid, None)
             if index is not None:
                 rec = out[index]
-                out[index] = PromptRecord(
-                    rec.at, rec.kind, rec.prompt_id, rec.escalation,
-                    str(ev.data.get("response", "")), ev.wall,
-                )
+                out[index] = replace(rec, response=str(ev.data.get("response", "")),
+                                     response_at=ev.wall)
     return out
 
 
@@ -338,15 +317,9 @@ class Summary:
         }
 
 
-def _midnight(day: date, like: datetime) -> datetime:
-    return datetime.combine(day, time(0), tzinfo=like.tzinfo)
-
-
 def split_by_day(start: datetime, end: datetime, sit_s: float) -> list[tuple[date, float]]:
-    """Share `sit_s` between the local days [start, end] covers, in proportion to wall time.
-
-    Midnights are taken in `start`'s UTC offset. A zero-length span goes all to start's day.
-    """
+    """Share `sit_s` between the local days [start, end] covers, in proportion to wall time
+    (midnights in `start`'s UTC offset; a zero-length span goes all to start's day)."""
     span = _secs(start, end)
     day = start.date()
     if span <= 0 or end.astimezone(start.tzinfo).date() == day:
@@ -354,50 +327,51 @@ def split_by_day(start: datetime, end: datetime, sit_s: float) -> list[tuple[dat
     out: list[tuple[date, float]] = []
     cursor = start
     while cursor < end:
-        nxt = min(end, _midnight(cursor.date() + timedelta(days=1), start))
+        nxt = min(end, datetime.combine(cursor.date() + timedelta(days=1), time(0),
+                                        tzinfo=start.tzinfo))
         out.append((cursor.date(), sit_s * _secs(cursor, nxt) / span))
         cursor = nxt
     return out
 
 
+# The `Summary` figures that add up, day by day and across days.
+_ADDED = ("sitting_s", "sits", "sits_over_30", "sits_over_60", "stand_ups", "breaks_taken",
+          "breaks_on_prompt", "breaks_completed", "break_s", "snoozed", "skipped", "ignored",
+          "stretch_prompts", "posture_prompts")
+
+
 @dataclass
 class _Acc:
+    """One day's figures while they are counted (names as in `Summary`)."""
+
     sitting_s: float = 0.0
     longest_sit_s: float = 0.0
     sits: int = 0
-    over_30: int = 0
-    over_60: int = 0
+    sits_over_30: int = 0
+    sits_over_60: int = 0
     stand_ups: int = 0
     buckets: list[float] = field(default_factory=lambda: [0.0, 0.0, 0.0])
-    taken: int = 0
-    on_prompt: int = 0
-    completed: int = 0
+    breaks_taken: int = 0
+    breaks_on_prompt: int = 0
+    breaks_completed: int = 0
     break_s: float = 0.0
     snoozed: int = 0
     skipped: int = 0
     ignored: int = 0
     natural: dict[str, int] = field(default_factory=dict)
-    stretch: int = 0
-    posture: int = 0
+    stretch_prompts: int = 0
+    posture_prompts: int = 0
     sitting_now: bool = False
 
 
-def summarize_days(
-    events: Sequence[RecordEvent],
-    first_day: date,
-    last_day: date,
-    now: datetime | None = None,
-    live_sit_s: float | None = None,
-) -> list[Summary]:
+def summarize_days(events: Sequence[RecordEvent], first_day: date, last_day: date,
+                   now: datetime | None = None, live_sit_s: float | None = None
+                   ) -> list[Summary]:
     """One `Summary` per local day from first_day to last_day (days without data are zeros).
-
     `events` may start up to a day before first_day (see `query_window`), so a sit already
-    running at midnight is found; events outside the days only contribute through bouts.
-    """
-    acc: dict[date, _Acc] = {}
+    running at midnight is found; events outside the days only contribute through bouts."""
     n_days = (last_day - first_day).days + 1
-    for i in range(max(0, n_days)):
-        acc[first_day + timedelta(days=i)] = _Acc()
+    acc = {first_day + timedelta(days=i): _Acc() for i in range(max(0, n_days))}
 
     for b in bouts(events, now, live_sit_s):
         for day, part_s in split_by_day(b.start, b.end, b.sit_s):
@@ -412,8 +386,8 @@ def summarize_days(
             continue
         a.sits += 1
         a.longest_sit_s = max(a.longest_sit_s, b.sit_s)
-        a.over_30 += b.sit_s > THIRTY_MIN_S
-        a.over_60 += b.sit_s > SIXTY_MIN_S
+        a.sits_over_30 += b.sit_s > THIRTY_MIN_S
+        a.sits_over_60 += b.sit_s > SIXTY_MIN_S
         a.stand_ups += b.stand_up
 
     for ev in events:
@@ -422,16 +396,16 @@ def summarize_days(
             continue
         kind, data = ev.kind, ev.data
         if kind == "break_start":
-            a.taken += 1
-            a.on_prompt += data.get("prompted") is True
+            a.breaks_taken += 1
+            a.breaks_on_prompt += data.get("prompted") is True
         elif kind == "break_end":
-            a.completed += data.get("completed") is True
+            a.breaks_completed += data.get("completed") is True
             a.break_s += max(0.0, _num(data.get("break_s")) or 0.0)
         elif kind == "response":
             response = data.get("response")
             if response == "taken_idle":
-                a.taken += 1
-                a.on_prompt += 1
+                a.breaks_taken += 1
+                a.breaks_on_prompt += 1
             elif response == "snoozed":
                 a.snoozed += 1
             elif response == "skipped":
@@ -443,34 +417,16 @@ def summarize_days(
             a.natural[source] = a.natural.get(source, 0) + 1
         elif kind == "prompt":
             if data.get("prompt_kind") == "posture":
-                a.posture += 1
+                a.posture_prompts += 1
             else:
-                a.stretch += 1
+                a.stretch_prompts += 1
 
     return [
-        Summary(
-            first_day=day,
-            last_day=day,
-            sitting_s=a.sitting_s,
-            longest_sit_s=a.longest_sit_s,
-            sits=a.sits,
-            sits_over_30=a.over_30,
-            sits_over_60=a.over_60,
-            stand_ups=a.stand_ups,
-            sitting_by_bucket_s=(a.buckets[0], a.buckets[1], a.buckets[2]),
-            breaks_taken=a.taken,
-            breaks_on_prompt=a.on_prompt,
-            breaks_completed=a.completed,
-            break_s=a.break_s,
-            snoozed=a.snoozed,
-            skipped=a.skipped,
-            ignored=a.ignored,
-            natural_breaks=sum(a.natural.values()),
-            natural_by_source=dict(sorted(a.natural.items())),
-            stretch_prompts=a.stretch,
-            posture_prompts=a.posture,
-            sitting_now=a.sitting_now,
-        )
+        Summary(first_day=day, last_day=day, longest_sit_s=a.longest_sit_s,
+                sitting_by_bucket_s=(a.buckets[0], a.buckets[1], a.buckets[2]),
+                natural_breaks=sum(a.natural.values()),
+                natural_by_source=dict(sorted(a.natural.items())),
+                sitting_now=a.sitting_now, **{name: getattr(a, name) for name in _ADDED})
         for day, a in sorted(acc.items())
     ]
 
@@ -483,32 +439,15 @@ def combine(days: Sequence[Summary]) -> Summary:
     for d in days:
         for source, n in d.natural_by_source.items():
             natural[source] = natural.get(source, 0) + n
+    buckets = [sum(d.sitting_by_bucket_s[i] for d in days) for i in range(3)]
     return Summary(
-        first_day=min(d.first_day for d in days),
-        last_day=max(d.last_day for d in days),
-        sitting_s=sum(d.sitting_s for d in days),
+        first_day=min(d.first_day for d in days), last_day=max(d.last_day for d in days),
         longest_sit_s=max(d.longest_sit_s for d in days),
-        sits=sum(d.sits for d in days),
-        sits_over_30=sum(d.sits_over_30 for d in days),
-        sits_over_60=sum(d.sits_over_60 for d in days),
-        stand_ups=sum(d.stand_ups for d in days),
-        sitting_by_bucket_s=(
-            sum(d.sitting_by_bucket_s[0] for d in days),
-            sum(d.sitting_by_bucket_s[1] for d in days),
-            sum(d.sitting_by_bucket_s[2] for d in days),
-        ),
-        breaks_taken=sum(d.breaks_taken for d in days),
-        breaks_on_prompt=sum(d.breaks_on_prompt for d in days),
-        breaks_completed=sum(d.breaks_completed for d in days),
-        break_s=sum(d.break_s for d in days),
-        snoozed=sum(d.snoozed for d in days),
-        skipped=sum(d.skipped for d in days),
-        ignored=sum(d.ignored for d in days),
+        sitting_by_bucket_s=(buckets[0], buckets[1], buckets[2]),
         natural_breaks=sum(d.natural_breaks for d in days),
         natural_by_source=dict(sorted(natural.items())),
-        stretch_prompts=sum(d.stretch_prompts for d in days),
-        posture_prompts=sum(d.posture_prompts for d in days),
         sitting_now=any(d.sitting_now for d in days),
+        **{name: sum(getattr(d, name) for d in days) for name in _ADDED},
     )
 
 
@@ -595,17 +534,10 @@ def _clip(start: datetime, end: datetime, lo: datetime, hi: datetime
     return (a, b) if a < b else None
 
 
-def timeline(
-    events: Sequence[RecordEvent],
-    day: date,
-    now: datetime | None = None,
-    live_sit_s: float | None = None,
-    tz: tzinfo | None = None,
-) -> Timeline:
-    """The timeline of local `day` (midnights in `tz`, default: `now`'s offset, else UTC).
-
-    Sits and intervals are clipped to the day (a clipped sit keeps its full `sit_s`).
-    """
+def timeline(events: Sequence[RecordEvent], day: date, now: datetime | None = None,
+             live_sit_s: float | None = None, tz: tzinfo | None = None) -> Timeline:
+    """The timeline of local `day` (midnights in `tz`, default: `now`'s offset, else UTC);
+    sits and intervals are clipped to the day (a clipped sit keeps its full `sit_s`)."""
     zone = tz or (now.tzinfo if now is not None else None) or timezone.utc
     lo = datetime.combine(day, time(0), tzinfo=zone)
     hi = datetime.combine(day + timedelta(days=1), time(0), tzinfo=zone)
@@ -631,17 +563,12 @@ def timeline(
 
 
 def query_window(first_day: date, last_day: date) -> tuple[datetime, datetime]:
-    """The [start, end) instants to read from the store for days first_day..last_day.
-
-    Wide enough for any UTC offset (-12 h .. +14 h) plus `LOOKBACK_S` before the first day, so
-    a sit running at the first midnight is found.
-    """
+    """The [start, end) instants to read from the store for days first_day..last_day: wide
+    enough for any UTC offset (-12 h .. +14 h), plus `LOOKBACK_S` before the first day so a
+    sit running at the first midnight is found."""
     start = datetime.combine(first_day, time(0), tzinfo=timezone.utc)
     end = datetime.combine(last_day + timedelta(days=1), time(0), tzinfo=timezone.utc)
-    return (
-        start - timedelta(hours=14) - timedelta(seconds=LOOKBACK_S),
-        end + timedelta(hours=12),
-    )
+    return start - timedelta(hours=14, seconds=LOOKBACK_S), end + timedelta(hours=12)
 
 
 def day_range(today: date, days: int) -> tuple[date, date]:
@@ -652,10 +579,8 @@ def day_range(today: date, days: int) -> tuple[date, date]:
 class DayLog:
     """Today's events, kept in memory by the runtime so the tray's "Today" and `status` come
     from the same `summarize_days` as `psoas-break stats` (one source for the day's figures).
-
     Holds the events since `LOOKBACK_S` before today's first midnight (a sit running at
-    midnight must be found) and drops older ones as days pass. Not thread-safe.
-    """
+    midnight must be found) and drops older ones as days pass. Not thread-safe."""
 
     def __init__(self, events: Iterable[RecordEvent] = ()) -> None:
         self._events: list[RecordEvent] = list(events)

@@ -17,7 +17,7 @@ from psoas_break.core.events import Effect, RecordEvent, Tick
 from psoas_break.core.settings import Settings
 
 if TYPE_CHECKING:  # imported when the driver profile is first used: desk users never pay
-    from psoas_break.core.driving import BreakPlanner, DrivingEffect, DrivingStatus
+    from psoas_break.core.driving import BreakPlanner, DrivingEffect
     from psoas_break.core.driving_prompts import DrivingNotice
 
 log = logging.getLogger(__name__)
@@ -26,11 +26,8 @@ log = logging.getLogger(__name__)
 class DrivingControl:
     """Holds a BreakPlanner while the profile is "driver"; None of it exists otherwise."""
 
-    def __init__(
-        self,
-        announce: Callable[[DrivingNotice], None],
-        on_first_start: Callable[[], None] | None = None,
-    ) -> None:
+    def __init__(self, announce: Callable[[DrivingNotice], None],
+                 on_first_start: Callable[[], None] | None = None) -> None:
         self._announce = announce
         self._on_first_start = on_first_start
         self.planner: BreakPlanner | None = None
@@ -80,25 +77,21 @@ class DrivingControl:
     def seconds_until_next_event(self) -> float | None:
         return self.planner.seconds_until_next_event() if self.planner is not None else None
 
-    def status(self) -> DrivingStatus | None:
-        return self.planner.status() if self.planner is not None else None
-
     def summary(self) -> str | None:
         """`psoas-break status` line in the driver profile, else None."""
-        status = self.status()
-        if status is None:
+        if self.planner is None:
             return None
         from psoas_break.core.driving import summary_text
 
-        return summary_text(status)
+        return summary_text(self.planner.status())
 
     def title(self) -> str | None:
-        status = self.status()
-        if status is None:
+        """The tray title in the driver profile, else None."""
+        if self.planner is None:
             return None
         from psoas_break.core.driving import title_text
 
-        return title_text(status)
+        return title_text(self.planner.status())
 
     def _emit(self, effects: list[DrivingEffect]) -> None:
         from psoas_break.core.driving_prompts import notice_from_planner

@@ -133,14 +133,9 @@ class Inbox:
         self._queue.put(_CLOSE)
 
     def get(self, timeout_s: float | None) -> Any:
+        """The next item, or None after `timeout_s` (0: at once; None: wait for one)."""
         try:
             return self._queue.get(timeout=timeout_s)
-        except queue.Empty:
-            return None
-
-    def get_nowait(self) -> Any:
-        try:
-            return self._queue.get_nowait()
         except queue.Empty:
             return None
 
@@ -167,16 +162,9 @@ class Collaborators:
 class Runtime:
     """Owns the engine. Only the `Inbox` is shared with other threads."""
 
-    def __init__(
-        self,
-        inbox: Inbox,
-        engine: SittingEngine,
-        ports: Collaborators,
-        *,
-        today: DayLog | None = None,
-        autostart_enabled: bool | None = None,
-        notice: str | None = None,
-    ) -> None:
+    def __init__(self, inbox: Inbox, engine: SittingEngine, ports: Collaborators, *,
+                 today: DayLog | None = None, autostart_enabled: bool | None = None,
+                 notice: str | None = None) -> None:
         self.engine = engine
         self._inbox = inbox
         self._ports = ports
@@ -189,12 +177,11 @@ class Runtime:
         self._last_tick: Tick | None = None
         self._last_wall: datetime | None = None
         self._off_hours = False
-        self._retention_day: object = None
         self.wakeups = 0
         self.renders = 0
         self._handlers: dict[type, Callable[[Any, Tick], Outcome | None]] = {
             SetSetting: self._set_setting,
-            SettingsSaved: self._settings_saved,
+            SettingsSaved: lambda cmd, tick: self._apply_settings(cmd.settings, tick),
             ReloadSettings: self._reload_settings,
             SetAutostart: self._set_autostart,
             AutostartChanged: self._autostart_changed,
@@ -204,9 +191,9 @@ class Runtime:
             Sleep: lambda _cmd, _tick: None,  # the tick this step took is the point
             QuietChecked: self._quiet_checked,
             NotifierState: self._notifier_state,
-            Notice: self._notice_cmd,
+            Notice: lambda cmd, _tick: self._tell(cmd.text),
             GetStatus: self._get_status,
-            Quit: self._quit,
+            Quit: lambda _cmd, _tick: self._ports.on_quit(),
         }
         self._register_jobs()
 
@@ -239,7 +226,7 @@ class Runtime:
                     self._close()
                     return
                 self._handle(item)
-                item = self._inbox.get_nowait()
+                item = self._inbox.get(0)
                 if item is None:
                     break
             self.render()
@@ -286,7 +273,10 @@ class Runtime:
         driving.sync(self.engine.settings, tick)
         driving.tick(tick)
         self._ports.quiet.poll(tick.mono_s)
-        self._run_calendar_jobs()
+        try:
+            self._scheduler.run_pending()
+        except Exception:
+            log.exception("scheduler failed")
         return outcome
 
     def _take_tick(self) -> Tick:
@@ -311,25 +301,18 @@ class Runtime:
 
     def sleep_s(self) -> float:
         """Engine seconds until the loop must step again if nothing arrives."""
-        clock = self._ports.clock
+        clock, tick = self._ports.clock, self._last_tick
+        deadlines = [self._next_title_change_s(), self.engine.seconds_until_next_deadline(),
+                     self._ports.driving.seconds_until_next_event(),
+                     self._ports.quiet.seconds_until_check(tick.mono_s) if tick else None]
         pad_s = clock.engine_s(WAKE_PAD_S)  # just past a deadline: the step then sees it due
-        candidates: list[float] = [MAX_SLEEP_S, self._next_title_change_s() + pad_s]
-        deadline = self.engine.seconds_until_next_deadline()
-        if deadline is not None:
-            candidates.append(deadline + pad_s)
+        candidates = [MAX_SLEEP_S] + [s + pad_s for s in deadlines if s is not None]
         if self._wants_idle() and self._ports.idle.name != "none":
             candidates.append(IDLE_POLL_S)
         jobs_s = self._scheduler.idle_seconds
         if jobs_s is not None:  # wall-clock seconds
             candidates.append(clock.engine_s(max(0.5, jobs_s)))
-        driving_s = self._ports.driving.seconds_until_next_event()
-        if driving_s is not None:
-            candidates.append(driving_s + pad_s)
-        tick = self._last_tick
         if tick is not None:
-            check_s = self._ports.quiet.seconds_until_check(tick.mono_s)
-            if check_s is not None:
-                candidates.append(check_s + pad_s)
             change = self.engine.settings.working_hours.next_change(tick.wall)
             if change is not None:
                 wall_s = max(0.0, real_seconds_between(tick.wall, change))
@@ -390,9 +373,8 @@ class Runtime:
                 log.exception("carrying out %s failed", type(effect).__name__)
 
     def _present(self, prompt: ShowPrompt) -> None:
-        self._ports.presenter.show_prompt(
-            prompt, self.engine.status(), self.engine.settings, driving=self._ports.driving.driving
-        )
+        self._ports.presenter.show_prompt(prompt, self.engine.status(), self.engine.settings,
+                                          driving=self._ports.driving.driving)
 
     # ---- app commands (engine thread; each returns its Outcome or None) ----
 
@@ -420,9 +402,6 @@ class Runtime:
 
         self._ports.jobs.submit(f"save:{cmd.key}", save)
         return None
-
-    def _settings_saved(self, cmd: SettingsSaved, tick: Tick) -> None:
-        self._apply_settings(cmd.settings, tick)
 
     def _reload_settings(self, _cmd: ReloadSettings, tick: Tick) -> Outcome:
         # A small, size-capped read of a regular file (the store refuses anything else).
@@ -500,9 +479,6 @@ class Runtime:
             log.warning("notifications failing: %s", cmd.detail)
             self._notice = N_("notifications unavailable")
 
-    def _notice_cmd(self, cmd: Notice, _tick: Tick) -> Outcome:
-        return self._tell(cmd.text)
-
     def _tell(self, text: str) -> Outcome:
         self._ports.presenter.show_notice(text, driving=self._ports.driving.driving)
         return Outcome(notices=(text,))
@@ -510,19 +486,11 @@ class Runtime:
     def _get_status(self, _cmd: GetStatus, tick: Tick) -> Outcome:
         status = self.engine.status()
         return Outcome(report=StatusReport(
-            status=status,
-            text=status_text(status, tick.wall),
+            status=status, text=status_text(status, tick.wall),
             today=self._today.summary(tick.wall, self._live_sit_s()),
-            driving=self._ports.driving.summary(),
-            mono_s=tick.mono_s,
-            backends=dict(self._ports.backends),
-            pid=os.getpid(),
-            version=__version__,
-            scale=self._ports.clock.engine_s(1.0),
-        ))
-
-    def _quit(self, _cmd: Quit, _tick: Tick) -> None:
-        self._ports.on_quit()
+            driving=self._ports.driving.summary(), mono_s=tick.mono_s,
+            backends=dict(self._ports.backends), pid=os.getpid(), version=__version__,
+            scale=self._ports.clock.engine_s(1.0)))
 
     def _autostart_changed(self, cmd: AutostartChanged, _tick: Tick) -> None:
         self._autostart_enabled = cmd.enabled
@@ -551,17 +519,12 @@ class Runtime:
             off_until = engine.settings.working_hours.next_change(wall)
         tray = self._ports.tray
         facts = TrayFacts(
-            locked_keys=self._ports.store.result.locked,
-            autostart_enabled=self._autostart_enabled,
-            has_menu=tray.has_menu if tray is not None else True,
-            notice=self._notice,
+            locked_keys=self._ports.store.result.locked, autostart_enabled=self._autostart_enabled,
+            has_menu=tray.has_menu if tray is not None else True, notice=self._notice,
             can_show_stretch=self._ports.presenter.last_selection is not None,
-            can_show_week=True,
-            quiet_title=self._ports.quiet.title(),
-            off_hours_until=off_until,
+            can_show_week=True, quiet_title=self._ports.quiet.title(), off_hours_until=off_until,
             driver_title=self._ports.driving.title(),
-            today=self._today.summary(wall, self._live_sit_s()),
-        )
+            today=self._today.summary(wall, self._live_sit_s()))
         return build_view(engine.status(), engine.settings, wall, facts)
 
     def _live_sit_s(self) -> float | None:
@@ -573,7 +536,7 @@ class Runtime:
     def _register_jobs(self) -> None:
         self._scheduler.clear()
         # At local midnight today's figures roll over; a tick + render shows it at once.
-        self._scheduler.every().day.at("00:00").do(self._guarded, self._new_day)
+        self._scheduler.every().day.at("00:00").do(self._guarded, self.apply_retention)
         # Working-hours boundaries are calendar-shaped too: a job at each wakes the loop
         # (the step then compares is_working() with the engine's state).
         for boundary in self.engine.settings.working_hours.daily_boundaries():
@@ -585,9 +548,6 @@ class Runtime:
             job()
         except Exception:
             log.exception("scheduled job failed; it will run again next time")
-
-    def _new_day(self) -> None:
-        self.apply_retention()
 
     def apply_retention(self) -> None:
         """Forget history older than `history_keep_days` (queued to the history's writer)."""
@@ -604,10 +564,3 @@ class Runtime:
             log.info("wall clock moved back by %.0f s; re-registering calendar jobs",
                      (last - wall).total_seconds())
             self._register_jobs()
-
-    def _run_calendar_jobs(self) -> None:
-        try:
-            self._scheduler.run_pending()
-        except Exception:
-            log.exception("scheduler failed")
-

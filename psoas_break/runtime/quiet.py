@@ -13,7 +13,7 @@ Engine thread only, except the check job itself.
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 
 from psoas_break.core.commands import Command, QuietChecked
@@ -48,8 +48,9 @@ class Hold:
 Decision = Show | Hold
 
 
-def _reasons_of(detectors: Sequence[QuietDetector]) -> tuple[str, ...]:
-    """Every active reason, de-duplicated in order; a detector that raises counts as quiet-less."""
+def quiet_reasons(detectors: Iterable[QuietDetector]) -> tuple[str, ...]:
+    """Every active reason, de-duplicated in order; a detector that raises despite its contract
+    is logged and counts as not quiet. May block briefly: the job thread calls it."""
     found: list[str] = []
     for detector in detectors:
         try:
@@ -61,24 +62,26 @@ def _reasons_of(detectors: Sequence[QuietDetector]) -> tuple[str, ...]:
     return tuple(found)
 
 
+def close_detectors(detectors: Iterable[QuietDetector]) -> None:
+    """Close every detector; failures are logged."""
+    for detector in detectors:
+        try:
+            detector.close()
+        except Exception:
+            log.debug("closing quiet detector %s failed", detector.name, exc_info=True)
+
+
 class QuietControl:
     """Holds back stretch prompts while it is quiet; releases one when it is not."""
 
-    def __init__(
-        self,
-        detectors: Sequence[QuietDetector],
-        jobs: Jobs,
-        post: Callable[[Command], None],
-        max_defer_s: float,
-    ) -> None:
+    def __init__(self, detectors: Sequence[QuietDetector], jobs: Jobs,
+                 post: Callable[[Command], None], max_defer_s: float) -> None:
         self._detectors = tuple(detectors)
         self._jobs = jobs
         self._post = post
         self._gate: QuietGate[ShowPrompt] = QuietGate(CHECK_EVERY_S, max_defer_s)
         self._pending: ShowPrompt | None = None  # offered, waiting for the detectors' answer
         self._asked_at_s: float | None = None  # a check is under way since then
-
-    # ---- the runtime's calls ----
 
     def offer(self, prompt: ShowPrompt, mono_s: float) -> ShowPrompt | None:
         """A prompt is due: returns it when it can be shown at once (no detectors), else parks
@@ -96,12 +99,9 @@ class QuietControl:
     def checked(self, reasons: tuple[str, ...], mono_s: float) -> list[Decision]:
         """The detectors answered with `reasons`: what to show or hold now."""
         self._asked_at_s = None
-        decisions: list[Decision] = []
         pending, self._pending = self._pending, None
         if pending is not None and pending.kind == "posture":
-            if not reasons and not self._gate.holding:
-                decisions.append(Show(pending))
-            return decisions
+            return [Show(pending)] if not reasons and not self._gate.holding else []
         if pending is not None:
             outcome = self._gate.offer(pending, reasons, mono_s)
             if outcome.release is None:
@@ -109,13 +109,11 @@ class QuietControl:
                 return [Hold(pending.prompt_id, outcome.reasons)]
         elif self._gate.holding:
             outcome = self._gate.check(reasons, mono_s)
-            if outcome.release is None:
-                return decisions
         else:
-            return decisions
-        assert outcome.release is not None
-        decisions.append(Show(outcome.release, outcome.gentle, outcome.deferred_s))
-        return decisions
+            return []
+        if outcome.release is None:
+            return []
+        return [Show(outcome.release, outcome.gentle, outcome.deferred_s)]
 
     def poll(self, mono_s: float) -> None:
         """Ask the detectors again when the held prompt's next check is due."""
@@ -162,13 +160,7 @@ class QuietControl:
         self._jobs.submit("quiet-names", set_names)
 
     def close(self) -> None:
-        for detector in self._detectors:
-            try:
-                detector.close()
-            except Exception:
-                log.debug("closing quiet detector %s failed", detector.name, exc_info=True)
-
-    # ---- internals ----
+        close_detectors(self._detectors)
 
     def _ask(self, mono_s: float) -> None:
         if self._asked_at_s is not None and mono_s < self._asked_at_s + CHECK_EVERY_S:
@@ -179,7 +171,7 @@ class QuietControl:
         def check() -> None:
             reasons: tuple[str, ...] = ()
             try:
-                reasons = _reasons_of(detectors)
+                reasons = quiet_reasons(detectors)
             finally:
                 post(QuietChecked(reasons))
 

@@ -30,12 +30,10 @@ def write_about(paths: AppPaths, backends: dict[str, str], driver: bool) -> Path
         f"<p>{html.escape(p)}</p>" for p in safety_text(include_driving=driver).split("\n") if p
     )
     title = html.escape(_("About psoas-break"))
-    purpose = html.escape(
-        _("Times how long you sit and prompts hip-flexor stretches and posture changes.")
-    )
-    privacy = html.escape(
-        _("psoas-break keeps everything on this computer and never uses the network.")
-    )
+    purpose = html.escape(_("Times how long you sit and prompts hip-flexor stretches and "
+                            "posture changes."))
+    privacy = html.escape(_("psoas-break keeps everything on this computer and never uses the "
+                            "network."))
     page = f"""<!doctype html>
 <html lang="{html.escape(language())}"><head><meta charset="utf-8">
 <meta http-equiv="Content-Security-Policy" content="default-src 'none'; style-src 'unsafe-inline'">

@@ -14,18 +14,15 @@ An empty history gives the same frame with a clear message instead of bars. Two 
 
 from __future__ import annotations
 
-import logging
 from collections.abc import Sequence
 from dataclasses import dataclass
-from datetime import date, datetime, time
+from datetime import datetime, time
 from functools import lru_cache
 from pathlib import Path
 
 from PIL import Image, ImageDraw, ImageFont
 
 from psoas_break.core.stats import Summary, Timeline
-
-log = logging.getLogger(__name__)
 
 DEFAULT_SIZE = (1000, 640)
 WEEKDAYS = ("Mon", "Tue", "Wed", "Thu", "Fri", "Sat", "Sun")
@@ -56,29 +53,22 @@ class Theme:
 # those, and a mark must not be mistaken for text (the tests count pixels by colour).
 THEMES: dict[str, Theme] = {
     "light": Theme(
-        background=(255, 255, 255), text=(33, 33, 33), muted=(110, 110, 110),
-        grid=(226, 226, 226),
+        background=(255, 255, 255), text=(33, 33, 33), muted=(110, 110, 110), grid=(226, 226, 226),
         buckets=((78, 121, 167), (242, 142, 43), (200, 55, 60)),
         taken=(46, 140, 60), away=(160, 205, 150), pause=(172, 180, 200),
-        snoozed=(242, 142, 43), skipped=(200, 55, 60), ignored=(120, 30, 30),
-    ),
+        snoozed=(242, 142, 43), skipped=(200, 55, 60), ignored=(120, 30, 30)),
     "dark": Theme(
-        background=(32, 33, 36), text=(232, 232, 232), muted=(165, 165, 165),
-        grid=(62, 64, 68),
+        background=(32, 33, 36), text=(232, 232, 232), muted=(165, 165, 165), grid=(62, 64, 68),
         buckets=((110, 160, 215), (245, 160, 70), (235, 90, 90)),
         taken=(95, 200, 110), away=(60, 110, 70), pause=(96, 104, 128),
-        snoozed=(245, 160, 70), skipped=(235, 90, 90), ignored=(255, 150, 150),
-    ),
+        snoozed=(245, 160, 70), skipped=(235, 90, 90), ignored=(255, 150, 150)),
 }
 
 
 @lru_cache(maxsize=16)
 def font(size: int) -> FontT:
-    """A scalable font of `size` px: DejaVu Sans or Arial if installed, else Pillow's own.
-
-    Pillow >= 10.1 ships a scalable default (`load_default(size=...)`); older ones only have a
-    tiny bitmap font, used as the last resort.
-    """
+    """A scalable font of `size` px: DejaVu Sans or Arial if installed, else Pillow's own
+    (scalable from Pillow 10.1; older ones only have a tiny bitmap font, the last resort)."""
     for name in ("DejaVuSans.ttf", "Arial.ttf", "arial.ttf", "Helvetica.ttc"):
         try:
             return ImageFont.truetype(name, size)
@@ -88,10 +78,6 @@ def font(size: int) -> FontT:
         return ImageFont.load_default(size=size)
     except TypeError:  # Pillow < 10.1
         return ImageFont.load_default()
-
-
-def _text_w(draw: ImageDraw.ImageDraw, text: str, f: FontT) -> float:
-    return draw.textlength(text, font=f)
 
 
 def _fmt_h(seconds: float) -> str:
@@ -106,70 +92,50 @@ def _nice_step_h(max_h: float) -> float:
     return 12.0
 
 
-def _day_label(day: date, n_days: int) -> str:
-    if n_days <= 14:
-        return f"{WEEKDAYS[day.weekday()]} {day.day}"
-    return f"{day.day}"
-
-
-def render_chart(
-    days: Sequence[Summary],
-    today: Timeline | None = None,
-    *,
-    theme: str = "light",
-    size: tuple[int, int] = DEFAULT_SIZE,
-    title: str | None = None,
-    empty_message: str = "No sitting recorded yet",
-) -> Image.Image:
-    """Draw the chart for `days` (one Summary per day, oldest first) and today's timeline.
-
-    With no sitting and an empty (or no) timeline, the frame shows `empty_message` instead.
-    """
+def render_chart(days: Sequence[Summary], today: Timeline | None = None, *, theme: str = "light",
+                 size: tuple[int, int] = DEFAULT_SIZE, title: str | None = None,
+                 empty_message: str = "No sitting recorded yet") -> Image.Image:
+    """Draw the chart for `days` (one Summary per day, oldest first) and today's timeline;
+    with no sitting and an empty (or no) timeline, the frame shows `empty_message` instead."""
     th = THEMES.get(theme, THEMES["light"])
     width, height = size
     img = Image.new("RGB", size, th.background)
     draw = ImageDraw.Draw(img)
     scale = min(width / 1000.0, height / 640.0)
-    f_title, f_text, f_small = font(round(22 * scale)), font(round(15 * scale)), font(
-        round(13 * scale)
-    )
+    f_title, f_text, f_small = (font(round(22 * scale)), font(round(15 * scale)),
+                                font(round(13 * scale)))
     pad = round(24 * scale)
 
-    if title is None:
-        if days:
-            title = (
-                f"Sitting, {days[0].first_day.isoformat()} to {days[-1].last_day.isoformat()}"
-                if len(days) > 1
-                else f"Sitting on {days[0].first_day.isoformat()}"
-            )
-        else:
-            title = "Sitting"
+    if title is None and len(days) > 1:
+        title = f"Sitting, {days[0].first_day.isoformat()} to {days[-1].last_day.isoformat()}"
+    elif title is None:
+        title = f"Sitting on {days[0].first_day.isoformat()}" if days else "Sitting"
     draw.text((pad, pad), title, font=f_title, fill=th.text)
     total_s = sum(d.sitting_s for d in days)
     empty = not days or (total_s <= 0 and (today is None or today.empty))
     if not empty:
         taken = sum(d.breaks_taken for d in days)
         longest = max(d.longest_sit_s for d in days)
-        summary = (
-            f"total {_fmt_h(total_s)}   longest sit {_fmt_h(longest)}   breaks taken {taken}"
-        )
-        draw.text(
-            (width - pad - _text_w(draw, summary, f_text), pad + round(5 * scale)),
-            summary, font=f_text, fill=th.muted,
-        )
+        summary = f"total {_fmt_h(total_s)}   longest sit {_fmt_h(longest)}   breaks taken {taken}"
+        draw.text((width - pad - draw.textlength(summary, font=f_text), pad + round(5 * scale)),
+                  summary, font=f_text, fill=th.muted)
 
     if empty:
         message = empty_message
         sub = "psoas-break records your sits while it runs. Come back after a day of use."
         f_big = font(round(26 * scale))
-        mw = _text_w(draw, message, f_big)
+        mw = draw.textlength(message, font=f_big)
         draw.text(((width - mw) / 2, height / 2 - 30 * scale), message, font=f_big, fill=th.text)
-        sw = _text_w(draw, sub, f_text)
+        sw = draw.textlength(sub, font=f_text)
         draw.text(((width - sw) / 2, height / 2 + 10 * scale), sub, font=f_text, fill=th.muted)
         return img
 
     lay = chart_layout(size, len(days), today is not None)
-    _draw_legend(draw, th, pad, lay.legend_y, f_small, scale)
+    x: float = pad
+    for colour, label in zip(th.buckets, BUCKET_LABELS, strict=True):
+        x = _swatch(draw, x, lay.legend_y, colour, label, f_small, th, scale)
+    _swatch(draw, x, lay.legend_y, th.taken, "breaks taken (number)", f_small, th, scale,
+            kind="dot")
     _draw_bars(draw, th, days, lay, f_small, scale)
     if today is not None:
         _draw_timeline(draw, th, today, pad, lay.timeline_top, width - pad, height - pad,
@@ -207,18 +173,10 @@ def chart_layout(size: tuple[int, int], n_days: int, with_timeline: bool) -> Lay
     axis_x = pad + round(46 * scale)
     right = width - pad
     slot = (right - axis_x) / max(1, n_days)
-    return Layout(
-        scale=scale,
-        left=pad,
-        legend_y=legend_y,
-        axis_x=axis_x,
-        right=right,
-        plot_top=bars_top + round(22 * scale),  # room for the break markers above the bars
-        bars_bottom=bars_bottom,
-        slot=slot,
-        bar_w=max(1.0, min(slot * 0.62, 60 * scale)),
-        timeline_top=bars_bottom + round(62 * scale),
-    )
+    return Layout(scale=scale, left=pad, legend_y=legend_y, axis_x=axis_x, right=right,
+                  plot_top=bars_top + round(22 * scale),  # room for the break markers above bars
+                  bars_bottom=bars_bottom, slot=slot, bar_w=max(1.0, min(slot * 0.62, 60 * scale)),
+                  timeline_top=bars_bottom + round(62 * scale))
 
 
 def scale_top_h(days: Sequence[Summary]) -> float:
@@ -239,14 +197,7 @@ def _swatch(draw: ImageDraw.ImageDraw, x: float, y: float, colour: tuple[int, in
     else:
         draw.rectangle((x, y + 1, x + s, y + s + 1), fill=colour)
     draw.text((x + s + 6 * scale, y - 1), label, font=f, fill=th.text)
-    return x + s + 6 * scale + _text_w(draw, label, f) + 18 * scale
-
-
-def _draw_legend(draw: ImageDraw.ImageDraw, th: Theme, x: float, y: float, f: FontT,
-                 scale: float) -> None:
-    for colour, label in zip(th.buckets, BUCKET_LABELS, strict=True):
-        x = _swatch(draw, x, y, colour, label, f, th, scale)
-    _swatch(draw, x, y, th.taken, "breaks taken (number)", f, th, scale, kind="dot")
+    return x + s + 6 * scale + draw.textlength(label, font=f) + 18 * scale
 
 
 def _draw_bars(draw: ImageDraw.ImageDraw, th: Theme, days: Sequence[Summary], lay: Layout,
@@ -264,7 +215,7 @@ def _draw_bars(draw: ImageDraw.ImageDraw, th: Theme, days: Sequence[Summary], la
         y = y_of(h)
         draw.line((x0, y, right, y), fill=th.grid, width=1)
         label = f"{h:g}h"
-        draw.text((x0 - 8 * scale - _text_w(draw, label, f), y - 8 * scale), label, font=f,
+        draw.text((x0 - 8 * scale - draw.textlength(label, font=f), y - 8 * scale), label, font=f,
                   fill=th.muted)
         h += step
     draw.line((x0, plot_top, x0, bottom), fill=th.muted, width=1)
@@ -291,21 +242,22 @@ def _draw_bars(draw: ImageDraw.ImageDraw, th: Theme, days: Sequence[Summary], la
             if n <= 31:
                 label = str(d.breaks_taken)
                 draw.text((cx + r + 2 * scale, my - 8 * scale), label, font=f, fill=th.taken)
-        label = _day_label(d.first_day, n)
+        label = (f"{WEEKDAYS[d.first_day.weekday()]} {d.first_day.day}" if n <= 14
+                 else str(d.first_day.day))
         if n > 62:  # months: label where one starts, if there is room
             if d.first_day.day != 1 and i != 0:
                 continue
             label = d.first_day.strftime("%Y-%m")
         elif n > 14 and i % max(1, -(-n // 31)) != 0 and i != n - 1:
             continue
-        w = _text_w(draw, label, f)
+        w = draw.textlength(label, font=f)
         if cx - w / 2 < last_label_x + 8 * scale:
             continue
         draw.text((cx - w / 2, bottom + 6 * scale), label, font=f, fill=th.text)
         last_label_x = cx + w / 2
     if n > 14:
         caption = "month" if n > 62 else "day of month"
-        draw.text((right - _text_w(draw, caption, f), bottom + 24 * scale), caption, font=f,
+        draw.text((right - draw.textlength(caption, font=f), bottom + 24 * scale), caption, font=f,
                   fill=th.muted)
     draw.text((lay.left, plot_top - 22 * scale), "hours sitting", font=f, fill=th.muted)
 
@@ -351,25 +303,25 @@ def _draw_timeline(draw: ImageDraw.ImageDraw, th: Theme, tl: Timeline, left: flo
         x = x0 + (right - x0) * (h - lo_h) / (hi_h - lo_h)
         draw.line((x, top, x, mark_y1), fill=th.grid, width=1)
         label = f"{h:02d}:00"
-        draw.text((x - _text_w(draw, label, f) / 2, mark_y1 + 4 * scale), label, font=f,
+        draw.text((x - draw.textlength(label, font=f) / 2, mark_y1 + 4 * scale), label, font=f,
                   fill=th.muted)
         h += step
+
+    def span(start: datetime, end: datetime, inset: float, colour: tuple[int, int, int]) -> None:
+        """A bar on the sits row, `inset` of the row height thinner at top and bottom."""
+        draw.rectangle((x_of(start), sit_y0 + row_h * inset, max(x_of(end), x_of(start) + 1),
+                        sit_y1 - row_h * inset), fill=colour)
 
     colours = {"break": th.taken, "away": th.away}
     for iv in tl.intervals:
         if iv.kind in colours:
-            draw.rectangle((x_of(iv.start), sit_y0 + row_h * 0.25,
-                            max(x_of(iv.end), x_of(iv.start) + 1), sit_y1 - row_h * 0.25),
-                           fill=colours[iv.kind])
+            span(iv.start, iv.end, 0.25, colours[iv.kind])
     for b in tl.sits:
-        draw.rectangle((x_of(b.start), sit_y0, max(x_of(b.end), x_of(b.start) + 1), sit_y1),
-                       fill=th.buckets[b.bucket])
+        span(b.start, b.end, 0.0, th.buckets[b.bucket])
     # A pause sits inside a bout (sitting is not counted while paused): drawn over it.
     for iv in tl.intervals:
         if iv.kind == "pause":
-            draw.rectangle((x_of(iv.start), sit_y0 + row_h * 0.15,
-                            max(x_of(iv.end), x_of(iv.start) + 1), sit_y1 - row_h * 0.15),
-                           fill=th.pause)
+            span(iv.start, iv.end, 0.15, th.pause)
     answer = {"taken": th.taken, "taken_idle": th.taken, "snoozed": th.snoozed,
               "skipped": th.skipped, "ignored": th.ignored}
     for p in tl.prompts:
@@ -382,11 +334,10 @@ def _draw_timeline(draw: ImageDraw.ImageDraw, th: Theme, tl: Timeline, left: flo
     # The timeline's own legend, under the hour labels.
     lx, ly = x0, mark_y1 + 24 * scale
     for colour, label, kind in (
-        (th.taken, "break / prompt taken", "box"), (th.away, "away (natural break)", "box"),
-        (th.pause, "paused", "box"), (th.snoozed, "snoozed", "tick"),
-        (th.skipped, "skipped", "tick"), (th.ignored, "ignored", "tick"),
-        (th.muted, "posture / unanswered", "tick"),
-    ):
+            (th.taken, "break / prompt taken", "box"), (th.away, "away (natural break)", "box"),
+            (th.pause, "paused", "box"), (th.snoozed, "snoozed", "tick"),
+            (th.skipped, "skipped", "tick"), (th.ignored, "ignored", "tick"),
+            (th.muted, "posture / unanswered", "tick")):
         lx = _swatch(draw, lx, ly, colour, label, f, th, scale, kind=kind)
 
 

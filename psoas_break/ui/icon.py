@@ -26,8 +26,6 @@ EDGE = (0x10, 0x10, 0x10, 200)
 HALO = (0xFF, 0xFF, 0xFF, 150)
 WHITE = (0xFF, 0xFF, 0xFF, 255)
 
-SIZES_PX = (16, 22, 24, 32, 48, 64, 128, 256)
-
 
 def state_colour(state: str) -> tuple[int, int, int]:
     return COLOURS.get(state, COLOURS["sitting"])[0]
@@ -70,10 +68,8 @@ def render_icon(look: IconLook, size_px: int = 64) -> Image.Image:
         dot = glyph_w * 0.7
         draw.ellipse((c - dot, c + r * 0.35, c + dot, c + r * 0.35 + 2 * dot), fill=WHITE)
     elif look.state == "on_break":
-        draw.line(
-            (c - r * 0.5, c, c - r * 0.1, c + r * 0.4, c + r * 0.55, c - r * 0.4),
-            fill=WHITE, width=glyph_w, joint="curve",
-        )
+        draw.line((c - r * 0.5, c, c - r * 0.1, c + r * 0.4, c + r * 0.55, c - r * 0.4),
+                  fill=WHITE, width=glyph_w, joint="curve")
     draw.ellipse(box, fill=None, outline=EDGE, width=max(scale // 2, int(s * 0.012)))
     return img.resize((size_px, size_px), Image.Resampling.LANCZOS)
 

@@ -31,12 +31,8 @@ def open_in_browser(path: Path) -> None:
 class DesktopPages:
     """Writes and opens the pages (see module docstring)."""
 
-    def __init__(
-        self,
-        paths: AppPaths,
-        pictures: PictureFinder,
-        opener: Callable[[Path], None] = open_in_browser,
-    ) -> None:
+    def __init__(self, paths: AppPaths, pictures: PictureFinder,
+                 opener: Callable[[Path], None] = open_in_browser) -> None:
         self._paths = paths
         self._pictures = pictures
         self._open = opener

@@ -42,26 +42,17 @@ class Report:
 
 def load_report(db: Path, now: datetime, days: int = 7, live_sit_s: float | None = None
                 ) -> Report:
-    """Read the history and compute the figures of the `days` days ending with now's day.
-
-    live_sit_s: the running engine's sitting seconds (the tray passes it; the CLI cannot).
-    Raises StorageError (one line for the user) when the file cannot be read.
-    """
+    """The figures of the `days` days ending with now's day, read from the history at `db`;
+    `live_sit_s` is the running engine's sitting time (the tray has it, the CLI has not).
+    Raises StorageError (one line for the user) when the file cannot be read."""
     first, last = stats.day_range(now.date(), days)
     start, end = stats.query_window(first, last)
     events = read_events(db, start, end)
     summaries = stats.summarize_days(events, first, last, now, live_sit_s)
-    history_empty = not events and count_events(db) == 0
-    return Report(
-        db=db,
-        now=now,
-        days=summaries,
-        total=stats.combine(summaries),
-        today=stats.timeline(events, last, now, live_sit_s, tz=now.tzinfo),
-        history_empty=history_empty,
-        events=events,
-        live_sit_s=live_sit_s,
-    )
+    return Report(db=db, now=now, days=summaries, total=stats.combine(summaries),
+                  today=stats.timeline(events, last, now, live_sit_s, tz=now.tzinfo),
+                  history_empty=not events and count_events(db) == 0, events=events,
+                  live_sit_s=live_sit_s)
 
 
 def write_chart(path: Path, report: Report, theme: str = "light") -> Path:
@@ -70,6 +61,5 @@ def write_chart(path: Path, report: Report, theme: str = "light") -> Path:
 
     message = "No sitting recorded yet" if report.history_empty else (
         f"No sitting recorded from {report.days[0].first_day.isoformat()} "
-        f"to {report.days[-1].last_day.isoformat()}"
-    )
+        f"to {report.days[-1].last_day.isoformat()}")
     return save_chart(path, report.days, report.today, theme=theme, empty_message=message)

@@ -1,9 +1,8 @@
 """Idle sources: seconds since the last keyboard/mouse input, one module per source.
 
 `make_idle_source(env)` picks one and says why the others were rejected (`doctor` shows it):
-- `PSOAS_IDLE_BACKEND` = x11 | mutter | screensaver | windows | macos | none forces one (also
-  x11 on a Wayland session: the user knows best). If the forced one fails, the null source is
-  used and the Choice says why; nothing else is tried behind the user's back.
+- `PSOAS_IDLE_BACKEND` = x11 | mutter | screensaver | windows | macos | none forces one, even
+  x11 on a Wayland session (adapters/backends.py has the rules every family follows).
 - Otherwise the first that answers on this session, in this order:
   Linux/BSD X11 session: x11 (in-process XScreenSaver, one X round trip per poll), mutter,
   screensaver; Wayland session (WAYLAND_DISPLAY set or XDG_SESSION_TYPE=wayland): mutter,
@@ -11,8 +10,7 @@
   while the user types in Wayland windows); Windows: windows; macOS: macos (IOKit), then
   macos-ioreg (one ioreg run per poll).
 - Otherwise `NullIdleSource` (always None): the engine then relies on lock, suspend and gaps.
-
-No source spawns a process per poll, except the macOS last resort above.
+No source spawns a process per poll, except the macOS last resort.
 """
 
 from __future__ import annotations
@@ -93,16 +91,10 @@ def _candidates(env: Mapping[str, str]) -> tuple[Candidate[IdleSource], ...]:
     )
 
 
-def make_idle_source(
-    env: Mapping[str, str] | None = None, *, platform: str | None = None
-) -> tuple[IdleSource, Choice]:
+def make_idle_source(env: Mapping[str, str] | None = None, *,
+                     platform: str | None = None) -> tuple[IdleSource, Choice]:
     """Pick the idle source for this session (see module docstring); never raises.
-
-    `env` defaults to os.environ and `platform` to sys.platform (both injectable for tests).
-    """
+    `env` defaults to os.environ and `platform` to sys.platform."""
     env = os.environ if env is None else env
     return first("idle", _candidates(env), NullIdleSource, env_var=ENV_VAR, env=env,
                  platform=platform)
-
-
-__all__ = ["ENV_VAR", "NullIdleSource", "is_wayland_session", "make_idle_source"]

@@ -8,9 +8,6 @@ only as a last resort; `doctor` shows which one is used).
 
 ioreg prints one `"HIDIdleTime" = <decimal ns>` line per IOHIDSystem entry (some Macs list more
 than one); the smallest value is the most recent input.
-
-Contract: `MacIdleSource.open()` / `IoregIdleSource.open()` raise `Unavailable` off macOS;
-`idle_seconds()` returns seconds or None.
 """
 
 from __future__ import annotations
@@ -22,6 +19,7 @@ import subprocess
 import sys
 from typing import Any
 
+from psoas_break.adapters.ffi import declare
 from psoas_break.ports import Unavailable
 
 log = logging.getLogger(__name__)
@@ -63,23 +61,20 @@ class MacIdleSource:
         except OSError as exc:
             raise Unavailable(f"IOKit cannot be loaded ({exc})") from None
         iokit, cf = self._iokit, self._cf
-        iokit.IOServiceMatching.argtypes = [ctypes.c_char_p]
-        iokit.IOServiceMatching.restype = ctypes.c_void_p
-        iokit.IOServiceGetMatchingService.argtypes = [ctypes.c_uint32, ctypes.c_void_p]
-        iokit.IOServiceGetMatchingService.restype = ctypes.c_uint32
-        iokit.IORegistryEntryCreateCFProperty.argtypes = [
-            ctypes.c_uint32, ctypes.c_void_p, ctypes.c_void_p, ctypes.c_uint32
-        ]
-        iokit.IORegistryEntryCreateCFProperty.restype = ctypes.c_void_p
-        iokit.IOObjectRelease.argtypes = [ctypes.c_uint32]
-        cf.CFStringCreateWithCString.argtypes = [ctypes.c_void_p, ctypes.c_char_p, ctypes.c_uint32]
-        cf.CFStringCreateWithCString.restype = ctypes.c_void_p
-        cf.CFNumberGetValue.argtypes = [ctypes.c_void_p, ctypes.c_int, ctypes.c_void_p]
-        cf.CFNumberGetValue.restype = ctypes.c_bool
-        cf.CFGetTypeID.argtypes = [ctypes.c_void_p]
-        cf.CFGetTypeID.restype = ctypes.c_ulong
-        cf.CFNumberGetTypeID.restype = ctypes.c_ulong
-        cf.CFRelease.argtypes = [ctypes.c_void_p]
+        vp, u32 = ctypes.c_void_p, ctypes.c_uint32
+        declare(iokit, (  # (function, result, arguments)
+            ("IOServiceMatching", vp, [ctypes.c_char_p]),
+            ("IOServiceGetMatchingService", u32, [u32, vp]),
+            ("IORegistryEntryCreateCFProperty", vp, [u32, vp, vp, u32]),
+            ("IOObjectRelease", ctypes.c_int, [u32]),
+        ))
+        declare(cf, (
+            ("CFStringCreateWithCString", vp, [vp, ctypes.c_char_p, u32]),
+            ("CFNumberGetValue", ctypes.c_bool, [vp, ctypes.c_int, vp]),
+            ("CFGetTypeID", ctypes.c_ulong, [vp]),
+            ("CFNumberGetTypeID", ctypes.c_ulong, []),
+            ("CFRelease", None, [vp]),
+        ))
         # kIOMasterPortDefault / kIOMainPortDefault is 0 (MACH_PORT_NULL).
         matching = iokit.IOServiceMatching(b"IOHIDSystem")  # consumed by the next call
         self._service = iokit.IOServiceGetMatchingService(0, matching)

@@ -2,9 +2,6 @@
 
 Works on GNOME on X11 and on Wayland (Mutter sees every input, unlike XScreenSaver under
 Wayland). One session-bus call per poll on the shared connection (psoas_break.adapters.dbus).
-
-Contract: `MutterIdleSource.open(env)` raises `Unavailable` with a plain reason when the bus or
-the service does not answer; `idle_seconds()` returns seconds or None (service gone, timeout).
 """
 
 from __future__ import annotations

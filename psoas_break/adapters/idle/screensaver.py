@@ -18,9 +18,6 @@ The unit is therefore decided, in order, by (see `decide_unit`):
 
 On an X11 session the factory prefers the X11 source anyway, so this source mostly serves
 KDE setups where XScreenSaver is unusable.
-
-Contract: `ScreenSaverIdleSource.open(env)` raises `Unavailable` with a plain reason;
-`idle_seconds()` returns seconds or None; `unit` and `unit_reason` say what was decided.
 """
 
 from __future__ import annotations
@@ -40,19 +37,14 @@ INTERFACE = "org.freedesktop.ScreenSaver"
 UNIT_ENV = "PSOAS_SCREENSAVER_IDLE_UNIT"
 
 _MS_PROGRAMS = ("ksmserver", "kscreenlocker", "kwin", "plasma")
-_S_PROGRAMS = (
-    "xfce4-screensaver", "mate-screensaver", "cinnamon-screensaver", "gnome-screensaver",
-)
+_S_PROGRAMS = ("xfce4-screensaver", "mate-screensaver", "cinnamon-screensaver", "gnome-screensaver")
 _S_DESKTOPS = ("XFCE", "MATE", "X-CINNAMON", "CINNAMON", "LXDE", "LXQT", "BUDGIE", "UNITY")
 
 
-def decide_unit(
-    override: str | None, owner_program: str | None, current_desktop: str | None
-) -> tuple[str, str]:
-    """Return (unit, why) for GetSessionIdleTime: unit is "ms" or "s" (see module docstring).
-
-    Raises ValueError with a plain sentence when `override` is not "ms" or "s".
-    """
+def decide_unit(override: str | None, owner_program: str | None,
+                current_desktop: str | None) -> tuple[str, str]:
+    """(unit, why) for GetSessionIdleTime: unit is "ms" or "s" (see module docstring).
+    Raises ValueError with a plain sentence when `override` is not "ms" or "s"."""
     if override:
         value = override.strip().lower()
         if value not in ("ms", "s"):
@@ -93,11 +85,10 @@ class ScreenSaverIdleSource:
 
     name = "screensaver"
 
-    def __init__(self, bus: Bus, path: str, unit: str, unit_reason: str) -> None:
+    def __init__(self, bus: Bus, path: str, unit: str) -> None:
         self._bus = bus
         self._path = path
         self.unit = unit
-        self.unit_reason = unit_reason
         self._failing = False
 
     @classmethod
@@ -111,14 +102,12 @@ class ScreenSaverIdleSource:
         try:
             path = cls._probe(bus)
             program = _program_of(bus.owner_pid(BUS_NAME))
-            unit, why = decide_unit(
-                env.get(UNIT_ENV), program, env.get("XDG_CURRENT_DESKTOP")
-            )
+            unit, why = decide_unit(env.get(UNIT_ENV), program, env.get("XDG_CURRENT_DESKTOP"))
         except BaseException:
             bus.close()
             raise
         log.debug("screensaver idle: %s at %s, unit %s (%s)", BUS_NAME, path, unit, why)
-        return cls(bus, path, unit, why)
+        return cls(bus, path, unit)
 
     @staticmethod
     def _probe(bus: Bus) -> str:
@@ -132,10 +121,8 @@ class ScreenSaverIdleSource:
                 if exc.name == "org.freedesktop.DBus.Error.ServiceUnknown":
                     raise Unavailable(f"no {BUS_NAME} on the session bus") from None
                 if exc.name == "org.freedesktop.DBus.Error.NotSupported":
-                    raise Unavailable(
-                        f"{BUS_NAME} does not support GetSessionIdleTime here "
-                        "(KDE on Wayland answers NotSupported)"
-                    ) from None
+                    raise Unavailable(f"{BUS_NAME} does not support GetSessionIdleTime here "
+                                      "(KDE on Wayland answers NotSupported)") from None
         raise Unavailable(f"{BUS_NAME} did not answer GetSessionIdleTime ({last})")
 
     def idle_seconds(self) -> float | None:

@@ -6,21 +6,15 @@ time is the difference of the low 32 bits modulo 2**32 (`idle_ms_from_ticks`), e
 as the idle time itself is under 49.7 days. Reading order matters: last input first, then the
 tick count, so the input can never look newer than "now"; a difference within a minute below
 2**32 (an input that raced the reads) is taken as 0 rather than as 49.7 days.
-
-Contract: `WindowsIdleSource.open()` raises `Unavailable` off Windows; `idle_seconds()`
-returns seconds or None when the call fails (e.g. on a locked secure desktop).
 """
 
 from __future__ import annotations
 
 import ctypes
-import logging
 import sys
 from typing import Any
 
 from psoas_break.ports import Unavailable
-
-log = logging.getLogger(__name__)
 
 TICK_MODULUS = 1 << 32
 # A "negative" difference this close to the modulus is a race between the two reads.
@@ -28,10 +22,8 @@ _RACE_WINDOW_MS = 60_000
 
 
 def idle_ms_from_ticks(now_tick64_ms: int, last_input_tick32_ms: int) -> int:
-    """Milliseconds since the last input, from GetTickCount64() and LASTINPUTINFO.dwTime.
-
-    Pure: handles the 32-bit wrap-around of dwTime (see module docstring).
-    """
+    """Milliseconds since the last input, from GetTickCount64() and LASTINPUTINFO.dwTime
+    (wrap-around handled, see module docstring). Pure."""
     if not 0 <= last_input_tick32_ms < TICK_MODULUS:
         raise ValueError(f"dwTime must be a 32-bit unsigned value, not {last_input_tick32_ms}")
     diff = (now_tick64_ms - last_input_tick32_ms) % TICK_MODULUS
@@ -75,7 +67,8 @@ class WindowsIdleSource:
         return source
 
     def idle_seconds(self) -> float | None:
-        """Seconds since the last input in this session, or None if the call failed."""
+        """Seconds since the last input in this session, or None if the call failed (e.g. on
+        a locked secure desktop)."""
         if not self._user32.GetLastInputInfo(ctypes.byref(self._info)):
             return None
         now_ms = int(self._kernel32.GetTickCount64())

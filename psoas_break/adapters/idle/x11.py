@@ -31,6 +31,7 @@ import logging
 import threading
 import time
 
+from psoas_break.adapters.ffi import declare
 from psoas_break.ports import Unavailable
 
 log = logging.getLogger(__name__)
@@ -39,15 +40,10 @@ _XID = ctypes.c_ulong
 
 
 class _XScreenSaverInfo(ctypes.Structure):
-    # <X11/extensions/scrnsaver.h>
-    _fields_ = [
-        ("window", _XID),
-        ("state", ctypes.c_int),
-        ("kind", ctypes.c_int),
-        ("til_or_since", ctypes.c_ulong),
-        ("idle", ctypes.c_ulong),  # milliseconds since the last input
-        ("eventMask", ctypes.c_ulong),
-    ]
+    # <X11/extensions/scrnsaver.h>; `idle`: milliseconds since the last input
+    _fields_ = [("window", _XID), ("state", ctypes.c_int), ("kind", ctypes.c_int),
+                ("til_or_since", ctypes.c_ulong), ("idle", ctypes.c_ulong),
+                ("eventMask", ctypes.c_ulong)]
 
 
 _IOExitHandler = ctypes.CFUNCTYPE(None, ctypes.c_void_p, ctypes.c_void_p)
@@ -99,32 +95,25 @@ class _Libs:
         try:
             self.xss = ctypes.CDLL(xss_path)
         except OSError:
-            raise Unavailable(
-                "libXss (XScreenSaver client library) is not installed "
-                "(Debian/Ubuntu: apt-get install libxss1)"
-            ) from None
-        x11, xss = self.x11, self.xss
-        x11.XOpenDisplay.argtypes = [ctypes.c_char_p]
-        x11.XOpenDisplay.restype = ctypes.c_void_p
-        x11.XCloseDisplay.argtypes = [ctypes.c_void_p]
-        x11.XCloseDisplay.restype = ctypes.c_int
-        x11.XDefaultRootWindow.argtypes = [ctypes.c_void_p]
-        x11.XDefaultRootWindow.restype = _XID
-        xss.XScreenSaverQueryExtension.argtypes = [
-            ctypes.c_void_p, ctypes.POINTER(ctypes.c_int), ctypes.POINTER(ctypes.c_int)
-        ]
-        xss.XScreenSaverQueryExtension.restype = ctypes.c_int
-        xss.XScreenSaverQueryInfo.argtypes = [
-            ctypes.c_void_p, _XID, ctypes.POINTER(_XScreenSaverInfo)
-        ]
-        xss.XScreenSaverQueryInfo.restype = ctypes.c_int
-        self.set_exit_handler = getattr(x11, "XSetIOErrorExitHandler", None)
+            raise Unavailable("libXss (XScreenSaver client library) is not installed "
+                              "(Debian/Ubuntu: apt-get install libxss1)") from None
+        vp, int_, int_p = ctypes.c_void_p, ctypes.c_int, ctypes.POINTER(ctypes.c_int)
+        declare(self.x11, (  # (function, result, arguments)
+            ("XOpenDisplay", vp, [ctypes.c_char_p]),
+            ("XCloseDisplay", int_, [vp]),
+            ("XDefaultRootWindow", _XID, [vp]),
+        ))
+        declare(self.xss, (
+            ("XScreenSaverQueryExtension", int_, [vp, int_p, int_p]),
+            ("XScreenSaverQueryInfo", int_, [vp, _XID, ctypes.POINTER(_XScreenSaverInfo)]),
+        ))
+        self.set_exit_handler = getattr(self.x11, "XSetIOErrorExitHandler", None)
         self.io_chain: _IOErrorChain | None = None
         if self.set_exit_handler is not None:
             self.set_exit_handler.argtypes = [ctypes.c_void_p, _IOExitHandler, ctypes.c_void_p]
             self.set_exit_handler.restype = None
             # Without a per-display exit handler a chain cannot save the process: skip it then.
-            self.io_chain = _IOErrorChain(x11)
+            self.io_chain = _IOErrorChain(self.x11)
 
 
 @functools.lru_cache(maxsize=1)
@@ -167,8 +156,6 @@ class X11IdleSource:
         """True when this libX11 lets us survive the X server going away (libX11 >= 1.7)."""
         return self._libs.io_chain is not None
 
-    # -- connection ---------------------------------------------------------------------------
-
     def _on_io_error(self, _dpy: int | None, _data: int | None) -> None:
         # Called by Xlib from inside the failing call, on the polling thread: just remember.
         self._lost = True
@@ -184,13 +171,10 @@ class X11IdleSource:
             libs.io_chain.add(dpy)
             libs.set_exit_handler(dpy, self._exit_handler, None)
         event_base, error_base = ctypes.c_int(), ctypes.c_int()
-        if not libs.xss.XScreenSaverQueryExtension(
-            dpy, ctypes.byref(event_base), ctypes.byref(error_base)
-        ):
+        if not libs.xss.XScreenSaverQueryExtension(dpy, ctypes.byref(event_base),
+                                                   ctypes.byref(error_base)):
             self._close_dpy(dpy)
-            raise Unavailable(
-                f"X display {self._display_name} has no MIT-SCREEN-SAVER extension"
-            )
+            raise Unavailable(f"X display {self._display_name} has no MIT-SCREEN-SAVER extension")
         self._dpy = dpy
         self._root = libs.x11.XDefaultRootWindow(dpy)
         self._lost = False
@@ -207,8 +191,6 @@ class X11IdleSource:
         if dpy is not None:
             self._close_dpy(dpy)
 
-    # -- IdleSource -----------------------------------------------------------------------------
-
     def idle_seconds(self) -> float | None:
         """Seconds since the last keyboard/mouse input on this X server, or None (see module)."""
         with self._lock:
@@ -223,9 +205,8 @@ class X11IdleSource:
                 except Unavailable as exc:
                     log.debug("X display still unavailable: %s", exc)
                     return None
-            ok = self._libs.xss.XScreenSaverQueryInfo(
-                self._dpy, self._root, ctypes.byref(self._info)
-            )
+            info = ctypes.byref(self._info)
+            ok = self._libs.xss.XScreenSaverQueryInfo(self._dpy, self._root, info)
             if self._lost or not ok:
                 log.warning("lost the X display %s; idle time unknown", self._display_name)
                 self._drop()

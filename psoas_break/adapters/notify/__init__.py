@@ -9,15 +9,7 @@ Candidates, best first (on Linux/BSD desktops):
 On Windows: tray (pystray's balloon, non-blocking), plyer (its balloon call sleeps for the
 display time), log. On macOS and others: plyer, tray, log.
 `PSOAS_NOTIFY_BACKEND` = dbus | plyer | tray | log uses only that one (then the log).
-
-Use it like this (the worker keeps every call off the caller's thread):
-
-    notifier, choice = make_notifier(tray_notify=lambda t, b: icon.notify(b, t),
-                                     tray_remove=icon.remove_notification)
-    worker = NotificationWorker(notifier, on_failure=..., on_recovered=...)
-    worker.submit(Notification(title=..., body=..., icon=..., tag="stretch"))
-    worker.close("stretch")        # the prompt was answered: take it off the screen
-    notifier.choice()              # for doctor / tray status: chosen + (name, reason) pairs
+The app hands the chain to a `NotificationWorker`, which keeps every call off its thread.
 """
 
 from __future__ import annotations
@@ -30,8 +22,8 @@ from collections.abc import Callable, Mapping
 
 from psoas_break.adapters.backends import LINUX_BSD, Candidate, plan
 from psoas_break.adapters.notify.chain import DEFAULT_RETRY_AFTER_S, FAMILY, Link, NotifierChain
-from psoas_break.adapters.notify.delivery import NotificationWorker, SerialWorker
-from psoas_break.adapters.notify.errors import FDO_SERVER, NoServer, ServerTimeout
+from psoas_break.adapters.notify.delivery import NotificationWorker
+from psoas_break.adapters.notify.errors import FDO_SERVER, NoServer
 from psoas_break.adapters.notify.simple import LogNotifier, TrayNotifier
 from psoas_break.ports import Choice, Notifier, Unavailable
 
@@ -41,43 +33,26 @@ ENV_VAR = "PSOAS_NOTIFY_BACKEND"
 DBUS_FIX = ("start your desktop's notification service (on a bare X session e.g. `dunst &`); "
             "without one, prompts show only in the tray")
 
-__all__ = [
-    "ENV_VAR",
-    "LogNotifier",
-    "NoServer",
-    "NotificationWorker",
-    "NotifierChain",
-    "SerialWorker",
-    "ServerTimeout",
-    "TrayNotifier",
-    "make_notifier",
-]
+__all__ = ["ENV_VAR", "NoServer", "NotificationWorker", "NotifierChain", "make_notifier"]
 
 
 def make_notifier(
-    env: Mapping[str, str] | None = None,
-    tray_notify: Callable[[str, str], None] | None = None,
-    *,
-    tray_remove: Callable[[], None] | None = None,
-    on_action: Callable[[str, str], None] | None = None,
-    on_closed: Callable[[str, int], None] | None = None,
-    platform: str = sys.platform,
-    retry_after_s: float = DEFAULT_RETRY_AFTER_S,
-    call_timeout_s: float = 3.0,
+    env: Mapping[str, str] | None = None, tray_notify: Callable[[str, str], None] | None = None,
+    *, on_action: Callable[[str, str], None] | None = None,
+    on_closed: Callable[[str, int], None] | None = None, platform: str = sys.platform,
+    retry_after_s: float = DEFAULT_RETRY_AFTER_S, call_timeout_s: float = 3.0,
     clock: Callable[[], float] = time.monotonic,
 ) -> tuple[NotifierChain, Choice]:
-    """Build the notifier chain for this system and say what it chose.
+    """Build the notifier chain for this system and say what it chose. Never raises.
 
-    `env` (default os.environ) gives PSOAS_NOTIFY_BACKEND and DBUS_SESSION_BUS_ADDRESS.
-    `tray_notify(title, body)` / `tray_remove()` come from the tray icon when its backend has
-    notifications. `on_action(tag, action_key)` is called when the user clicks a button of a
-    notification shown by the dbus backend (key "default" = the notification itself),
-    `on_closed(tag, reason)` when the server closed it (1 expired, 2 dismissed, 3 closed by
-    us); both run on the notifier's D-Bus thread: only post to a queue. Without `on_action`
-    no buttons are sent.
-    Takes a few ms: it asks only the bus daemon whether a notification server is there.
-    The chain re-checks on every notification, so `Choice` is the state at start-up; call
-    `chain.choice()` for the current one. Never raises.
+    `env` (default os.environ) gives PSOAS_NOTIFY_BACKEND and DBUS_SESSION_BUS_ADDRESS;
+    `tray_notify(title, body)` comes from the tray icon when its backend has notifications.
+    `on_action(tag, action_key)` is called when the user clicks a button of a notification
+    shown by the dbus backend (key "default" = the notification itself), `on_closed(tag,
+    reason)` when the server closed it (1 expired, 2 dismissed, 3 closed by us); both run on
+    the D-Bus thread: only post to a queue. Without `on_action` no buttons are sent.
+    Takes a few ms: it asks only the bus daemon whether a notification server is there. The
+    chain re-checks on every notification: `chain.choice()` is the current Choice.
     """
     environ = os.environ if env is None else env
     freedesktop = platform.startswith(LINUX_BSD)
@@ -87,9 +62,8 @@ def make_notifier(
             from psoas_break.adapters.notify.dbus_notifier import DbusNotifier
         except ImportError as exc:
             raise Unavailable(f"jeepney is not installed (pip install jeepney): {exc}") from exc
-        return DbusNotifier(
-            environ, call_timeout_s=call_timeout_s, on_action=on_action, on_closed=on_closed
-        )
+        return DbusNotifier(environ, call_timeout_s=call_timeout_s, on_action=on_action,
+                            on_closed=on_closed)
 
     def plyer() -> Notifier:
         from psoas_break.adapters.notify.plyer_notifier import PlyerNotifier
@@ -98,11 +72,9 @@ def make_notifier(
 
     def tray() -> Notifier:
         if tray_notify is None:
-            raise Unavailable(
-                "the tray icon shows no notifications (pystray's backend has no "
-                "HAS_NOTIFICATION, e.g. xorg, or no tray icon)"
-            )
-        return TrayNotifier(tray_notify, tray_remove, server=FDO_SERVER if freedesktop else None)
+            raise Unavailable("the tray icon shows no notifications (pystray's backend has no "
+                              "HAS_NOTIFICATION, e.g. xorg, or no tray icon)")
+        return TrayNotifier(tray_notify, server=FDO_SERVER if freedesktop else None)
 
     candidates = {
         "dbus": Candidate("dbus", dbus, LINUX_BSD, fix=DBUS_FIX),
@@ -118,13 +90,8 @@ def make_notifier(
              server=FDO_SERVER if c.name == "dbus" or freedesktop else None)
         for c in chosen.todo
     ]
-    chain = NotifierChain(
-        [*links, Link("log", LogNotifier)],
-        log_is_chosen=chosen.forced_null,
-        retry_after_s=retry_after_s,
-        clock=clock,
-        notes=chosen.rejected,
-    )
+    chain = NotifierChain([*links, Link("log", LogNotifier)], log_is_chosen=chosen.forced_null,
+                          retry_after_s=retry_after_s, clock=clock, notes=chosen.rejected)
     try:
         chain.probe()
     except Exception:  # noqa: BLE001 - a factory never raises; the chain still falls back

@@ -3,7 +3,7 @@
 Contract of `notify(n)`: tries the links in order, skipping those permanently unavailable
 and those cooling down after a failure, and returns after the first that showed it. A failure
 is remembered with its reason (for `doctor` and `choice()`). A failure that took long (a hung
-server: `ServerTimeout`, or longer than `slow_failure_s`) puts the link on a cool-down of
+server: `ServerTimeout`, or longer than `SLOW_FAILURE_S`) puts the link on a cool-down of
 `retry_after_s`; a quick failure (e.g. no server running) costs nothing to repeat, so that
 link is tried again on the next notification - a notification server that starts after
 the app (a common login race) is used as soon as it is there.
@@ -41,7 +41,7 @@ log = logging.getLogger(__name__)
 
 FAMILY = "notifier"
 DEFAULT_RETRY_AFTER_S = 300.0
-DEFAULT_SLOW_FAILURE_S = 0.5
+SLOW_FAILURE_S = 0.5
 
 
 @dataclass
@@ -88,22 +88,15 @@ class NotifierChain:
 
     name = "chain"
 
-    def __init__(
-        self,
-        links: list[Link],
-        *,
-        log_is_chosen: bool = False,
-        retry_after_s: float = DEFAULT_RETRY_AFTER_S,
-        slow_failure_s: float = DEFAULT_SLOW_FAILURE_S,
-        clock: Callable[[], float] = time.monotonic,
-        notes: tuple[tuple[str, str], ...] = (),
-    ) -> None:
+    def __init__(self, links: list[Link], *, log_is_chosen: bool = False,
+                 retry_after_s: float = DEFAULT_RETRY_AFTER_S,
+                 clock: Callable[[], float] = time.monotonic,
+                 notes: tuple[tuple[str, str], ...] = ()) -> None:
         if not links or links[-1].name != "log":
             raise ValueError("a notifier chain must end with the log link")
         self.links = links
         self.log_is_chosen = log_is_chosen
         self.retry_after_s = retry_after_s
-        self.slow_failure_s = slow_failure_s
         self._clock = clock
         self._notes = notes
         self._lock = threading.RLock()
@@ -111,22 +104,21 @@ class NotifierChain:
         self._shown_by: dict[str, Link] = {}
         self.last_used = ""
 
-    # -- state ------------------------------------------------------------------------------
-
     def _fail(self, cand: Link, reason: str, retry_at: float) -> None:
         with self._lock:
             cand.reason = reason
             cand.retry_at = retry_at
         log.info("notifier %s failed: %s", cand.name, reason)
 
-    def _server_down(self, cand: Link, reason: str, retry_at: float) -> None:
-        """Mark every other link talking to `cand`'s server as failing for `reason`."""
+    def _same_server(self, cand: Link, reason: str | None, retry_at: float) -> None:
+        """Mark every other link talking to `cand`'s server as failing for `reason`, or as
+        working again (None)."""
         if cand.server is None:
             return
         with self._lock:
             for other in self.links:
                 if other is not cand and other.server == cand.server and not other.permanent:
-                    other.reason = f"same notification server as {cand.name}: {reason}"
+                    other.reason = reason and f"same notification server as {cand.name}: {reason}"
                     other.retry_at = retry_at
 
     def probe(self) -> None:
@@ -148,7 +140,7 @@ class NotifierChain:
             except AdapterError as exc:
                 self._fail(cand, str(exc), 0.0)
                 if isinstance(exc, NoServer):
-                    self._server_down(cand, str(exc), 0.0)
+                    self._same_server(cand, str(exc), 0.0)
             except Exception as exc:  # noqa: BLE001 - a bug in a probe must not hide the others
                 log.exception("probing notifier %s failed", cand.name)
                 self._fail(cand, f"could not be checked: {type(exc).__name__}: {exc}", 0.0)
@@ -160,13 +152,10 @@ class NotifierChain:
         """The link believed to work now (first without a recorded failure) and the
         reasons of every link with one. `fix` is a hint when only the log is left."""
         with self._lock:
-            chosen = next(
-                (c for c in self.links if not c.permanent and c.reason is None),
-                self.links[-1],
-            )
+            chosen = next((c for c in self.links if not c.permanent and c.reason is None),
+                          self.links[-1])
             rejected = tuple(self._notes) + tuple(
-                (c.name, c.reason) for c in self.links if c is not chosen and c.reason
-            )
+                (c.name, c.reason) for c in self.links if c is not chosen and c.reason)
             fix = None
             if chosen.name == "log" and not self.log_is_chosen:
                 fix = next((c.fix for c in self.links if c.fix and c.reason), None)
@@ -176,8 +165,6 @@ class NotifierChain:
         """Link name -> why it failed last (only those with a recorded failure)."""
         with self._lock:
             return {c.name: c.reason for c in self.links if c.reason}
-
-    # -- Notifier ---------------------------------------------------------------------------
 
     def notify(self, notification: Notification) -> None:
         """Deliver through the first working link (see module docstring)."""
@@ -189,9 +176,7 @@ class NotifierChain:
         for cand in links:
             if attempt.abandoned:
                 raise DeliveryFailed("abandoned after the delivery timeout")
-            if cand.permanent:
-                continue
-            if self._clock() < cand.retry_at:
+            if cand.permanent or self._clock() < cand.retry_at:
                 continue
             try:
                 notifier = cand.get()
@@ -210,33 +195,26 @@ class NotifierChain:
                 if not isinstance(exc, AdapterError):
                     log.error("notifier %s raised unexpectedly", cand.name, exc_info=exc)
                 reason = str(exc) or type(exc).__name__
-                slow = isinstance(exc, ServerTimeout) or (
-                    self._clock() - started >= self.slow_failure_s
-                )
+                slow = (isinstance(exc, ServerTimeout)
+                        or self._clock() - started >= SLOW_FAILURE_S)
                 retry_at = self._clock() + self.retry_after_s if slow else 0.0
                 self._fail(cand, reason, retry_at)
                 if isinstance(exc, (NoServer, ServerTimeout)) and cand.server is not None:
                     down[cand.server] = reason
-                    self._server_down(cand, reason, retry_at)
+                    self._same_server(cand, reason, retry_at)
                 continue
             if attempt.abandoned:
                 raise DeliveryFailed("delivered only after the delivery timeout")
+            self._same_server(cand, None, 0.0)  # their server works again
             with self._lock:
                 cand.reason = None
                 cand.retry_at = 0.0
-                for other in self.links:  # their server works again
-                    same = other.server is not None and other.server == cand.server
-                    if same and not other.permanent:
-                        other.reason = None
-                        other.retry_at = 0.0
                 self.last_used = cand.name
                 self._shown_by[notification.tag] = cand
                 self._attempt = None
             if cand.name == "log" and not self.log_is_chosen:
                 reasons = "; ".join(f"{n}: {r}" for n, r in self.failures().items())
-                raise DeliveryFailed(
-                    f"no notifier could show it ({reasons or 'none available'})"
-                )
+                raise DeliveryFailed(f"no notifier could show it ({reasons or 'none available'})")
             return
         raise DeliveryFailed("no notifier is left to try")  # unreachable: log never fails
 
@@ -277,4 +255,4 @@ class NotifierChain:
         reason = "did not answer within the delivery timeout (server hung?)"
         retry_at = self._clock() + self.retry_after_s
         self._fail(cand, reason, retry_at)
-        self._server_down(cand, reason, retry_at)
+        self._same_server(cand, reason, retry_at)

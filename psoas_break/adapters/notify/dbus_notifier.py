@@ -19,7 +19,7 @@ The bus work is psoas_break.adapters.dbus's (jeepney on the app's shared session
 connection; no asyncio, no dbus-python: tests/test_notify.py checks in a fresh process). It
 connects on first use and again after the bus restarted.
 
-Threads: `notify()`, `close()`, `probe()`, `inhibited()` and `server_information()` are
+Threads: `notify()`, `close()`, `probe()` and `server_information()` are
 synchronous; any thread may call them, at the same time too. `on_action(tag, action_key)` and
 `on_closed(tag, reason)` run on the bus's receiver thread ("psoas-dbus-session"): only post to
 a queue there (a call into this notifier from there works, but holds every other signal back).
@@ -40,19 +40,13 @@ from psoas_break.adapters.dbus import (
     DBUS_NAME,
     DBUS_PATH,
     JEEPNEY_MISSING,
-    PROPERTIES_IFACE,
     Bus,
     CallFailed,
     Signal,
     session_bus_address,
 )
-from psoas_break.adapters.notify.errors import (
-    FDO_SERVER,
-    NoServer,
-    error_for,
-    no_server_message,
-)
-from psoas_break.ports import DeliveryFailed, Notification, Unavailable
+from psoas_break.adapters.notify.errors import FDO_SERVER, NO_SERVER_MESSAGE, NoServer, error_for
+from psoas_break.ports import Notification, Unavailable
 
 log = logging.getLogger(__name__)
 
@@ -67,11 +61,6 @@ ActionCallback = Callable[[str, str], None]
 ClosedCallback = Callable[[str, int], None]
 #: Which server: (the bus's id from GetId, the server's unique name on that bus).
 ServerId = tuple[str, str]
-
-
-def escape_markup(text: str) -> str:
-    """Escape the three characters that the notification body markup gives meaning to."""
-    return text.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
 
 
 def expire_timeout_ms(timeout_s: int) -> int:
@@ -91,32 +80,21 @@ class DbusNotifier:
     name = "dbus"
     server = FDO_SERVER
 
-    def __init__(
-        self,
-        env: Mapping[str, str] | None = None,
-        *,
-        app_name: str = APP_NAME,
-        desktop_entry: str | None = APP_NAME,
-        call_timeout_s: float = 3.0,
-        on_action: ActionCallback | None = None,
-        on_closed: ClosedCallback | None = None,
-    ) -> None:
+    def __init__(self, env: Mapping[str, str] | None = None, *, app_name: str = APP_NAME,
+                 call_timeout_s: float = 3.0, on_action: ActionCallback | None = None,
+                 on_closed: ClosedCallback | None = None) -> None:
         if JEEPNEY_MISSING:
             raise Unavailable(JEEPNEY_MISSING)
         environ = os.environ if env is None else env
         self._address = session_bus_address(environ) or session_bus_address(os.environ)
         self.app_name = app_name
-        self.desktop_entry = desktop_entry
         self.call_timeout_s = call_timeout_s
         self.on_action = on_action
         self.on_closed = on_closed
-        self._lock = threading.Lock()  # guards _bus, _shown, last_id
+        self._lock = threading.Lock()  # guards _bus and _shown
         self._bus: Bus | None = None
         self._caps: dict[ServerId, frozenset[str]] = {}
         self._shown: dict[str, tuple[ServerId, int]] = {}  # tag -> (server, id)
-        self.last_id: int | None = None
-
-    # -- the connection ---------------------------------------------------------------------
 
     def _connection(self) -> Bus:
         with self._lock:
@@ -131,15 +109,8 @@ class DbusNotifier:
             bus.subscribe(self._on_signal, interface=NOTIFY_IFACE, path=NOTIFY_PATH)
         return bus
 
-    def _call(
-        self,
-        destination: str | ServerId,
-        path: str,
-        iface: str,
-        member: str,
-        signature: str = "",
-        body: Sequence[Any] = (),
-    ) -> tuple[Any, ...]:
+    def _call(self, destination: str | ServerId, path: str, iface: str, member: str,
+              signature: str = "", body: Sequence[Any] = ()) -> tuple[Any, ...]:
         """Call `member` (within `call_timeout_s`, connecting included). A ServerId
         destination is only called on its own bus: after a bus restart NoServer is raised,
         because the same unique name may now belong to another process."""
@@ -165,18 +136,10 @@ class DbusNotifier:
             (owner,) = self._call((bus_id, DBUS_NAME), DBUS_PATH, DBUS_NAME, "GetNameOwner",
                                   "s", [FDO_SERVER])
         except NoServer as exc:
-            if str(exc) == no_server_message():
+            if str(exc) == NO_SERVER_MESSAGE:
                 return None
             raise
         return bus_id, str(owner)
-
-    def _capabilities(self, owner: ServerId) -> frozenset[str]:
-        caps = self._caps.get(owner)
-        if caps is None:
-            reply = self._call(owner, NOTIFY_PATH, NOTIFY_IFACE, "GetCapabilities")
-            caps = frozenset(str(c) for c in reply[0])
-            self._caps[owner] = caps
-        return caps
 
     def _on_signal(self, signal: Signal) -> None:
         """Route ActionInvoked / NotificationClosed of our notifications (receiver thread)."""
@@ -187,10 +150,8 @@ class DbusNotifier:
         sender = (bus.bus_id, signal.sender)
         nid = int(signal.body[0])
         with self._lock:
-            tag = next(
-                (t for t, (owner, i) in self._shown.items() if i == nid and owner == sender),
-                None,
-            )
+            tag = next((t for t, (owner, i) in self._shown.items()
+                        if i == nid and owner == sender), None)
             if tag is not None and member == "NotificationClosed":
                 del self._shown[tag]
         if tag is None:
@@ -200,8 +161,6 @@ class DbusNotifier:
         elif member == "NotificationClosed" and self.on_closed is not None:
             self.on_closed(tag, int(signal.body[1]))
 
-    # -- public -----------------------------------------------------------------------------
-
     def probe(self) -> None:
         """Raise NoServer unless the bus is reachable and a server owns (or can be started
         for) org.freedesktop.Notifications. Asks only the bus daemon, never the server."""
@@ -209,7 +168,7 @@ class DbusNotifier:
             return
         reply = self._call(DBUS_NAME, DBUS_PATH, DBUS_NAME, "ListActivatableNames")
         if FDO_SERVER not in {str(n) for n in reply[0]}:
-            raise NoServer(no_server_message() + ", and none can be started")
+            raise NoServer(NO_SERVER_MESSAGE + ", and none can be started")
 
     def notify(self, notification: Notification) -> None:
         """Show `notification`, replacing the one shown before with the same tag."""
@@ -217,12 +176,17 @@ class DbusNotifier:
         replaces_id = 0
         caps: frozenset[str] = frozenset()
         if owner is not None:
-            caps = self._capabilities(owner)
+            if owner not in self._caps:  # asked once per server
+                reply = self._call(owner, NOTIFY_PATH, NOTIFY_IFACE, "GetCapabilities")
+                self._caps[owner] = frozenset(str(c) for c in reply[0])
+            caps = self._caps[owner]
             with self._lock:
                 previous = self._shown.get(notification.tag)
             if previous is not None and previous[0] == owner:
                 replaces_id = previous[1]
-        body = escape_markup(notification.body) if "body-markup" in caps else notification.body
+        body = notification.body
+        if "body-markup" in caps:  # the three characters body markup gives meaning to
+            body = body.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
         actions: list[str] = []
         if notification.actions and "actions" in caps and self.on_action is not None:
             for key, label in notification.actions:
@@ -236,21 +200,17 @@ class DbusNotifier:
             path = notification.icon.resolve()
             icon = str(path)
             hints["image-path"] = ("s", path.as_uri())
-        if self.desktop_entry:
-            hints["desktop-entry"] = ("s", self.desktop_entry)
+        hints["desktop-entry"] = ("s", APP_NAME)  # psoas-break.desktop
         # Sent to the unique name when known, so the id surely belongs to that server.
         destination: str | ServerId = FDO_SERVER if owner is None else owner
-        reply = self._call(
-            destination, NOTIFY_PATH, NOTIFY_IFACE, "Notify", "susssasa{sv}i",
-            [self.app_name, replaces_id, icon, notification.title, body, actions, hints,
-             expire_timeout_ms(notification.timeout_s)],
-        )
+        reply = self._call(destination, NOTIFY_PATH, NOTIFY_IFACE, "Notify", "susssasa{sv}i",
+                           [self.app_name, replaces_id, icon, notification.title, body, actions,
+                            hints, expire_timeout_ms(notification.timeout_s)])
         nid = int(reply[0])
         if owner is None:  # the call started (activated) a server: learn its name
             owner = self._owner()
-        with self._lock:
-            self.last_id = nid
-            if owner is not None:
+        if owner is not None:
+            with self._lock:
                 self._shown[notification.tag] = (owner, nid)
         log.debug("notified %r as id %d (replaced %d) via %s", notification.tag, nid,
                   replaces_id, owner)
@@ -277,16 +237,6 @@ class DbusNotifier:
         reply = self._call(FDO_SERVER, NOTIFY_PATH, NOTIFY_IFACE, "GetServerInformation")
         name, vendor, version, spec = (str(x) for x in reply)
         return name, vendor, version, spec
-
-    def inhibited(self) -> bool | None:
-        """True when the server is in "do not disturb" mode (the Inhibited property, spec
-        1.2+); None when the server does not say or cannot be asked."""
-        try:
-            reply = self._call(FDO_SERVER, NOTIFY_PATH, PROPERTIES_IFACE, "Get", "ss",
-                               [NOTIFY_IFACE, "Inhibited"])
-        except (DeliveryFailed, NoServer):
-            return None
-        return bool(reply[0])
 
     def shutdown(self) -> None:
         """Release the bus connection (its thread ends when nothing else uses it).

@@ -1,12 +1,14 @@
 """Asynchronous delivery: run blocking notifier/speaker calls off the caller's thread.
 
-`SerialWorker` is the generic part (also used by the speech worker): jobs run one at a time on a
-single runner thread; `submit` returns at once. Jobs are keyed: a newer job with the same key
-replaces a queued older one (coalescing: no pile of stale prompts after a long absence). A job
-that runs longer than its timeout is abandoned: the runner thread is left to finish or die on
-its own (daemon thread), a fresh runner takes the next job, and the job counts as a failure.
+`SerialWorker` is the generic part (also used by the speech worker and the job thread): jobs run
+one at a time, each on a runner thread of its own; `submit` returns at once. Jobs are keyed: a
+newer job with the same key replaces a queued older one (coalescing: no pile of stale prompts
+after a long absence). A job that runs longer than its timeout is abandoned: its runner thread
+is left to finish or die on its own (daemon thread), the next job gets a runner of its own all
+the same, and the job counts as a failure. Between jobs only the dispatcher thread exists.
 
-`NotificationWorker` keys notifications by `Notification.tag` and can queue `close(tag)`.
+`NotificationWorker` keys notifications by `Notification.tag` and can queue `close(tag)`;
+`SpeechWorker` (speech/worker.py) and `JobWorker` (jobs.py) are the other two.
 
 Failure reporting is edge-triggered so the runtime can tell the user once: `on_failure(reason)`
 is called when a job fails after a success (or as the first job), `on_recovered(detail)` when a
@@ -41,91 +43,14 @@ class Job:
     submitted_at: float = field(default_factory=time.monotonic)
 
 
-class _Runner:
-    """A runner thread executing one job at a time, handed over by the dispatcher."""
-
-    def __init__(self, name: str) -> None:
-        self._lock = threading.Lock()
-        self._ready = threading.Event()
-        self.done = threading.Event()
-        self._job: Job | None = None
-        self._stop = False
-        self.abandoned = False
-        self.error: BaseException | None = None
-        self.detail: str | None = None
-        self.thread = threading.Thread(target=self._loop, name=name, daemon=True)
-        self.thread.start()
-
-    def hand(self, job: Job) -> None:
-        """Start `job` (the runner must be idle)."""
-        with self._lock:
-            self.done.clear()
-            self.error = None
-            self.detail = None
-            self._job = job
-        self._ready.set()
-
-    def abandon(self) -> None:
-        """Detach from a stuck job; the thread exits when (if ever) the job returns."""
-        with self._lock:
-            self.abandoned = True
-            self._stop = True
-        self._ready.set()
-
-    def stop(self) -> None:
-        """Ask an idle runner to exit."""
-        with self._lock:
-            self._stop = True
-        self._ready.set()
-
-    def _loop(self) -> None:
-        while True:
-            self._ready.wait()
-            self._ready.clear()
-            with self._lock:
-                job, self._job = self._job, None
-                stop = self._stop
-            if job is None:
-                if stop:
-                    return
-                continue
-            error: BaseException | None = None
-            detail: str | None = None
-            try:
-                detail = job.run()
-            except BaseException as exc:  # noqa: BLE001 - reported to the dispatcher
-                error = exc
-            with self._lock:
-                if self.abandoned:
-                    log.info(
-                        "abandoned job %r finished late after %.1f s: %s",
-                        job.label,
-                        time.monotonic() - job.submitted_at,
-                        error or "ok",
-                    )
-                    return
-                self.error = error
-                self.detail = detail
-            self.done.set()
-
-
 class SerialWorker:
-    """Runs keyed jobs one at a time on a runner thread, with coalescing and timeouts.
+    """Runs keyed jobs one at a time, in submission order, with coalescing (a replaced job's
+    successor moves to the back) and timeouts (an abandoned job's `on_abandon` is called); see
+    the module docstring. `submit_job` never blocks (beyond a lock); `stop()` drops queued jobs.
+    The counters (`delivered`, `failed`, `abandoned`, `coalesced`, ...) are for tests."""
 
-    Contract: `submit_job` never blocks (beyond a lock); jobs run in submission order, except
-    that a new job with the key of a queued one replaces it (and moves to the back). A job is
-    given `job.timeout_s`; past that it is abandoned (its `on_abandon` hook is called), counted
-    as failed, and a fresh runner thread serves the next job. `stop()` drops queued jobs.
-    Counters (`delivered`, `failed`, `abandoned`, `coalesced`) are for tests and `doctor`.
-    """
-
-    def __init__(
-        self,
-        *,
-        name: str,
-        on_failure: Callable[[str], None] | None = None,
-        on_recovered: Callable[[str], None] | None = None,
-    ) -> None:
+    def __init__(self, *, name: str, on_failure: Callable[[str], None] | None = None,
+                 on_recovered: Callable[[str], None] | None = None) -> None:
         self.name = name
         self._on_failure = on_failure
         self._on_recovered = on_recovered
@@ -134,17 +59,13 @@ class SerialWorker:
         self._busy = False
         self._stopping = False
         self._failing = False
-        self._runner: _Runner | None = None
-        self._runner_count = 0
+        self.runner_threads_started = 0
         self.delivered = 0
         self.failed = 0
         self.abandoned = 0
         self.coalesced = 0
-        self.last_error: str | None = None
         self._dispatcher = threading.Thread(target=self._dispatch, name=name, daemon=True)
         self._dispatcher.start()
-
-    # -- caller side ------------------------------------------------------------------------
 
     def submit_job(self, job: Job) -> None:
         """Queue `job`, replacing a queued job with the same key. Returns at once."""
@@ -182,13 +103,6 @@ class SerialWorker:
             self._cond.notify_all()
         self._dispatcher.join(timeout_s)
 
-    @property
-    def runner_threads_started(self) -> int:
-        """How many runner threads were started (1 + one per abandoned job)."""
-        return self._runner_count
-
-    # -- dispatcher thread ------------------------------------------------------------------
-
     def _dispatch(self) -> None:
         while True:
             with self._cond:
@@ -204,138 +118,97 @@ class SerialWorker:
                 with self._cond:
                     self._busy = False
                     self._cond.notify_all()
-        if self._runner is not None:
-            self._runner.stop()
 
     def _run_one(self, job: Job) -> None:
-        if self._runner is None:
-            self._runner_count += 1
-            self._runner = _Runner(f"{self.name}-run{self._runner_count}")
-        runner = self._runner
-        runner.hand(job)
-        if not runner.done.wait(job.timeout_s):
-            runner.abandon()
-            self._runner = None
+        done, abandoned = threading.Event(), threading.Event()
+        result: list[str | None] = []  # the detail on success
+        error: list[BaseException] = []
+
+        def run() -> None:
+            try:
+                result.append(job.run())
+            except BaseException as exc:  # noqa: BLE001 - reported by the dispatcher
+                error.append(exc)
+            done.set()
+            if abandoned.is_set():
+                log.info("abandoned job %r finished late after %.1f s: %s", job.label,
+                         time.monotonic() - job.submitted_at, error[0] if error else "ok")
+
+        self.runner_threads_started += 1
+        threading.Thread(target=run, name=f"{self.name}-run{self.runner_threads_started}",
+                         daemon=True).start()
+        if not done.wait(job.timeout_s):
+            abandoned.set()
             self.abandoned += 1
             log.warning("%s: %r took longer than %g s; abandoned it", self.name, job.label,
                         job.timeout_s)
             if job.on_abandon is not None:
-                try:
-                    job.on_abandon()
-                except Exception:  # noqa: BLE001 - a hook must not kill the worker
-                    log.exception("%s: on_abandon hook failed", self.name)
+                self._call(job.on_abandon)
             self._report_failure(f"no answer within {job.timeout_s:g} s ({job.label})")
             return
-        if runner.error is None:
+        if not error:
             self.delivered += 1
-            log.debug("%s: %r done (%s)", self.name, job.label, runner.detail)
-            self._report_success(runner.detail or "ok")
-        elif isinstance(runner.error, AdapterError):
-            self._report_failure(str(runner.error))
+            log.debug("%s: %r done (%s)", self.name, job.label, result[0])
+            if self._failing and self._on_recovered is not None:
+                self._call(self._on_recovered, result[0] or "ok")
+            self._failing = False
+        elif isinstance(error[0], AdapterError):
+            self._report_failure(str(error[0]))
         else:
-            log.error("%s: %r raised", self.name, job.label, exc_info=runner.error)
-            self._report_failure(f"unexpected error: {runner.error}")
+            log.error("%s: %r raised", self.name, job.label, exc_info=error[0])
+            self._report_failure(f"unexpected error: {error[0]}")
 
     def _report_failure(self, reason: str) -> None:
         self.failed += 1
-        self.last_error = reason
         log.info("%s: failed: %s", self.name, reason)
-        if self._failing:
-            return
+        if not self._failing and self._on_failure is not None:
+            self._call(self._on_failure, reason)
         self._failing = True
-        if self._on_failure is not None:
-            try:
-                self._on_failure(reason)
-            except Exception:  # noqa: BLE001 - a callback must not kill the worker
-                log.exception("%s: on_failure callback failed", self.name)
 
-    def _report_success(self, detail: str) -> None:
-        if not self._failing:
-            return
-        self._failing = False
-        self.last_error = None
-        if self._on_recovered is not None:
-            try:
-                self._on_recovered(detail)
-            except Exception:  # noqa: BLE001
-                log.exception("%s: on_recovered callback failed", self.name)
+    def _call(self, hook: Callable[..., None], *args: str) -> None:
+        try:
+            hook(*args)
+        except Exception:  # noqa: BLE001 - a hook must not kill the worker
+            log.exception("%s: %s failed", self.name, getattr(hook, "__name__", "a hook"))
 
 
-class NotificationWorker:
-    """Delivers notifications through `notifier` on a worker thread (see module docstring).
+class NotificationWorker(SerialWorker):
+    """Delivers notifications through `notifier`, one at a time (see module docstring).
 
-    submit(n): queue n, replacing a queued one with the same tag; returns at once.
-    close(tag): queue closing the shown notification with that tag (drops a queued one with
-    that tag first); a no-op for notifiers without `close(tag)`.
-    A call taking longer than `timeout_s` is abandoned and reported as a failure; if the
-    notifier has `abandon_current()` (the chain does) it is told, so it can mark the stuck
-    backend as failing and skip it next time.
+    A call taking longer than `timeout_s` is abandoned and reported as a failure; a notifier
+    with `abandon_current()` (the chain) is told, so it skips the stuck backend next time.
     """
 
-    def __init__(
-        self,
-        notifier: Notifier,
-        *,
-        timeout_s: float = DEFAULT_NOTIFY_TIMEOUT_S,
-        on_failure: Callable[[str], None] | None = None,
-        on_recovered: Callable[[str], None] | None = None,
-        name: str = "psoas-notify",
-    ) -> None:
+    def __init__(self, notifier: Notifier, *, timeout_s: float = DEFAULT_NOTIFY_TIMEOUT_S,
+                 on_failure: Callable[[str], None] | None = None,
+                 on_recovered: Callable[[str], None] | None = None) -> None:
+        super().__init__(name="psoas-notify", on_failure=on_failure, on_recovered=on_recovered)
         self.notifier = notifier
         self.timeout_s = timeout_s
-        self._worker = SerialWorker(name=name, on_failure=on_failure, on_recovered=on_recovered)
-
-    def _abandon_hook(self) -> Callable[[], None] | None:
-        hook = getattr(self.notifier, "abandon_current", None)
-        return hook if callable(hook) else None
 
     def submit(self, notification: Notification) -> None:
-        """Queue `notification` for delivery; never blocks."""
+        """Queue `notification`, replacing a queued one with the same tag; never blocks."""
 
         def run() -> str | None:
             self.notifier.notify(notification)
             return getattr(self.notifier, "last_used", None) or self.notifier.name
 
-        self._worker.submit_job(
-            Job(
-                key=notification.tag,
-                label=f"notify {notification.tag!r}: {notification.title}",
-                run=run,
-                timeout_s=self.timeout_s,
-                on_abandon=self._abandon_hook(),
-            )
-        )
+        self._queue(notification.tag, f"notify {notification.tag!r}: {notification.title}", run)
 
     def close(self, tag: str) -> None:
-        """Queue closing the notification shown with `tag`; never blocks."""
+        """Queue closing the notification shown with `tag` (a queued one with that tag is
+        dropped); never blocks. A no-op for notifiers without `close(tag)`."""
         close = getattr(self.notifier, "close", None)
         if not callable(close):
-            self._worker.drop(tag)
+            self.drop(tag)
             return
 
         def run() -> str | None:
             close(tag)
             return None
 
-        self._worker.submit_job(
-            Job(
-                key=tag,
-                label=f"close {tag!r}",
-                run=run,
-                timeout_s=self.timeout_s,
-                on_abandon=self._abandon_hook(),
-            )
-        )
+        self._queue(tag, f"close {tag!r}", run)
 
-    def wait_idle(self, timeout_s: float) -> bool:
-        """Wait until nothing is queued or running (tests, orderly shutdown)."""
-        return self._worker.wait_idle(timeout_s)
-
-    def stop(self, timeout_s: float = 1.0) -> None:
-        """Drop queued notifications and stop the worker threads (waits at most `timeout_s`)."""
-        self._worker.stop(timeout_s)
-
-    @property
-    def stats(self) -> SerialWorker:
-        """The underlying worker, for its counters (delivered, failed, abandoned, coalesced)."""
-        return self._worker
+    def _queue(self, key: str, label: str, run: Callable[[], str | None]) -> None:
+        hook = getattr(self.notifier, "abandon_current", None)
+        self.submit_job(Job(key, label, run, self.timeout_s, hook if callable(hook) else None))

@@ -12,24 +12,14 @@ from psoas_break.ports import AdapterError, DeliveryFailed, Unavailable
 
 #: The `server` label of backends that talk to org.freedesktop.Notifications.
 FDO_SERVER = "org.freedesktop.Notifications"
+NO_SERVER_MESSAGE = (f"no notification server is running (nothing owns {FDO_SERVER} on the "
+                     "session bus)")
 
-NO_SERVER_ERRORS = frozenset({
-    "org.freedesktop.DBus.Error.ServiceUnknown",
-    "org.freedesktop.DBus.Error.NameHasNoOwner",
-})
-TIMEOUT_ERRORS = frozenset({
-    "org.freedesktop.DBus.Error.NoReply",
-    "org.freedesktop.DBus.Error.Timeout",
-    "org.freedesktop.DBus.Error.TimedOut",
-})
-BUS_GONE_ERRORS = frozenset({
-    "org.freedesktop.DBus.Error.Disconnected",
-    "org.freedesktop.DBus.Error.NoServer",
-    "org.freedesktop.DBus.Error.FileNotFound",
-    "org.freedesktop.DBus.Error.NoNetwork",
-    "org.freedesktop.DBus.Error.BadAddress",
-    "org.freedesktop.DBus.Error.AuthFailed",
-})
+_ERROR = "org.freedesktop.DBus.Error."
+NO_SERVER_ERRORS = frozenset(_ERROR + n for n in ("ServiceUnknown", "NameHasNoOwner"))
+TIMEOUT_ERRORS = frozenset(_ERROR + n for n in ("NoReply", "Timeout", "TimedOut"))
+BUS_GONE_ERRORS = frozenset(_ERROR + n for n in (
+    "Disconnected", "NoServer", "FileNotFound", "NoNetwork", "BadAddress", "AuthFailed"))
 
 
 class NoServer(Unavailable):
@@ -40,19 +30,17 @@ class ServerTimeout(DeliveryFailed):
     """The notification server did not answer in time (hung or overloaded)."""
 
 
-def no_server_message() -> str:
-    return f"no notification server is running (nothing owns {FDO_SERVER} on the session bus)"
 
 
 def error_for(name: str, text: str, method: str, timeout_s: float | None) -> AdapterError:
     """The AdapterError for a D-Bus error reply `name` ("org.freedesktop.DBus.Error.X")."""
     if name in NO_SERVER_ERRORS:
-        return NoServer(no_server_message())
+        return NoServer(NO_SERVER_MESSAGE)
     if name in TIMEOUT_ERRORS:
         within = f" within {timeout_s:g} s" if timeout_s else ""
         return ServerTimeout(f"the notification server did not answer {method}{within}")
     if name in BUS_GONE_ERRORS:
         return NoServer(f"the D-Bus session bus is unreachable: {text}")
-    if name.startswith("org.freedesktop.DBus.Error.Spawn"):
+    if name.startswith(_ERROR + "Spawn"):
         return NoServer(f"the notification server could not be started: {text}")
     return DeliveryFailed(f"the notification server refused {method}: {name}: {text}")

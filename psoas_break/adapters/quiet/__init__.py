@@ -26,75 +26,28 @@ what its signal cannot see.
 `psoas-break doctor` prints it. `PSOAS_QUIET_DETECTORS` = "none" or a comma-separated list of
 detector names restricts the set (e.g. to leave out a camera that is always held open).
 
-Contract of a detector (`QuietDetector`): `name`; `reasons()` returns a tuple of reason tokens
-(empty when not quiet), is cheap, and never raises; `close()` releases what it holds.
+Each detector is a `ports.QuietDetector` whose `reasons()` never raises (a failure is "not
+quiet"); runtime/quiet.py asks them on the job thread.
 """
 
 from __future__ import annotations
 
-import logging
 import os
 import sys
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import replace
-from typing import Protocol, runtime_checkable
 
 from psoas_break.adapters.backends import LINUX_BSD, MACOS, WINDOWS, Candidate, every
-from psoas_break.ports import Choice, Unavailable
-
-log = logging.getLogger(__name__)
+from psoas_break.ports import Choice, QuietDetector, Unavailable
 
 ENV_VAR = "PSOAS_QUIET_DETECTORS"
-MACOS_GAP = (
-    "macOS: no detector yet for camera use (not implemented; CoreMediaIO's "
-    "DeviceIsRunningSomewhere property is the candidate) or Focus/Do Not Disturb (no public API)"
-)
+MACOS_GAP = ("macOS: no detector yet for camera use (not implemented; CoreMediaIO's "
+             "DeviceIsRunningSomewhere property is the candidate) or Focus/Do Not Disturb "
+             "(no public API)")
 
 
-@runtime_checkable
-class QuietDetector(Protocol):
-    """One quiet signal. Called from the engine thread only when a prompt is due.
-
-    reasons(): tuple of reason tokens ("fullscreen", "do-not-disturb", "camera",
-    "presentation", "away", "app:<name>"), () when not quiet; cheap; never raises.
-    """
-
-    name: str
-
-    def reasons(self) -> tuple[str, ...]: ...
-
-    def close(self) -> None: ...
-
-
-def quiet_reasons(detectors: Iterable[QuietDetector]) -> tuple[str, ...]:
-    """Every active reason of `detectors`, de-duplicated in order; a detector that raises
-    despite its contract is logged and counts as not quiet."""
-    found: list[str] = []
-    for detector in detectors:
-        try:
-            reasons = detector.reasons()
-        except Exception:
-            log.exception("quiet detector %s failed", getattr(detector, "name", "?"))
-            continue
-        for reason in reasons:
-            if reason not in found:
-                found.append(reason)
-    return tuple(found)
-
-
-def close_detectors(detectors: Iterable[QuietDetector]) -> None:
-    """Close every detector; failures are logged."""
-    for detector in detectors:
-        try:
-            detector.close()
-        except Exception:
-            log.debug("closing quiet detector %s failed", detector.name, exc_info=True)
-
-
-def _candidates(
-    env: Mapping[str, str], quiet_apps: Sequence[str], platform: str, proc_root: str,
-    video_glob: str,
-) -> tuple[Candidate[QuietDetector], ...]:
+def _candidates(env: Mapping[str, str], quiet_apps: Sequence[str], platform: str,
+                proc_root: str, video_glob: str) -> tuple[Candidate[QuietDetector], ...]:
     # Each detector module is imported only when its candidate is tried.
     def fullscreen_x11() -> QuietDetector:
         from psoas_break.adapters.idle import is_wayland_session
@@ -154,19 +107,12 @@ def _candidates(
 
 
 def make_quiet_detectors(
-    env: Mapping[str, str] | None = None,
-    quiet_apps: Sequence[str] = (),
-    *,
-    platform: str | None = None,
-    proc_root: str = "/proc",
-    video_glob: str = "/dev/video*",
+    env: Mapping[str, str] | None = None, quiet_apps: Sequence[str] = (), *,
+    platform: str | None = None, proc_root: str = "/proc", video_glob: str = "/dev/video*",
 ) -> tuple[list[QuietDetector], Choice]:
     """The detectors that work on this session, and a Choice for `doctor`; never raises.
-
-    `env` defaults to os.environ, `platform` to sys.platform; `proc_root` and `video_glob`
-    let tests point the /proc scans at their own processes and files. `platform` also picks
-    the process lister of quiet-apps (procfs on Linux, psutil elsewhere).
-    """
+    `platform` (default sys.platform) also picks quiet-apps' process lister; `proc_root` and
+    `video_glob` let tests point the /proc scans at their own processes and files."""
     env = os.environ if env is None else env
     platform = platform or sys.platform
     candidates = _candidates(env, quiet_apps, platform, proc_root, video_glob)
@@ -174,12 +120,3 @@ def make_quiet_detectors(
     if platform == "darwin":
         choice = replace(choice, rejected=(*choice.rejected, ("macos", MACOS_GAP)))
     return detectors, choice
-
-
-__all__ = [
-    "ENV_VAR",
-    "QuietDetector",
-    "close_detectors",
-    "make_quiet_detectors",
-    "quiet_reasons",
-]

@@ -25,7 +25,7 @@ import glob
 import logging
 import os
 import sys
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import Any, Protocol
 
@@ -59,15 +59,10 @@ def _comm(proc_root: str, pid: int) -> str:
         return "?"
 
 
-def video_device_users(
-    dev_glob: str = DEFAULT_DEV_GLOB,
-    proc_root: str = DEFAULT_PROC_ROOT,
-    exclude_pids: Iterable[int] = (),
-) -> list[CameraUser]:
-    """Processes (other than `exclude_pids`) with an fd open on a path matching `dev_glob`.
-
-    Unreadable processes (other users', exited mid-scan) are skipped silently.
-    """
+def video_device_users(dev_glob: str = DEFAULT_DEV_GLOB, proc_root: str = DEFAULT_PROC_ROOT,
+                       exclude_pids: Iterable[int] = ()) -> list[CameraUser]:
+    """Processes (other than `exclude_pids`) with an fd open on a path matching `dev_glob`;
+    unreadable ones (other users', exited mid-scan) are skipped silently."""
     devices = {os.path.realpath(path) for path in glob.glob(dev_glob)}
     if not devices:
         return []
@@ -110,20 +105,15 @@ class V4l2CameraDetector:
 
     name = "camera-v4l2"
 
-    def __init__(
-        self,
-        dev_glob: str = DEFAULT_DEV_GLOB,
-        proc_root: str = DEFAULT_PROC_ROOT,
-        exclude_pids: Iterable[int] | None = None,
-    ) -> None:
+    def __init__(self, dev_glob: str = DEFAULT_DEV_GLOB, proc_root: str = DEFAULT_PROC_ROOT,
+                 exclude_pids: Iterable[int] | None = None) -> None:
         self.dev_glob = dev_glob
         self.proc_root = proc_root
         self._exclude = tuple(exclude_pids) if exclude_pids is not None else (os.getpid(),)
 
     @classmethod
-    def open(
-        cls, dev_glob: str = DEFAULT_DEV_GLOB, proc_root: str = DEFAULT_PROC_ROOT
-    ) -> V4l2CameraDetector:
+    def open(cls, dev_glob: str = DEFAULT_DEV_GLOB,
+             proc_root: str = DEFAULT_PROC_ROOT) -> V4l2CameraDetector:
         """Raises Unavailable when `proc_root` cannot be read (no procfs: not Linux)."""
         if not os.path.isdir(os.path.join(proc_root, "self", "fd")):
             raise Unavailable(f"no process list at {proc_root} (needs Linux procfs)")
@@ -191,19 +181,15 @@ class ConsentKey(Protocol):
 
 
 def consent_entries(webcam: ConsentKey) -> list[ConsentEntry]:
-    """Every app record under the consent store's `webcam` key (packaged and NonPackaged).
-
-    Records that cannot be read are skipped.
-    """
+    """Every readable app record under the consent store's `webcam` key (packaged and
+    NonPackaged)."""
     entries: list[ConsentEntry] = []
 
     def record(parent: ConsentKey, name: str, packaged: bool) -> None:
         try:
             key = parent.child(name)
-            entries.append(
-                ConsentEntry(name, packaged, key.qword("LastUsedTimeStart"),
-                             key.qword("LastUsedTimeStop"))
-            )
+            entries.append(ConsentEntry(name, packaged, key.qword("LastUsedTimeStart"),
+                                        key.qword("LastUsedTimeStop")))
         except OSError:
             log.debug("webcam consent record %s unreadable", name, exc_info=True)
 
@@ -299,8 +285,3 @@ class WindowsCameraDetector:
 
     def close(self) -> None:
         """Nothing is kept open."""
-
-
-def iter_device_paths(dev_glob: str = DEFAULT_DEV_GLOB) -> Iterator[str]:
-    """The video devices present now (for `doctor`)."""
-    yield from sorted(glob.glob(dev_glob))

@@ -32,13 +32,10 @@ Limits (documented, not guessed around):
   the first is not quiet (the same rule as X11's _NET_ACTIVE_WINDOW).
 - Display capture (CGDisplayCapture by old games) and Stage Manager were not considered.
 
-Seam: `MacFullscreenDetector` asks a `WindowSource` (windows(), displays()); `CtypesQuartz` is
-the thin ctypes implementation. The decision is tested on Linux with window lists shaped like
-the real ones, and the ctypes layer against a small C library with the same symbols and
-signatures that checks what it receives (tests/test_platform_quiet.py); what Apple's window
-server actually lists in each situation is from its documentation, not run here.
-Contract: `open()` raises Unavailable when CoreGraphics cannot be loaded or answers nothing;
-`reasons()` never raises.
+Seam: `MacFullscreenDetector` asks a `WindowSource`; `CtypesQuartz` is the thin ctypes
+implementation. Both are tested on Linux (window lists shaped like the real ones; a C library
+with the same symbols, tests/test_platform_quiet.py); what Apple's window server lists in each
+situation is from its documentation.
 """
 
 from __future__ import annotations
@@ -49,6 +46,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any, Protocol
 
+from psoas_break.adapters.ffi import declare
 from psoas_break.ports import Unavailable
 
 log = logging.getLogger(__name__)
@@ -125,13 +123,12 @@ def covers(window: Rect, display: Rect, tolerance: float = TOLERANCE_PT) -> bool
             and window.bottom >= display.bottom - tolerance)
 
 
-def menu_bar_shown(windows: Sequence[WindowInfo], display: Rect,
-                   tolerance: float = TOLERANCE_PT) -> bool:
+def menu_bar_shown(windows: Sequence[WindowInfo], display: Rect) -> bool:
     """True when a menu-bar-level window sits at the top edge of `display`."""
     for window in windows:
         b = window.bounds
         if (window.layer == MAIN_MENU_LAYER and window.alpha > 0.0
-                and abs(b.y - display.y) <= tolerance
+                and abs(b.y - display.y) <= TOLERANCE_PT
                 and b.x < display.right and b.right > display.x):
             return True
     return False
@@ -161,11 +158,9 @@ def fullscreen_display(windows: Sequence[WindowInfo], displays: Sequence[Rect]) 
 class WindowSource(Protocol):
     """The seam: what the window server says now."""
 
-    def windows(self) -> list[WindowInfo]:
-        """On-screen windows, front to back."""
+    def windows(self) -> list[WindowInfo]: ...  # on-screen windows, front to back
 
-    def displays(self) -> list[Rect]:
-        """Every active display's bounds."""
+    def displays(self) -> list[Rect]: ...  # every active display's bounds
 
 
 class MacFullscreenDetector:
@@ -228,36 +223,27 @@ class CtypesQuartz:
     """WindowSource over CoreGraphics + CoreFoundation through ctypes (CGFloat = double)."""
 
     def __init__(self, cg: Any, cf: Any) -> None:
-        vp = ctypes.c_void_p
-        cg.CGWindowListCopyWindowInfo.argtypes = [ctypes.c_uint32, ctypes.c_uint32]
-        cg.CGWindowListCopyWindowInfo.restype = vp
-        cg.CGRectMakeWithDictionaryRepresentation.argtypes = [vp, ctypes.POINTER(_CGRect)]
-        cg.CGRectMakeWithDictionaryRepresentation.restype = ctypes.c_bool
-        cg.CGGetActiveDisplayList.argtypes = [
-            ctypes.c_uint32, ctypes.POINTER(ctypes.c_uint32), ctypes.POINTER(ctypes.c_uint32)
-        ]
-        cg.CGGetActiveDisplayList.restype = ctypes.c_int32  # CGError
-        cg.CGDisplayBounds.argtypes = [ctypes.c_uint32]
-        cg.CGDisplayBounds.restype = _CGRect
-        cf.CFArrayGetCount.argtypes = [vp]
-        cf.CFArrayGetCount.restype = ctypes.c_long
-        cf.CFArrayGetValueAtIndex.argtypes = [vp, ctypes.c_long]
-        cf.CFArrayGetValueAtIndex.restype = vp
-        cf.CFDictionaryGetValue.argtypes = [vp, vp]
-        cf.CFDictionaryGetValue.restype = vp
-        cf.CFNumberGetValue.argtypes = [vp, ctypes.c_int, vp]
-        cf.CFNumberGetValue.restype = ctypes.c_bool
-        cf.CFStringGetCString.argtypes = [vp, ctypes.c_char_p, ctypes.c_long, ctypes.c_uint32]
-        cf.CFStringGetCString.restype = ctypes.c_bool
-        cf.CFRelease.argtypes = [vp]
-        cf.CFRelease.restype = None
+        vp, u32, long_, bool_ = ctypes.c_void_p, ctypes.c_uint32, ctypes.c_long, ctypes.c_bool
+        declare(cg, (  # (function, result, arguments); CGGetActiveDisplayList gives a CGError
+            ("CGWindowListCopyWindowInfo", vp, [u32, u32]),
+            ("CGRectMakeWithDictionaryRepresentation", bool_, [vp, ctypes.POINTER(_CGRect)]),
+            ("CGGetActiveDisplayList", ctypes.c_int32, [u32, ctypes.POINTER(u32),
+                                                        ctypes.POINTER(u32)]),
+            ("CGDisplayBounds", _CGRect, [u32]),
+        ))
+        declare(cf, (
+            ("CFArrayGetCount", long_, [vp]),
+            ("CFArrayGetValueAtIndex", vp, [vp, long_]),
+            ("CFDictionaryGetValue", vp, [vp, vp]),
+            ("CFNumberGetValue", bool_, [vp, ctypes.c_int, vp]),
+            ("CFStringGetCString", bool_, [vp, ctypes.c_char_p, long_, u32]),
+            ("CFRelease", None, [vp]),
+        ))
         self._cg, self._cf = cg, cf
         # The dictionary keys are CFStringRef globals exported by CoreGraphics.
-        self._keys = {
-            key: vp.in_dll(cg, key).value
-            for key in ("kCGWindowLayer", "kCGWindowBounds", "kCGWindowAlpha",
-                        "kCGWindowOwnerName", "kCGWindowOwnerPID")
-        }
+        self._keys = {key: vp.in_dll(cg, key).value for key in (
+            "kCGWindowLayer", "kCGWindowBounds", "kCGWindowAlpha", "kCGWindowOwnerName",
+            "kCGWindowOwnerPID")}
 
     @classmethod
     def load(cls) -> CtypesQuartz:
@@ -277,9 +263,8 @@ class CtypesQuartz:
         return [_rect(self._cg.CGDisplayBounds(ids[i])) for i in range(count.value)]
 
     def windows(self) -> list[WindowInfo]:
-        array = self._cg.CGWindowListCopyWindowInfo(
-            _ON_SCREEN_ONLY | _EXCLUDE_DESKTOP, _NULL_WINDOW_ID
-        )
+        array = self._cg.CGWindowListCopyWindowInfo(_ON_SCREEN_ONLY | _EXCLUDE_DESKTOP,
+                                                    _NULL_WINDOW_ID)
         if not array:
             return []
         try:
@@ -297,34 +282,24 @@ class CtypesQuartz:
         bounds_dict = get(entry, self._keys["kCGWindowBounds"])
         rect = _CGRect()
         if not bounds_dict or not self._cg.CGRectMakeWithDictionaryRepresentation(
-            bounds_dict, ctypes.byref(rect)
-        ):
+                bounds_dict, ctypes.byref(rect)):
             return None
-        layer = self._int(get(entry, self._keys["kCGWindowLayer"]))
+        layer = self._number(get(entry, self._keys["kCGWindowLayer"]), ctypes.c_int64())
         if layer is None:
             return None
-        alpha = self._float(get(entry, self._keys["kCGWindowAlpha"]))
-        return WindowInfo(
-            layer=layer,
-            bounds=_rect(rect),
-            alpha=1.0 if alpha is None else alpha,
-            owner_name=self._text(get(entry, self._keys["kCGWindowOwnerName"])),
-            owner_pid=self._int(get(entry, self._keys["kCGWindowOwnerPID"])) or 0,
-        )
+        alpha = self._number(get(entry, self._keys["kCGWindowAlpha"]), ctypes.c_double())
+        pid = self._number(get(entry, self._keys["kCGWindowOwnerPID"]), ctypes.c_int64())
+        return WindowInfo(layer=int(layer), bounds=_rect(rect),
+                          alpha=1.0 if alpha is None else alpha,
+                          owner_name=self._text(get(entry, self._keys["kCGWindowOwnerName"])),
+                          owner_pid=int(pid or 0))
 
-    def _int(self, number: Any) -> int | None:
-        value = ctypes.c_int64(0)
-        if not number or not self._cf.CFNumberGetValue(number, _KCF_NUMBER_SINT64,
-                                                       ctypes.byref(value)):
+    def _number(self, number: Any, value: ctypes.c_int64 | ctypes.c_double) -> float | None:
+        """A CFNumber read as `value`'s type (SInt64 or Float64), None when absent."""
+        kind = _KCF_NUMBER_FLOAT64 if isinstance(value, ctypes.c_double) else _KCF_NUMBER_SINT64
+        if not number or not self._cf.CFNumberGetValue(number, kind, ctypes.byref(value)):
             return None
-        return int(value.value)
-
-    def _float(self, number: Any) -> float | None:
-        value = ctypes.c_double(0.0)
-        if not number or not self._cf.CFNumberGetValue(number, _KCF_NUMBER_FLOAT64,
-                                                       ctypes.byref(value)):
-            return None
-        return float(value.value)
+        return value.value
 
     def _text(self, string: Any) -> str:
         if not string:
@@ -334,18 +309,3 @@ class CtypesQuartz:
                                            _KCF_STRING_ENCODING_UTF8):
             return ""
         return buffer.value.decode("utf-8", errors="replace")
-
-
-__all__ = [
-    "REASON",
-    "CtypesQuartz",
-    "MacFullscreenDetector",
-    "Rect",
-    "WindowInfo",
-    "WindowSource",
-    "covers",
-    "display_of",
-    "front_window",
-    "fullscreen_display",
-    "menu_bar_shown",
-]

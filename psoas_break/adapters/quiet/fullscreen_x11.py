@@ -69,10 +69,8 @@ class X11FullscreenDetector:
         except Exception as exc:  # DisplayError, OSError: python-xlib's are not one tree
             raise Unavailable(f"cannot open X display {self._display_name} ({exc})") from None
         self._display = display
-        self._atoms = {
-            name: int(display.intern_atom(name))
-            for name in ("_NET_ACTIVE_WINDOW", "_NET_WM_STATE", "_NET_WM_STATE_FULLSCREEN")
-        }
+        self._atoms = {name: int(display.intern_atom(name)) for name in (
+            "_NET_ACTIVE_WINDOW", "_NET_WM_STATE", "_NET_WM_STATE_FULLSCREEN")}
 
     def _drop(self) -> None:
         display, self._display = self._display, None

@@ -26,7 +26,8 @@ import shutil
 import subprocess
 from collections.abc import Mapping
 
-from psoas_break.adapters.dbus import Bus, CallFailed
+from psoas_break.adapters.dbus import PROPERTIES_IFACE, Bus, CallFailed
+from psoas_break.adapters.notify.errors import NO_SERVER_ERRORS
 from psoas_break.ports import Unavailable
 
 log = logging.getLogger(__name__)
@@ -34,30 +35,16 @@ log = logging.getLogger(__name__)
 REASON = "do-not-disturb"
 NOTIFY_NAME = "org.freedesktop.Notifications"
 NOTIFY_PATH = "/org/freedesktop/Notifications"
-PROPERTIES_IFACE = "org.freedesktop.DBus.Properties"
 DEFAULT_TIMEOUT_S = 0.5
 
-# Error names meaning "no server right now" (it may start later: keep the detector).
-_NO_SERVER = frozenset({
-    "org.freedesktop.DBus.Error.ServiceUnknown",
-    "org.freedesktop.DBus.Error.NameHasNoOwner",
-})
 # Error names meaning "this server has no Inhibited property" (older than spec 1.2).
-_NO_PROPERTY = frozenset({
-    "org.freedesktop.DBus.Error.UnknownProperty",
-    "org.freedesktop.DBus.Error.InvalidArgs",
-    "org.freedesktop.DBus.Error.UnknownInterface",
-    "org.freedesktop.DBus.Error.UnknownMethod",
-    "org.freedesktop.DBus.Error.UnknownObject",
-})
+_NO_PROPERTY = frozenset("org.freedesktop.DBus.Error." + name for name in (
+    "UnknownProperty", "InvalidArgs", "UnknownInterface", "UnknownMethod", "UnknownObject"))
 
 
 # (interface, property) pairs meaning "do not disturb", asked in this order: the spec's
 # own, then dunst's pause (`dunstctl set-paused true`; dunst 1.9 has no `Inhibited`).
-INHIBIT_PROPERTIES = (
-    (NOTIFY_NAME, "Inhibited"),
-    ("org.dunstproject.cmd0", "paused"),
-)
+INHIBIT_PROPERTIES = ((NOTIFY_NAME, "Inhibited"), ("org.dunstproject.cmd0", "paused"))
 
 
 class NotificationsInhibitedDetector:
@@ -71,15 +58,11 @@ class NotificationsInhibitedDetector:
         self._order = list(INHIBIT_PROPERTIES)
 
     @classmethod
-    def open(
-        cls, env: Mapping[str, str], *, timeout_s: float = DEFAULT_TIMEOUT_S
-    ) -> NotificationsInhibitedDetector:
-        """Connect to the session bus and ask the server once.
-
-        Raises Unavailable when there is no bus or no jeepney, or when the running server
-        answers without any of the properties. No server at all is accepted: one may start
-        later (autostart races at login).
-        """
+    def open(cls, env: Mapping[str, str], *,
+             timeout_s: float = DEFAULT_TIMEOUT_S) -> NotificationsInhibitedDetector:
+        """Connect to the session bus and ask the server once. Raises Unavailable when there is
+        no bus or no jeepney, or when the running server answers without any of the
+        properties; no server at all is accepted (one may start later: login races)."""
         detector = cls(Bus.open(env), timeout_s)
         try:
             detector._read()
@@ -87,11 +70,9 @@ class NotificationsInhibitedDetector:
             if exc.name in _NO_PROPERTY:
                 server = detector._server_name()
                 detector.close()
-                raise Unavailable(
-                    f"the notification server{server} reports neither Inhibited (notification "
-                    "spec 1.2+) nor dunst's paused"
-                ) from None
-            if exc.name not in _NO_SERVER:
+                raise Unavailable(f"the notification server{server} reports neither Inhibited "
+                                  "(notification spec 1.2+) nor dunst's paused") from None
+            if exc.name not in NO_SERVER_ERRORS:  # no server yet: it may start later
                 log.info("notification server did not answer for Inhibited yet: %s", exc)
         return detector
 
@@ -108,10 +89,8 @@ class NotificationsInhibitedDetector:
         error: CallFailed | None = None
         for index, (interface, prop) in enumerate(self._order):
             try:
-                (value,) = self._bus.call(
-                    NOTIFY_NAME, NOTIFY_PATH, PROPERTIES_IFACE, "Get", "ss",
-                    (interface, prop), timeout_s=self._timeout_s,
-                )
+                (value,) = self._bus.call(NOTIFY_NAME, NOTIFY_PATH, PROPERTIES_IFACE, "Get", "ss",
+                                          (interface, prop), timeout_s=self._timeout_s)
             except CallFailed as exc:
                 if exc.name not in _NO_PROPERTY:
                     raise
@@ -179,10 +158,8 @@ class GnomeBannersDetector:
 
     def _read(self) -> tuple[bool | None, str]:
         try:
-            result = subprocess.run(
-                self._argv, env=self._env, capture_output=True, text=True,
-                timeout=self._timeout_s, check=False,
-            )
+            result = subprocess.run(self._argv, env=self._env, capture_output=True, text=True,
+                                    timeout=self._timeout_s, check=False)
         except (OSError, subprocess.TimeoutExpired) as exc:
             return None, str(exc)
         text = result.stdout.strip()

@@ -106,12 +106,8 @@ def matches(name: str, comm: str, exe_base: str, comm_len: int = COMM_LEN) -> bo
             and wanted[:comm_len] == cut)
 
 
-def quiet_apps_among(
-    names: Iterable[str],
-    programs: Iterable[tuple[int, str, str]],
-    exclude_pids: Iterable[int] = (),
-    comm_len: int = COMM_LEN,
-) -> list[str]:
+def quiet_apps_among(names: Iterable[str], programs: Iterable[tuple[int, str, str]],
+                     exclude_pids: Iterable[int] = (), comm_len: int = COMM_LEN) -> list[str]:
     """The names from `names` (normalised, in their order) that match one of `programs`
     ((pid, name, exe basename) triples). Pure."""
     wanted = [normalise_app_name(n) for n in names if normalise_app_name(n)]
@@ -128,24 +124,6 @@ def quiet_apps_among(
         if len(found) == len(wanted):
             break
     return [n for n in wanted if n in found]
-
-
-def running_quiet_apps(
-    names: Iterable[str], proc_root: str = DEFAULT_PROC_ROOT, exclude_pids: Iterable[int] = ()
-) -> list[str]:
-    """The names from `names` (normalised, in their order) that have a running process
-    (Linux procfs)."""
-    return quiet_apps_among(names, running_programs(proc_root), exclude_pids, COMM_LEN)
-
-
-def _import_psutil() -> Any:
-    try:
-        psutil = importlib.import_module("psutil")
-    except ImportError as exc:
-        raise Unavailable(
-            f"psutil is not installed ({exc}); install it: pip install 'psutil>=5.9'"
-        ) from None
-    return psutil
 
 
 class QuietAppsDetector:
@@ -171,11 +149,14 @@ class QuietAppsDetector:
         platform = platform or sys.platform
         if platform.startswith("linux"):
             if not os.path.isfile(os.path.join(proc_root, "self", "comm")):
-                raise Unavailable(
-                    f"no procfs at {proc_root} (quiet_apps reads /proc on Linux only)"
-                )
+                raise Unavailable(f"no procfs at {proc_root} "
+                                  "(quiet_apps reads /proc on Linux only)")
             return cls(names, proc_root)
-        psutil = _import_psutil()
+        try:
+            psutil = importlib.import_module("psutil")
+        except ImportError as exc:
+            raise Unavailable(f"psutil is not installed ({exc}); install it: "
+                              "pip install 'psutil>=5.9'") from None
         # The cut belongs to the kernel psutil reads, which is this machine's, not `platform`.
         return cls(names, proc_root, lister=lambda: running_programs_psutil(psutil),
                    comm_len=kernel_name_len(sys.platform))
@@ -186,17 +167,15 @@ class QuietAppsDetector:
 
     def set_names(self, names: Iterable[str]) -> None:
         """New `quiet_apps` setting (engine thread)."""
-        self._names = tuple(dict.fromkeys(
-            normalise_app_name(n) for n in names if normalise_app_name(n)
-        ))
+        self._names = tuple(dict.fromkeys(normalise_app_name(n) for n in names
+                                          if normalise_app_name(n)))
 
     def reasons(self) -> tuple[str, ...]:
         """("app:zoom", ...) for each listed program running now; () if none; never raises."""
         if not self._names:
             return ()
         try:
-            running = quiet_apps_among(self._names, self._lister(), (os.getpid(),),
-                                       self._comm_len)
+            running = quiet_apps_among(self._names, self._lister(), (os.getpid(),), self._comm_len)
         except Exception:
             log.debug("quiet_apps scan failed", exc_info=True)
             return ()

@@ -1,20 +1,7 @@
-"""Quiet reasons on Windows from `SHQueryUserNotificationState` (shell32, Vista+).
-
-Windows' own answer to "may an app pop something up now?", as QUERY_USER_NOTIFICATION_STATE:
-
-    1 QUNS_NOT_PRESENT             screen saver, locked, or another user's session is active
-    2 QUNS_BUSY                    a fullscreen app is running, or presentation settings are on
-    3 QUNS_RUNNING_D3D_FULL_SCREEN a fullscreen (exclusive mode) Direct3D app is running
-    4 QUNS_PRESENTATION_MODE       the user turned on presentation settings
-    5 QUNS_ACCEPTS_NOTIFICATIONS   none of the above
-    6 QUNS_QUIET_TIME              the first hour after a user's first ever sign-in (Windows 7+)
-    7 QUNS_APP                     a fullscreen Windows Store app is running (Windows 8+)
-
-`reasons_from_notification_state` is the pure mapping; QUNS_QUIET_TIME is deliberately not a
-reason (it is Windows' onboarding hour, not the user asking for quiet).
-
-Contract: `WindowsStateDetector.open()` raises `Unavailable` off Windows; `reasons()` never
-raises (a failed call gives ()).
+"""Quiet reasons on Windows from `SHQueryUserNotificationState` (shell32, Vista+): Windows' own
+answer to "may an app pop something up now?", a QUERY_USER_NOTIFICATION_STATE (the constants
+below). `reasons_from_notification_state` is the pure mapping; QUNS_QUIET_TIME is deliberately
+not a reason (it is Windows' onboarding hour, not the user asking for quiet).
 """
 
 from __future__ import annotations
@@ -28,13 +15,13 @@ from psoas_break.ports import Unavailable
 
 log = logging.getLogger(__name__)
 
-QUNS_NOT_PRESENT = 1
-QUNS_BUSY = 2
-QUNS_RUNNING_D3D_FULL_SCREEN = 3
-QUNS_PRESENTATION_MODE = 4
-QUNS_ACCEPTS_NOTIFICATIONS = 5
-QUNS_QUIET_TIME = 6
-QUNS_APP = 7
+QUNS_NOT_PRESENT = 1  # screen saver, locked, or another user's session is active
+QUNS_BUSY = 2  # a fullscreen app is running, or presentation settings are on
+QUNS_RUNNING_D3D_FULL_SCREEN = 3  # a fullscreen (exclusive mode) Direct3D app is running
+QUNS_PRESENTATION_MODE = 4  # the user turned on presentation settings
+QUNS_ACCEPTS_NOTIFICATIONS = 5  # none of the above
+QUNS_QUIET_TIME = 6  # the first hour after a user's first ever sign-in (Windows 7+)
+QUNS_APP = 7  # a fullscreen Windows Store app is running (Windows 8+)
 
 _REASONS: dict[int, tuple[str, ...]] = {
     QUNS_NOT_PRESENT: ("away",),

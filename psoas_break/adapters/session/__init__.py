@@ -5,19 +5,11 @@ that works here into one `CompositeSessionWatcher`:
 - logind (system bus): PrepareForSleep, and our session's Lock/Unlock and LockedHint;
 - screensaver (session bus): ActiveChanged from org.freedesktop.ScreenSaver and
   org.gnome.ScreenSaver.
-Both listen on the app's shared jeepney connections (psoas_break.adapters.dbus): nothing here
-imports asyncio or dbus_fast, which would cost ~12 MiB RSS in an otherwise idle tray app.
+Both listen on the app's shared jeepney connections (psoas_break.adapters.dbus).
 Windows: `WindowsSessionWatcher` (WTS lock notifications + power broadcasts, session/windows.py).
 macOS: `MacSessionWatcher` (distributed screenIsLocked/Unlocked notifications + IOKit
-sleep/wake, session/macos.py). Nothing works: `NullSessionWatcher`.
-
-How the runtime uses it (callbacks run on a watcher thread: only post to the engine queue):
-
-    watcher, choice = make_session_watcher()
-    watcher.start(on_lock=lambda locked: queue.put(ScreenLock(locked)),
-                  on_sleep=lambda sleeping: queue.put(("sleep", sleeping)))
-    ...
-    watcher.stop()
+sleep/wake, session/macos.py). Nothing works: `NullSessionWatcher`. Callbacks run on a
+watcher thread; the app's only post a ScreenLock or Sleep command to its inbox.
 
 The composite forwards a value only when it differs from the last one forwarded for that kind,
 so the same lock reported by logind and by the screensaver (or twice by KDE) arrives once.
@@ -76,10 +68,8 @@ class CompositeSessionWatcher:
         """Start every member; callbacks come from the members' threads."""
         self._on_lock, self._on_sleep = on_lock, on_sleep
         for watcher in self.watchers:
-            watcher.start(
-                lambda value: self._forward("lock", value),
-                lambda value: self._forward("sleep", value),
-            )
+            watcher.start(lambda value: self._forward("lock", value),
+                          lambda value: self._forward("sleep", value))
 
     def stop(self) -> None:
         """Stop every member (in reverse order)."""
@@ -90,52 +80,35 @@ class CompositeSessionWatcher:
                 log.exception("stopping the %s watcher failed", watcher.name)
 
 
-def _probe(address: str, names: Sequence[str]) -> dict[str, bool]:
-    """Connect to the bus at `address` and ask NameHasOwner for each name; raises on failure.
-
-    Bounded by PROBE_TIMEOUT_S whatever the bus does (see `adapters.dbus.probe_names`).
-    """
-    from psoas_break.adapters.dbus import probe_names
-
-    return probe_names(address, names, PROBE_TIMEOUT_S)
-
-
 def _candidates(env: Mapping[str, str]) -> tuple[Candidate[SessionWatcher], ...]:
-    # jeepney is a Linux dependency; a broken install lacks it.
-    no_jeepney = "cannot import jeepney ({}); install it: pip install 'jeepney>=0.8'"
-
+    # Each probe is bounded by PROBE_TIMEOUT_S whatever the bus does; without jeepney it raises
+    # Unavailable saying so (adapters.dbus imports without it).
     def logind() -> SessionWatcher:
-        try:
-            from psoas_break.adapters.dbus import DEFAULT_SYSTEM_BUS, system_bus_address
-            from psoas_break.adapters.session.logind import LOGIN1_NAME, LogindWatcher
-        except ImportError as exc:
-            raise Unavailable(no_jeepney.format(exc)) from exc
+        from psoas_break.adapters.dbus import DEFAULT_SYSTEM_BUS, probe_names, system_bus_address
+        from psoas_break.adapters.session.logind import LOGIN1_NAME, LogindWatcher
+
         address = system_bus_address(env)
         if address == DEFAULT_SYSTEM_BUS and not os.path.exists(
-            DEFAULT_SYSTEM_BUS.removeprefix("unix:path=")
-        ):
+                DEFAULT_SYSTEM_BUS.removeprefix("unix:path=")):
             raise Unavailable("no system bus (/run/dbus/system_bus_socket is missing)")
         try:
-            owners = _probe(address, [LOGIN1_NAME])
+            owners = probe_names(address, [LOGIN1_NAME], PROBE_TIMEOUT_S)
         except Exception as exc:
             raise Unavailable(f"cannot reach the system bus ({exc})") from exc
         if not owners[LOGIN1_NAME]:
-            raise Unavailable(
-                f"no {LOGIN1_NAME} on the system bus (neither systemd-logind nor elogind)"
-            )
+            raise Unavailable(f"no {LOGIN1_NAME} on the system bus "
+                              "(neither systemd-logind nor elogind)")
         return LogindWatcher(address, env.get("XDG_SESSION_ID"))
 
     def screensaver() -> SessionWatcher:
-        try:
-            from psoas_break.adapters.dbus import session_bus_address
-            from psoas_break.adapters.session.screensaver import ScreenSaverWatcher
-        except ImportError as exc:
-            raise Unavailable(no_jeepney.format(exc)) from exc
+        from psoas_break.adapters.dbus import probe_names, session_bus_address
+        from psoas_break.adapters.session.screensaver import ScreenSaverWatcher
+
         address = session_bus_address(env)
         if address is None:
             raise Unavailable("no D-Bus session bus")
         try:
-            _probe(address, [])
+            probe_names(address, [], PROBE_TIMEOUT_S)
         except Exception as exc:
             raise Unavailable(f"cannot reach the session bus ({exc})") from exc
         return ScreenSaverWatcher(address)
@@ -158,18 +131,12 @@ def _candidates(env: Mapping[str, str]) -> tuple[Candidate[SessionWatcher], ...]
     )
 
 
-def make_session_watcher(
-    env: Mapping[str, str] | None = None, *, platform: str | None = None
-) -> tuple[SessionWatcher, Choice]:
-    """The lock/suspend watcher for this session and why (see module docstring); never raises.
-
-    The watcher is not started: call `start(on_lock, on_sleep)` and, at exit, `stop()`.
-    """
+def make_session_watcher(env: Mapping[str, str] | None = None, *,
+                         platform: str | None = None) -> tuple[SessionWatcher, Choice]:
+    """The lock/suspend watcher for this session, not started yet, and why (see module
+    docstring); never raises."""
     env = os.environ if env is None else env
     watchers, choice = every("session", _candidates(env), env=env, platform=platform, join="+")
     if not watchers:
         return NullSessionWatcher(), choice
     return CompositeSessionWatcher(watchers), choice
-
-
-__all__ = ["CompositeSessionWatcher", "NullSessionWatcher", "make_session_watcher"]

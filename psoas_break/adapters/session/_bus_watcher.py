@@ -14,10 +14,6 @@ from collections.abc import Callable
 from psoas_break.adapters.dbus import Bus
 
 
-def _noop(_value: bool) -> None:
-    return None
-
-
 class BusWatcher:
     """A SessionWatcher over one bus; subclasses set `name` and `kind` and subscribe in
     `listen(bus)`. `on_lock`/`on_sleep` are called from the bus's receiver thread."""
@@ -27,8 +23,8 @@ class BusWatcher:
 
     def __init__(self, address: str) -> None:
         self.address = address
-        self.on_lock: Callable[[bool], None] = _noop
-        self.on_sleep: Callable[[bool], None] = _noop
+        self.on_lock: Callable[[bool], None] = lambda _value: None
+        self.on_sleep: Callable[[bool], None] = lambda _value: None
         self._bus: Bus | None = None
         self._not_started = threading.Event()
 

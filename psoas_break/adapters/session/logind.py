@@ -21,7 +21,7 @@ import logging
 import os
 from typing import Any
 
-from psoas_break.adapters.dbus import Bus, CallFailed, Signal
+from psoas_break.adapters.dbus import PROPERTIES_IFACE, Bus, CallFailed, Signal
 from psoas_break.adapters.session._bus_watcher import BusWatcher
 
 log = logging.getLogger(__name__)
@@ -30,7 +30,6 @@ LOGIN1_NAME = "org.freedesktop.login1"
 MANAGER_PATH = "/org/freedesktop/login1"
 MANAGER_IFACE = "org.freedesktop.login1.Manager"
 SESSION_IFACE = "org.freedesktop.login1.Session"
-PROPERTIES_IFACE = "org.freedesktop.DBus.Properties"
 CALL_TIMEOUT_S = 2.0
 
 
@@ -40,9 +39,8 @@ class LogindWatcher(BusWatcher):
     name = "logind"
     kind = "system"
 
-    def __init__(
-        self, address: str, session_id: str | None = None, pid: int | None = None
-    ) -> None:
+    def __init__(self, address: str, session_id: str | None = None,
+                 pid: int | None = None) -> None:
         super().__init__(address)
         self.session_id = session_id
         self.pid = os.getpid() if pid is None else pid
@@ -66,9 +64,7 @@ class LogindWatcher(BusWatcher):
             self._watch_session(bus)
 
     def _resolve_session(self, bus: Bus) -> str | None:
-        attempts: list[tuple[str, str, tuple[Any, ...]]] = [
-            ("GetSessionByPID", "u", (self.pid,))
-        ]
+        attempts: list[tuple[str, str, tuple[Any, ...]]] = [("GetSessionByPID", "u", (self.pid,))]
         if self.session_id:
             attempts.append(("GetSession", "s", (self.session_id,)))
         attempts.append(("GetSession", "s", ("auto",)))

@@ -29,12 +29,10 @@ Sleep also shows as a clock gap (adapters.clock: CLOCK_MONOTONIC_RAW - CLOCK_UPT
 exactly the time asleep), so if IOKit cannot be registered the engine still counts a long sleep
 as a natural break; on_sleep(False) only wakes the engine at once after resume.
 
-Seam: `MacSessionWatcher` talks to the OS only through a `CoreFoundationApi` (the protocol
-below); `CtypesCoreFoundation` is the thin ctypes implementation. The lifecycle, name matching,
-acknowledgement order and failure paths are tested on Linux against a fake of that seam, and
-the ctypes layer itself against a small C library with the same symbols and signatures that
-checks what it receives (tests/test_platform_lock.py). Apple's side of the calls (which thread
-gets the notifications, the exact message sequence) is from its documentation, not run here.
+Seam: `MacSessionWatcher` talks to the OS only through a `CoreFoundationApi`;
+`CtypesCoreFoundation` is the thin ctypes implementation. Both are tested on Linux (a fake
+seam; a C library with the same symbols, tests/test_platform_lock.py); Apple's side of the
+calls (which thread gets the notifications, the message sequence) is from its documentation.
 """
 
 from __future__ import annotations
@@ -45,14 +43,13 @@ import threading
 from collections.abc import Callable, Sequence
 from typing import Any, Protocol
 
+from psoas_break.adapters.ffi import declare
 from psoas_break.ports import Unavailable
 
 log = logging.getLogger(__name__)
 
 SCREEN_LOCKED = "com.apple.screenIsLocked"
 SCREEN_UNLOCKED = "com.apple.screenIsUnlocked"
-SCREENSAVER_STARTED = "com.apple.screensaver.didstart"  # not observed: see module docstring
-SCREENSAVER_STOPPED = "com.apple.screensaver.didstop"
 OBSERVED_NOTIFICATIONS = (SCREEN_LOCKED, SCREEN_UNLOCKED)
 
 # <IOKit/IOMessage.h>: iokit_common_msg(x) = sys_iokit | sub_iokit_common | x, and
@@ -67,8 +64,6 @@ IOKIT_SYSTEM_WILL_POWER_ON = _IOKIT_COMMON_MSG | 0x320
 # CFRunLoopRunInMode results (CFRunLoop.h).
 RUN_FINISHED = 1  # the loop has no sources or timers in that mode
 RUN_STOPPED = 2
-RUN_TIMED_OUT = 3
-RUN_HANDLED_SOURCE = 4
 
 START_TIMEOUT_S = 5.0
 _STOP_ATTEMPTS = 40  # x 0.05 s join: up to 2 s for the loop to notice CFRunLoopStop
@@ -111,30 +106,25 @@ class CoreFoundationApi(Protocol):
     """The seam between the watcher and CoreFoundation/IOKit. All calls but `stop_loop` run on
     the watcher thread; callbacks may come on that thread or on the main one."""
 
-    def current_loop(self) -> Any:
-        """CFRunLoopGetCurrent() of the calling thread."""
+    def current_loop(self) -> Any: ...  # CFRunLoopGetCurrent() of the calling thread
 
-    def add_lock_observers(self, names: Sequence[str], callback: Callable[[str], None]) -> None:
-        """Observe `names` on the distributed center; callback(name) per notification."""
+    # Observe `names` on the distributed center; callback(name) per notification.
+    def add_lock_observers(self, names: Sequence[str], callback: Callable[[str], None]) -> None: ...
 
-    def remove_lock_observers(self) -> None:
-        """Remove every observer `add_lock_observers` added."""
+    def remove_lock_observers(self) -> None: ...  # every observer added above
 
-    def register_power(self, loop: Any, callback: Callable[[int, int], None]) -> bool:
-        """IORegisterForSystemPower with its source on `loop`; callback(message_type,
-        argument). False when IOKit refuses or is unavailable."""
+    # IORegisterForSystemPower with its source on `loop`; callback(message_type, argument).
+    # False when IOKit refuses or is unavailable.
+    def register_power(self, loop: Any, callback: Callable[[int, int], None]) -> bool: ...
 
-    def allow_power_change(self, argument: int) -> None:
-        """IOAllowPowerChange(root port, argument)."""
+    def allow_power_change(self, argument: int) -> None: ...  # IOAllowPowerChange(root, argument)
 
-    def deregister_power(self, loop: Any) -> None:
-        """Undo `register_power` (source, notifier, port, connection)."""
+    # Undo `register_power` (source, notifier, port, connection).
+    def deregister_power(self, loop: Any) -> None: ...
 
-    def run_loop(self) -> int:
-        """Run the current thread's loop in the default mode until stopped; a RUN_* code."""
+    def run_loop(self) -> int: ...  # the thread's loop, default mode, until stopped: a RUN_* code
 
-    def stop_loop(self, loop: Any) -> None:
-        """CFRunLoopStop(loop); callable from any thread."""
+    def stop_loop(self, loop: Any) -> None: ...  # CFRunLoopStop(loop), from any thread
 
 
 class MacSessionWatcher:
@@ -287,49 +277,35 @@ class CtypesCoreFoundation:
     """
 
     def __init__(self, cf: Any, iokit: Any | None) -> None:
-        vp, u32 = ctypes.c_void_p, ctypes.c_uint32
-        cf.CFNotificationCenterGetDistributedCenter.argtypes = []
-        cf.CFNotificationCenterGetDistributedCenter.restype = vp
-        cf.CFNotificationCenterAddObserver.argtypes = [
-            vp, vp, _NOTIFICATION_CALLBACK, vp, vp, ctypes.c_long  # behavior is a CFIndex
-        ]
-        cf.CFNotificationCenterAddObserver.restype = None
-        cf.CFNotificationCenterRemoveEveryObserver.argtypes = [vp, vp]
-        cf.CFNotificationCenterRemoveEveryObserver.restype = None
-        cf.CFStringCreateWithCString.argtypes = [vp, ctypes.c_char_p, u32]
-        cf.CFStringCreateWithCString.restype = vp
-        cf.CFStringGetCString.argtypes = [vp, ctypes.c_char_p, ctypes.c_long, u32]
-        cf.CFStringGetCString.restype = ctypes.c_bool
-        cf.CFRelease.argtypes = [vp]
-        cf.CFRelease.restype = None
-        cf.CFRunLoopGetCurrent.argtypes = []
-        cf.CFRunLoopGetCurrent.restype = vp
-        cf.CFRunLoopRunInMode.argtypes = [vp, ctypes.c_double, ctypes.c_bool]
-        cf.CFRunLoopRunInMode.restype = ctypes.c_int32
-        cf.CFRunLoopStop.argtypes = [vp]
-        cf.CFRunLoopStop.restype = None
-        cf.CFRunLoopAddSource.argtypes = [vp, vp, vp]
-        cf.CFRunLoopAddSource.restype = None
-        cf.CFRunLoopRemoveSource.argtypes = [vp, vp, vp]
-        cf.CFRunLoopRemoveSource.restype = None
+        vp, u32, long_, int_ = ctypes.c_void_p, ctypes.c_uint32, ctypes.c_long, ctypes.c_int
+        declare(cf, (  # (function, result, arguments)
+            ("CFNotificationCenterGetDistributedCenter", vp, []),
+            # The last argument, the suspension behavior, is a CFIndex.
+            ("CFNotificationCenterAddObserver", None, [vp, vp, _NOTIFICATION_CALLBACK, vp, vp,
+                                                       long_]),
+            ("CFNotificationCenterRemoveEveryObserver", None, [vp, vp]),
+            ("CFStringCreateWithCString", vp, [vp, ctypes.c_char_p, u32]),
+            ("CFStringGetCString", ctypes.c_bool, [vp, ctypes.c_char_p, long_, u32]),
+            ("CFRelease", None, [vp]),
+            ("CFRunLoopGetCurrent", vp, []),
+            ("CFRunLoopRunInMode", ctypes.c_int32, [vp, ctypes.c_double, ctypes.c_bool]),
+            ("CFRunLoopStop", None, [vp]),
+            ("CFRunLoopAddSource", None, [vp, vp, vp]),
+            ("CFRunLoopRemoveSource", None, [vp, vp, vp]),
+        ))
         self._cf = cf
         self._default_mode = vp.in_dll(cf, "kCFRunLoopDefaultMode").value
         self._iokit = iokit
         if iokit is not None:
-            iokit.IORegisterForSystemPower.argtypes = [
-                vp, ctypes.POINTER(vp), _POWER_CALLBACK, ctypes.POINTER(u32)
-            ]
-            iokit.IORegisterForSystemPower.restype = u32  # io_connect_t
-            iokit.IONotificationPortGetRunLoopSource.argtypes = [vp]
-            iokit.IONotificationPortGetRunLoopSource.restype = vp
-            iokit.IODeregisterForSystemPower.argtypes = [ctypes.POINTER(u32)]
-            iokit.IODeregisterForSystemPower.restype = ctypes.c_int
-            iokit.IONotificationPortDestroy.argtypes = [vp]
-            iokit.IONotificationPortDestroy.restype = None
-            iokit.IOServiceClose.argtypes = [u32]
-            iokit.IOServiceClose.restype = ctypes.c_int
-            iokit.IOAllowPowerChange.argtypes = [u32, ctypes.c_long]
-            iokit.IOAllowPowerChange.restype = ctypes.c_int
+            declare(iokit, (  # IORegisterForSystemPower returns an io_connect_t
+                ("IORegisterForSystemPower", u32, [vp, ctypes.POINTER(vp), _POWER_CALLBACK,
+                                                   ctypes.POINTER(u32)]),
+                ("IONotificationPortGetRunLoopSource", vp, [vp]),
+                ("IODeregisterForSystemPower", int_, [ctypes.POINTER(u32)]),
+                ("IONotificationPortDestroy", None, [vp]),
+                ("IOServiceClose", int_, [u32]),
+                ("IOAllowPowerChange", int_, [u32, long_]),
+            ))
         # A unique, non-NULL observer identity, so RemoveEveryObserver removes only ours.
         self._token = ctypes.c_int(0)
         self._names: list[int] = []
@@ -380,10 +356,9 @@ class CtypesCoreFoundation:
             if not ref:
                 raise Unavailable(f"cannot make a CFString of {name}")
             self._names.append(ref)
-            cf.CFNotificationCenterAddObserver(
-                center, ctypes.addressof(self._token), self._notification_cb, ref, None,
-                _DELIVER_IMMEDIATELY,
-            )
+            cf.CFNotificationCenterAddObserver(center, ctypes.addressof(self._token),
+                                               self._notification_cb, ref, None,
+                                               _DELIVER_IMMEDIATELY)
 
     def remove_lock_observers(self) -> None:
         cf = self._cf
@@ -445,15 +420,3 @@ class CtypesCoreFoundation:
         if not self._cf.CFStringGetCString(ref, buffer, len(buffer), _KCF_STRING_ENCODING_UTF8):
             return ""
         return buffer.value.decode("utf-8", errors="replace")
-
-
-__all__ = [
-    "OBSERVED_NOTIFICATIONS",
-    "SCREEN_LOCKED",
-    "SCREEN_UNLOCKED",
-    "CoreFoundationApi",
-    "CtypesCoreFoundation",
-    "MacSessionWatcher",
-    "lock_state_for_notification",
-    "power_action",
-]

@@ -22,11 +22,9 @@ Details that matter on real machines:
 time.monotonic() counts through sleep on Windows and adapters.clock reads the interrupt-time
 pair, so the engine sees a suspend as a gap even without these messages.
 
-Seam: `WindowsSessionWatcher` reaches Win32 only through a `Win32Api` (protocol below) and keeps
-its logic in `SessionWindowProc` (what each message does) and in the thread lifecycle;
-`CtypesWin32` is the thin ctypes implementation, Windows only and not exercised by this
-project's Linux CI. The logic is tested here against a fake message queue
-(tests/test_platform_lock.py).
+Seam: `WindowsSessionWatcher` reaches Win32 only through a `Win32Api`; its logic
+(`SessionWindowProc`, the thread lifecycle) is tested against a fake message queue
+(tests/test_platform_lock.py); `CtypesWin32`, the thin ctypes layer, runs only on Windows.
 """
 
 from __future__ import annotations
@@ -38,6 +36,7 @@ import threading
 from collections.abc import Callable
 from typing import Any, Protocol
 
+from psoas_break.adapters.ffi import declare
 from psoas_break.ports import Unavailable
 
 log = logging.getLogger(__name__)
@@ -83,41 +82,32 @@ class Win32Api(Protocol):
     """The seam between the watcher and user32/wtsapi32. Everything but `post_close` is called
     on the watcher thread (the thread that owns the window)."""
 
-    def create_window(self, wndproc: WndProc) -> int:
-        """Register a window class with `wndproc` and create the hidden window; 0 on failure."""
+    # Register a window class with `wndproc` and create the hidden window; 0 on failure.
+    def create_window(self, wndproc: WndProc) -> int: ...
 
-    def destroy_class(self) -> None:
-        """Unregister the class (after the window is gone)."""
+    def destroy_class(self) -> None: ...  # UnregisterClassW, once the window is gone
 
-    def register_session_notification(self, hwnd: int) -> bool:
-        """WTSRegisterSessionNotification(hwnd, NOTIFY_FOR_THIS_SESSION)."""
+    # WTSRegisterSessionNotification(hwnd, NOTIFY_FOR_THIS_SESSION), and its undoing
+    def register_session_notification(self, hwnd: int) -> bool: ...
 
-    def unregister_session_notification(self, hwnd: int) -> None:
-        """WTSUnRegisterSessionNotification(hwnd)."""
+    def unregister_session_notification(self, hwnd: int) -> None: ...
 
-    def last_error(self) -> int:
-        """GetLastError() of the last failed call."""
+    def last_error(self) -> int: ...  # GetLastError() of the last failed call
 
-    def set_timer(self, hwnd: int, timer_id: int, interval_ms: int) -> None:
-        """SetTimer: WM_TIMER(timer_id) every interval_ms."""
+    def set_timer(self, hwnd: int, timer_id: int, interval_ms: int) -> None: ...  # SetTimer
 
-    def kill_timer(self, hwnd: int, timer_id: int) -> None:
-        """KillTimer."""
+    def kill_timer(self, hwnd: int, timer_id: int) -> None: ...  # KillTimer
 
-    def destroy_window(self, hwnd: int) -> None:
-        """DestroyWindow (sends WM_DESTROY to the window procedure before it returns)."""
+    def destroy_window(self, hwnd: int) -> None: ...  # DestroyWindow: WM_DESTROY comes first
 
-    def post_quit(self) -> None:
-        """PostQuitMessage(0): `pump` returns."""
+    def post_quit(self) -> None: ...  # PostQuitMessage(0): `pump` returns
 
-    def post_close(self, hwnd: int) -> None:
-        """PostMessageW(hwnd, WM_CLOSE): from any thread."""
+    def post_close(self, hwnd: int) -> None: ...  # PostMessageW(hwnd, WM_CLOSE), any thread
 
-    def default_proc(self, hwnd: int, message: int, wparam: int, lparam: int) -> int:
-        """DefWindowProcW."""
+    # DefWindowProcW
+    def default_proc(self, hwnd: int, message: int, wparam: int, lparam: int) -> int: ...
 
-    def pump(self) -> None:
-        """GetMessage/TranslateMessage/DispatchMessage until WM_QUIT."""
+    def pump(self) -> None: ...  # GetMessage/TranslateMessage/DispatchMessage until WM_QUIT
 
 
 class SessionWindowProc:
@@ -292,42 +282,28 @@ class CtypesWin32:  # pragma: no cover - Windows only, exercised on paper
         self._wndclass_type = WNDCLASSW
         u, k, w = self._user32, self._kernel32, self._wtsapi32
         hwnd, uint, wparam, lparam = wintypes.HWND, wintypes.UINT, wintypes.WPARAM, wintypes.LPARAM
-        k.GetModuleHandleW.argtypes = [wintypes.LPCWSTR]
-        k.GetModuleHandleW.restype = wintypes.HMODULE
-        k.GetLastError.argtypes = []
-        k.GetLastError.restype = wintypes.DWORD
-        u.RegisterClassW.argtypes = [ctypes.POINTER(WNDCLASSW)]
-        u.RegisterClassW.restype = wintypes.ATOM
-        u.UnregisterClassW.argtypes = [wintypes.LPCWSTR, wintypes.HINSTANCE]
-        u.UnregisterClassW.restype = wintypes.BOOL
-        u.CreateWindowExW.argtypes = [
-            wintypes.DWORD, wintypes.LPCWSTR, wintypes.LPCWSTR, wintypes.DWORD,
-            ctypes.c_int, ctypes.c_int, ctypes.c_int, ctypes.c_int,
-            hwnd, wintypes.HMENU, wintypes.HINSTANCE, wintypes.LPVOID,
-        ]
-        u.CreateWindowExW.restype = hwnd
-        u.DestroyWindow.argtypes = [hwnd]
-        u.DestroyWindow.restype = wintypes.BOOL
-        u.DefWindowProcW.argtypes = [hwnd, uint, wparam, lparam]
-        u.DefWindowProcW.restype = lresult
-        u.PostMessageW.argtypes = [hwnd, uint, wparam, lparam]
-        u.PostMessageW.restype = wintypes.BOOL
-        u.PostQuitMessage.argtypes = [ctypes.c_int]
-        u.PostQuitMessage.restype = None
-        u.GetMessageW.argtypes = [ctypes.POINTER(wintypes.MSG), hwnd, uint, uint]
-        u.GetMessageW.restype = wintypes.BOOL
-        u.TranslateMessage.argtypes = [ctypes.POINTER(wintypes.MSG)]
-        u.TranslateMessage.restype = wintypes.BOOL
-        u.DispatchMessageW.argtypes = [ctypes.POINTER(wintypes.MSG)]
-        u.DispatchMessageW.restype = lresult
-        u.SetTimer.argtypes = [hwnd, ctypes.c_size_t, uint, ctypes.c_void_p]
-        u.SetTimer.restype = ctypes.c_size_t
-        u.KillTimer.argtypes = [hwnd, ctypes.c_size_t]
-        u.KillTimer.restype = wintypes.BOOL
-        w.WTSRegisterSessionNotification.argtypes = [hwnd, wintypes.DWORD]
-        w.WTSRegisterSessionNotification.restype = wintypes.BOOL
-        w.WTSUnRegisterSessionNotification.argtypes = [hwnd]
-        w.WTSUnRegisterSessionNotification.restype = wintypes.BOOL
+        bool_, msg_p, size_t = wintypes.BOOL, ctypes.POINTER(wintypes.MSG), ctypes.c_size_t
+        int_ = ctypes.c_int
+        declare(k, (("GetModuleHandleW", wintypes.HMODULE, [wintypes.LPCWSTR]),
+                    ("GetLastError", wintypes.DWORD, [])))
+        declare(u, (  # (function, result, arguments)
+            ("RegisterClassW", wintypes.ATOM, [ctypes.POINTER(WNDCLASSW)]),
+            ("UnregisterClassW", bool_, [wintypes.LPCWSTR, wintypes.HINSTANCE]),
+            ("CreateWindowExW", hwnd, [
+                wintypes.DWORD, wintypes.LPCWSTR, wintypes.LPCWSTR, wintypes.DWORD,
+                int_, int_, int_, int_, hwnd, wintypes.HMENU, wintypes.HINSTANCE, wintypes.LPVOID]),
+            ("DestroyWindow", bool_, [hwnd]),
+            ("DefWindowProcW", lresult, [hwnd, uint, wparam, lparam]),
+            ("PostMessageW", bool_, [hwnd, uint, wparam, lparam]),
+            ("PostQuitMessage", None, [int_]),
+            ("GetMessageW", bool_, [msg_p, hwnd, uint, uint]),
+            ("TranslateMessage", bool_, [msg_p]),
+            ("DispatchMessageW", lresult, [msg_p]),
+            ("SetTimer", size_t, [hwnd, size_t, uint, ctypes.c_void_p]),
+            ("KillTimer", bool_, [hwnd, size_t]),
+        ))
+        declare(w, (("WTSRegisterSessionNotification", bool_, [hwnd, wintypes.DWORD]),
+                    ("WTSUnRegisterSessionNotification", bool_, [hwnd])))
         self._hinstance = k.GetModuleHandleW(None)
         self._class_name = f"PsoasBreakSessionWatch-{id(self):x}"
         self._proc: Any = None  # the WNDPROC: alive as long as the class is registered
@@ -360,10 +336,8 @@ class CtypesWin32:  # pragma: no cover - Windows only, exercised on paper
         if not self._user32.RegisterClassW(ctypes.byref(wc)):
             return 0
         self._class_registered = True
-        hwnd = self._user32.CreateWindowExW(
-            0, self._class_name, "psoas-break session watch", 0, 0, 0, 0, 0,
-            None, None, self._hinstance, None,
-        )
+        hwnd = self._user32.CreateWindowExW(0, self._class_name, "psoas-break session watch",
+                                            0, 0, 0, 0, 0, None, None, self._hinstance, None)
         return int(hwnd or 0)
 
     def destroy_class(self) -> None:
@@ -404,12 +378,3 @@ class CtypesWin32:  # pragma: no cover - Windows only, exercised on paper
         while self._user32.GetMessageW(ctypes.byref(msg), None, 0, 0) > 0:
             self._user32.TranslateMessage(ctypes.byref(msg))
             self._user32.DispatchMessageW(ctypes.byref(msg))
-
-
-__all__ = [
-    "CtypesWin32",
-    "SessionWindowProc",
-    "Win32Api",
-    "WindowsSessionWatcher",
-    "translate_message",
-]

@@ -1,4 +1,4 @@
-"""Text-to-speech: the factory `make_speaker`, `speak_to_file`, and the `SpeechWorker`.
+"""Text-to-speech: the factory `make_speaker` and `speak_to_file` (the worker is worker.py).
 
 Candidates, best first, per platform (command.py has the exact commands):
   Linux/BSD: spd-say (speech-dispatcher: the desktop's voice settings, queues behind a screen
@@ -10,12 +10,6 @@ These are the engines plyer's tts facade runs, run here with a timeout and a kil
 `subprocess.call` has neither). When none is found: `NullSpeaker`, whose reason `doctor` shows
 and whose say() raises Unavailable, so prompts stay notification-only.
 `PSOAS_SPEECH_BACKEND` = one engine name (or "none") uses only that one.
-
-Use it like this:
-
-    speaker, choice = make_speaker()
-    speech = SpeechWorker(speaker, on_failure=...) if choice.chosen != "none" else None
-    speech.submit("Sit tall and relax your shoulders.")
 """
 
 from __future__ import annotations
@@ -30,33 +24,13 @@ from dataclasses import replace
 from pathlib import Path
 
 from psoas_break.adapters.backends import LINUX_BSD, MACOS, WINDOWS, Candidate, every
-from psoas_break.adapters.speech.command import (
-    ENGINES,
-    CommandSpeaker,
-    Engine,
-    max_duration_s,
-)
-from psoas_break.adapters.speech.wav import WavStats, wav_stats
-from psoas_break.adapters.speech.worker import SpeechWorker
+from psoas_break.adapters.speech.command import ENGINES, CommandSpeaker, Engine, max_duration_s
 from psoas_break.ports import AdapterError, Choice, DeliveryFailed, Speaker, Unavailable
 
 log = logging.getLogger(__name__)
 
 FAMILY = "speech"
 ENV_VAR = "PSOAS_SPEECH_BACKEND"
-
-__all__ = [
-    "ENGINES",
-    "ENV_VAR",
-    "CommandSpeaker",
-    "FallbackSpeaker",
-    "NullSpeaker",
-    "SpeechWorker",
-    "WavStats",
-    "make_speaker",
-    "speak_to_file",
-    "wav_stats",
-]
 
 
 class NullSpeaker:
@@ -172,15 +146,11 @@ def _candidates(environ: Mapping[str, str], platform: str) -> tuple[Candidate[Sp
     )
 
 
-def make_speaker(
-    env: Mapping[str, str] | None = None, *, platform: str = sys.platform
-) -> tuple[Speaker, Choice]:
-    """Pick the speech engines for this system; never raises, never speaks.
-
-    Returns a `FallbackSpeaker` over every engine found (in order), or a `NullSpeaker` with
-    the reason, and the Choice (chosen engine, rejected ones with reasons, a fix hint).
-    `env` (default os.environ) gives PATH and PSOAS_SPEECH_BACKEND.
-    """
+def make_speaker(env: Mapping[str, str] | None = None, *,
+                 platform: str = sys.platform) -> tuple[Speaker, Choice]:
+    """A `FallbackSpeaker` over every engine found here (in order), or a `NullSpeaker` with
+    the reason, and the Choice; never raises, never speaks. `env` (default os.environ) gives
+    PATH and PSOAS_SPEECH_BACKEND."""
     environ = os.environ if env is None else env
     speakers, choice = every(FAMILY, _candidates(environ, platform), env_var=ENV_VAR,
                              env=environ, platform=platform)
@@ -195,13 +165,8 @@ def make_speaker(
     return FallbackSpeaker(speakers), replace(choice, chosen=speakers[0].name)
 
 
-def speak_to_file(
-    text: str,
-    path: Path,
-    env: Mapping[str, str] | None = None,
-    *,
-    platform: str = sys.platform,
-) -> Path:
+def speak_to_file(text: str, path: Path, env: Mapping[str, str] | None = None, *,
+                  platform: str = sys.platform) -> Path:
     """Synthesize `text` into the WAV file `path` with the first engine that can write files
     (espeak-ng, espeak, flite; say on macOS; SAPI on Windows). Honours PSOAS_SPEECH_BACKEND.
     Raises Unavailable when no such engine is installed, DeliveryFailed when it failed."""

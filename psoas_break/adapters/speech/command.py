@@ -11,7 +11,6 @@ never overlap. `ENGINES` lists what the factory tries, per platform.
 from __future__ import annotations
 
 import contextlib
-import logging
 import os
 import signal
 import subprocess
@@ -23,23 +22,17 @@ from pathlib import Path
 
 from psoas_break.ports import DeliveryFailed, Unavailable
 
-log = logging.getLogger(__name__)
-
 #: Upper bound of one utterance: generous for 6 characters a second (espeak's default is ~14).
 BASE_TIMEOUT_S = 10.0
 TIMEOUT_PER_CHAR_S = 0.16
 MAX_TIMEOUT_S = 120.0
 
-_SAPI_SPEAK = (
-    "Add-Type -AssemblyName System.Speech; "
-    "$s = New-Object System.Speech.Synthesis.SpeechSynthesizer; "
-    "$s.Speak([Console]::In.ReadToEnd())"
-)
-_SAPI_TO_FILE = (
-    "Add-Type -AssemblyName System.Speech; "
-    "$s = New-Object System.Speech.Synthesis.SpeechSynthesizer; "
-    "$s.SetOutputToWaveFile($args[0]); $s.Speak([Console]::In.ReadToEnd()); $s.Dispose()"
-)
+_SAPI = ("Add-Type -AssemblyName System.Speech; "
+         "$s = New-Object System.Speech.Synthesis.SpeechSynthesizer; ")
+_SAPI_SPEAK = _SAPI + "$s.Speak([Console]::In.ReadToEnd())"
+_SAPI_TO_FILE = (_SAPI + "$s.SetOutputToWaveFile($args[0]); $s.Speak([Console]::In.ReadToEnd()); "
+                 "$s.Dispose()")
+_UNIX = ("linux", "freebsd", "openbsd", "netbsd")
 
 
 @dataclass(frozen=True)
@@ -51,7 +44,7 @@ class Engine:
     exe: str
     speak: tuple[str, ...]
     to_file: tuple[str, ...] | None = None
-    platforms: tuple[str, ...] = ("linux", "freebsd", "openbsd", "netbsd")
+    platforms: tuple[str, ...] = _UNIX
     install_hint: str = ""
 
 
@@ -61,11 +54,9 @@ ENGINES: tuple[Engine, ...] = (
     Engine("spd-say", "spd-say", ("--wait", "--application-name", "psoas-break", "--", "{text}"),
            install_hint="sudo apt install speech-dispatcher"),
     Engine("espeak-ng", "espeak-ng", ("--stdin",), ("-w", "{path}", "--stdin"),
-           platforms=("linux", "freebsd", "openbsd", "netbsd", "darwin", "win32"),
-           install_hint="sudo apt install espeak-ng"),
+           platforms=(*_UNIX, "darwin", "win32"), install_hint="sudo apt install espeak-ng"),
     Engine("espeak", "espeak", ("--stdin",), ("-w", "{path}", "--stdin"),
-           platforms=("linux", "freebsd", "openbsd", "netbsd", "darwin", "win32"),
-           install_hint="sudo apt install espeak-ng-espeak"),
+           platforms=(*_UNIX, "darwin", "win32"), install_hint="sudo apt install espeak-ng-espeak"),
     Engine("flite", "flite", ("-t", "{text}"), ("-t", "{text}", "-o", "{path}"),
            install_hint="sudo apt install flite"),
     Engine("say", "say", (), ("-o", "{path}", "--file-format=WAVE", "--data-format=LEI16@22050"),
@@ -111,15 +102,8 @@ def _last_line(data: bytes) -> str:
     return lines[-1] if lines else ""
 
 
-def run_engine(
-    argv: Sequence[str],
-    text: str,
-    *,
-    stdin_text: bool,
-    timeout_s: float,
-    name: str,
-    on_start: Callable[[subprocess.Popen[bytes]], None] | None = None,
-) -> bytes:
+def run_engine(argv: Sequence[str], text: str, *, stdin_text: bool, timeout_s: float, name: str,
+               on_start: Callable[[subprocess.Popen[bytes]], None] | None = None) -> bytes:
     """Run one engine command; return its stderr. Raises Unavailable when it cannot start or
     reports an audio error, DeliveryFailed on a non-zero exit or when `timeout_s` passed
     (the process group is killed first)."""
@@ -127,22 +111,17 @@ def run_engine(
     if sys.platform != "win32":
         kwargs["start_new_session"] = True  # its own group: a kill reaches its children too
     try:
-        proc = subprocess.Popen(
-            list(argv),
-            stdin=subprocess.PIPE if stdin_text else subprocess.DEVNULL,
-            stdout=subprocess.DEVNULL,
-            stderr=subprocess.PIPE,
-            **kwargs,  # type: ignore[call-overload]
-        )
+        proc = subprocess.Popen(  # type: ignore[call-overload]
+            list(argv), stdin=subprocess.PIPE if stdin_text else subprocess.DEVNULL,
+            stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, **kwargs)
     except OSError as exc:
         raise Unavailable(f"{name} could not be started: {exc}") from exc
     if on_start is not None:
         on_start(proc)
     try:
         err: bytes
-        _, err = proc.communicate(
-            input=text.encode("utf-8") if stdin_text else None, timeout=timeout_s
-        )
+        _, err = proc.communicate(input=text.encode("utf-8") if stdin_text else None,
+                                  timeout=timeout_s)
     except subprocess.TimeoutExpired as exc:
         _kill_group(proc)
         raise DeliveryFailed(f"{name} did not finish within {timeout_s:g} s; stopped it") from exc
@@ -153,9 +132,8 @@ def run_engine(
         raise DeliveryFailed(f"{name} was stopped (signal {-proc.returncode})")
     if proc.returncode != 0:
         detail = _last_line(err)
-        raise DeliveryFailed(
-            f"{name} exited with status {proc.returncode}" + (f": {detail}" if detail else "")
-        )
+        raise DeliveryFailed(f"{name} exited with status {proc.returncode}"
+                             + (f": {detail}" if detail else ""))
     return err
 
 
@@ -168,14 +146,8 @@ class CommandSpeaker:
     to_file(text, path): writes a WAV when `file_argv` is given.
     """
 
-    def __init__(
-        self,
-        name: str,
-        argv: Sequence[str],
-        *,
-        file_argv: Sequence[str] | None = None,
-        timeout_s: float | None = None,
-    ) -> None:
+    def __init__(self, name: str, argv: Sequence[str], *, file_argv: Sequence[str] | None = None,
+                 timeout_s: float | None = None) -> None:
         self.name = name
         self.argv = list(argv)
         self.file_argv = list(file_argv) if file_argv is not None else None

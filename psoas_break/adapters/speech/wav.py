@@ -51,11 +51,5 @@ def wav_stats(path: Path) -> WavStats:
         total += 1
         if math.sqrt(sum(s * s for s in chunk) / len(chunk)) / full > 0.01:
             voiced += 1
-    return WavStats(
-        duration_s=frames / rate if rate else 0.0,
-        rms=rms,
-        peak=peak,
-        voiced_fraction=voiced / total,
-        sample_rate=rate,
-        channels=channels,
-    )
+    return WavStats(duration_s=frames / rate if rate else 0.0, rms=rms, peak=peak,
+                    voiced_fraction=voiced / total, sample_rate=rate, channels=channels)

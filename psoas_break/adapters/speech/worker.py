@@ -19,29 +19,13 @@ MARGIN_S = 2.0
 DEFAULT_TIMEOUT_S = 60.0
 
 
-class SpeechWorker:
+class SpeechWorker(SerialWorker):
     """Runs `speaker.say()` on a worker thread (see module docstring)."""
 
-    def __init__(
-        self,
-        speaker: Speaker,
-        *,
-        on_failure: Callable[[str], None] | None = None,
-        on_recovered: Callable[[str], None] | None = None,
-        timeout_s: float | None = None,
-        name: str = "psoas-speech",
-    ) -> None:
+    def __init__(self, speaker: Speaker, *, on_failure: Callable[[str], None] | None = None,
+                 on_recovered: Callable[[str], None] | None = None) -> None:
+        super().__init__(name="psoas-speech", on_failure=on_failure, on_recovered=on_recovered)
         self.speaker = speaker
-        self._timeout_s = timeout_s
-        self._worker = SerialWorker(name=name, on_failure=on_failure, on_recovered=on_recovered)
-
-    def _timeout_for(self, text: str) -> float:
-        if self._timeout_s is not None:
-            return self._timeout_s
-        own = getattr(self.speaker, "max_duration_s", None)
-        if callable(own):
-            return float(own(text)) + MARGIN_S
-        return DEFAULT_TIMEOUT_S
 
     def _cancel(self) -> None:
         cancel = getattr(self.speaker, "cancel", None)
@@ -58,22 +42,12 @@ class SpeechWorker:
             self.speaker.say(text)
             return self.speaker.name
 
-        self._worker.submit_job(
-            Job(key=key, label=f"say {text[:40]!r}", run=run,
-                timeout_s=self._timeout_for(text), on_abandon=self._cancel)
-        )
-
-    def wait_idle(self, timeout_s: float) -> bool:
-        """Wait until nothing is queued or being spoken (tests, orderly shutdown)."""
-        return self._worker.wait_idle(timeout_s)
+        own = getattr(self.speaker, "max_duration_s", None)
+        timeout_s = float(own(text)) + MARGIN_S if callable(own) else DEFAULT_TIMEOUT_S
+        self.submit_job(Job(key, f"say {text[:40]!r}", run, timeout_s, on_abandon=self._cancel))
 
     def stop(self, timeout_s: float = 1.0) -> None:
         """Drop queued utterances, stop the one being spoken, stop the worker."""
-        self._worker.stop(0.0)
+        super().stop(0.0)
         self._cancel()
-        self._worker.stop(timeout_s)
-
-    @property
-    def stats(self) -> SerialWorker:
-        """The underlying worker, for its counters (delivered, failed, abandoned, coalesced)."""
-        return self._worker
+        super().stop(timeout_s)

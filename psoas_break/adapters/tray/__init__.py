@@ -19,10 +19,7 @@ from dataclasses import replace
 from psoas_break.adapters.backends import LINUX_BSD, MACOS, WINDOWS, Candidate, first
 from psoas_break.ports import Choice, Unavailable
 
-LINUX_ORDER = ("appindicator", "gtk", "xorg")
-APT_FIX = (
-    "sudo apt-get install gir1.2-ayatanaappindicator3-0.1 gir1.2-gtk-3.0 python3-gi"
-)
+APT_FIX = "sudo apt-get install gir1.2-ayatanaappindicator3-0.1 gir1.2-gtk-3.0 python3-gi"
 
 
 def _has_typelib(namespace: str, version: str) -> bool:
@@ -41,13 +38,9 @@ def _has_typelib(namespace: str, version: str) -> bool:
 
 
 def _session_bus_has(name: str, env: Mapping[str, str]) -> bool | None:
-    """True/False when the session bus answers NameHasOwner(name); None if no bus.
-
-    On the app's shared session-bus connection (psoas_break.adapters.dbus; 2 s to connect
-    when there is none yet, 2 s for the call). Only DBUS_SESSION_BUS_ADDRESS counts: without
-    it this says None rather than guess, and jeepney never autolaunches a bus through X11 the
-    way libdbus would.
-    """
+    """True/False when the session bus answers NameHasOwner(name); None if no bus. Within 2 s
+    to connect and 2 s for the call. Only DBUS_SESSION_BUS_ADDRESS counts: without it this says
+    None rather than guess (jeepney never autolaunches a bus through X11 as libdbus would)."""
     if not env.get("DBUS_SESSION_BUS_ADDRESS"):
         return None
     try:

@@ -31,6 +31,10 @@ def _const(value: Any) -> Callable[[Any], Any]:
     return get
 
 
+def _nothing(_icon: Any, _item: Any) -> None:
+    """The callback of a menu line that does nothing (pystray needs one)."""
+
+
 def _import_pystray(backend: str) -> Any:
     # pystray chooses its backend when first imported, from PYSTRAY_BACKEND.
     if backend not in ("win32", "darwin"):
@@ -56,9 +60,8 @@ def _patch_xorg_clicks() -> None:
         import Xlib.X
 
         window = original(self)
-        window.change_attributes(
-            event_mask=Xlib.X.ExposureMask | Xlib.X.StructureNotifyMask | Xlib.X.ButtonPressMask
-        )
+        window.change_attributes(event_mask=Xlib.X.ExposureMask | Xlib.X.StructureNotifyMask
+                                 | Xlib.X.ButtonPressMask)
         return window
 
     icon_cls._create_window = create_window
@@ -71,7 +74,6 @@ class PystrayTray:
 
     def __init__(self, backend: str, post: Callable[[Command], None]) -> None:
         self.name = backend
-        self.backend = backend
         self._post = post
         self._pystray = _import_pystray(backend)
         self._lock = threading.Lock()
@@ -79,8 +81,6 @@ class PystrayTray:
         self._icon = self._pystray.Icon(APP_NAME, title=APP_NAME)
         self.has_menu = bool(getattr(self._icon, "HAS_MENU", True))
         self.has_notification = bool(getattr(self._icon, "HAS_NOTIFICATION", False))
-
-    # ---- building pystray objects ----
 
     def _callback(self, command: Command) -> Callable[[Any, Any], None]:
         # No default arguments: pystray matches callbacks by their argument count.
@@ -91,37 +91,19 @@ class PystrayTray:
 
         return clicked
 
-    def _noop(self) -> Callable[[Any, Any], None]:
-        def nothing(_icon: Any, _item: Any) -> None:
-            return None
-
-        return nothing
-
     def _item(self, entry: MenuEntry) -> Any:
         pystray = self._pystray
         if entry.label == "-":
             return pystray.Menu.SEPARATOR
         if entry.children:
             sub = pystray.Menu(*(self._item(c) for c in entry.children))
-            return pystray.MenuItem(
-                entry.label, sub, enabled=entry.enabled, visible=entry.visible
-            )
-        action = self._callback(entry.action) if entry.action else self._noop()
+            return pystray.MenuItem(entry.label, sub, enabled=entry.enabled, visible=entry.visible)
+        action = self._callback(entry.action) if entry.action else _nothing
         checked = _const(entry.checked) if entry.toggle else None
-        return pystray.MenuItem(
-            entry.label,
-            action,
-            checked=checked,
-            radio=entry.toggle == "radio",
-            default=entry.default,
-            visible=entry.visible,
-            enabled=entry.enabled and entry.action is not None,
-        )
-
-    def _menu(self, view: TrayView) -> Any:
-        return self._pystray.Menu(*(self._item(e) for e in view.menu))
-
-    # ---- public ----
+        return pystray.MenuItem(entry.label, action, checked=checked,
+                                radio=entry.toggle == "radio", default=entry.default,
+                                visible=entry.visible,
+                                enabled=entry.enabled and entry.action is not None)
 
     def render(self, view: TrayView) -> None:
         """Show `view`: only the parts that changed are pushed to the backend."""
@@ -135,7 +117,7 @@ class PystrayTray:
                 icon.title = view.title
             menu_changed = old is None or old.menu != view.menu
             if menu_changed and not (old and self._relabel_status_only(old, view)):
-                icon.menu = self._menu(view)
+                icon.menu = self._pystray.Menu(*(self._item(e) for e in view.menu))
 
     def _relabel_status_only(self, old: TrayView, new: TrayView) -> bool:
         """When only the text of information lines changed, relabel them in place (GTK).
@@ -145,7 +127,7 @@ class PystrayTray:
         refer to a menu item"). The status line and the "Today" figures change every minute,
         so relabel those Gtk.MenuItems instead and rebuild only when something else changed.
         """
-        if self.backend not in ("appindicator", "gtk"):
+        if self.name not in ("appindicator", "gtk"):
             return False
         if _shape(old.menu) != _shape(new.menu):
             return False
@@ -210,14 +192,8 @@ def _visible(entries: tuple[MenuEntry, ...]) -> list[MenuEntry]:
 
 def _shape(entries: tuple[MenuEntry, ...]) -> tuple[Any, ...]:
     """Everything about a menu except the text of lines that do nothing."""
-    return tuple(
-        (
-            e.label if e.action is not None or e.children else None,
-            e.action, e.enabled, e.visible, e.toggle, e.checked, e.default,
-            _shape(e.children),
-        )
-        for e in entries
-    )
+    return tuple((e.label if e.action is not None or e.children else None, e.action, e.enabled,
+                  e.visible, e.toggle, e.checked, e.default, _shape(e.children)) for e in entries)
 
 
 def _relabel(gtk_menu: Any, entries: tuple[MenuEntry, ...]) -> None:
