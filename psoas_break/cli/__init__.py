@@ -100,7 +100,8 @@ def _main(argv: list[str] | None = None) -> int:
 
         return doctor.run(paths)
     if command == "exercises":
-        return cli_exercises.run(args, paths.cache_dir)
+        return cli_exercises.run(args, paths,
+                                 notify_app=lambda: cli_control.notify_reload(paths))
     if command == "stats":
         return cli_stats.run(args, paths)
     if command == "say":

@@ -556,6 +556,7 @@ class Runtime:
             has_menu=tray.has_menu if tray is not None else True,
             notice=self._notice,
             can_show_stretch=self._ports.presenter.last_selection is not None,
+            current_exercise=self._ports.presenter.last_exercise_id(),
             can_show_week=True,
             quiet_title=self._ports.quiet.title(),
             off_hours_until=off_until,
