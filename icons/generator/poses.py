@@ -122,7 +122,7 @@ def _side_lying_quad() -> Pose:
         torso=0,
         head=4,
         near_leg=Leg(thigh=176, shin=22, foot=112),
-        far_leg=Leg(thigh=200, shin=160, foot=255),
+        far_leg=Leg(thigh=206, shin=150, foot=245),
         near_arm=Arm(to=(ankle[0] + 1.2, ankle[1] + 1.0), bend=1, scale=(1.08, 1.08)),
         far_arm=Arm(upper=-40, lower=12),
         props=(Prop("mat_top", 5, 29, w=90, h=36),),
@@ -295,11 +295,10 @@ def _seated_edge() -> Pose:
     # flat in front. Seen from the side, the chair stands behind the hanging leg.
     chair_x = 38.0
     hip = (chair_x + 6.5, SEAT_HIP_Y + 0.3)
-    back_knee = along(hip, THIGH, -118)
     return Pose(
         hip=hip,
         torso=93,
-        near_leg=Leg(to=ankle_on_ground(back_knee[0] - 13.0, -52), foot=-52, bend=-1),
+        near_leg=Leg(to=ankle_on_ground(hip[0] - 25.0, -48), foot=-48, bend=1),
         far_leg=foot_at(hip[0] + 17),
         near_arm=hand_at(hip[0] - 4, SEAT_TOP + 1.5, bend=1),
         far_arm=hand_at(hip[0] + 10, hip[1] + 4),
