@@ -84,7 +84,7 @@ def sentinel_prompt(app: RunningApp, server: NotificationServer) -> None:
     before = len(server.calls("Notify"))
     result = app.cli("break-now")
     assert result.returncode == 0, result.stderr
-    wait_for(lambda: any(n["summary"].startswith("Break time")
+    wait_for(lambda: any(n["summary"].startswith("Break (")
                          for n in server.calls("Notify")[before:]),
              10, what="the break notification (sentinel)")
 
