@@ -185,3 +185,27 @@ def test_real_subprocess_list_show_and_unknown(tmp_path: Path) -> None:
     assert hidden.returncode == 0, hidden.stderr
     settings = tmp_path / "config" / "psoas-break" / "settings.toml"
     assert tomllib.loads(settings.read_text())["hidden_exercises"] == ["my_wall_stretch"]
+
+
+def test_places_from_the_real_command_line(tmp_path: Path) -> None:
+    """`psoas-break config set places ...` (the real entry point): saved as a list, read back,
+    and a bad place is one line with exit 2."""
+    env = {**os.environ, "XDG_CONFIG_HOME": str(tmp_path / "config"),
+           "XDG_CONFIG_DIRS": str(tmp_path / "site"), "XDG_DATA_HOME": str(tmp_path / "data"),
+           "XDG_STATE_HOME": str(tmp_path / "state"), "XDG_RUNTIME_DIR": str(tmp_path / "run")}
+
+    def cli(*argv: str) -> subprocess.CompletedProcess[str]:
+        return subprocess.run([sys.executable, "-m", "psoas_break", *argv], capture_output=True,
+                              text=True, env=env, timeout=60, check=False)
+
+    assert cli("config", "get", "places").stdout.strip() == "seated, standing"
+    done = cli("config", "set", "places", "floor, seated")
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.strip() == "places = seated, floor"
+    saved = tomllib.loads((tmp_path / "config" / "psoas-break" / "settings.toml").read_text())
+    assert saved["places"] == ["seated", "floor"]
+    bad = cli("config", "set", "places", "sofa")
+    assert bad.returncode == 2
+    assert bad.stderr.strip() == (
+        'psoas-break: places has "sofa", which is not a place: use a list of one or more of '
+        '"seated", "standing", "floor", e.g. ["seated", "standing"]')
