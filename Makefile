@@ -28,7 +28,7 @@ $(STAMP): pyproject.toml
 	@touch $(STAMP)
 
 lint: $(STAMP)
-	$(PY) -m ruff check psoas_break icons tests $(wildcard bench)
+	$(PY) -m ruff check psoas_break icons .ci tests $(wildcard bench)
 
 typecheck: $(STAMP)
 	$(PY) -m mypy
@@ -71,11 +71,19 @@ PO_FILES := $(wildcard $(LOCALE_DIR)/*/LC_MESSAGES/psoas-break.po)
 
 .PHONY: pot mo
 
+# The exercise texts come from psoas_break/data/exercises.toml (.ci/exercise_pot.py: xgettext
+# cannot read TOML) and are merged after the code's messages with msgcat.
+EXTRACT_PY := $(if $(wildcard $(PY)),$(PY),python3)
+
 pot:
 	xgettext --language=Python --from-code=UTF-8 --keyword=_ --keyword=N_ \
 		--keyword=ngettext:1,2 --add-comments=TRANSLATORS: --sort-by-file --add-location=file \
 		--package-name=psoas-break \
-		--output=$(POT) $$(find psoas_break -name '*.py' | LC_ALL=C sort)
+		--output=$(POT).code.tmp $$(find psoas_break -name '*.py' | LC_ALL=C sort)
+	$(EXTRACT_PY) .ci/exercise_pot.py $(POT).exercises.tmp
+	msgcat --use-first --add-location=file --output-file=$(POT) $(POT).code.tmp \
+		$(POT).exercises.tmp
+	@rm -f $(POT).code.tmp $(POT).exercises.tmp
 	@for po in $(PO_FILES); do \
 		msgmerge --quiet --update --backup=none "$$po" $(POT) && echo "merged $$po"; \
 	done

@@ -24,6 +24,7 @@ REPO = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO))
 
 from tests.app_harness import start_app  # noqa: E402
+from tests.desktop.notifications import is_stretch_prompt  # noqa: E402
 from tests.desktop.session import DesktopSession  # noqa: E402
 
 
@@ -56,8 +57,7 @@ def app_lateness_ms(prompts: int) -> list[float]:
                 # engine second by time_scale): the exact due time in real seconds.
                 due = (float(data["mono_s"]) + float(data["next_prompt"]["in_s"])) / float(
                     data["time_scale"])
-                while len([c for c in server.calls()
-                           if str(c["summary"]).startswith("Time to stand")]) <= seen:
+                while len([c for c in server.calls() if is_stretch_prompt(c)]) <= seen:
                     time.sleep(0.002)
                 arrived = time.clock_gettime(time.CLOCK_BOOTTIME)
                 seen += 1

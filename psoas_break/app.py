@@ -20,7 +20,7 @@ import threading
 from collections.abc import Callable
 from datetime import datetime, timedelta
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from psoas_break import APP_NAME, __version__
 from psoas_break.adapters.clock import system_clock
@@ -39,6 +39,9 @@ from psoas_break.core.tray_view import TrayFacts, build_view
 from psoas_break.ports import AdapterError, Autostart, History, Jobs, StorageError, Tray
 from psoas_break.runtime.loop import Collaborators, Inbox, Runtime
 from psoas_break.runtime.presenter import PROMPT_ACTIONS, Presenter
+
+if TYPE_CHECKING:
+    from psoas_break.adapters.files.exercise_library import UserExercises
 
 log = logging.getLogger(__name__)
 
@@ -129,7 +132,7 @@ def _start_runtime(paths: AppPaths, store: SettingsStore, loaded: LoadResult, in
     from psoas_break.runtime.driving import DrivingControl
     from psoas_break.runtime.quiet import QuietControl
     from psoas_break.ui.pages import DesktopPages
-    from psoas_break.ui.pictures import picture_path
+    from psoas_break.ui.pictures import picture_finder
 
     post = inbox.post
     settings = loaded.settings
@@ -155,8 +158,9 @@ def _start_runtime(paths: AppPaths, store: SettingsStore, loaded: LoadResult, in
     speech = SpeechWorker(speaker) if speech_choice.chosen != "none" else None
     if speech is not None:
         closers.append(speech.stop)
-    presenter = Presenter(notifications, speech, _load_library(), _app_icon_file(paths),
-                          picture_path)
+    library, user_exercises = _load_library(paths)
+    pictures = picture_finder(user_exercises)
+    presenter = Presenter(notifications, speech, library, _app_icon_file(paths), pictures)
 
     idle, idle_choice = make_idle_source()
     closers.append(idle.close)
@@ -176,13 +180,12 @@ def _start_runtime(paths: AppPaths, store: SettingsStore, loaded: LoadResult, in
     log.info("backends: %s", ", ".join(f"{k} {v}" for k, v in chosen.items()))
     ports = Collaborators(
         clock=clock, idle=idle, store=store, history=history, presenter=presenter, quiet=quiet,
-        driving=driving, jobs=jobs, pages=DesktopPages(paths, picture_path), tray=tray,
+        driving=driving, jobs=jobs, pages=DesktopPages(paths, pictures), tray=tray,
         autostart=autostart, backends=chosen, on_quit=on_quit)
     runtime = Runtime(
         inbox, SittingEngine(settings), ports,
         today=DayLog(_recent_events(history, clock.read()[0])),
-        autostart_enabled=autostart_enabled,
-        notice=N_("settings file has problems (see the log)") if loaded.problems else None)
+        autostart_enabled=autostart_enabled, notice=_start_notice(loaded, user_exercises))
     runtime.start()
     server = make_control_server(paths, command_handler(inbox.call))
     try:
@@ -261,15 +264,25 @@ def _app_icon_file(paths: AppPaths) -> Path | None:
         return None
 
 
-def _load_library() -> ExerciseLibrary | None:
+def _load_library(paths: AppPaths) -> tuple[ExerciseLibrary | None, UserExercises | None]:
+    """The shipped exercises and the user's own (read once at start; problems are logged)."""
     try:
-        from psoas_break.adapters.files.exercise_library import load_builtin_library
+        from psoas_break.adapters.files.exercise_library import load_library
 
-        return load_builtin_library()
+        return load_library(paths.data_dir)
     except Exception:
         # Broken packaged data must not stop the reminders: built-in text is used instead.
         log.exception("the exercise library could not be loaded")
-        return None
+        return None, None
+
+
+def _start_notice(loaded: LoadResult, user: UserExercises | None) -> str | None:
+    """One line for the tray title when something the user wrote needs a look."""
+    if loaded.problems:
+        return N_("settings file has problems (see the log)")
+    if user is not None and user.problems:
+        return N_("your exercise files have problems: run `psoas-break exercises`")
+    return None
 
 
 def _shutdown(runtime: Runtime | None, closers: list[Callable[[], None]]) -> int:

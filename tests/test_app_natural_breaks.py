@@ -15,6 +15,7 @@ import pytest
 
 from psoas_break.adapters.history.sqlite_history import read_events
 from tests.app_harness import RunningApp, real_s, start_app
+from tests.desktop.notifications import is_stretch_prompt
 from tests.desktop.session import DesktopSession
 from tests.desktop.waiting import wait_for
 
@@ -139,5 +140,5 @@ def test_suspend_of_eight_hours_is_one_natural_break_and_no_burst(
     time.sleep(1.0)
     data = status(app)
     assert data["state"] == "sitting"
-    assert [c for c in server.calls() if str(c["summary"]).startswith("Time to stand")] == []
+    assert [c for c in server.calls() if is_stretch_prompt(c)] == []
     assert quit_and_read_breaks(app) == ["suspend"]

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 import time
 from pathlib import Path
 
@@ -10,6 +11,7 @@ import pytest
 from PIL import Image
 
 from tests.app_harness import RunningApp, start_app
+from tests.desktop.notifications import is_stretch_prompt
 from tests.desktop.session import DesktopSession
 from tests.desktop.waiting import wait_for
 
@@ -28,7 +30,8 @@ def test_break_now_notifies_with_app_name_title_body_and_icon(desk: DesktopSessi
         app.item().menu().click("Take a break now")
         note = server.wait_for_notification(timeout_s=10)
         assert note["app_name"] == "psoas-break"
-        assert note["summary"].startswith("Break time: here is a stretch")
+        assert note["summary"].startswith("Break (2 min): ")
+        assert re.match(r"(Hold \d+ s, \d+ times|\d+ times|About \d+)", note["body"])
         assert 20 <= len(note["body"]) <= 200
         icon = Path(note["app_icon"])
         assert icon.is_file()
@@ -47,7 +50,7 @@ def test_stretch_prompt_has_buttons_that_work(desk: DesktopSession) -> None:
                     extra_env={"PSOAS_SECONDS_PER_MINUTE": "0.3"})
     try:
         note = server.wait_for_notification(
-            lambda n: n["summary"].startswith("Time to stand up"), timeout_s=15
+            is_stretch_prompt, timeout_s=15
         )
         keys = [pair[0] for pair in note["actions"]]  # recorded as [key, label] pairs
         assert {"break-now", "snooze", "skip"} <= set(keys)

@@ -9,6 +9,7 @@ import time
 import pytest
 
 from tests.app_harness import RunningApp, start_app
+from tests.desktop.notifications import is_stretch_prompt
 from tests.desktop.session import DesktopSession
 from tests.desktop.waiting import wait_for
 
@@ -20,7 +21,7 @@ CONFIG = "stretch_every_min = 10\nposture_every_min = 0\nsnooze_min = 60\n"
 
 def stretch_prompts(server: object) -> list[dict[str, object]]:
     calls = server.calls()  # type: ignore[attr-defined]
-    return [c for c in calls if str(c["summary"]).startswith("Time to stand up")]
+    return [c for c in calls if is_stretch_prompt(c)]
 
 
 def test_fullscreen_defers_and_leaving_it_delivers_exactly_one(desk: DesktopSession) -> None:

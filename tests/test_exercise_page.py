@@ -88,10 +88,15 @@ def test_page_is_written_parses_and_has_everything(tmp_path: Path) -> None:
     page = parse(path.read_text(encoding="utf-8"))
     text = page.all_text()
     assert exercise.title in text
-    for step in exercise.steps:
+    for step in exercise.texts_for("right").steps:
         assert step in text
+    assert "Kneel on a cushion or folded towel: right knee down, left foot flat" in text
+    assert "{" not in text
     assert exercise.caution in text
-    assert "Start with your right side" in text and "left side" in text
+    assert "Hold 30 s, 2 times each side" in text
+    assert ("Start on your right side: your right leg, the knee on the cushion. Then the left "
+            "side. It is orange in the picture.") in text
+    assert "psoas-break exercises hide half_kneeling_hip_flexor" in text
     # the picture is embedded and is the right-side PNG, byte for byte
     (img,) = page.find("img")
     src = img["src"] or ""
@@ -184,7 +189,8 @@ def test_every_exercise_renders_a_page_that_parses(tmp_path: Path) -> None:
     for exercise in LIBRARY:
         side = "left" if exercise.per_side else None
         page = parse(render_exercise_page(exercise, side, None))  # type: ignore[arg-type]
-        assert exercise.steps[-1] in page.all_text()
+        assert exercise.texts_for(side).steps[-1] in page.all_text()  # type: ignore[arg-type]
+        assert "{" not in page.all_text(), exercise.id
 
 
 @pytest.mark.skipif(shutil.which("node") is None, reason="needs node to run the page's script")

@@ -12,6 +12,7 @@ from hypothesis import strategies as st
 
 from psoas_break.adapters.files.exercise_library import load_builtin_library
 from psoas_break.core.exercise_selection import (
+    DEFAULT_PLACES,
     HISTORY_MAX,
     KINDS_FOR_PROMPT,
     PROFILES,
@@ -24,10 +25,14 @@ from psoas_break.core.exercise_selection import (
     SelectionHistory,
     candidates,
     notification_body,
+    parse_hidden_text,
+    parse_places_text,
     select_exercise,
     situation_for,
+    validate_hidden,
+    validate_places,
 )
-from psoas_break.core.exercises import Exercise
+from psoas_break.core.exercises import PLACE_TAGS, Exercise
 
 LIBRARY = load_builtin_library()
 IDS = list(LIBRARY.ids())
@@ -253,4 +258,94 @@ def test_notification_body_names_the_side() -> None:
                           SelectionHistory().recorded(Pick("vehicle_lunge", "left")),
                           random.Random(0))
     assert sel.side == "right"
-    assert notification_body(sel).startswith("Right side first. Face your parked vehicle")
+    assert notification_body(sel) == (
+        "Hold 30 s, 2 times each side. Face your parked vehicle, hands on it at chest height. "
+        "Step your right foot back, heel down, and tuck your pelvis.")
+    assert notification_body(sel, spoken=True).startswith(
+        "Hold 30 seconds, 2 times each side. Face your parked vehicle")
+
+
+# ---- places (the `places` setting) and hidden exercises ----
+
+place_sets = st.sets(st.sampled_from(PLACE_TAGS), min_size=1).map(
+    lambda s: tuple(p for p in PLACE_TAGS if p in s))
+
+
+@settings(max_examples=300, deadline=None)
+@given(places=place_sets, prompt_kind=st.sampled_from(PROMPT_KINDS), history=histories,
+       seed=st.integers(0, 2**32 - 1),
+       hidden=st.sets(st.sampled_from(IDS), max_size=12))
+def test_desk_picks_only_ever_fit_the_places_the_person_has(
+    places: tuple[str, ...], prompt_kind: str, history: SelectionHistory, seed: int,
+    hidden: set[str],
+) -> None:
+    """Whatever places (any non-empty set), history, hidden list and seed: a desk pick can be
+    done in one of the person's places, and is hidden only when all that fits is hidden."""
+    sel = select_exercise(LIBRARY, prompt_kind, "desk", "desk", history, random.Random(seed),
+                          places=places, hidden=hidden)
+    assert sel.exercise.tags & set(places), (places, sel.exercise.id, sorted(sel.exercise.tags))
+    if sel.exercise.id in hidden:
+        assert all(e.id in hidden for e in LIBRARY if e.tags & set(places))
+        assert sel.fallback is not None and "hidden" in sel.fallback
+
+
+def test_default_places_keep_the_floor_out_of_a_desk_day() -> None:
+    """The issue's measurement: without `places`, about 1 stretch pick in 4 was a floor one."""
+    rng = random.Random(17)
+    history = SelectionHistory()
+    for _ in range(400):
+        sel = select_exercise(LIBRARY, "stretch", "desk", "desk", history, rng,
+                              places=DEFAULT_PLACES)
+        assert "floor" not in sel.exercise.tags or sel.exercise.tags & {"seated", "standing"}
+        history = history.recorded(sel)
+    floor_only = [e.id for e in LIBRARY if e.tags == {"floor"}]
+    assert floor_only  # the library has them; the setting keeps them out
+
+
+def test_floor_only_still_gets_a_posture_prompt() -> None:
+    sel = select_exercise(LIBRARY, "posture", "desk", "desk", SelectionHistory(),
+                          random.Random(5), places=("floor",))
+    assert "floor" in sel.exercise.tags
+
+
+def test_hidden_exercises_are_left_out() -> None:
+    pool, _ = candidates(LIBRARY, "stretch", "desk", ("seated",))
+    keep = pool[0].id
+    hidden = {e.id for e in pool} - {keep}
+    for seed in range(20):
+        sel = select_exercise(LIBRARY, "stretch", "desk", "desk", SelectionHistory(),
+                              random.Random(seed), places=("seated",), hidden=hidden)
+        assert sel.exercise.id not in hidden
+
+
+def test_no_place_at_all_is_an_error() -> None:
+    with pytest.raises(ValueError, match="places must name at least one"):
+        select_exercise(LIBRARY, "stretch", "desk", "desk", SelectionHistory(),
+                        random.Random(0), places=())
+
+
+@pytest.mark.parametrize(("raw", "expected"), [
+    (["floor", "seated"], ("seated", "floor")),
+    ("standing", ("standing",)),
+    (["seated", "seated"], ("seated",)),
+])
+def test_places_values(raw: object, expected: tuple[str, ...]) -> None:
+    assert validate_places(raw) == expected
+
+
+@pytest.mark.parametrize("raw", [[], ["desk"], 5, [1], None, ["seated", "parked_cab"]])
+def test_bad_places_values_are_one_line(raw: object) -> None:
+    with pytest.raises(ValueError) as info:
+        validate_places(raw)
+    assert "\n" not in str(info.value) and "seated" in str(info.value)
+
+
+def test_places_and_hidden_from_the_command_line() -> None:
+    assert parse_places_text("Floor, seated") == ("seated", "floor")
+    assert parse_places_text("standing floor") == ("standing", "floor")
+    assert parse_hidden_text("glute_bridge, knee_rolls") == ("glute_bridge", "knee_rolls")
+    assert parse_hidden_text("") == ()
+    with pytest.raises(ValueError, match="not an exercise id"):
+        parse_hidden_text("../etc")
+    with pytest.raises(ValueError, match="up to 200"):
+        validate_hidden([f"ex_{i}" for i in range(201)])

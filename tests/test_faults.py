@@ -38,7 +38,7 @@ import pytest
 from psoas_break.adapters.history.sqlite_history import read_events
 from tests.app_harness import RunningApp, start_app
 from tests.desktop.bus import DBusCallError
-from tests.desktop.notifications import NotificationServer
+from tests.desktop.notifications import NotificationServer, is_stretch_prompt
 from tests.desktop.session import DesktopSession, missing_tools
 from tests.desktop.waiting import wait_for
 
@@ -84,7 +84,7 @@ def sentinel_prompt(app: RunningApp, server: NotificationServer) -> None:
     before = len(server.calls("Notify"))
     result = app.cli("break-now")
     assert result.returncode == 0, result.stderr
-    wait_for(lambda: any(n["summary"].startswith("Break time")
+    wait_for(lambda: any(n["summary"].startswith("Break (")
                          for n in server.calls("Notify")[before:]),
              10, what="the break notification (sentinel)")
 
@@ -396,8 +396,7 @@ def _crash_notification_server(desk: DesktopSession, app: RunningApp,
 
     Returns how many Notify calls the dead server had recorded.
     """
-    wait_for(lambda: [n for n in server.calls("Notify")
-                      if n["summary"].startswith("Time to stand up")],
+    wait_for(lambda: [n for n in server.calls("Notify") if is_stretch_prompt(n)],
              15, what="a stretch prompt on the first server")
     # The server crashes: no goodbye, its name just leaves the bus.
     os.kill(server.pid, signal.SIGKILL)
@@ -428,7 +427,7 @@ def test_notification_server_crash_and_return_prompts_resume(desk: DesktopSessio
         assert server.pid != old_pid
         # Only the new process is alive: whatever is recorded from here on reached it.
         new = wait_for(lambda: [n for n in server.calls("Notify")[seen:]
-                                if n["summary"].startswith("Time to stand up")],
+                                if is_stretch_prompt(n)],
                        15, what="a stretch prompt on the restarted server")[0]
         # A fresh notification, not a replacement of an id the new server never gave out.
         assert new["replaces_id"] == 0
@@ -623,7 +622,7 @@ def test_wall_clock_jump_does_not_move_a_prompt(desk: DesktopSession) -> None:
         arrived: list[float] = []
 
         def prompt() -> bool:
-            if any(n["summary"].startswith("Time to stand up") for n in server.calls("Notify")):
+            if any(is_stretch_prompt(n) for n in server.calls("Notify")):
                 arrived.append(time.monotonic())
                 return True
             return False

@@ -13,10 +13,21 @@ import PIL
 import pytest
 from PIL import Image, ImageChops, ImageOps
 
-from icons.generator import ICON_SIZE_PX, ICONS_DIR, render_exercise
+from icons.generator import ICON_SIZE_PX, ICONS_DIR, picture_pose, render_exercise
 from icons.generator.generate import MANIFEST, pixel_digest, write_all
 from icons.generator.poses import POSES
-from icons.generator.render import ACCENT, CARD, CARD_EDGE, INK, floor_problems
+from icons.generator.render import (
+    ACCENT,
+    CARD,
+    CARD_EDGE,
+    INK,
+    Pose,
+    direction,
+    facing_deg,
+    floor_problems,
+    render_pose,
+    skeleton,
+)
 from psoas_break.adapters.files.exercise_library import load_builtin_library
 from psoas_break.ui.pictures import picture_files, picture_path
 
@@ -83,6 +94,64 @@ def test_generation_is_deterministic() -> None:
     a = render_exercise(exercise, None)
     b = render_exercise(exercise, None)
     assert a.tobytes() == b.tobytes()
+
+
+def _anatomical_side(pose: Pose, limb: str, mirrored: bool) -> str:
+    """Which side of the DRAWN figure `limb` is, worked out from the pose's geometry in 3-D
+    (x right, y up, z toward the viewer), independently of the renderer's own rule.
+
+    A person's right-hand direction is front x up (facing north with the head up, the right
+    hand points east). Side view: the front is where the nose points (`facing_deg`), up is the
+    head's direction, both in the picture plane; near limbs are at +z (toward the viewer), far
+    ones at -z. Front view: the front is +z (facing the viewer), up is the torso's direction,
+    and a limb lies where the skeleton put its root across the body. A mirror negates x.
+    """
+    flip = -1.0 if mirrored else 1.0
+    if pose.view == "side":
+        fx, fy = direction(facing_deg(pose))
+        ux, uy = direction(pose.torso if pose.head is None else pose.head)
+        fx, ux = fx * flip, ux * flip
+        right_z = fx * uy - fy * ux  # z of front x up (both in the picture plane)
+        limb_z = 1.0 if limb.startswith("near") else -1.0
+        return "right" if right_z * limb_z > 0 else "left"
+    sk = skeleton(pose)
+    part = "near" if limb.startswith("near") else "far"
+    root = sk.leg_roots[part] if limb.endswith("leg") else sk.arm_roots[part]
+    centre = sk.hip if limb.endswith("leg") else sk.shoulder
+    dx, dy = (root[0] - centre[0]) * flip, root[1] - centre[1]
+    ux, uy = direction(pose.torso)
+    ux *= flip
+    rx, ry = -uy, ux  # (0, 0, 1) x (ux, uy, 0): the figure's right, facing the viewer
+    return "right" if dx * rx + dy * ry > 0 else "left"
+
+
+def test_the_geometry_check_knows_left_from_right() -> None:
+    """Sanity of the check itself on plain cases a person can picture."""
+    standing = POSES["standing_lunge"]  # side view, facing right (+x): we see its right side
+    assert _anatomical_side(standing, "near_leg", mirrored=False) == "right"
+    assert _anatomical_side(standing, "near_leg", mirrored=True) == "left"
+    assert _anatomical_side(standing, "far_leg", mirrored=False) == "left"
+    front = POSES["doorway"]  # facing the viewer: its left is on the viewer's right (+x)
+    assert skeleton(front).arm_roots["near"][0] > skeleton(front).shoulder[0]
+    assert _anatomical_side(front, "near_arm", mirrored=False) == "left"
+    assert _anatomical_side(front, "near_arm", mirrored=True) == "right"
+
+
+@pytest.mark.parametrize("exercise", [e for e in LIBRARY if e.per_side], ids=lambda e: e.id)
+def test_each_side_picture_highlights_that_anatomical_limb(exercise: object) -> None:
+    """`-left.png` highlights the figure's LEFT working limb, `-right.png` its right one
+    (checked from the pose data), and the PNG is exactly that pose drawn that way."""
+    from psoas_break.core.exercises import Exercise
+
+    assert isinstance(exercise, Exercise)
+    for side in ("left", "right"):
+        pose, mirrored = picture_pose(exercise, side)  # type: ignore[arg-type]
+        assert pose.highlight, f"{exercise.id}: a per-side picture highlights the working limb"
+        for limb in pose.highlight:
+            assert _anatomical_side(pose, limb, mirrored) == side, (exercise.id, side, limb)
+        with Image.open(ICONS / f"{exercise.id}-{side}.png") as shipped:
+            drawn = render_pose(pose, ICON_SIZE_PX, mirror=mirrored)
+            assert pixel_digest(shipped) == pixel_digest(drawn), (exercise.id, side)
 
 
 def test_right_side_is_the_mirror_of_the_left_and_differs() -> None:

@@ -354,3 +354,34 @@ def test_todays_figures_in_the_tray_equal_psoas_break_stats(tmp_path: Path) -> N
 
 def test_quit_command_type_is_in_the_vocabulary() -> None:
     assert isinstance(parse_request({"cmd": "quit"}), Quit)
+
+
+def test_never_show_this_one_again_from_the_tray_keeps_it_out_of_later_prompts() -> None:
+    """Tray click -> SetSetting -> saved off the engine thread -> applied -> selection."""
+    import random
+
+    from psoas_break.adapters.files.exercise_library import load_builtin_library
+    from psoas_break.core.events import ShowPrompt
+    from psoas_break.runtime.presenter import Presenter
+    from tests.fakes import RecordingNotifications
+
+    sink = RecordingNotifications()
+    presenter = Presenter(sink, None, load_builtin_library(), None, None, random.Random(4))
+    store = MemorySettings(Settings(stretch_every_min=10, posture_every_min=0,
+                                    places=("seated",)))
+    rig = RuntimeRig(MONDAY_9, store=store, presenter=presenter)
+    rig.step()
+    rig.advance(10 * MIN + 1)
+    first = presenter.last_exercise_id()
+    assert first is not None and sink.shown[-1].tag == "prompt"
+    click(rig, "Never show this one again")
+    rig.work()
+    assert store.saved == [("hidden_exercises", (first,))]
+    settings = rig.runtime.engine.settings
+    assert settings.hidden_exercises == (first,)
+    assert "Never show this one again" not in [e.label for e in rig.runtime.render().menu]
+    assert find(rig.runtime.render(), "Settings", "Show hidden exercises again (1)").visible
+    status = rig.runtime.engine.status()
+    for i in range(40):
+        presenter.show_prompt(ShowPrompt(100 + i, "stretch"), status, settings)
+        assert presenter.last_exercise_id() != first

@@ -81,8 +81,11 @@ def test_registers_and_menu_has_every_item(app: RunningApp) -> None:
     settings = menu.find("Settings")
     assert labels(settings) == [
         "Stretch every", "Break length", "Posture prompts", "Snooze length", "Profile",
-        "Working hours", "Voice prompts",
+        "Working hours", "Voice prompts", "Where you can exercise",
     ]
+    places = menu.find("Settings", "Where you can exercise")
+    assert labels(places) == ["Seated", "Standing", "On the floor (at home)"]
+    assert [c.checked for c in places.children] == [True, True, False]
     hours = menu.find("Settings", "Working hours")
     assert labels(hours) == ["Always", "Weekdays 9–17", "Custom (from config)"]
     assert [c.checked for c in hours.children] == [True, False, False]

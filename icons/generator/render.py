@@ -1,16 +1,21 @@
 """Draw one exercise pose as a small, anti-aliased picture on a light rounded card.
 
-A pose is a side view of a figure facing right (+x), built from joint angles (or from a target
-point a hand or ankle should reach, solved with two-link inverse kinematics), plus simple props
-(chair, desk, floor mat, door frame, truck cab) and cue marks (arrows, arcs, spots).
+A pose is a picture of a figure built from joint angles (or from a target point a hand or ankle
+should reach, solved with two-link inverse kinematics), plus simple props (chair, desk, bed,
+floor mat, kerb, door frame, truck cab) and cue marks (arrows, arcs, spots).
 
 World coordinates: the card is 100 x 100 units, y up, the floor at `GROUND_Y`. Angles are in
 degrees, counter-clockwise from +x (0 = forward, 90 = up, -90 = down). A standing figure is
 about 70 units tall.
 
-The figure facing right shows its LEFT side to the viewer, so the near limbs are the left ones:
-the "left" picture highlights the near (left) working limb, and the "right" picture is exactly
-its horizontal mirror. Drawing is done at `SUPERSAMPLE` times the size and box-filtered down,
+Sides (which limb is the anatomical left): a side view shows the figure in profile, its nose
+pointing to its front. Its "near" limbs (drawn on top, toward the viewer) are on the side the
+viewer sees: a figure standing and facing right (+x) shows its RIGHT side, so its near limbs
+are its right ones; mirrored (facing left) they are its left ones. A front view faces the
+viewer: its left limbs are on the viewer's right (+x across the body). `limb_side` says which
+anatomical side a drawn limb is, from the pose's facing and whether the picture is mirrored;
+the generator mirrors a per-side picture so that the highlighted (working) limb is the side
+the picture is for. Drawing is done at `SUPERSAMPLE` times the size and box-filtered down,
 which gives anti-aliasing and keeps the output deterministic for a given Pillow.
 
 Style: a dark figure (near limbs dark, far limbs grey) on a warm off-white card with a grey
@@ -26,6 +31,7 @@ from typing import Literal
 
 from PIL import Image, ImageDraw, ImageFilter, ImageOps
 
+Side = Literal["left", "right"]
 Point = tuple[float, float]
 RGB = tuple[int, int, int]
 
@@ -53,7 +59,8 @@ HAND_R = 2.4
 SHOULDER_HALF = 6.5  # front view: half the shoulder width
 HIP_HALF = 3.4  # front view: half the distance between the hip joints
 TORSO_FRONT_W = 12.0
-CHAIR_BACK_H = 28.0  # chair back top above the seat (a hand can hold it standing)
+CHAIR_BACK_H = 19.0  # chair back top above the seat (a hand can hold it standing)
+NOSE_TURN = 95.0  # the nose is drawn this many degrees clockwise of the head's direction
 GAP = 1.0  # card-coloured outline that separates a near limb from what is behind it
 ANKLE_H = FOOT_W / 2  # ankle height above the floor with the foot flat
 
@@ -147,6 +154,10 @@ PropKind = Literal[
     "book",
     "door",
     "cab_seat",
+    "seat_front",
+    "bed",
+    "kerb",
+    "mat_top",
     "wheel",
     "dash",
     "truck_front",
@@ -180,6 +191,7 @@ class Mark:
     a0: float = 0.0
     a1: float = 0.0
     both: bool = False
+    squash: float = 1.0  # arc: the vertical radius is r * squash (an ellipse seen edge-on)
 
 
 Limb = Literal["near_leg", "far_leg", "near_arm", "far_arm"]
@@ -256,15 +268,18 @@ def skeleton(pose: Pose) -> Skeleton:
     heels: dict[str, Point] = {}
     toes: dict[str, Point] = {}
     # Side view: both arms hang from one shoulder point and both legs from one hip point.
-    # Front view (the figure faces the viewer): the left ("near") limbs are on the +x side.
+    # Front view (the figure faces the viewer): the left ("near") limbs are across the body
+    # on the figure's left, which is the viewer's right: +x for an upright torso, and turned
+    # with the torso (`left_of`) for a figure lying on its back seen from above.
     spread_sh, spread_hip = (SHOULDER_HALF, HIP_HALF) if pose.view == "front" else (0.0, 0.0)
+    left = left_of(pose.torso)
     arm_roots = {
-        "near": (shoulder[0] + spread_sh, shoulder[1]),
-        "far": (shoulder[0] - spread_sh, shoulder[1]),
+        "near": along(shoulder, spread_sh, left),
+        "far": along(shoulder, -spread_sh, left),
     }
     leg_roots = {
-        "near": (pose.hip[0] + spread_hip, pose.hip[1]),
-        "far": (pose.hip[0] - spread_hip, pose.hip[1]),
+        "near": along(pose.hip, spread_hip, left),
+        "far": along(pose.hip, -spread_hip, left),
     }
     for side, arm, leg in (
         ("near", pose.near_arm, pose.near_leg),
@@ -300,6 +315,32 @@ def skeleton(pose: Pose) -> Skeleton:
     )
 
 
+def left_of(torso_deg: float) -> float:
+    """Front view: the direction (degrees) from the spine to the figure's left side."""
+    return torso_deg - 90.0
+
+
+def facing_deg(pose: Pose) -> float:
+    """Side view: the direction the figure's front (its nose) points, in degrees."""
+    head_deg = pose.torso if pose.head is None else pose.head
+    return head_deg - NOSE_TURN
+
+
+def limb_side(pose: Pose, limb: Limb, mirrored: bool) -> Side:
+    """The anatomical side ("left" / "right") of `limb` as drawn (see the module docstring).
+
+    Side view: the near limbs face the viewer. The figure's right-hand direction is
+    front x head-up (a cross product); it points at the viewer (+z) when the front is turned
+    clockwise from the head's direction, as `facing_deg` draws it, so unmirrored near limbs
+    are the right ones. Front view: near limbs are the left ones. A mirror swaps both.
+    """
+    near_is_right = pose.view == "side"
+    if mirrored:
+        near_is_right = not near_is_right
+    near = limb.startswith("near")
+    return "right" if near == near_is_right else "left"
+
+
 def ankle_on_ground(x: float, foot_deg: float = 0.0, ground: float = GROUND_Y) -> Point:
     """Where the ankle goes so that the lowest point of a foot at `foot_deg` touches `ground`."""
     dy_toe = FOOT * math.sin(math.radians(foot_deg))
@@ -309,8 +350,10 @@ def ankle_on_ground(x: float, foot_deg: float = 0.0, ground: float = GROUND_Y) -
 
 def _prop_bounds(prop: Prop) -> tuple[float, float] | None:
     """Horizontal extent of a prop for centring, or None for props that bleed off the card."""
-    if prop.kind in ("floor", "truck_front", "truck_side", "dash", "mat"):
+    if prop.kind in ("floor", "truck_front", "truck_side", "dash", "mat", "mat_top", "kerb"):
         return None
+    if prop.kind == "seat_front":
+        return (prop.x - prop.w / 2, prop.x + prop.w / 2)
     if prop.kind in ("chair", "cab_seat"):
         half = 9.0
         return (prop.x - half - 2, prop.x + half)
@@ -322,7 +365,11 @@ def _prop_bounds(prop: Prop) -> tuple[float, float] | None:
 def _mark_points(mark: Mark) -> list[Point]:
     if mark.kind == "arc":
         c = mark.points[0]
-        return [along(c, mark.r, a) for a in (mark.a0, mark.a1, (mark.a0 + mark.a1) / 2)]
+        out = []
+        for a in (mark.a0, mark.a1, (mark.a0 + mark.a1) / 2):
+            dx, dy = direction(a)
+            out.append((c[0] + mark.r * dx, c[1] + mark.r * mark.squash * dy))
+        return out
     return list(mark.points)
 
 
@@ -477,10 +524,43 @@ def _draw_prop(cv: _Canvas, prop: Prop) -> None:
         ]
         cv.polygon(back, PROP_FILL)
         cv.polyline([*back, back[0]], PROP_LW, PROP_LINE)
-        hx, hy = prop.x - 13.2, seat_top + 34
-        cv.rect(hx - 3.2, hy - 4.5, hx + 2.8, hy + 4.5, PROP_FILL, PROP_LINE, 2.0)
+        hx, hy = prop.x - 13.6, seat_top + 34
+        # the headrest sits on two posts that go into the top of the backrest
+        cv.capsule((hx - 1.2, seat_top + 26.5), (hx - 1.2, hy - 3.0), 1.0, PROP_LINE)
+        cv.capsule((hx + 1.2, seat_top + 26.5), (hx + 1.2, hy - 3.0), 1.0, PROP_LINE)
+        cv.rect(hx - 3.4, hy - 4.2, hx + 3.0, hy + 4.2, PROP_FILL, PROP_LINE, 2.0)
         cv.rect(prop.x - 2, seat_top - 5, prop.x + 2, GROUND_Y + 4, PROP_FILL)
         cv.rect(prop.x - 9, GROUND_Y + 4, prop.x + 9, GROUND_Y, PROP_FILL, PROP_LINE, 0.8)
+    elif k == "seat_front":
+        # A chair (or, with h > 0, a high-backed cab seat) seen from the front: the backrest
+        # behind the sitter, the seat at y, two legs (or a pedestal) to the floor.
+        x, seat_top, half = prop.x, prop.y, prop.w / 2
+        back_top = seat_top + (prop.h or CHAIR_BACK_H)
+        cv.rect(x - half + 1.5, seat_top, x + half - 1.5, back_top, PROP_FILL, PROP_LINE, 2.0)
+        if prop.h:
+            cv.rect(x - 5, back_top + 1.5, x + 5, back_top + 8, PROP_FILL, PROP_LINE, 2.0)
+            cv.capsule((x - 2.5, back_top - 1), (x - 2.5, back_top + 2), 1.0, PROP_LINE)
+            cv.capsule((x + 2.5, back_top - 1), (x + 2.5, back_top + 2), 1.0, PROP_LINE)
+            cv.rect(x - 2, seat_top - 3, x + 2, GROUND_Y + 3, PROP_FILL)
+            cv.rect(x - half + 2, GROUND_Y + 3, x + half - 2, GROUND_Y, PROP_FILL, PROP_LINE, 0.8)
+        else:
+            cv.rect(x - half + 1, GROUND_Y, x - half + 2.6, seat_top, PROP_FILL)
+            cv.rect(x + half - 2.6, GROUND_Y, x + half - 1, seat_top, PROP_FILL)
+        cv.rect(x - half, seat_top, x + half, seat_top - 3.0, PROP_FILL, PROP_LINE, 1.0)
+    elif k == "bed":
+        # A bed in side view: mattress top at y, from x over w units, a headboard at its left.
+        top = prop.y
+        cv.rect(prop.x, top, prop.x + prop.w, top - 6.5, (232, 236, 242), PROP_LINE, 2.0)
+        cv.rect(prop.x + 1, top - 6.5, prop.x + prop.w - 1, top - 9.5, PROP_FILL, PROP_LINE, 0.6)
+        for lx in (prop.x + 2.5, prop.x + prop.w - 4.5):
+            cv.rect(lx, GROUND_Y, lx + 2, top - 9.5, PROP_FILL)
+        cv.rect(prop.x - 2.2, GROUND_Y, prop.x, top + 12, PROP_FILL, PROP_LINE, 0.8)
+    elif k == "kerb":
+        # A kerb or low step: a block h high from x to x + w (bleeds off the card's edge).
+        cv.rect(prop.x, GROUND_Y, prop.x + prop.w, GROUND_Y + prop.h, PROP_FILL, PROP_LINE, 0.6)
+    elif k == "mat_top":
+        # A mat seen from above (for a figure lying on its side, drawn as seen from above).
+        cv.rect(prop.x, prop.y, prop.x + prop.w, prop.y + prop.h, MAT, PROP_LINE, 2.5)
     elif k == "wheel":
         c = (prop.x, prop.y)
         column_end = along(c, 18, prop.angle - 90)
@@ -493,17 +573,14 @@ def _draw_prop(cv: _Canvas, prop: Prop) -> None:
         cv.polygon(pts, PROP_FILL)
         cv.polyline([pts[3], pts[0], pts[1]], PROP_LW, PROP_LINE)
     elif k == "truck_front":
-        # The truck seen end-on at the right edge: body from x to beyond the card, a tyre,
-        # the lowest step at height y (top of the step) sticking out toward -x, a grab handle.
-        x, step_top = prop.x, prop.y
+        # The truck seen end-on at the right edge: its body from x to beyond the card (the
+        # bumper at height y), a tyre below. No steps or handles are drawn: no exercise uses
+        # them (vehicle access steps are a common place of falls).
+        x, low = prop.x, prop.y
         cv.rect(x + 6, GROUND_Y, x + 20, GROUND_Y + 22, TYRE, None, 2.0)
-        cv.rect(x, step_top + 9, x + 60, 130, TRUCK_FILL, PROP_LINE, 2.5)
+        cv.rect(x, low, x + 60, 130, TRUCK_FILL, PROP_LINE, 2.5)
         cv.rect(x + 4, 66, x + 60, 120, GLASS, PROP_LINE, 2.0)
-        cv.rect(x - 7, step_top, x + 2, step_top - 2.4, PROP_FILL, PROP_LINE, 0.6)
-        cv.rect(x - 1.5, step_top - 2, x + 1.5, step_top + 10, PROP_FILL, PROP_LINE, 0.4)
-        cv.capsule((x - 2.2, 40), (x - 2.2, 62), 1.8, (70, 82, 100))
-        cv.capsule((x - 2.2, 40), (x, 40), 1.8, (70, 82, 100))
-        cv.capsule((x - 2.2, 62), (x, 62), 1.8, (70, 82, 100))
+        cv.rect(x + 3, low + 4, x + 60, low + 9, PROP_FILL, PROP_LINE, 1.0)
     elif k == "truck_side":
         # A cab in side view facing -x, its front at x, behind the figure.
         x = prop.x
@@ -543,12 +620,23 @@ def _draw_mark(cv: _Canvas, mark: Mark) -> None:
         trim = math.degrees(head * 0.7 / r) * (1 if mark.a1 > mark.a0 else -1)
         a_start = mark.a0 + (trim if mark.both else 0.0)
         a_end = mark.a1 - trim
-        pts = [along(c, r, a_start + (a_end - a_start) * i / steps) for i in range(steps + 1)]
+        sq = mark.squash
+
+        def at(a: float) -> Point:
+            dx, dy = direction(a)
+            return (c[0] + r * dx, c[1] + r * sq * dy)
+
+        def tangent(a: float, sign: int) -> float:
+            # direction of travel along the (squashed) arc at angle a
+            dx, dy = direction(a + sign * 90)
+            return math.degrees(math.atan2(dy * sq, dx))
+
+        pts = [at(a_start + (a_end - a_start) * i / steps) for i in range(steps + 1)]
         cv.polyline(pts, width, MARK)
         sign = 1 if mark.a1 > mark.a0 else -1
-        _arrow_head(cv, along(c, r, mark.a1), mark.a1 + sign * 90 - sign * 8, head, MARK)
+        _arrow_head(cv, at(mark.a1), tangent(mark.a1, sign) - sign * 8, head, MARK)
         if mark.both:
-            _arrow_head(cv, along(c, r, mark.a0), mark.a0 - sign * 90 + sign * 8, head, MARK)
+            _arrow_head(cv, at(mark.a0), tangent(mark.a0, -sign) + sign * 8, head, MARK)
     elif mark.kind == "spot":
         cv.disc(mark.points[0], mark.r, (*ACCENT, 110))
 
@@ -618,7 +706,7 @@ def _draw_figure(cv: _Canvas, pose: Pose, sk: Skeleton) -> None:
     cv.capsule(sk.shoulder, neck_top, 3.6, INK)
     cv.disc(sk.head, HEAD_R, INK)
     # A small nose shows which way the figure faces (and whether the face is up or down).
-    cv.disc(along(sk.head, HEAD_R * 0.9, sk.head_deg - 95), 1.5, INK)
+    cv.disc(along(sk.head, HEAD_R * 0.9, sk.head_deg - NOSE_TURN), 1.5, INK)
     _draw_leg(cv, sk, "near", _limb_colour("near_leg", hl), gap=True)
     _draw_arm(cv, sk, "near", _limb_colour("near_arm", hl), gap=True)
 

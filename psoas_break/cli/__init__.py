@@ -87,7 +87,7 @@ def _main(argv: list[str] | None = None) -> int:
 
         return doctor.run(paths)
     if command == "exercises":
-        return exercises.run(args, paths.cache_dir)
+        return exercises.run(args, paths, notify_app=lambda: control.notify_reload(paths))
     if command == "stats":
         return stats.run(args, paths)
     if command == "say":

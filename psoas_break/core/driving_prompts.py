@@ -131,8 +131,12 @@ def notice_from_exercise(exercise: Exercise) -> DrivingNotice | None:
     """The notice for a driving-safe exercise, or None when it is not driving-safe."""
     if exercise_problems(exercise):
         return None
-    return DrivingNotice(exercise.id, DRIVING_TITLE, exercise.prompt,
-                         f"{DRIVING_TITLE}. {exercise.prompt}")
+    # English for the checks (a Message's str value), shown and said in the active language:
+    # the shipped exercise texts are in the translation catalog (`make pot` reads the TOML).
+    prompt = N_(exercise.prompt)
+    return DrivingNotice(
+        exercise.id, DRIVING_TITLE, prompt, N_("{title}. {text}", title=DRIVING_TITLE, text=prompt)
+    )
 
 
 def choose_driving_notice(library: Iterable[Exercise], history: SelectionHistory,

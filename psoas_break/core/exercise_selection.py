@@ -5,8 +5,13 @@ deterministic. Contract of `select_exercise`:
 
 - Kinds: a "stretch" break picks kind stretch or move; a "posture" prompt picks posture or move.
 - Tags follow the situation (where the person is now; the profile only has to be valid):
-  desk -> seated/standing/floor; driving -> ONLY driving_safe; stopped -> parked_cab or
-  beside_vehicle. The tag filter is never relaxed, least of all while driving.
+  desk -> the `places` the person said they can use (the setting: seated, standing, floor;
+  default seated and standing, all three when None is given); driving -> ONLY driving_safe;
+  stopped -> parked_cab or beside_vehicle. The tag filter is never relaxed, least of all while
+  driving.
+- Hidden exercises ("never show this one again", the `hidden_exercises` setting) are left out,
+  unless that leaves nothing for the situation: then they come back for that pick, with
+  `Selection.fallback` saying so.
 - Never empty for a library that passed `parse_library`: when no exercise of the wanted kinds
   fits the situation, any kind that fits is used and `Selection.fallback` says why (a stretch
   break while driving becomes a driving_safe posture change).
@@ -24,13 +29,14 @@ deterministic. Contract of `select_exercise`:
 from __future__ import annotations
 
 import random
-from collections.abc import Iterable, Mapping
+import re
+from collections.abc import Collection, Iterable, Mapping
 from dataclasses import dataclass
 from typing import Any, Literal
 
 from psoas_break.core.errors import InputError
 from psoas_break.core.events import PromptKind
-from psoas_break.core.exercises import Exercise, Side
+from psoas_break.core.exercises import PLACE_TAGS, Exercise, Side
 
 Profile = Literal["desk", "driver"]
 Situation = Literal["desk", "driving", "stopped"]
@@ -48,6 +54,8 @@ TAGS_FOR_SITUATION: Mapping[str, frozenset[str]] = {
     "driving": frozenset({"driving_safe"}),
     "stopped": frozenset({"parked_cab", "beside_vehicle"}),
 }
+DEFAULT_PLACES: tuple[str, ...] = ("seated", "standing")
+MAX_HIDDEN = 200
 RECENT_WINDOW = 6
 HISTORY_MAX = 24
 HIP_FLEXOR_WEIGHT = 2.0
@@ -151,26 +159,46 @@ def other_side(side: Side) -> Side:
     return "right" if side == "left" else "left"
 
 
-def candidates(
-    library: Iterable[Exercise], prompt_kind: str, situation: str
-) -> tuple[tuple[Exercise, ...], str | None]:
-    """The exercises that fit, sorted by id, and the fallback reason if kinds were widened."""
+def situation_tags(situation: str, places: Collection[str] | None = None) -> frozenset[str]:
+    """The tags an exercise may have (any one of them) in `situation`; at the desk, only the
+    `places` given (None: every desk place)."""
     tags = TAGS_FOR_SITUATION[situation]
+    if situation == "desk" and places is not None:
+        tags = tags & frozenset(places)
+        if not tags:
+            raise ValueError(f"places must name at least one of {', '.join(PLACE_TAGS)}")
+    return tags
+
+
+def candidates(
+    library: Iterable[Exercise],
+    prompt_kind: str,
+    situation: str,
+    places: Collection[str] | None = None,
+    hidden: Collection[str] = (),
+) -> tuple[tuple[Exercise, ...], str | None]:
+    """The exercises that fit, sorted by id, and the fallback reason if the pool was widened."""
+    tags = situation_tags(situation, places)
     kinds = KINDS_FOR_PROMPT[prompt_kind]
     fitting = sorted((e for e in library if e.tags & tags), key=lambda e: e.id)
-    pool = tuple(e for e in fitting if e.kind in kinds)
-    if pool:
-        return pool, None
     if not fitting:
         raise NoExerciseError(
             f"no exercise fits the {situation} situation (tags {', '.join(sorted(tags))})"
         )
+    shown = [e for e in fitting if e.id not in hidden]
+    hidden_reason = None
+    if not shown:
+        shown = fitting
+        hidden_reason = "every exercise that fits here is hidden: showing one of them anyway"
+    pool = tuple(e for e in shown if e.kind in kinds)
+    if pool:
+        return pool, hidden_reason
     reason = (
         "no stretch is safe while driving: a posture change now, stretch at your next stop"
         if situation == "driving"
         else f"no {prompt_kind} exercise fits the {situation} situation: another kind instead"
     )
-    return tuple(fitting), reason
+    return tuple(shown), hidden_reason or reason
 
 
 def _check_choice(name: str, value: str, allowed: tuple[str, ...]) -> None:
@@ -185,16 +213,19 @@ def select_exercise(
     situation: Situation | str,
     history: SelectionHistory,
     rng: random.Random,
+    places: Collection[str] | None = None,
+    hidden: Collection[str] = (),
 ) -> Selection:
     """Pick the exercise and side for one prompt (see the module docstring for the contract).
 
-    Raises ValueError for an unknown prompt kind, profile or situation, and NoExerciseError when
-    nothing in `library` fits the situation (impossible for a library that passed coverage).
+    Raises ValueError for an unknown prompt kind, profile or situation (or no desk place in
+    `places`), and NoExerciseError when nothing in `library` fits the situation (impossible for
+    a library that passed coverage).
     """
     _check_choice("prompt kind", prompt_kind, PROMPT_KINDS)
     _check_choice("profile", profile, PROFILES)
     _check_choice("situation", situation, SITUATIONS)
-    pool, fallback = candidates(library, prompt_kind, situation)
+    pool, fallback = candidates(library, prompt_kind, situation, places, hidden)
 
     pool_ids = {e.id for e in pool}
     window = min(RECENT_WINDOW, len(pool) - 1)
@@ -229,15 +260,73 @@ def situation_for(profile: Profile | str, stopped: bool = False) -> Situation:
     return "desk"
 
 
-def notification_body(selection: Selection, max_chars: int = 200) -> str:
-    """The notification text: "Left side first. " + prompt for per-side exercises, else prompt.
+def notification_body(selection: Selection, max_chars: int = 200, spoken: bool = False) -> str:
+    """The notification text, dose first: "<dose>. <prompt>" for the selection's side, in the
+    active language (`spoken`: the units written out, for speech).
 
-    Always at most `max_chars` characters (the library keeps per-side prompts short enough; the
-    cut with an ellipsis is only a last guard).
+    Sides are named in the prompt itself, by the limb that moves or is stretched. Always at
+    most `max_chars` characters (the library and the tests keep bodies short enough; the cut
+    with an ellipsis is only a last guard).
     """
-    text = selection.exercise.prompt
-    if selection.side is not None:
-        text = f"{selection.side.capitalize()} side first. {text}"
+    text = selection.exercise.texts_for(selection.side).body(spoken=spoken)
     if len(text) > max_chars:
         text = text[: max_chars - 1].rstrip() + "\u2026"
     return text
+
+
+# ---- the settings that steer selection (validated here; core/settings.py lists the keys) ----
+
+_EXERCISE_ID_RE = re.compile(r"^[a-z][a-z0-9_]{2,39}$")
+
+
+#: A `places` or `hidden_exercises` value that is not allowed; str() is one line.
+SelectionSettingError = InputError
+
+
+def _fmt_raw(raw: object) -> str:
+    text = f'"{raw}"' if isinstance(raw, str) else repr(raw)
+    return text if len(text) <= 60 else text[:59] + "\u2026"
+
+
+def validate_places(raw: object, key: str = "places") -> tuple[str, ...]:
+    """Where the person can exercise at the desk or at home: a non-empty list of seated,
+    standing, floor. Returned in that order, each once."""
+    allowed = ('use a list of one or more of "seated", "standing", "floor", '
+               'e.g. ["seated", "standing"]')
+    if isinstance(raw, str):
+        raw = [raw]
+    if not isinstance(raw, (list, tuple)) or not raw:
+        raise SelectionSettingError(f"{key} = {_fmt_raw(raw)} is not allowed: {allowed}")
+    for item in raw:
+        if item not in PLACE_TAGS:
+            raise SelectionSettingError(
+                f"{key} has {_fmt_raw(item)}, which is not a place: {allowed}")
+    return tuple(p for p in PLACE_TAGS if p in raw)
+
+
+def parse_places_text(text: str, key: str = "places") -> tuple[str, ...]:
+    """`config set places seated,standing,floor` (commas and/or spaces)."""
+    return validate_places([p for p in re.split(r"[,\s]+", text.strip().lower()) if p], key)
+
+
+def validate_hidden(raw: object, key: str = "hidden_exercises") -> tuple[str, ...]:
+    """Exercise ids never to show again: a list of ids (unknown ids are kept: a user's own
+    exercise may come back), each once, at most MAX_HIDDEN."""
+    allowed = f'use a list of up to {MAX_HIDDEN} exercise ids, e.g. ["glute_bridge"]'
+    if isinstance(raw, str):
+        raw = [raw] if raw else []
+    if not isinstance(raw, (list, tuple)) or len(raw) > MAX_HIDDEN:
+        raise SelectionSettingError(f"{key} = {_fmt_raw(raw)} is not allowed: {allowed}")
+    out: list[str] = []
+    for item in raw:
+        if not isinstance(item, str) or not _EXERCISE_ID_RE.match(item):
+            raise SelectionSettingError(
+                f"{key} has {_fmt_raw(item)}, which is not an exercise id: {allowed}")
+        if item not in out:
+            out.append(item)
+    return tuple(out)
+
+
+def parse_hidden_text(text: str, key: str = "hidden_exercises") -> tuple[str, ...]:
+    """`config set hidden_exercises "a, b"`; an empty text shows every exercise again."""
+    return validate_hidden([p for p in re.split(r"[,\s]+", text.strip()) if p], key)

@@ -11,6 +11,7 @@ Contract:
   where they are displayed (the presenter). Tests comparing such a text with English still pass.
 - `ngettext(singular, plural, n, **fields)` -> the plural form for `n` (`n` is also a field).
 - `localized(text)` -> a `Message` in the active language; any other `str` unchanged.
+- `catalog_text(text)` -> a text from data (the exercise library) looked up as it is.
 - `install(languages)` picks the catalog once at start (None: from LANGUAGE, LC_ALL,
   LC_MESSAGES, LANG, the order gettext itself uses); no catalog found -> English. Nothing is
   translated before `install` is called, so the core works (in English) without it.
@@ -142,6 +143,13 @@ class Message(str):
 def N_(message: str, /, **fields: object) -> Message:
     """Mark `message` for translation but keep it English until shown (see `Message`)."""
     return Message(message, **fields)
+
+
+def catalog_text(text: str) -> str:
+    """`text` looked up in the active catalog as it is, without formatting: for texts that come
+    from data rather than from `_()` calls (the shipped exercise library; `make pot` extracts
+    them from its TOML). English, or the text itself, when the catalog has no entry."""
+    return _ACTIVE.gettext(text)
 
 
 def localized(text: str) -> str:

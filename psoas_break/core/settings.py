@@ -15,6 +15,13 @@ from dataclasses import dataclass
 from typing import Any
 
 from psoas_break.core.errors import InputError
+from psoas_break.core.exercise_selection import (
+    DEFAULT_PLACES,
+    parse_hidden_text,
+    parse_places_text,
+    validate_hidden,
+    validate_places,
+)
 from psoas_break.core.quiet_gate import (
     parse_quiet_apps_text,
     validate_max_defer_min,
@@ -47,6 +54,8 @@ class Settings:
     quiet_apps: tuple[str, ...] = ()
     max_defer_min: int = 60
     history_keep_days: int = 0
+    places: tuple[str, ...] = DEFAULT_PLACES
+    hidden_exercises: tuple[str, ...] = ()
 
     def with_value(self, key: str, value: Any) -> Settings:
         """A copy with one key changed (value already validated)."""
@@ -125,6 +134,18 @@ SPECS: dict[str, KeySpec] = {
         KeySpec("max_defer_min", int,
                 "minutes a prompt may wait during fullscreen, calls or do-not-disturb", 5, 240,
                 zero_ok=True, validator=validate_max_defer_min),
+        KeySpec("places", tuple,
+                "where you can exercise at your desk or at home (floor: somewhere to lie down)",
+                validator=validate_places,
+                text_parser=lambda text, _current: parse_places_text(text),
+                writer=list,
+                allowed_text='a list of one or more of "seated", "standing", "floor"'),
+        KeySpec("hidden_exercises", tuple,
+                "exercises never to show again (psoas-break exercises hide/unhide ID)",
+                validator=validate_hidden,
+                text_parser=lambda text, _current: parse_hidden_text(text),
+                writer=list,
+                allowed_text="a list of exercise ids from `psoas-break exercises`"),
     )
 }
 

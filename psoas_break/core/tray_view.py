@@ -29,7 +29,7 @@ from psoas_break.core.commands import (
     TakeBreak,
 )
 from psoas_break.core.engine import Status
-from psoas_break.core.i18n import _, localized, weekday_short
+from psoas_break.core.i18n import N_, _, localized, weekday_short
 from psoas_break.core.settings import Settings
 from psoas_break.core.stats import Summary
 from psoas_break.core.working_hours import CUSTOM, PRESET_LABELS, PRESETS, resume_label
@@ -88,6 +88,7 @@ class TrayFacts:
     has_menu: bool = True
     notice: str | None = None  # e.g. "Notifications unavailable" (shown once in the status)
     can_show_stretch: bool = False
+    current_exercise: str | None = None  # id of the last prompt's exercise ("never show again")
     can_show_week: bool = False
     quiet_title: str | None = None  # "Quiet: fullscreen" while a prompt is held back
     off_hours_until: datetime | None = None  # next start of working hours
@@ -267,6 +268,13 @@ def build_view(
         MenuEntry(_("Voice prompts"), action=SetSetting("voice", not settings.voice),
                   toggle="check",
                   checked=settings.voice, enabled="voice" not in locked),
+        MenuEntry(_("Where you can exercise"), children=_places_entries(settings, locked),
+                  visible=not driver),
+        MenuEntry(_("Show hidden exercises again ({count})",
+                    count=len(settings.hidden_exercises)),
+                  action=SetSetting("hidden_exercises", ()),
+                  visible=bool(settings.hidden_exercises),
+                  enabled="hidden_exercises" not in locked),
     )
     menu: list[MenuEntry] = [
         MenuEntry(title, action=None, enabled=False),
@@ -290,6 +298,11 @@ def build_view(
     ]
     if facts.can_show_stretch:
         menu.append(MenuEntry(_("Show this stretch"), action=ShowStretch()))
+        if facts.current_exercise and facts.current_exercise not in settings.hidden_exercises:
+            hidden = (*settings.hidden_exercises, facts.current_exercise)
+            menu.append(MenuEntry(_("Never show this one again"),
+                                  action=SetSetting("hidden_exercises", hidden),
+                                  enabled="hidden_exercises" not in locked))
     today = facts.today or Summary(now.date(), now.date())
     menu.append(MenuEntry(_("Today"), children=today_entries(today)))
     if facts.can_show_week:
@@ -305,6 +318,25 @@ def build_view(
     ))
     quiet = bool(facts.quiet_title) and status.state == "prompt_due"
     return TrayView(title, icon_look(status, settings, quiet), tuple(menu))
+
+
+PLACE_MENU = (("seated", N_("Seated")), ("standing", N_("Standing")),
+              ("floor", N_("On the floor (at home)")))
+
+
+def _places_entries(settings: Settings, locked: frozenset[str]) -> tuple[MenuEntry, ...]:
+    """Check items for the `places` setting; the last place left cannot be unticked."""
+    entries = []
+    for place, label in PLACE_MENU:
+        on = place in settings.places
+        new = tuple(p for p, _label in PLACE_MENU
+                    if (p in settings.places) != (p == place))
+        entries.append(MenuEntry(
+            localized(label), action=SetSetting("places", new) if new else None,
+            toggle="check", checked=on,
+            enabled="places" not in locked and bool(new),
+        ))
+    return tuple(entries)
 
 
 def _hours_command(settings: Settings, preset: str) -> Command | None:

@@ -522,6 +522,7 @@ class Runtime:
             locked_keys=self._ports.store.result.locked, autostart_enabled=self._autostart_enabled,
             has_menu=tray.has_menu if tray is not None else True, notice=self._notice,
             can_show_stretch=self._ports.presenter.last_selection is not None,
+            current_exercise=self._ports.presenter.last_exercise_id(),
             can_show_week=True, quiet_title=self._ports.quiet.title(), off_hours_until=off_until,
             driver_title=self._ports.driving.title(),
             today=self._today.summary(wall, self._live_sit_s()))

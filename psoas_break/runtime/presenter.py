@@ -1,9 +1,11 @@
 """From engine prompts to what a person sees and hears: the exercise, the notification, speech.
 
-`Presenter` picks the exercise (pure selection in core), writes the notification (title by kind,
-body = the exercise's one-line prompt, the exercise's picture as icon), and hands it to the
-notification worker; with voice on (or in the driver profile) it also hands the text to the
-speech worker. Both workers run off the engine thread, so nothing here blocks.
+`Presenter` picks the exercise (pure selection in core, within the person's `places` and
+without their hidden exercises), writes the notification (title from the exercise itself:
+"Time to stretch: Seated figure-4"; body = dose first, then the exercise's one-line prompt with
+the side named by limb; the exercise's picture as icon), and hands it to the notification
+worker; with voice on (or in the driver profile) it also hands the text to the speech worker,
+with the units written out. Both workers run off the engine thread, so nothing here blocks.
 
 While the vehicle moves (`driving=True`), prompts are hands-free posture changes, spoken, with
 no buttons; notices that ask for a click are not shown at all.
@@ -44,12 +46,20 @@ PictureFinder = Callable[[Exercise, Side | None], Path | None]
 # command it stands for (the app maps clicks back through this table).
 PROMPT_ACTIONS: dict[str, Command] = {"break-now": TakeBreak(), "snooze": Snooze(), "skip": Skip()}
 
-# English values; shown with `localized()`. Exercise texts (titles, steps) stay English.
+# English values; shown with `localized()`. A prompt's title says what the chosen exercise is
+# (by its own kind, so a seated stretch never arrives as "stand up", a walk never as a
+# stretch); TITLES by prompt kind are for when no exercise could be chosen.
+EXERCISE_TITLES = {
+    "stretch": N_("Time to stretch: {title}"),
+    "move": N_("Time to move: {title}"),
+    "posture": N_("Posture check: {title}"),
+}
 TITLES = {
     "stretch": N_("Time to stand up and stretch"),
     "posture": N_("Posture check"),
-    "break": N_("Break time: here is a stretch"),
 }
+BREAK_TITLE = N_("Break ({minutes} min): {title}")
+BREAK_TITLE_PLAIN = N_("Break time ({minutes} min)")
 
 
 class LogNotifications:
@@ -91,18 +101,27 @@ class Presenter:
         """Show a stretch or posture prompt (hands-free and spoken while `driving`)."""
         if settings.profile == "driver" and driving:
             # Hands on the wheel, eyes on the road: a posture change, said aloud, no buttons.
+            hidden = set(settings.hidden_exercises)
             notice, self._history = choose_driving_notice(
-                self._library or (), self._history, self._rng
+                [e for e in self._library or () if e.id not in hidden], self._history, self._rng
             )
             self._show_plain(notice, tag="prompt")
             return
         selection = self._select(prompt.kind, settings, stopped=status.state == "on_break")
-        title = localized(TITLES.get(prompt.kind, "psoas-break"))
         if selection is not None:
-            title = f"{title}: {selection.exercise.title}"
+            title = _(EXERCISE_TITLES[selection.exercise.kind],
+                      title=selection.exercise.texts_for(selection.side).title)
+        else:
+            title = localized(TITLES.get(prompt.kind, "psoas-break"))
         body, icon = self._body_and_icon(selection, prompt.kind)
+        spoken = self._spoken_body(selection, body)
         if prompt.note:
-            body = f"{localized(prompt.note)} {body}"
+            # The dose stays first (a collapsed notification keeps the start); the note goes
+            # after it when there is room.
+            note = localized(prompt.note)
+            if len(body) + 1 + len(note) <= 200:
+                body = f"{body} {note}"
+            spoken = f"{spoken} {note}"
         actions: tuple[tuple[str, str], ...] = ()
         if prompt.kind == "stretch":
             actions = (("break-now", _("I'm up")),)
@@ -115,24 +134,33 @@ class Presenter:
             actions=actions, tag="prompt",
         ))
         if self._speech is not None and (settings.voice or settings.profile == "driver"):
-            self._speech.submit(f"{title}. {body}")
+            self._speech.submit(f"{title}. {spoken}")
 
     def show_break(self, settings: Settings) -> None:
-        """A break started: show the stretch to do during it (no buttons needed)."""
+        """A break started: show the stretch (or walk) to do during it (no buttons needed)."""
         selection = self._select("stretch", settings, stopped=True)
         body, icon = self._body_and_icon(selection, "stretch")
+        if selection is not None:
+            title = _(BREAK_TITLE, minutes=settings.break_min,
+                      title=selection.exercise.texts_for(selection.side).title)
+        else:
+            title = _(BREAK_TITLE_PLAIN, minutes=settings.break_min)
         self._notifications.submit(Notification(
-            title=_("{title} ({minutes} min)", title=TITLES["break"], minutes=settings.break_min),
-            body=body[:200], icon=icon, tag="prompt",
+            title=title, body=body[:200], icon=icon, tag="prompt",
         ))
         if self._speech is not None and settings.voice:
-            self._speech.submit(_("Break time. {text}", text=body))
+            self._speech.submit(_("Break time. {text}",
+                                  text=self._spoken_body(selection, body)))
 
     def announce_driving(self, notice: DrivingNotice) -> None:
         """A notice for the road: plain (no buttons), and always spoken in the driver profile.
 
         Its texts were checked for driving safety in English; they are localized only here."""
         self._show_plain(notice, tag="driving")
+
+    def last_exercise_id(self) -> str | None:
+        """The id of the last prompt's exercise (for "Never show this one again")."""
+        return self.last_selection.exercise.id if self.last_selection is not None else None
 
     def close_prompt(self, prompt_id: int) -> None:
         self._notifications.close("prompt")
@@ -166,6 +194,7 @@ class Presenter:
             selection = select_exercise(
                 self._library, kind, settings.profile,
                 situation_for(settings.profile, stopped=stopped), self._history, self._rng,
+                places=settings.places, hidden=settings.hidden_exercises,
             )
         except Exception:
             log.exception("choosing an exercise failed")
@@ -177,7 +206,8 @@ class Presenter:
     def _body_and_icon(self, selection: Selection | None, kind: str) -> tuple[str, Path | None]:
         if selection is None:
             body = (
-                _("Stand up, step one foot back and gently tuck your pelvis: hold 20–30 s a side.")
+                _("Hold 20–30 s each side: stand up, step one foot back and gently tuck your "
+                  "pelvis.")
                 if kind == "stretch"
                 else _("Sit tall, relax your shoulders and breathe out slowly.")
             )
@@ -186,3 +216,8 @@ class Presenter:
         if self._pictures is not None:
             icon = self._pictures(selection.exercise, selection.side)
         return notification_body(selection), icon or self._app_icon
+
+    @staticmethod
+    def _spoken_body(selection: Selection | None, body: str) -> str:
+        """What is said: the body with its units written out (espeak reads "30 s" badly)."""
+        return notification_body(selection, spoken=True) if selection is not None else body

@@ -69,6 +69,12 @@ REASON_DISMISSED = 2
 REASON_CLOSED_BY_CALL = 3
 
 
+def is_stretch_prompt(note: dict[str, Any]) -> bool:
+    """A recorded Notify call that is a stretch prompt: it carries the "I'm up" button
+    ("break-now"). Titles name the exercise ("Time to stretch: ...", "Time to move: ...")."""
+    return any(pair[0] == "break-now" for pair in note.get("actions", []))
+
+
 def _summarise(key: str, value: Any) -> Any:
     """A JSON-friendly form of one hint value: no raw image bytes in the record."""
     if isinstance(value, Variant):
