@@ -68,6 +68,18 @@ def main(argv: list[str] | None = None) -> int:
         return 130
 
 
+def _quiet_logging(verbose: bool) -> None:
+    """A subcommand prints its own one-line messages: without -v, what the modules log must
+    not reach stderr a second time (Python prints warnings of an unconfigured logging there)."""
+    import logging
+
+    root = logging.getLogger()
+    if verbose:
+        logging.basicConfig(level=logging.DEBUG, format="%(levelname)s %(name)s: %(message)s")
+    elif not root.handlers:
+        root.addHandler(logging.NullHandler())
+
+
 def _main(argv: list[str] | None = None) -> int:
     # The language for everything this process shows, once, from LANGUAGE/LC_ALL/LANG.
     i18n.install()
@@ -87,6 +99,7 @@ def _main(argv: list[str] | None = None) -> int:
 
     parser = build_parser()
     args = parser.parse_args(argv)
+    _quiet_logging(args.verbose)
     paths = AppPaths.default()
     command = args.command or "run"
     if command == "config":

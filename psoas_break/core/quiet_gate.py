@@ -31,6 +31,7 @@ from typing import Generic, TypeVar
 
 from psoas_break.core.errors import InputError
 from psoas_break.core.i18n import N_, _, localized
+from psoas_break.core.plain_text import show_value
 
 DEFAULT_CHECK_EVERY_S = 30.0
 DEFAULT_MAX_DEFER_MIN = 60
@@ -236,13 +237,8 @@ QuietSettingError = InputError
 
 
 def _fmt(raw: object) -> str:
-    if isinstance(raw, str):
-        return f'"{raw}"'
-    if isinstance(raw, bool):
-        return "true" if raw else "false"
-    if isinstance(raw, (list, tuple)):
-        return "[" + ", ".join(_fmt(x) for x in raw) + "]"
-    return repr(raw)
+    """A value quoted in a message: one line, shortened, any depth (plain_text)."""
+    return show_value(raw)
 
 
 def validate_max_defer_min(raw: object, key: str = "max_defer_min") -> int:

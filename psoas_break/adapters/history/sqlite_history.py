@@ -38,6 +38,7 @@ from __future__ import annotations
 import contextlib
 import json
 import logging
+import math
 import os
 import queue
 import sqlite3
@@ -271,20 +272,63 @@ def _row_for(event: RecordEvent) -> tuple[float, int, float, str, str]:
     return (wall.timestamp(), round(offset.total_seconds()), float(event.mono_s), event.kind, data)
 
 
-def _event_from(t_utc_s: float, offset_s: int, mono_s: float, kind: str, data: str,
-                zones: dict[int, timezone]) -> RecordEvent:
-    tz = zones.get(offset_s)
+# The wall times a datetime can hold in any zone (a day inside its limits on both sides).
+_MIN_T_S = datetime(1, 1, 2, tzinfo=timezone.utc).timestamp()
+_MAX_T_S = datetime(9999, 12, 30, tzinfo=timezone.utc).timestamp()
+_MAX_OFFSET_S = 86400 - 1  # Python's timezone() takes offsets strictly within a day
+
+
+def _finite(value: object) -> float | None:
+    """A finite float from an SQLite cell, None for text, blobs, NULL, NaN and infinities."""
+    if isinstance(value, bool) or not isinstance(value, (int, float)):
+        return None
+    try:
+        number = float(value)
+    except OverflowError:
+        return None
+    return number if math.isfinite(number) else None
+
+
+def _event_from(t_utc_s: object, offset_s: object, mono_s: object, kind: object, data: object,
+                zones: dict[int, timezone]) -> RecordEvent | None:
+    """The event a row holds, or None for a row with no usable time.
+
+    A row written by another program (or damaged) may hold anything: a UTC offset that is not
+    a number or is a day or more reads as UTC; a monotonic time that is not a number reads as
+    0; data that is not a JSON object reads as {}. Only a row whose time cannot be placed at
+    all is skipped.
+    """
+    t = _finite(t_utc_s)
+    if t is None or not _MIN_T_S <= t <= _MAX_T_S:
+        return None
+    offset = _finite(offset_s)
+    whole = round(offset) if offset is not None and abs(offset) <= _MAX_OFFSET_S else 0
+    tz = zones.get(whole)
     if tz is None:
-        tz = zones[offset_s] = timezone(timedelta(seconds=offset_s))
+        tz = zones[whole] = timezone(timedelta(seconds=whole))
     parsed: Any = {}
-    if data != "{}":
+    if isinstance(data, str) and data != "{}":
         try:
             parsed = json.loads(data)
-        except ValueError:
+        except (ValueError, RecursionError):
             parsed = {}
         if not isinstance(parsed, dict):
             parsed = {}
-    return RecordEvent(kind, datetime.fromtimestamp(t_utc_s, tz), mono_s, parsed)
+    try:
+        wall = datetime.fromtimestamp(t, tz)
+    except (OverflowError, OSError, ValueError):
+        return None
+    return RecordEvent(str(kind), wall, _finite(mono_s) or 0.0, parsed)
+
+
+def _events_from(rows: list[Any]) -> list[RecordEvent]:
+    zones: dict[int, timezone] = {}  # one tzinfo per offset, not one per row
+    events = [_event_from(r[0], r[1], r[2], r[3], r[4], zones) for r in rows]
+    kept = [e for e in events if e is not None]
+    if len(kept) < len(events):
+        log.warning("history: %d rows have no usable time and were not read",
+                    len(events) - len(kept))
+    return kept
 
 
 @contextlib.contextmanager
@@ -322,8 +366,7 @@ def read_events(path: Path, start: datetime, end: datetime) -> list[RecordEvent]
             "WHERE t_utc_s >= ? AND t_utc_s < ? ORDER BY id",
             (start.timestamp(), end.timestamp()),
         ).fetchall()
-        zones: dict[int, timezone] = {}  # one tzinfo per offset, not one per row
-        return [_event_from(r[0], r[1], r[2], r[3], r[4], zones) for r in rows]
+        return _events_from(rows)
     return []  # the table did not exist
 
 
@@ -341,12 +384,12 @@ def first_event_time(path: Path) -> datetime | None:
     with _reader(path) as conn:
         if conn is None:
             return None
-        row = conn.execute(
-            "SELECT t_utc_s, utc_offset_s FROM events ORDER BY t_utc_s LIMIT 1"
-        ).fetchone()
-        if row is None:
-            return None
-        return datetime.fromtimestamp(row[0], timezone(timedelta(seconds=row[1])))
+        rows = conn.execute(
+            "SELECT t_utc_s, utc_offset_s, 0, '', '{}' FROM events "
+            "WHERE typeof(t_utc_s) IN ('integer', 'real') ORDER BY t_utc_s LIMIT 1"
+        ).fetchall()
+        events = _events_from(rows)
+        return events[0].wall if events else None
     return None
 
 
