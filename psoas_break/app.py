@@ -26,6 +26,7 @@ from psoas_break import APP_NAME, __version__
 from psoas_break.adapters.clock import system_clock
 from psoas_break.adapters.files.logging_setup import setup_logging
 from psoas_break.adapters.files.paths import AppPaths
+from psoas_break.adapters.files.private import make_private, private_file
 from psoas_break.adapters.files.settings_store import SettingsStore
 from psoas_break.adapters.tray import choose_backend
 from psoas_break.core.commands import Quit, ScreenLock, Sleep
@@ -71,6 +72,7 @@ class _Running:
 
 
 def _run_locked(paths: AppPaths, verbose: bool) -> int:
+    make_private(paths.private_dirs)  # also fixes installs older versions made 0755/0644
     setup_logging(paths.log_file, verbose)
     log.info("psoas-break %s starting (pid %d)", __version__, os.getpid())
     clock = system_clock()
@@ -263,8 +265,8 @@ def _driver_disclaimer(paths: AppPaths, presenter: Presenter, jobs: Jobs) -> Cal
 
         def remember() -> None:
             try:
-                marker.parent.mkdir(parents=True, exist_ok=True)
-                marker.touch()
+                marker.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
+                marker.touch(mode=0o600)
             except OSError:
                 log.warning("cannot write %s", marker)
 
@@ -279,8 +281,9 @@ def _app_icon_file(paths: AppPaths) -> Path | None:
     target = paths.cache_dir / "psoas-break.png"
     try:
         if not target.exists():
-            target.parent.mkdir(parents=True, exist_ok=True)
+            target.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
             app_icon(128).save(target)
+            private_file(target)
         return target
     except OSError:
         log.warning("cannot write the app icon to %s", target)

@@ -467,3 +467,183 @@ def test_item05_huge_working_hours_are_refused_through_the_cli(home: Home, n: in
     out = cli(home, "config", "show", timeout_s=120)
     assert out.returncode == 0
     assert one_bounded_message(out.stderr, max_lines=1), out.stderr[:2000]
+
+
+# ---- 12. a damaged history is salvaged ----
+
+
+def _events(n: int, pad: int = 40) -> list[RecordEvent]:
+    t0 = datetime(2026, 3, 2, 8, tzinfo=timezone.utc)
+    return [RecordEvent("prompt", t0 + timedelta(minutes=i), float(i),
+                        {"seq": i, "pad": "p" * pad}) for i in range(n)]
+
+
+def _seqs(db: Path) -> list[int]:
+    with sqlite3.connect(db) as conn:
+        return [json.loads(r[0])["seq"] for r in
+                conn.execute("SELECT data FROM events ORDER BY id").fetchall()]
+
+
+def _scribble(db: Path, page_no: int) -> bytes:
+    data = bytearray(db.read_bytes())
+    page = 4096
+    data[(page_no - 1) * page: page_no * page] = bytes([0xA5]) * page
+    db.write_bytes(bytes(data))
+    return bytes(data)
+
+
+def test_item12_a_damaged_index_page_loses_no_event(tmp_path: Path) -> None:
+    db = tmp_path / "history.sqlite3"
+    _history_with(db, _events(280))
+    with sqlite3.connect(db) as conn:
+        (index_root,) = conn.execute(
+            "SELECT rootpage FROM sqlite_master WHERE name = 'events_by_time'").fetchone()
+    damaged = _scribble(db, index_root)
+    notices: list[str] = []
+    history = SqliteHistory(db, on_notice=notices.append)
+    assert history.wait_ready()
+    history.close()
+    assert history.moved_aside_to is not None
+    assert history.moved_aside_to.read_bytes() == damaged  # the original is kept as it was
+    assert _seqs(db) == list(range(280))
+    assert len(notices) == 1 and "280 events were recovered" in notices[0], notices
+    with sqlite3.connect(db) as conn:
+        assert conn.execute("PRAGMA integrity_check").fetchone()[0] == "ok"
+
+
+def test_item12_a_damaged_table_page_keeps_every_other_page(tmp_path: Path) -> None:
+    db = tmp_path / "history.sqlite3"
+    _history_with(db, _events(600, pad=400))
+    with sqlite3.connect(db) as conn:
+        pages = conn.execute("PRAGMA page_count").fetchone()[0]
+    _scribble(db, pages // 2)
+    notices: list[str] = []
+    history = SqliteHistory(db, on_notice=notices.append)
+    assert history.wait_ready()
+    history.close()
+    recovered = _seqs(db)
+    assert 500 < len(recovered) < 600
+    assert recovered == sorted(recovered)
+    assert len(notices) == 1 and f"{len(recovered)} events were recovered" in notices[0]
+
+
+# ---- 13. private files and folders ----
+
+
+def _modes(root: Path) -> dict[str, int]:
+    return {str(p.relative_to(root)): _mode(p) for p in sorted(root.rglob("*"))
+            if not p.is_symlink()}
+
+
+def test_item13_a_new_install_is_private(home: Home) -> None:
+    with HeadlessApp.start(home) as app:
+        assert cli(home, "break-now").returncode == 0
+        assert app.alive()
+        wal = Path(f"{home.history}-wal")
+        deadline = time.monotonic() + 30
+        while not wal.exists() and time.monotonic() < deadline:
+            time.sleep(0.1)
+        assert wal.exists()  # the running app's write-ahead log, as private as the file
+        assert _mode(wal) == 0o600 and _mode(Path(f"{home.history}-shm")) == 0o600
+    for folder in (home.data_dir, home.state_dir, home.cache_dir, home.log_file.parent):
+        assert _mode(folder) == 0o700, folder
+    for base in (home.data_dir, home.state_dir, home.cache_dir):
+        for name, mode in _modes(base).items():
+            wanted = 0o700 if (base / name).is_dir() else 0o600
+            assert mode == wanted, (base, name, oct(mode))
+    assert home.history.exists() and home.log_file.exists()
+
+
+def test_item13_an_old_install_is_made_private_on_start(home: Home) -> None:
+    _history_with(home.history, _events(3))
+    home.log_file.parent.mkdir(parents=True)
+    home.log_file.write_text("old log\n")
+    (home.cache_dir / "pages").mkdir(parents=True)
+    (home.cache_dir / "pages" / "old.html").write_text("<p>old</p>")
+    for path in (home.data_dir, home.state_dir, home.log_file.parent, home.cache_dir,
+                 home.cache_dir / "pages"):
+        path.chmod(0o755)
+    for path in (home.history, home.log_file, home.cache_dir / "pages" / "old.html"):
+        path.chmod(0o644)
+    with HeadlessApp.start(home) as app:
+        assert app.alive()
+    for base in (home.data_dir, home.state_dir, home.cache_dir):
+        assert _mode(base) == 0o700
+        for name, mode in _modes(base).items():
+            wanted = 0o700 if (base / name).is_dir() else 0o600
+            assert mode == wanted, (base, name, oct(mode))
+
+
+# ---- 22. smaller findings (history) ----
+
+
+def test_item22_a_folder_at_the_history_path_is_named_as_such(home: Home) -> None:
+    home.history.mkdir(parents=True)
+    notices: list[str] = []
+    history = SqliteHistory(home.history, on_notice=notices.append, retry_s=3600)
+    assert history.wait_ready()
+    history.close()
+    assert len(notices) == 1 and "is a folder" in notices[0], notices
+    assert "disk I/O" not in notices[0]
+    out = cli(home, "stats")
+    assert out.returncode == 1
+    assert "is a folder" in out.stderr and one_bounded_message(out.stderr, max_lines=1)
+
+
+def test_item22_a_foreign_sqlite_file_is_left_alone(home: Home) -> None:
+    home.data_dir.mkdir(parents=True)
+    with sqlite3.connect(home.history) as conn:
+        conn.execute("CREATE TABLE notes (x TEXT)")
+        conn.execute("INSERT INTO notes VALUES ('mine')")
+    before = home.history.read_bytes()
+    notices: list[str] = []
+    history = SqliteHistory(home.history, on_notice=notices.append, retry_s=3600)
+    history.record(_events(1)[0])
+    assert not history.flush(timeout_s=5)
+    history.close()
+    assert home.history.read_bytes() == before
+    assert len(notices) == 1 and "another program" in notices[0], notices
+    for args in (("stats",), ("stats", "--forget-before", "2026-01-01")):
+        out = cli(home, *args)
+        assert out.returncode == 1, out
+        assert "another program" in out.stderr and one_bounded_message(out.stderr, max_lines=1)
+    assert home.history.read_bytes() == before
+
+
+# ---- rule 3: no recorded event is dropped when the history cannot be written ----
+
+
+def test_rule3_events_wait_in_a_private_journal_and_arrive_later(tmp_path: Path) -> None:
+    db = tmp_path / "data" / "history.sqlite3"
+    db.mkdir(parents=True)  # something in the way: the database cannot be opened
+    history = SqliteHistory(db, retry_s=3600, memory_cap=10)
+    for event in _events(50):
+        history.record(event)
+    assert not history.flush(timeout_s=5)
+    history.close()
+    journal = Path(f"{db}.pending")
+    assert journal.exists() and _mode(journal) == 0o600
+    db.rmdir()
+    again = SqliteHistory(db)
+    assert again.wait_ready()
+    again.record(_events(51)[50])
+    assert again.flush()
+    again.close()
+    assert _seqs(db) == list(range(51))
+    assert not journal.exists()
+
+
+def test_rule3_a_journal_imported_twice_adds_nothing(tmp_path: Path) -> None:
+    db = tmp_path / "history.sqlite3"
+    db.mkdir()
+    history = SqliteHistory(db, retry_s=3600)
+    for event in _events(20):
+        history.record(event)
+    history.close()
+    journal = Path(f"{db}.pending")
+    kept = journal.read_bytes()
+    db.rmdir()
+    SqliteHistory(db).close()
+    journal.write_bytes(kept)  # as if the app died between the commit and the removal
+    SqliteHistory(db).close()
+    assert _seqs(db) == list(range(20))

@@ -13,8 +13,8 @@ import logging
 import logging.handlers
 import os
 import sys
-from pathlib import Path
 from io import TextIOWrapper
+from pathlib import Path
 
 FORMAT = "%(asctime)s %(levelname)s %(threadName)s %(name)s: %(message)s"
 MAX_BYTES = 512 * 1024

@@ -41,6 +41,12 @@ class AppPaths:
         return self.log_dir / "psoas-break.log"
 
     @property
+    def private_dirs(self) -> tuple[Path, ...]:
+        """The folders holding personal data (history, log, state, pages): kept 0700, their
+        files 0600 (adapters/files/private.py). The config folder is the user's own."""
+        return (self.data_dir, self.state_dir, self.log_dir, self.cache_dir)
+
+    @property
     def control_socket(self) -> Path:
         return self.runtime_dir / "control.sock"
 
