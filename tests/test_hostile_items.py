@@ -13,10 +13,12 @@ import os
 import re
 import sqlite3
 import stat
+import subprocess
 import sys
 import time
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import pytest
 
@@ -26,7 +28,10 @@ from psoas_break.cli.stats import read_csv
 from psoas_break.core.events import RecordEvent
 from psoas_break.core.settings import Settings
 from psoas_break.ports import StorageError
-from tests.hostile import HeadlessApp, Home, cli, one_bounded_message
+from tests.hostile import REPO, HeadlessApp, Home, cli, one_bounded_message
+
+if TYPE_CHECKING:
+    from tests.desktop import DesktopSession
 
 if sys.version_info >= (3, 11):
     import tomllib
@@ -221,8 +226,6 @@ def test_item11_a_backup_that_fails_leaves_no_file(home: Home) -> None:
         "resource.setrlimit(resource.RLIMIT_FSIZE, (65536, 65536)); "
         "from psoas_break.cli import main; sys.exit(main(sys.argv[1:]))"
     )
-    import subprocess
-
     out = subprocess.run([sys.executable, "-c", code, "config", "set", "voice", "true"],
                          env=home.env, capture_output=True, text=True, timeout=60, check=False)
     assert sorted(p.name for p in home.config_dir.iterdir()) == ["settings.toml"]
@@ -647,3 +650,167 @@ def test_rule3_a_journal_imported_twice_adds_nothing(tmp_path: Path) -> None:
     journal.write_bytes(kept)  # as if the app died between the commit and the removal
     SqliteHistory(db).close()
     assert _seqs(db) == list(range(20))
+
+
+# ---- 15. markup in notifications sent through plyer ----
+
+PLYER_MARKUP = """
+from psoas_break.adapters.notify.plyer_notifier import PlyerNotifier
+from psoas_break.ports import Notification
+PlyerNotifier().notify(Notification(title="T", body="<b>bold</b> & <a href='x'>link</a>",
+                                    icon=None, timeout_s=5))
+"""
+
+
+def test_item15_plyer_escapes_body_markup(desktop: DesktopSession) -> None:
+    """Real: plyer's dbus-python path to the test desktop's recording notification server."""
+    server = desktop.start_notification_server()
+    env = dict(desktop.env, PYTHONPATH=str(REPO))
+    done = subprocess.run([sys.executable, "-c", PLYER_MARKUP], env=env, capture_output=True,
+                          text=True, timeout=60, check=False)
+    assert done.returncode == 0, done.stderr
+    entry = server.wait_for_notification()
+    assert entry["body"] == "&lt;b&gt;bold&lt;/b&gt; &amp; &lt;a href='x'&gt;link&lt;/a&gt;"
+
+
+# ---- 18. the control socket path: app and CLI agree and say what is wrong ----
+
+
+def _wait_running(home: Home, app: HeadlessApp) -> subprocess.CompletedProcess[str]:
+    deadline = time.monotonic() + 30
+    while time.monotonic() < deadline:
+        assert app.alive(), app.output()
+        out = cli(home, "status")
+        if "running" in out.stderr and "not running" not in out.stderr:
+            return out
+        time.sleep(0.2)
+    raise AssertionError(f"the CLI never saw the app running:\n{app.output()}")
+
+
+@pytest.mark.parametrize("thing", ["file", "folder"])
+def test_item18_something_at_the_socket_path_is_named_by_app_and_cli(home: Home,
+                                                                     thing: str) -> None:
+    home.runtime_dir.mkdir(mode=0o700, parents=True)
+    sock = home.runtime_dir / "control.sock"
+    if thing == "file":
+        sock.write_text("not a socket")
+    else:
+        sock.mkdir()
+    with HeadlessApp.start(home, ready=False) as app:
+        status = _wait_running(home, app)
+        assert status.returncode == 1
+        kind = "a regular file" if thing == "file" else "a folder"
+        assert f"{kind}, not its control socket" in status.stderr, status.stderr
+        assert one_bounded_message(status.stderr, max_lines=1), status.stderr
+        second = cli(home, "run")
+        assert "already running" in second.stdout
+        assert f"{kind}, not its control socket" in second.stdout + second.stderr
+        assert app.alive()
+
+
+def test_item18_a_runtime_folder_that_is_not_private_is_still_the_one_used(home: Home) -> None:
+    run = home.root / "run"
+    run.chmod(0o755)
+    with HeadlessApp.start(home) as app:  # status answers: the CLI finds the app's socket
+        assert (home.runtime_dir / "control.sock").exists()
+        assert _mode(home.runtime_dir) == 0o700
+        doctor = cli(home, "doctor")
+        assert "not private" in doctor.stdout, doctor.stdout
+        assert app.alive()
+
+
+# ---- 21. autostart with both % and = in the interpreter's path ----
+# The entry that starts such an interpreter through GLib's real launcher is checked in
+# tests/test_autostart.py (its WEIRD_DIR has both characters since #19).
+
+
+def test_item21_status_is_not_on_for_an_entry_env_cannot_start(tmp_path: Path) -> None:
+    from psoas_break.adapters.autostart.xdg import XdgAutostart, exec_value
+
+    folder = tmp_path / "a%b=c"
+    folder.mkdir()
+    exe = folder / "python"
+    exe.write_text("#!/bin/sh\n")
+    exe.chmod(0o755)
+    autostart = XdgAutostart(config_home=tmp_path / "config", executable=str(exe))
+    # What an older version wrote for this interpreter: env would read the path as NAME=VALUE.
+    old = autostart.desktop_entry().splitlines()
+    old = [f"Exec={exec_value(['/usr/bin/env', str(exe), '-m', 'psoas_break', 'run'])}"
+           if line.startswith("Exec=") else line for line in old]
+    autostart.path.parent.mkdir(parents=True)
+    autostart.path.write_text("\n".join(old) + "\n")
+    status = autostart.status()
+    assert not status.enabled and status.stale
+    assert "variable setting" in status.detail
+    assert autostart.enable().enabled  # `autostart on` rewrites it, through sh
+    assert "/bin/sh" in autostart.path.read_text()
+
+
+# ---- 22. smaller findings ----
+
+
+LOCK_HOLDER = """
+import fcntl, os, sys, time
+fd = os.open(sys.argv[1], os.O_RDWR | os.O_CREAT, 0o600)
+fcntl.flock(fd, fcntl.LOCK_EX)
+print("held", flush=True)
+time.sleep(60)
+"""
+
+
+def test_item22_a_lock_held_by_another_program_is_said_plainly(home: Home) -> None:
+    home.runtime_dir.mkdir(mode=0o700, parents=True)
+    lock = home.runtime_dir / "instance.lock"
+    holder = subprocess.Popen([sys.executable, "-c", LOCK_HOLDER, str(lock)],
+                              stdout=subprocess.PIPE, text=True)
+    try:
+        assert holder.stdout is not None and holder.stdout.readline().strip() == "held"
+        out = cli(home, "run")
+        text = out.stdout + out.stderr
+        assert "pid None" not in text
+        assert "lock file" in text and str(lock) in text, text
+    finally:
+        holder.kill()
+        holder.wait()
+
+
+@pytest.mark.parametrize(("args", "request_"), [
+    (("snooze", "١٠"), {"cmd": "snooze", "minutes": 10}),
+    (("pause", "٣٠"), {"cmd": "pause", "seconds": 1800}),
+    (("snooze", "10"), {"cmd": "snooze", "minutes": 10}),
+    (("pause", "30"), {"cmd": "pause", "seconds": 1800}),
+])
+def test_item22_digits_are_read_alike_by_snooze_and_pause(
+    args: tuple[str, ...], request_: dict[str, object]
+) -> None:
+    from psoas_break.cli import build_parser
+    from psoas_break.cli.control import request_for
+
+    assert request_for(build_parser().parse_args(list(args))) == request_
+
+
+@pytest.mark.skipif(not Path("/usr/bin/setpriv").exists() and os.geteuid() == 0,
+                    reason="root needs setpriv to meet a real permission error")
+def test_item22_a_permission_error_is_not_called_read_only(home: Home) -> None:
+    home.config_dir.mkdir(parents=True)
+    home.settings.write_text("break_min = 5\n")
+    if os.geteuid() == 0:
+        # Root passes every permission check: run the command as nobody, who may not enter
+        # the (root-owned, 0700) folders, which is a real EACCES from the kernel.
+        prefix = ["setpriv", "--reuid=65534", "--regid=65534", "--clear-groups"]
+        home.root.chmod(0o755)
+        for sub in ("config",):
+            (home.root / sub).chmod(0o755)
+        home.config_dir.chmod(0o700)
+    else:
+        prefix = []
+        home.config_dir.chmod(0o500)
+    try:
+        out = subprocess.run([*prefix, sys.executable, "-m", "psoas_break", "config", "set",
+                              "voice", "true"], env=home.env, capture_output=True, text=True,
+                             timeout=60, check=False)
+    finally:
+        home.config_dir.chmod(0o700)
+    assert out.returncode == 1, out
+    assert "permission denied" in out.stderr, out.stderr
+    assert "read-only" not in out.stderr

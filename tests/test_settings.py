@@ -142,7 +142,7 @@ def test_unparseable_file_uses_defaults_and_is_never_rewritten(tmp_path: Path) -
     assert len(result.problems) == 1
     assert "is not valid TOML: invalid value at line 1, column 21" in result.problems[0]
     assert "using the defaults for every key" in result.problems[0]
-    with pytest.raises(StorageError, match="^not saved: .* fix that in a text editor"):
+    with pytest.raises(StorageError, match="^not saved: .* fix that \\(in a text editor"):
         store.save("voice", True)
     assert store.user_file.read_text() == "stretch_every_min = = 3\n[[["
     assert list((tmp_path / "cfg").glob("settings.toml.bad-*")) == []

@@ -66,6 +66,15 @@ def main(argv: list[str] | None = None) -> int:
         return 0
     except KeyboardInterrupt:
         return 130
+    except Exception as exc:  # the last net: a person never sees a traceback (the log has it)
+        import logging
+
+        from psoas_break.core.plain_text import one_line
+
+        logging.getLogger(__name__).error("unexpected error", exc_info=True)
+        print(f"psoas-break: unexpected error ({type(exc).__name__}: "
+              f"{one_line(str(exc), 200)}); please report it", file=sys.stderr)
+        return 1
 
 
 def _quiet_logging(verbose: bool) -> None:

@@ -10,6 +10,7 @@ escaped (core/plain_text); `show` escapes what it prints from the file the same 
 from __future__ import annotations
 
 import argparse
+import os
 import sys
 from collections.abc import Callable
 from typing import Any
@@ -60,7 +61,7 @@ def run(
     if action == "path":
         print(paths.settings_file)
         for site in paths.site_settings_files:
-            print(_("{path} (site defaults, present)", path=site) if site.is_file()
+            print(_("{path} (site defaults, present)", path=site) if os.path.isfile(site)
                   else _("{path} (site defaults, absent)", path=site))
         return 0
     result = store.load()

@@ -24,6 +24,7 @@ from __future__ import annotations
 
 import errno
 import logging
+import os
 import re
 import sys
 from collections.abc import Callable
@@ -106,7 +107,7 @@ class SettingsStore:
         site_raw: dict[str, Any] = {}
         site_problems: list[str] = []
         for site_file in self.site_files:
-            if site_file.exists():
+            if _present(site_file):
                 state = _read_toml(site_file)
                 if state.problem:
                     site_problems.append(f"site defaults: {state.problem}")
@@ -182,8 +183,8 @@ class SettingsStore:
         """Write `raw` as the user file and return the layered settings it gives."""
         if self._user.unwritable is not None:
             raise StorageError(
-                f"not saved: {self._user.unwritable}; fix that in a text editor (or move the "
-                "file away to start afresh), then try again — the file was left as it is"
+                f"not saved: {self._user.unwritable}; fix that (in a text editor, or move the "
+                "file away to start afresh) and try again — the file was left as it is"
             )
         raw = {"schema_version": SCHEMA_VERSION, **{k: v for k, v in raw.items()
                                                     if k != "schema_version"}}
@@ -226,13 +227,25 @@ def os_reason(exc: OSError) -> str:
         errno.EDQUOT: "your disk quota is used up",
         errno.EFBIG: "the file is larger than this system allows",
         errno.EROFS: "the folder is on a read-only file system",
-        errno.EACCES: "permission denied (you may not write there)",
+        errno.EACCES: "permission denied",
         errno.EPERM: "not permitted (the file or folder is protected, e.g. immutable)",
         errno.EISDIR: "a folder is in the way",
         errno.ENOTDIR: "a file is in the way where a folder should be",
         errno.ELOOP: "a loop of symbolic links",
     }
     return reasons.get(exc.errno or 0) or one_line(exc.strerror or str(exc), 120)
+
+
+def _present(path: Path) -> bool:
+    """False only when nothing is at `path`; an unreadable place counts as present, so that
+    reading it reports why (Path.exists() raises PermissionError there)."""
+    try:
+        os.stat(path)
+    except (FileNotFoundError, NotADirectoryError):
+        return False
+    except OSError:
+        return True
+    return True
 
 
 def _identity(path: Path) -> tuple[int, int, int] | None:

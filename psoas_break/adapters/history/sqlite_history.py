@@ -418,10 +418,10 @@ def _events_from(rows: list[Any]) -> list[RecordEvent]:
 def _reader(path: Path) -> Iterator[sqlite3.Connection | None]:
     """A read connection, or None when there is no history yet. Errors become StorageError
     (one line; another program's SQLite file or a folder at `path` are named as such)."""
-    if not path.exists():
+    _refuse_not_a_file(path)  # a folder in the way, or a place this user may not look into
+    if not os.path.exists(path):
         yield None
         return
-    _refuse_not_a_file(path)
     try:
         conn = _connect(path)
     except sqlite3.Error as exc:
@@ -722,7 +722,7 @@ class SqliteHistory:
                 return self._write(rows, retry_corrupt=False)
             self._fail(f"cannot write the history database {self.path}: {_reason(exc)}", exc)
             return False
-        if imported >= 0 and self.journal.exists():
+        if imported >= 0 and os.path.exists(self.journal):
             try:
                 self.journal.unlink()
             except OSError as exc:  # its rows are in: a second import adds nothing
@@ -745,7 +745,7 @@ class SqliteHistory:
         """Inside the caller's transaction: add the journal's rows not in the database yet.
         Returns how many rows it held, or -1 when there is none or it cannot be read (then it
         is left for later)."""
-        if not self.journal.exists():
+        if not os.path.exists(self.journal):
             return -1
         skipped = [0]
         count = 0
@@ -805,7 +805,7 @@ class SqliteHistory:
         forget: _Forget | None = None
         stopping = False
         try:
-            if self._ensure_open() and self.journal.exists():
+            if self._ensure_open() and os.path.exists(self.journal):
                 self._write([])  # events that waited in the journal (a previous run)
         except Exception:
             log.exception("history writer could not start; retrying later")

@@ -73,6 +73,7 @@ from psoas_break.adapters.notify.errors import (
     error_for,
     no_server_message,
 )
+from psoas_break.adapters.notify.markup import escape_markup
 from psoas_break.ports import DeliveryFailed, Notification
 
 log = logging.getLogger(__name__)
@@ -96,11 +97,6 @@ ActionCallback = Callable[[str, str], None]
 ClosedCallback = Callable[[str, int], None]
 #: Which server: (the bus's id from GetId, the server's unique name on that bus).
 ServerId = tuple[str, str]
-
-
-def escape_markup(text: str) -> str:
-    """Escape the three characters that the notification body markup gives meaning to."""
-    return text.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
 
 
 def expire_timeout_ms(timeout_s: int) -> int:
