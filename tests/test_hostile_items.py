@@ -814,3 +814,27 @@ def test_item22_a_permission_error_is_not_called_read_only(home: Home) -> None:
     assert out.returncode == 1, out
     assert "permission denied" in out.stderr, out.stderr
     assert "read-only" not in out.stderr
+
+
+# ---- 17. idle connections cannot starve the control socket ----
+# Fixed in #13 (adapters/control/server.py: one selector thread, no thread per connection);
+# tests/test_control_server.py::test_idle_connections_never_starve_a_request checks the server
+# alone. This is the issue's own reproduction, against the running app and the real CLI.
+
+
+def test_item17_sixty_idle_connections_do_not_starve_status(home: Home) -> None:
+    import socket
+
+    with HeadlessApp.start(home) as app:
+        idle = [socket.socket(socket.AF_UNIX, socket.SOCK_STREAM) for _ in range(60)]
+        try:
+            for s in idle:
+                s.connect(str(home.runtime_dir / "control.sock"))
+            for _ in range(5):
+                out = cli(home, "status")
+                assert out.returncode == 0, out.stderr
+                assert "busy" not in out.stderr
+        finally:
+            for s in idle:
+                s.close()
+        assert app.alive()

@@ -297,6 +297,12 @@ def _read_toml(path: Path) -> _FileState:
         text = data.decode("utf-8-sig")
     except UnicodeDecodeError as exc:
         return _unreadable(path, f"{name} is not UTF-8 text (byte {exc.start + 1})", identity)
+    too_deep_at = _nesting_over(text, MAX_DEPTH)
+    if too_deep_at is not None:
+        # Refused before parsing: how deep the parser could go would depend on the thread's
+        # stack and recursion limit, and the answer must be the same everywhere.
+        return _unreadable(path, f"{name} nests lists or tables more than {MAX_DEPTH} levels "
+                           f"deep (line {too_deep_at})", identity)
     try:
         raw = tomllib.loads(text)
     except tomllib.TOMLDecodeError as exc:
@@ -315,6 +321,48 @@ def _read_toml(path: Path) -> _FileState:
         return _FileState(raw, line, identity, unwritable=f"in {name}, the key {deep} is "
                           f"nested more than {MAX_DEPTH} levels deep", data=data)
     return _FileState(raw, None, identity, data=data)
+
+
+def _nesting_over(text: str, limit: int) -> int | None:
+    """The line where `[` and `{` nest more than `limit` deep outside strings and comments,
+    or None. A linear scan, no recursion: any text is measured safely."""
+    depth = 0
+    line = 1
+    i = 0
+    n = len(text)
+    while i < n:
+        c = text[i]
+        if c == "\n":
+            line += 1
+        elif c == "#":
+            end = text.find("\n", i)
+            i = n if end < 0 else end
+            continue
+        elif c in "\"'":
+            triple = text.startswith(c * 3, i)
+            quote = c * 3 if triple else c
+            j = i + len(quote)
+            while j < n:
+                if c == '"' and text[j] == "\\":
+                    j += 2
+                    continue
+                if text.startswith(quote, j):
+                    break
+                if text[j] == "\n":
+                    if not triple:
+                        break  # an unclosed one-line string: the parser will say so
+                    line += 1
+                j += 1
+            i = j + len(quote)
+            continue
+        elif c in "[{":
+            depth += 1
+            if depth > limit:
+                return line
+        elif c in "]}":
+            depth = max(0, depth - 1)
+        i += 1
+    return None
 
 
 def _unreadable(path: Path, reason: str, identity: tuple[int, int, int] | None) -> _FileState:

@@ -6,7 +6,8 @@ desktops (nor on Windows). So this reads the damaged file with plain SQL, tolera
 
 - it walks the events table in rowid order (`WHERE id >= ? ORDER BY id`, the table's own
   b-tree, never the index, which may be the damaged part);
-- when a read fails, the damaged stretch is stepped over: starts further and further ahead
+- when a read fails, the rows up to the damage are read one statement each (a statement reads
+  a row ahead), then the damaged stretch is stepped over: starts further and further ahead
   (1, 2, 4, ... rowids) are tried until one reads, then bisection finds the first readable start
   after the damage, and the walk goes on from there. A damaged leaf page costs the rows on it;
   every other page is read. A damaged root or schema page costs everything (nothing can be
@@ -33,6 +34,8 @@ _INSERT = f"INSERT INTO events ({_COLUMNS}) VALUES (?, ?, ?, ?, ?)"
 #: Reads tried in all (a bound on the time one badly damaged file can take).
 MAX_PROBES = 20_000
 _BATCH = 2000
+#: Rows read one at a time after a failed scan, before scanning fast again.
+_CAREFUL_ROWS = 64
 
 Row = tuple[object, object, object, object, object]
 
@@ -69,6 +72,7 @@ class _Walk:
     def rows(self) -> Iterator[Row]:
         start = _MIN_ID
         while self.probes < MAX_PROBES:
+            # Fast: one statement over the rest of the table, until it fails.
             self.probes += 1
             last: int | None = None
             try:
@@ -80,10 +84,27 @@ class _Walk:
                 return  # the end of the table
             except sqlite3.DatabaseError:
                 pass
-            failed_at = start if last is None else last + 1
-            if failed_at > _MAX_ID:
-                return
-            following = self._next_start(failed_at)
+            # Careful: one row per statement (a statement reads a row ahead, so the rows just
+            # before the damage are only reached this way), until one fails.
+            position = start if last is None else last + 1
+            for _ in range(_CAREFUL_ROWS):
+                if position > _MAX_ID or self.probes >= MAX_PROBES:
+                    return
+                self.probes += 1
+                try:
+                    found = self.conn.execute(
+                        f"SELECT id, {_COLUMNS} FROM events WHERE id >= ? ORDER BY id LIMIT 1",
+                        (position,)).fetchone()
+                except sqlite3.DatabaseError:
+                    break
+                if found is None:
+                    return
+                yield found[1], found[2], found[3], found[4], found[5]
+                position = int(found[0]) + 1
+            else:
+                start = position  # no damage here after all: fast again
+                continue
+            following = self._next_start(position)
             if following is None:
                 return
             self.skipped_regions += 1
