@@ -17,11 +17,14 @@ RUN_FLAGS = frozenset({"run", "-v", "--verbose"})
 
 
 class _Parser(argparse.ArgumentParser):
-    """argparse that prints one usage line and one error line, exit 2."""
+    """argparse that prints one usage line and one bounded error line, exit 2."""
 
     def error(self, message: str) -> None:  # type: ignore[override]
+        from psoas_break.core.plain_text import one_line
+
         self.print_usage(sys.stderr)
-        print(f"{self.prog}: {message}", file=sys.stderr)
+        # argparse quotes the offending argument whole: keep the line short and inert.
+        print(f"{self.prog}: {one_line(message)}", file=sys.stderr)
         raise SystemExit(2)
 
 

@@ -5,6 +5,7 @@ Contract:
   falls back, the rest applies; a file that cannot be read gives one line and all defaults.
   Only a regular file of at most MAX_FILE_BYTES is read (a FIFO, a device, a folder or a huge
   file is one line, never a hang); a UTF-8 byte-order mark (Windows Notepad) is accepted.
+  Repeated problem lines are said once, and at most MAX_PROBLEMS are listed.
 - The user file holds only what the user set (plus unknown keys, kept as they were), so a site
   default changed later still reaches keys the user never touched.
 - No key the user wrote is ever dropped. A user file that cannot be read completely (not valid
@@ -60,8 +61,11 @@ else:  # pragma: no cover - Python 3.10
 
 log = logging.getLogger(__name__)
 
-#: The largest settings file read (a real one is a few hundred bytes).
-MAX_FILE_BYTES = 256 * 1024
+#: The largest settings file read (a real one is a few hundred bytes; parsing the worst 64 KiB
+#: of TOML takes under 100 ms, see bench/hostile_input.py).
+MAX_FILE_BYTES = 64 * 1024
+#: At most this many problem lines are kept (duplicates dropped); the rest are counted.
+MAX_PROBLEMS = 20
 #: The deepest nesting of tables and lists kept and written back (a real file has 2).
 MAX_DEPTH = 32
 
@@ -120,6 +124,7 @@ class SettingsStore:
         if self._user.problem:
             problems.append(self._user.problem)
         problems.extend(result.problems)
+        problems = _bounded(problems)
         self._result = LoadResult(result.settings, tuple(problems), result.unknown, result.locked)
         for line in problems:
             log.warning("%s", line)
@@ -213,9 +218,19 @@ class SettingsStore:
         # What we wrote is what the file now says: layer it without reading it back.
         self._user = _FileState(raw, None, _identity(self.user_file))
         layered = layer_settings(self._site_raw, raw)
-        self._result = LoadResult(layered.settings, (*self._site_problems, *layered.problems),
+        self._result = LoadResult(layered.settings,
+                                  tuple(_bounded([*self._site_problems, *layered.problems])),
                                   layered.unknown, layered.locked)
         return self._result
+
+
+def _bounded(problems: list[str]) -> list[str]:
+    """The problem lines without repeats, at most MAX_PROBLEMS (the rest counted in one)."""
+    unique = list(dict.fromkeys(problems))
+    if len(unique) <= MAX_PROBLEMS:
+        return unique
+    more = len(unique) - (MAX_PROBLEMS - 1)
+    return [*unique[: MAX_PROBLEMS - 1], f"and {more} more problems like these"]
 
 
 def os_reason(exc: OSError) -> str:
@@ -301,8 +316,8 @@ def _read_toml(path: Path) -> _FileState:
     if too_deep_at is not None:
         # Refused before parsing: how deep the parser could go would depend on the thread's
         # stack and recursion limit, and the answer must be the same everywhere.
-        return _unreadable(path, f"{name} nests lists or tables more than {MAX_DEPTH} levels "
-                           f"deep (line {too_deep_at})", identity)
+        return _unreadable(path, f"{name} nests keys, lists or tables more than {MAX_DEPTH} "
+                           f"levels deep (line {too_deep_at})", identity)
     try:
         raw = tomllib.loads(text)
     except tomllib.TOMLDecodeError as exc:
@@ -323,44 +338,83 @@ def _read_toml(path: Path) -> _FileState:
     return _FileState(raw, None, identity, data=data)
 
 
+_SCAN = re.compile(r"[\n#\"'\[\]{}=,.]")
+
+
+def _string_end(text: str, start: int, quote: str) -> int:
+    """The index just past the string opened at `start` by `quote` (", ', \"\"\" or '''); a
+    one-line string left open ends at its line's end (the parser reports it)."""
+    n = len(text)
+    j = start + len(quote)
+    while True:
+        k = text.find(quote, j)
+        if len(quote) == 1:
+            newline = text.find("\n", j)
+            if newline >= 0 and (k < 0 or newline < k):
+                return newline
+        if k < 0:
+            return n
+        if quote[0] == '"':
+            backslashes = 0
+            while k - 1 - backslashes >= j and text[k - 1 - backslashes] == "\\":
+                backslashes += 1
+            if backslashes % 2:
+                j = k + 1
+                continue
+        return k + len(quote)
+
+
 def _nesting_over(text: str, limit: int) -> int | None:
-    """The line where `[` and `{` nest more than `limit` deep outside strings and comments,
-    or None. A linear scan, no recursion: any text is measured safely."""
-    depth = 0
+    """The line where the text nests deeper than `limit` (lists and tables opened with `[`,
+    `{`, or a dotted key such as a.b.c with more parts), or None.
+
+    A linear scan that skips strings and comments, with no recursion: it bounds what the TOML
+    parser is given, whose time grows with the square of a dotted key's length and whose
+    recursion on `[[[...` depends on the caller's stack.
+    """
+    stack: list[str] = []
+    in_key = True  # at the start of a line, or of an inline table entry: reading a key
+    key_parts = 1
     line = 1
     i = 0
     n = len(text)
     while i < n:
+        match = _SCAN.search(text, i)
+        if match is None:
+            break
+        i = match.start()
         c = text[i]
-        if c == "\n":
-            line += 1
-        elif c == "#":
+        if c in "\"'":
+            quote = c * 3 if text.startswith(c * 3, i) else c
+            end = _string_end(text, i, quote)
+            line += text.count("\n", i, end)
+            i = end
+            continue
+        if c == "#":
             end = text.find("\n", i)
             i = n if end < 0 else end
             continue
-        elif c in "\"'":
-            triple = text.startswith(c * 3, i)
-            quote = c * 3 if triple else c
-            j = i + len(quote)
-            while j < n:
-                if c == '"' and text[j] == "\\":
-                    j += 2
-                    continue
-                if text.startswith(quote, j):
-                    break
-                if text[j] == "\n":
-                    if not triple:
-                        break  # an unclosed one-line string: the parser will say so
-                    line += 1
-                j += 1
-            i = j + len(quote)
-            continue
+        if c == "\n":
+            line += 1
+            if not stack:
+                in_key, key_parts = True, 1
+        elif c == "=":
+            in_key = False
         elif c in "[{":
-            depth += 1
-            if depth > limit:
+            stack.append(c)
+            if len(stack) > limit:
                 return line
+            if c == "{":
+                in_key, key_parts = True, 1
         elif c in "]}":
-            depth = max(0, depth - 1)
+            if stack:
+                stack.pop()
+        elif c == "," and stack and stack[-1] == "{":
+            in_key, key_parts = True, 1
+        elif c == "." and in_key:
+            key_parts += 1
+            if key_parts + len(stack) > limit:
+                return line
         i += 1
     return None
 
