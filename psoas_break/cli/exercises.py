@@ -14,6 +14,7 @@ from typing import Any
 from psoas_break.adapters.files.exercise_library import load_builtin_library
 from psoas_break.core.exercises import Exercise, ExerciseDataError, Side
 from psoas_break.core.i18n import N_, _, localized
+from psoas_break.core.plain_text import one_line
 
 # The labels are translated; the exercise texts themselves (exercises.toml) are English only.
 _SIDES_TEXT = {
@@ -112,7 +113,7 @@ def run(args: argparse.Namespace, cache_dir: Path | None = None) -> int:
     if exercise is None:
         print(
             _("unknown exercise {id}: run `psoas-break exercises` to list them",
-              id=repr(args.exercise_id)),
+              id=one_line(repr(args.exercise_id), 60)),
             file=sys.stderr,
         )
         return 2
