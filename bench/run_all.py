@@ -41,6 +41,7 @@ def main() -> int:
     late = run_json("prompt_lateness.py", "--prompts", "4" if args.quick else "8")
     idle = run_json("idle_sources.py", "--window-s", window)
     hist = run_json("stats_bench.py", *(["--years", "2", "--runs", "5"] if args.quick else []))
+    hostile = run_json("hostile_input.py", "--runs", "3" if args.quick else "7")
     f, a = tray["floor"], tray["app"]
     rows: list[tuple[str, str, str, str]] = [
         ("start to tray icon registered (s)", f"{f['register_s']:.2f}",
@@ -75,9 +76,28 @@ def main() -> int:
         ("weekly chart, render + PNG (ms)", f"{hist['floor_png_ms']:.2f}",
          f"{hist['chart_ms']:.2f}", ratio(hist["chart_ms"], hist["floor_png_ms"])),
     ]
+    settings_rows = hostile["settings"]
+    normal = settings_rows[0]
+    worst = max(settings_rows[1:], key=lambda r: r["ms"])
+    rows.append((f"settings load, worst hostile file: {worst['case']} (ms; floor = normal file)",
+                 f"{normal['ms']:.2f}", f"{worst['ms']:.2f}", ratio(worst["ms"], normal["ms"])))
+    rows.append(("settings load, peak memory of the worst (KiB)", f"{normal['kib']:.0f}",
+                 f"{max(r['kib'] for r in settings_rows):.0f}", "—"))
+    cli_rows = hostile["cli"]
+    cli_worst = max(cli_rows[1:], key=lambda r: r["ms"])
+    rows.append((f"`config show`, worst hostile file: {cli_worst['case']} (ms)",
+                 f"{cli_rows[0]['ms']:.0f}", f"{cli_worst['ms']:.0f}",
+                 ratio(cli_worst["ms"], cli_rows[0]["ms"])))
+    rows.append(("`config show`, peak RSS over the hostile files (MiB)",
+                 f"{cli_rows[0]['rss_mib']:.1f}", f"{max(r['rss_mib'] for r in cli_rows):.1f}",
+                 "—"))
+    for row in [*hostile["history"], hostile["log"]]:
+        rows.append((f"{row['case']} (ms)", f"{row['floor_ms']:.2f}", f"{row['ms']:.2f}",
+                     ratio(row["ms"], row["floor_ms"])))
     lines = [
         f"Run {time.strftime('%Y-%m-%d %H:%M %Z')}; floors measured in the same run "
-        "(bare pystray icon; Event.wait timer; one /bin/true per poll; raw row read; blank PNG).",
+        "(bare pystray icon; Event.wait timer; one /bin/true per poll; raw row read; blank PNG; "
+        "a normal settings file; the same history undamaged or inserted directly).",
         "",
         "| measure | floor | psoas-break | ratio |",
         "|---|---|---|---|",

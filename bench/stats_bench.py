@@ -38,7 +38,6 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from PIL import Image  # noqa: E402
 
-from psoas_break import stats_chart  # noqa: E402
 from psoas_break.adapters.history.sqlite_history import (  # noqa: E402
     SqliteHistory,
     open_for_writing,
@@ -46,6 +45,7 @@ from psoas_break.adapters.history.sqlite_history import (  # noqa: E402
 from psoas_break.cli import stats as cli_stats
 from psoas_break.core import stats  # noqa: E402
 from psoas_break.core.events import RecordEvent  # noqa: E402
+from psoas_break.ui import chart as stats_chart  # noqa: E402
 
 TZ = ZoneInfo("Europe/Berlin")
 

@@ -25,7 +25,8 @@ from typing import TYPE_CHECKING, Any
 from psoas_break import APP_NAME, __version__
 from psoas_break.adapters.clock import system_clock
 from psoas_break.adapters.files.logging_setup import setup_logging
-from psoas_break.adapters.files.paths import AppPaths
+from psoas_break.adapters.files.paths import AppPaths, runtime_note
+from psoas_break.adapters.files.private import make_private, private_file
 from psoas_break.adapters.files.settings_store import SettingsStore
 from psoas_break.adapters.tray import choose_backend
 from psoas_break.core.commands import Quit, ScreenLock, Sleep
@@ -42,6 +43,7 @@ from psoas_break.runtime.presenter import PROMPT_ACTIONS, Presenter
 
 if TYPE_CHECKING:
     from psoas_break.adapters.files.exercise_library import UserExercises
+    from psoas_break.adapters.files.single_instance import InstanceLock
 
 log = logging.getLogger(__name__)
 
@@ -53,7 +55,7 @@ def run_app(paths: AppPaths, verbose: bool = False) -> int:
     lock = InstanceLock(paths.lock_file)
     try:
         if not lock.acquire():
-            print(f"psoas-break is already running (pid {lock.owner_pid()})")
+            _say_already_running(paths, lock)
             return 0
     except StorageError as exc:
         print(f"psoas-break: {exc}", file=sys.stderr)
@@ -64,9 +66,27 @@ def run_app(paths: AppPaths, verbose: bool = False) -> int:
         lock.release()
 
 
+def _say_already_running(paths: AppPaths, lock: InstanceLock) -> None:
+    from psoas_break.adapters.control import socket_problem
+
+    pid = lock.owner_pid()
+    if pid is None:
+        print(f"psoas-break is already running: a process holds its lock file {paths.lock_file}"
+              " (and wrote no pid in it)")
+    else:
+        print(f"psoas-break is already running (pid {pid})")
+    problem = socket_problem(paths)
+    if problem is not None:
+        print(f"psoas-break: but {problem}", file=sys.stderr)
+
+
 def _run_locked(paths: AppPaths, verbose: bool) -> int:
+    make_private(paths.private_dirs)  # also fixes installs older versions made 0755/0644
     setup_logging(paths.log_file, verbose)
     log.info("psoas-break %s starting (pid %d)", __version__, os.getpid())
+    note = runtime_note()
+    if note is not None:
+        log.warning("%s", note)
     clock = system_clock()
     store = SettingsStore(paths.settings_file, paths.site_settings_files)
     loaded = store.load()
@@ -193,6 +213,7 @@ def _start_runtime(paths: AppPaths, store: SettingsStore, loaded: LoadResult, in
         closers.append(server.close)
     except AdapterError as exc:
         log.warning("no control channel: %s", exc)
+        post(Notice(f"psoas-break cannot be controlled from a terminal: {exc}"))
     return runtime
 
 
@@ -225,7 +246,7 @@ def _autostart() -> tuple[Autostart | None, bool | None]:
 def _driver_disclaimer(paths: AppPaths, presenter: Presenter, jobs: Jobs) -> Callable[[], None]:
     """Said plainly the first time the driver profile starts (and in About, README)."""
     marker = paths.state_dir / "driver-disclaimer-shown"
-    shown = marker.exists()
+    shown = os.path.exists(marker)
 
     def first_start() -> None:
         nonlocal shown
@@ -240,8 +261,8 @@ def _driver_disclaimer(paths: AppPaths, presenter: Presenter, jobs: Jobs) -> Cal
 
         def remember() -> None:
             try:
-                marker.parent.mkdir(parents=True, exist_ok=True)
-                marker.touch()
+                marker.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
+                marker.touch(mode=0o600)
             except OSError:
                 log.warning("cannot write %s", marker)
 
@@ -255,9 +276,10 @@ def _app_icon_file(paths: AppPaths) -> Path | None:
 
     target = paths.cache_dir / "psoas-break.png"
     try:
-        if not target.exists():
-            target.parent.mkdir(parents=True, exist_ok=True)
+        if not os.path.exists(target):
+            target.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
             app_icon(128).save(target)
+            private_file(target)
         return target
     except OSError:
         log.warning("cannot write the app icon to %s", target)

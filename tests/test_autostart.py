@@ -42,8 +42,9 @@ from psoas_break.ports import StorageError
 pytestmark = pytest.mark.timeout(120)
 
 REPO_ROOT = Path(psoas_break.__file__).resolve().parents[1]
-# Every character the Desktop Entry spec treats specially in a path, plus a space.
-WEIRD_DIR = "my python $x \"q\" `b` 100% \\ it's"
+# Every character the Desktop Entry spec treats specially in a path, plus a space, and an `=`
+# (with the `%`, it once made /usr/bin/env read the path as a variable setting: #19 item 21).
+WEIRD_DIR = "my python $x \"q\" `b` 100% a=b \\ it's"
 VALIDATOR = shutil.which("desktop-file-validate")
 needs_validator = pytest.mark.skipif(VALIDATOR is None, reason="desktop-file-utils not installed")
 
@@ -153,10 +154,11 @@ def test_xdg_entry_valid_and_its_exec_starts_this_installation(
     assert entry[MARKER_KEY] == "true"
     assert entry["Icon"] == "psoas-break"
     argv = split_exec(entry["Exec"])
-    # A `%` in the path makes us start through env (GLib checks the program before
+    # A `%` in the path makes us start through sh (GLib checks the program before
     # un-escaping `%%`); otherwise the interpreter comes first.
-    if argv[0] == "/usr/bin/env":
-        argv = argv[1:]
+    if argv[0] == "/bin/sh":
+        assert argv[1:3] == ["-c", 'exec "$0" "$@"']
+        argv = argv[3:]
     assert argv == [str(weird_python.exe), "-m", "psoas_break", "run"]
     # Run exactly that argv, harmlessly: `--version` instead of `run`.
     version = subprocess.run(

@@ -160,7 +160,15 @@ def test_bad_theme_and_now_and_unwritable_output(
     assert cli_stats.main(["stats", "--db", db, "--now", "yesterday"]) == 2
     assert capsys.readouterr().err.count("\n") == 1
     missing_dir = tmp_path / "no" / "such" / "dir" / "x.csv"
-    assert cli_stats.main(["stats", "--db", db, "--now", NOW, "--csv", str(missing_dir)]) == 1
+    # A folder that does not exist is a usage error, found before anything is read (#19).
+    assert cli_stats.main(["stats", "--db", db, "--now", NOW, "--csv", str(missing_dir)]) == 2
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and "does not exist" in err and "Traceback" not in err
+    assert not (tmp_path / "no").exists()
+    # A file that cannot be written (here: a folder is in the way) is exit 1.
+    (tmp_path / "in-the-way.csv").mkdir()
+    assert cli_stats.main(["stats", "--db", db, "--now", NOW, "--csv",
+                           str(tmp_path / "in-the-way.csv")]) == 1
     err = capsys.readouterr().err
     assert err.count("\n") == 1 and "cannot write" in err and "Traceback" not in err
 

@@ -167,6 +167,8 @@ def test_near_valid_objects_never_escape_as_other_errors(obj: dict[str, Any]) ->
         ("30m", 1800), ("1h30m", 5400), ("2h", 7200), ("45", 2700), ("90s", 90),
         ("1h30m15s", 5415), ("  30M ", 1800), ("24h", 86400), ("1m", 60), ("60s", 60),
         ("1440", 86400), ("30min", 1800), ("tomorrow", "tomorrow"), ("Tomorrow", "tomorrow"),
+        # Every script's digits, as `snooze` reads them too (#19 item 22).
+        ("३०", 1800), ("٣٠", 1800), ("１h", 3600),
     ],
 )
 def test_durations(text: str, seconds: int | str) -> None:
@@ -176,7 +178,7 @@ def test_durations(text: str, seconds: int | str) -> None:
 @pytest.mark.parametrize(
     "text",
     ["", "0", "59s", "24h1s", "1441", "25h", "5y", "1.5h", "-30m", "m", "h30", "30 m", "1h 30m",
-     "noon", "9999999999", "३०"],
+     "noon", "9999999999", "३०x", "٣٠٠٠٠٠٠"],
 )
 def test_bad_durations_name_what_is_allowed(text: str) -> None:
     with pytest.raises(ProtocolError) as info:

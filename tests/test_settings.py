@@ -131,19 +131,26 @@ def test_bad_value_backed_up_before_first_write(tmp_path: Path) -> None:
     assert len(list((tmp_path / "cfg").glob("settings.toml.bad-*"))) == 1
 
 
-def test_unparseable_file_uses_defaults_and_is_backed_up(tmp_path: Path) -> None:
+def test_unparseable_file_uses_defaults_and_is_never_rewritten(tmp_path: Path) -> None:
+    """A file that is not TOML keeps every word the user wrote: changes are refused with one
+    line saying what to fix, until it is fixed (#19 item 9)."""
     store = store_in(tmp_path)
     store.user_file.parent.mkdir(parents=True)
     store.user_file.write_text("stretch_every_min = = 3\n[[[")
     result = store.load()
     assert result.settings == Settings()
     assert len(result.problems) == 1
-    assert "is not valid TOML" in result.problems[0]
-    assert "using defaults for every key" in result.problems[0]
+    assert "is not valid TOML: invalid value at line 1, column 21" in result.problems[0]
+    assert "using the defaults for every key" in result.problems[0]
+    with pytest.raises(StorageError, match="^not saved: .* fix that \\(in a text editor"):
+        store.save("voice", True)
+    assert store.user_file.read_text() == "stretch_every_min = = 3\n[[["
+    assert list((tmp_path / "cfg").glob("settings.toml.bad-*")) == []
+    # Once fixed, saving works again (the next save sees the change on disk).
+    store.user_file.write_text("stretch_every_min = 45\n")
     store.save("voice", True)
-    backups = list((tmp_path / "cfg").glob("settings.toml.bad-*"))
-    assert [b.read_text() for b in backups] == ["stretch_every_min = = 3\n[[["]
     assert store.load().settings.voice is True
+    assert store.settings.stretch_every_min == 45
 
 
 def test_locked_key_cannot_be_set(tmp_path: Path) -> None:

@@ -25,6 +25,11 @@ nowhere else: mono_s and slept_s run `time_scale` times faster, idle readings ar
 `engine_s`, and waits are scaled back by `real_s`. The wall clock is never scaled (calendar
 things stay true), so everything above this module thinks in plain seconds.
 
+Local time (`local_now`, `to_local`): the C library accepts time zones Python refuses, e.g.
+TZ=UTC+25 (an offset of a day or more); there `datetime.astimezone()` raises ValueError. Every
+local wall time in the app comes from these two functions, which then use UTC and log one
+warning instead of failing.
+
 The estimator's blind spot: a forward step of the wall clock (NTP correcting a badly-set
 clock, a user setting the time) looks exactly like a sleep. It uses epoch time (time.time()),
 so time-zone and DST changes do not move it; it ignores excesses under `min_sleep_s` (NTP
@@ -110,6 +115,35 @@ class SleepEstimator:
         if self.min_sleep_s <= excess_s <= self.max_sleep_s:
             self.slept_s += excess_s
         return self.slept_s
+
+
+def to_local(when: datetime) -> datetime:
+    """`when` (aware; naive means local) as an aware datetime in the local time zone.
+
+    When the local zone's offset is one Python cannot represent (TZ=UTC+25), or the date is at
+    the edge of what datetime holds, the result is in UTC instead (one warning is logged).
+    """
+    try:
+        return when.astimezone()
+    except (ValueError, OverflowError, OSError) as exc:
+        _zone_unusable(str(exc))
+        if when.tzinfo is None:
+            when = when.replace(tzinfo=timezone.utc)
+        try:
+            return when.astimezone(timezone.utc)
+        except OverflowError:
+            return when
+
+
+def local_now() -> datetime:
+    """The aware local wall time now (UTC when the local zone is unusable: see to_local)."""
+    return to_local(datetime.now(timezone.utc))
+
+
+@functools.lru_cache(maxsize=1)
+def _zone_unusable(reason: str) -> None:
+    log.warning("the local time zone (TZ=%r) cannot be used (%s); using UTC",
+                os.environ.get("TZ"), reason)
 
 
 class SystemClock:
@@ -210,15 +244,15 @@ class SystemClock:
         """(aware local wall datetime, real mono_s including suspend, real slept_s)."""
         with self._lock:
             mono_s, slept_s = self._read()
-            wall = datetime.now().astimezone()
+            wall = local_now()
         if self._sleep_file is not None:
             extra_s = _simulated_sleep_s(self._sleep_file)
             mono_s += extra_s
             slept_s += extra_s
-            wall = (wall.astimezone(timezone.utc) + timedelta(seconds=extra_s)).astimezone()
+            wall = to_local(wall.astimezone(timezone.utc) + timedelta(seconds=extra_s))
         if self._wall_offset_file is not None:
             offset_s = _wall_offset_s(self._wall_offset_file)
-            wall = (wall.astimezone(timezone.utc) + timedelta(seconds=offset_s)).astimezone()
+            wall = to_local(wall.astimezone(timezone.utc) + timedelta(seconds=offset_s))
         return wall, mono_s, slept_s
 
 

@@ -17,11 +17,14 @@ RUN_FLAGS = frozenset({"run", "-v", "--verbose"})
 
 
 class _Parser(argparse.ArgumentParser):
-    """argparse that prints one usage line and one error line, exit 2."""
+    """argparse that prints one usage line and one bounded error line, exit 2."""
 
     def error(self, message: str) -> None:  # type: ignore[override]
+        from psoas_break.core.plain_text import one_line
+
         self.print_usage(sys.stderr)
-        print(f"{self.prog}: {message}", file=sys.stderr)
+        # argparse quotes the offending argument whole: keep the line short and inert.
+        print(f"{self.prog}: {one_line(message)}", file=sys.stderr)
         raise SystemExit(2)
 
 
@@ -57,6 +60,27 @@ def main(argv: list[str] | None = None) -> int:
         return 0
     except KeyboardInterrupt:
         return 130
+    except Exception as exc:  # the last net: a person never sees a traceback (the log has it)
+        import logging
+
+        from psoas_break.core.plain_text import one_line
+
+        logging.getLogger(__name__).error("unexpected error", exc_info=True)
+        print(f"psoas-break: unexpected error ({type(exc).__name__}: "
+              f"{one_line(str(exc), 200)}); please report it", file=sys.stderr)
+        return 1
+
+
+def _quiet_logging(verbose: bool) -> None:
+    """A subcommand prints its own one-line messages: without -v, what the modules log must
+    not reach stderr a second time (Python prints warnings of an unconfigured logging there)."""
+    import logging
+
+    root = logging.getLogger()
+    if verbose:
+        logging.basicConfig(level=logging.DEBUG, format="%(levelname)s %(name)s: %(message)s")
+    elif not root.handlers:
+        root.addHandler(logging.NullHandler())
 
 
 def _main(argv: list[str] | None = None) -> int:
@@ -74,6 +98,7 @@ def _main(argv: list[str] | None = None) -> int:
 
     parser = build_parser()
     args = parser.parse_args(argv)
+    _quiet_logging(args.verbose)
     paths = AppPaths.default()
     command = args.command or "run"
     if command == "config":

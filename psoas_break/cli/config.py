@@ -1,11 +1,16 @@
 """`psoas-break config show|get|set|reset|path`: read and change settings from a terminal.
 
-Exit codes: 0 done, 2 bad input (unknown key, value not allowed, locked key), 1 could not save.
+Exit codes: 0 done, 2 bad input (unknown key, value not allowed, locked key), 1 could not save
+(also: the file cannot be read completely, so it is not rewritten; the line says what to fix).
+
+Every problem is printed once, as one line, with values shortened and control characters
+escaped (core/plain_text); `show` escapes what it prints from the file the same way.
 """
 
 from __future__ import annotations
 
 import argparse
+import os
 import sys
 from collections.abc import Callable
 from typing import Any
@@ -13,6 +18,7 @@ from typing import Any
 from psoas_break.adapters.files.paths import AppPaths
 from psoas_break.adapters.files.settings_store import SettingsStore
 from psoas_break.core.i18n import _
+from psoas_break.core.plain_text import one_line
 from psoas_break.core.settings import SPECS, SettingError, describe, parse_cli_value
 from psoas_break.ports import StorageError
 
@@ -36,8 +42,12 @@ def _format(value: Any) -> str:
     if isinstance(value, bool):
         return "true" if value else "false"
     if isinstance(value, (int, str)):
-        return str(value)
-    return describe(value)
+        return one_line(str(value))
+    return one_line(describe(value))
+
+
+def _say(line: str) -> None:
+    print(f"psoas-break: {one_line(line)}", file=sys.stderr)
 
 
 def run(
@@ -51,12 +61,15 @@ def run(
     if action == "path":
         print(paths.settings_file)
         for site in paths.site_settings_files:
-            print(_("{path} (site defaults, present)", path=site) if site.is_file()
+            print(_("{path} (site defaults, present)", path=site) if os.path.isfile(site)
                   else _("{path} (site defaults, absent)", path=site))
         return 0
     result = store.load()
     for line in result.problems:
-        print(f"psoas-break: {line}", file=sys.stderr)
+        # set/reset refuse a file they cannot rewrite with a line of their own that names
+        # the same problem: say it once.
+        if action in ("show", "get") or line != store.file_problem:
+            _say(line)
     if action == "show":
         for key, spec in SPECS.items():
             value = getattr(result.settings, key)
@@ -68,12 +81,12 @@ def run(
                 source = _("default")
             print(f"{key} = {_format(value)}    # {source}; {spec.allowed()}: {spec.help}")
         for key in result.unknown:
-            print(_("# unknown key kept in the file: {key}", key=key))
+            print(_("# unknown key kept in the file: {key}", key=one_line(key, 80)))
         return 0
     if action == "get":
         if args.key not in SPECS:
             print(_("psoas-break: unknown setting {key}; known settings: {known}",
-                    key=repr(args.key), known=", ".join(SPECS)), file=sys.stderr)
+                    key=one_line(repr(args.key), 60), known=", ".join(SPECS)), file=sys.stderr)
             return 2
         print(_format(getattr(result.settings, args.key)))
         return 0
@@ -88,10 +101,10 @@ def run(
             for key in keys:
                 print(f"{key} = {_format(getattr(result.settings, key))}")
     except SettingError as exc:
-        print(f"psoas-break: {exc}", file=sys.stderr)
+        _say(str(exc))
         return 2
     except StorageError as exc:
-        print(f"psoas-break: {exc}", file=sys.stderr)
+        _say(str(exc))
         return 1
     if notify_app is not None:
         notify_app()

@@ -15,7 +15,7 @@ import sys
 from datetime import datetime
 from typing import Any
 
-from psoas_break.adapters.control import send_control
+from psoas_break.adapters.control import diagnose, send_control
 from psoas_break.adapters.control.client import NotRunning
 from psoas_break.adapters.control.protocol import (
     DURATION_HELP,
@@ -23,12 +23,14 @@ from psoas_break.adapters.control.protocol import (
     ProtocolError,
     format_duration,
     parse_duration,
+    parse_minutes,
     parse_request,
     request_of,
 )
 from psoas_break.adapters.files.paths import AppPaths
 from psoas_break.core.commands import Command, Pause, PauseUntilTomorrow, Snooze
 from psoas_break.core.i18n import N_, _, localized
+from psoas_break.core.plain_text import one_line
 from psoas_break.ports import AdapterError
 
 COMMANDS = frozenset({"status", "break-now", "snooze", "skip", "pause", "resume", "quit"})
@@ -39,14 +41,11 @@ RELOAD_TIMEOUT_S = 3.0
 
 
 def _minutes(text: str) -> int:
-    try:
-        value = int(text.strip())
-    except ValueError:
-        value = 0
-    if not 1 <= value <= MAX_SNOOZE_MIN:
+    value = parse_minutes(text)  # digits of any script, as `pause` reads them
+    if value is None or not 1 <= value <= MAX_SNOOZE_MIN:
         raise argparse.ArgumentTypeError(
             _("{value} is not allowed: use a whole number of minutes from 1 to {maximum}",
-              value=repr(text), maximum=MAX_SNOOZE_MIN)
+              value=one_line(repr(text), 60), maximum=MAX_SNOOZE_MIN)
         )
     return value
 
@@ -97,6 +96,10 @@ def run(args: argparse.Namespace, paths: AppPaths, timeout_s: float = DEFAULT_TI
     try:
         reply = send_control(paths, request, timeout_s=timeout_s)
     except NotRunning:
+        problem = diagnose(paths)
+        if problem is not None:  # an app runs (it holds the lock) but cannot be reached
+            print(f"psoas-break: {one_line(problem)}", file=sys.stderr)
+            return 1
         print(localized(NOT_RUNNING_LINE), file=sys.stderr)
         return EXIT_NOT_RUNNING
     except AdapterError as exc:

@@ -9,7 +9,7 @@ from collections.abc import Callable, Mapping
 from typing import Any
 
 from psoas_break import __version__
-from psoas_break.adapters.files.paths import AppPaths
+from psoas_break.adapters.files.paths import AppPaths, runtime_note
 from psoas_break.adapters.tray import choose_backend
 from psoas_break.ports import Choice
 
@@ -56,6 +56,10 @@ def run(paths: AppPaths) -> int:
     print(f"settings: {paths.settings_file}")
     print(f"history: {paths.history_file}")
     print(f"log: {paths.log_file}")
+    print(f"control: {paths.control_socket}")
+    note = runtime_note()
+    if note is not None:
+        print(f"  note: {note}")
     by_family = {c.family: c for c in choices}
     tray = by_family["tray"]
     notifier = by_family["notifier"]

@@ -25,6 +25,7 @@ from psoas_break.adapters.files.exercise_library import (
 from psoas_break.adapters.files.paths import AppPaths
 from psoas_break.core.exercises import Exercise, ExerciseDataError, ExerciseLibrary, Side
 from psoas_break.core.i18n import N_, _, localized
+from psoas_break.core.plain_text import one_line
 
 _SIDES_TEXT = {
     "left_right": N_("one side at a time, left and right"),
@@ -119,7 +120,7 @@ def _show(
 
 def _unknown(exercise_id: str) -> int:
     print(_("unknown exercise {id}: run `psoas-break exercises` to list them",
-            id=repr(exercise_id)), file=sys.stderr)
+            id=one_line(repr(exercise_id), 60)), file=sys.stderr)
     return 2
 
 

@@ -16,6 +16,7 @@ from pathlib import Path
 from typing import Any
 
 from psoas_break.core.i18n import _
+from psoas_break.core.plain_text import one_line
 
 #: Below this RMS (of full scale) a WAV counts as silence.
 SILENCE_RMS = 0.005
@@ -51,7 +52,8 @@ def run(args: argparse.Namespace) -> int:
         allowed = sorted({e.name for e in ENGINES} | {"plyer"})
         if args.engine not in allowed:
             print(_("psoas-break say: unknown engine {engine}; allowed: {allowed}",
-                    engine=repr(args.engine), allowed=", ".join(allowed)), file=sys.stderr)
+                    engine=one_line(repr(args.engine), 60), allowed=", ".join(allowed)),
+                  file=sys.stderr)
             return 2
         env[ENV_VAR] = args.engine
 

@@ -30,6 +30,15 @@ a bout belongs to the day it started):
     response      prompt: "taken", "taken_idle" (you got up without clicking), "snoozed",
                   "skipped", "ignored" (shown again later), or empty (posture prompts and
                   unanswered ones); sit: empty
+
+A cell that a spreadsheet would read as a formula (one starting with =, +, -, @, a tab or a
+carriage return, OWASP's rule for CSV injection) is written with a leading apostrophe, except a
+plain number such as -5; `read_csv` removes that apostrophe again. Control characters in text
+recorded by the app (none are, normally) are written as escapes such as \r.
+
+Usage errors (exit 2, one line): an output file whose folder does not exist (nothing is
+created), `--csv -` together with `--json` (both would write to standard output), a `--now`
+outside the years 1980 to 9000.
 """
 
 from __future__ import annotations
@@ -39,12 +48,14 @@ import csv
 import io
 import json
 import os
+import re
 import sys
 from collections.abc import Sequence
 from datetime import date, datetime, timedelta
 from pathlib import Path
 from typing import Any, TextIO
 
+from psoas_break.adapters.clock import local_now, to_local
 from psoas_break.adapters.files.paths import AppPaths
 from psoas_break.adapters.history.sqlite_history import (
     DB_FILENAME,
@@ -52,6 +63,7 @@ from psoas_break.adapters.history.sqlite_history import (
     forget_before,
 )
 from psoas_break.core.i18n import _, ngettext, weekday_short
+from psoas_break.core.plain_text import escape_controls, one_line
 from psoas_break.core.stats import Bout, PromptRecord, Summary
 from psoas_break.ports import StorageError
 from psoas_break.ui.report import Report, load_report, write_chart
@@ -62,6 +74,26 @@ CSV_COLUMNS = (
     "prompt_kind", "prompt_id", "escalation", "response",
 )
 _BUCKET_NAMES = ("<=30", "30-60", ">60")
+# --now must leave room for the days before it and the day after (no date overflow).
+_NOW_YEARS = (1980, 9000)
+_FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
+_PLAIN_NUMBER = re.compile(r"[+-]?[0-9]+(\.[0-9]+)?([eE][+-]?[0-9]+)?")
+
+
+def csv_cell(text: str) -> str:
+    """`text` safe for a spreadsheet: control characters escaped (an unquoted carriage return
+    would split the row), and a leading apostrophe when it would start a formula."""
+    text = escape_controls(text)
+    if text.startswith(_FORMULA_STARTS) and not _PLAIN_NUMBER.fullmatch(text):
+        return "'" + text
+    return text
+
+
+def _from_cell(text: str) -> str:
+    """Undo `csv_cell`."""
+    if text.startswith("'") and text[1:].startswith(_FORMULA_STARTS):
+        return text[1:]
+    return text
 
 
 def add_subcommands(subparsers: Any) -> None:
@@ -180,7 +212,7 @@ def csv_rows(bouts: Sequence[Bout], prompts: Sequence[PromptRecord]) -> list[dic
             "escalation": str(p.escalation), "response": p.response or "",
         }))
     rows.sort(key=lambda r: (r[0].timestamp(), r[1]))
-    return [r[2] for r in rows]
+    return [{k: csv_cell(v) for k, v in r[2].items()} for r in rows]
 
 
 def write_csv(out: TextIO, bouts: Sequence[Bout], prompts: Sequence[PromptRecord]
@@ -197,7 +229,8 @@ def read_csv(text: str) -> tuple[list[Bout], list[PromptRecord]]:
     """Parse what `write_csv` wrote (the round trip of the documented format)."""
     bouts: list[Bout] = []
     prompts: list[PromptRecord] = []
-    for row in csv.DictReader(io.StringIO(text)):
+    for raw_row in csv.DictReader(io.StringIO(text)):
+        row = {k: _from_cell(v or "") for k, v in raw_row.items()}
         if row["record"] == "sit":
             bouts.append(Bout(datetime.fromisoformat(row["start"]),
                               datetime.fromisoformat(row["end"]),
@@ -231,12 +264,20 @@ def _parse_days(raw: str) -> int | None:
 
 def _parse_now(raw: str | None) -> datetime | None:
     if raw is None:
-        return datetime.now().astimezone()
+        return local_now()
     try:
         now = datetime.fromisoformat(raw)
     except ValueError:
         return None
-    return now if now.tzinfo is not None else now.astimezone()
+    if not _NOW_YEARS[0] <= now.year <= _NOW_YEARS[1]:
+        return None
+    return now if now.tzinfo is not None else to_local(now)
+
+
+def _missing_folder(path: str) -> str | None:
+    """The folder an output file would go into, when it does not exist (else None)."""
+    folder = os.path.dirname(os.path.abspath(path))
+    return None if os.path.isdir(folder) else folder
 
 
 def run(args: argparse.Namespace, paths: AppPaths | None = None,
@@ -259,24 +300,38 @@ def _run(args: argparse.Namespace, paths: AppPaths | None, live_sit_s: float | N
         db = paths.data_dir / DB_FILENAME if paths is not None else default_db_path()
     now = _parse_now(args.now)
     if now is None:
-        _err(_("--now {value} is not an ISO 8601 time (e.g. 2026-03-09T17:30:00+01:00)",
-               value=repr(args.now)))
+        _err(_("--now {value} is not an ISO 8601 time from {first} to {last} "
+               "(e.g. 2026-03-09T17:30:00+01:00)", value=one_line(repr(args.now), 80),
+               first=_NOW_YEARS[0], last=_NOW_YEARS[1]))
         return 2
     days = _parse_days(args.days)
     if days is None:
         _err(_("--days {value} is not allowed: use a whole number from 1 to {maximum}",
-               value=repr(args.days), maximum=MAX_DAYS))
+               value=one_line(repr(args.days), 80), maximum=MAX_DAYS))
         return 2
     if args.theme not in ("light", "dark"):
-        _err(_("--theme {value} is not allowed: use light or dark", value=repr(args.theme)))
+        _err(_("--theme {value} is not allowed: use light or dark",
+               value=one_line(repr(args.theme), 80)))
         return 2
+    if args.csv == "-" and args.json:
+        _err(_("--csv - and --json would both write to standard output: use one, or give "
+               "--csv a file name"))
+        return 2
+    for option, target in (("--csv", args.csv), ("--png", args.png)):
+        if target and (option == "--png" or target != "-"):
+            folder = _missing_folder(target)
+            if folder is not None:
+                _err(_("{option} {path}: the folder {folder} does not exist (create it first)",
+                       option=option, path=one_line(target, 200),
+                       folder=one_line(folder, 200)))
+                return 2
 
     if args.forget_before is not None:
         try:
             day = date.fromisoformat(str(args.forget_before).strip())
         except ValueError:
             _err(_("--forget-before {value} is not a date: use YYYY-MM-DD",
-                   value=repr(args.forget_before)))
+                   value=one_line(repr(args.forget_before), 80)))
             return 2
         if day > now.date() + timedelta(days=1):
             _err(_("--forget-before {day} is in the future: use a date up to {latest}",

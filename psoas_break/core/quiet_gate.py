@@ -29,8 +29,9 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Generic, TypeVar
 
-from psoas_break.core.errors import InputError, value_text
+from psoas_break.core.errors import InputError
 from psoas_break.core.i18n import N_, _, localized
+from psoas_break.core.plain_text import show_value
 
 DEFAULT_CHECK_EVERY_S = 30.0
 DEFAULT_MAX_DEFER_MIN = 60
@@ -219,7 +220,7 @@ def validate_max_defer_min(raw: object, key: str = "max_defer_min") -> int:
             and (raw == 0 or MAX_DEFER_MIN_LOW <= raw <= MAX_DEFER_MIN_HIGH)):
         return raw
     raise QuietSettingError(
-        f"{key} = {value_text(raw)} is not allowed: use a whole number from {MAX_DEFER_MIN_LOW} to "
+        f"{key} = {show_value(raw)} is not allowed: use a whole number from {MAX_DEFER_MIN_LOW} to "
         f"{MAX_DEFER_MIN_HIGH} (0 = never hold a prompt back)")
 
 
@@ -239,15 +240,15 @@ def validate_quiet_apps(raw: object, key: str = "quiet_apps") -> tuple[str, ...]
     if isinstance(raw, str):
         raw = [raw]
     if not isinstance(raw, (list, tuple)):
-        raise QuietSettingError(f"{key} = {value_text(raw)} is not allowed: {allowed}")
+        raise QuietSettingError(f"{key} = {show_value(raw)} is not allowed: {allowed}")
     if len(raw) > MAX_QUIET_APPS:
         raise QuietSettingError(f"{key} has {len(raw)} names, too many: {allowed}")
     names: list[str] = []
     for item in raw:
         if (not isinstance(item, str) or not item.strip() or "/" in item or "\\" in item
                 or len(item.strip()) > MAX_QUIET_APP_LEN):
-            raise QuietSettingError(f"{key} = {value_text(raw)} is not allowed: "
-                                    f"{value_text(item)} is not a program name; {allowed}")
+            raise QuietSettingError(f"{key} = {show_value(raw)} is not allowed: "
+                                    f"{show_value(item)} is not a program name; {allowed}")
         name = normalise_app_name(item)
         if name not in names:
             names.append(name)

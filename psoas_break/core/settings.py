@@ -22,6 +22,7 @@ from psoas_break.core.exercise_selection import (
     validate_hidden,
     validate_places,
 )
+from psoas_break.core.plain_text import one_line, show_value
 from psoas_break.core.quiet_gate import (
     parse_quiet_apps_text,
     validate_max_defer_min,
@@ -173,19 +174,21 @@ META_KEYS = frozenset({"schema_version", "locked"})
 SettingError = InputError
 
 
+def _key(key: object) -> str:
+    """A key name someone typed or a file holds, quoted, one line, shortened."""
+    return one_line(repr(key), 60)
+
+
 def _fmt(raw: object) -> str:
-    if isinstance(raw, str):
-        return f'"{raw}"'
-    if isinstance(raw, bool):
-        return "true" if raw else "false"
-    return repr(raw)
+    """A value quoted in a message: one line, shortened, safe for any input (plain_text)."""
+    return show_value(raw)
 
 
 def validate_value(key: str, raw: object) -> Any:
     """The validated value for `key`; SettingError names the key, the value and what's allowed."""
     spec = SPECS.get(key)
     if spec is None:
-        raise SettingError(f"unknown setting {key!r}; known settings: {', '.join(SPECS)}")
+        raise SettingError(f"unknown setting {_key(key)}; known settings: {', '.join(SPECS)}")
     if spec.validator is not None:
         if isinstance(raw, spec.kind) and not isinstance(raw, (str, int)):
             return raw  # already validated (a WorkingHours, a tuple of names)
@@ -212,7 +215,7 @@ def parse_cli_value(key: str, text: str, current: Any = None) -> Any:
     """Parse the text a user typed for `key` (CLI `config set`) and validate it."""
     spec = SPECS.get(key)
     if spec is None:
-        raise SettingError(f"unknown setting {key!r}; known settings: {', '.join(SPECS)}")
+        raise SettingError(f"unknown setting {_key(key)}; known settings: {', '.join(SPECS)}")
     if spec.text_parser is not None:
         try:
             return spec.text_parser(text, current)
@@ -243,6 +246,14 @@ class LoadResult:
     problems: tuple[str, ...] = ()
     unknown: Mapping[str, Any] = dataclasses.field(default_factory=dict)
     locked: frozenset[str] = frozenset()
+
+    def summary(self) -> str | None:
+        """One bounded line for a notice: the first problem, and how many more (or None)."""
+        if not self.problems:
+            return None
+        first = one_line(self.problems[0], 200)
+        more = len(self.problems) - 1
+        return f"{first} (and {more} more: see `psoas-break config show`)" if more else first
 
 
 def settings_from_mapping(data: Mapping[str, Any], base: Settings | None = None) -> LoadResult:
@@ -276,7 +287,7 @@ def locked_keys(site: Mapping[str, Any]) -> tuple[frozenset[str], tuple[str, ...
     if not isinstance(raw, list) or not all(isinstance(k, str) for k in raw):
         return frozenset(), (f"locked = {_fmt(raw)} is not allowed: use a list of setting names",)
     bad = tuple(
-        f"locked names {k!r}, which is not a setting; known settings: {', '.join(SPECS)}"
+        f"locked names {_key(k)}, which is not a setting; known settings: {', '.join(SPECS)}"
         for k in raw
         if k not in SPECS
     )
@@ -296,5 +307,5 @@ def layer_settings(site: Mapping[str, Any], user: Mapping[str, Any]) -> LoadResu
             problems.append(f"{key} is locked by your administrator; keeping the site value")
         settings = settings.with_value(key, getattr(site_result.settings, key))
     for key in site_result.unknown:
-        problems.append(f"site defaults: unknown setting {key!r} ignored")
+        problems.append(f"site defaults: unknown setting {_key(key)} ignored")
     return LoadResult(settings, tuple(problems), user_result.unknown, locked)

@@ -54,12 +54,21 @@ BUCKETS = ("<= 30 min", "30-60 min", "> 60 min")
 LOOKBACK_S = 24 * 3600.0
 
 
+# Event data larger than this is nonsense (seconds: over 30,000 years; ids: a trillion) and
+# would overflow the date arithmetic it feeds: read as missing.
+_MAX_DATA_NUMBER = 1e12
+
+
 def _num(value: object) -> float | None:
-    """A finite float from event data, None for anything else (bools are not numbers)."""
+    """A finite float from event data, None for anything else (bools are not numbers, nor are
+    values beyond _MAX_DATA_NUMBER)."""
     if isinstance(value, bool) or not isinstance(value, (int, float)):
         return None
-    f = float(value)
-    return f if f == f and abs(f) != float("inf") else None
+    try:
+        f = float(value)
+    except OverflowError:
+        return None
+    return f if abs(f) <= _MAX_DATA_NUMBER else None
 
 
 def _secs(a: datetime, b: datetime) -> float:

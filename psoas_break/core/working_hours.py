@@ -38,6 +38,7 @@ from typing import Any
 
 from psoas_break.core.errors import InputError
 from psoas_break.core.i18n import N_, _, localized, weekday_short
+from psoas_break.core.plain_text import one_line, show_value
 
 DAY_KEYS = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")  # datetime.weekday() order
 PRESETS = ("always", "weekdays_9_17")
@@ -69,13 +70,8 @@ WorkingHoursError = InputError
 
 
 def _fmt(raw: object) -> str:
-    if isinstance(raw, str):
-        return f'"{raw}"'
-    if isinstance(raw, bool):
-        return "true" if raw else "false"
-    if isinstance(raw, (list, tuple)):
-        return "[" + ", ".join(_fmt(x) for x in raw) + "]"
-    return repr(raw)
+    """A value quoted in a message: one line, shortened, any depth (plain_text)."""
+    return show_value(raw)
 
 
 def _hhmm(minutes: int) -> str:
@@ -88,18 +84,23 @@ def format_span(span: Span) -> str:
 
 
 def _parse_range(text: str, key: str, raw_day: object) -> Span:
+    # The error text is built only when it is raised: formatting the whole day for every
+    # range made a day of n ranges cost n^2 (#19).
+    def bad() -> WorkingHoursError:
+        return WorkingHoursError(
+            f"{key} = {_fmt(raw_day)} is not allowed: {_fmt(text)} is not valid; use "
+            f"{_RANGE_HELP}"
+        )
+
     match = _RANGE_RE.match(text)
-    bad = WorkingHoursError(
-        f"{key} = {_fmt(raw_day)} is not allowed: {_fmt(text)} is not valid; use {_RANGE_HELP}"
-    )
     if match is None:
-        raise bad
+        raise bad()
     h1, m1, h2, m2 = (int(g) for g in match.groups())
     if m1 > 59 or m2 > 59 or h1 > 24 or h2 > 24:
-        raise bad
+        raise bad()
     start, end = h1 * 60 + m1, h2 * 60 + m2
     if start > DAY_MINUTES or end > DAY_MINUTES:
-        raise bad
+        raise bad()
     if start >= end:
         raise WorkingHoursError(
             f"{key} = {_fmt(raw_day)} is not allowed: {_fmt(text)} does not end after it "
@@ -121,6 +122,12 @@ def parse_day(raw: object, key: str) -> tuple[Span, ...]:
     else:
         raise WorkingHoursError(
             f"{key} = {_fmt(raw)} is not allowed: use a list of {_RANGE_HELP} ([] = no work)"
+        )
+    if len(items) > DAY_MINUTES:
+        # Ranges of a day never overlap and last a minute at least: no valid day has more.
+        raise WorkingHoursError(
+            f"{key} has {len(items)} ranges: a day has room for at most {DAY_MINUTES}; use "
+            f"{_RANGE_HELP}"
         )
     spans: list[Span] = []
     for item in items:
@@ -399,7 +406,7 @@ def validate_working_hours(raw: object, key: str = SETTING_KEY) -> WorkingHours:
     preset = CUSTOM
     days: list[tuple[Span, ...]] = [() for _ in DAY_KEYS]
     for sub, value in raw.items():
-        sub_key = f"{key}.{sub}"
+        sub_key = f"{key}.{one_line(str(sub), 40)}"
         if sub == "preset":
             if not isinstance(value, str) or value.strip().lower() not in (*PRESETS, CUSTOM):
                 raise _preset_error(sub_key, value, True)

@@ -407,7 +407,8 @@ class Runtime:
         # A small, size-capped read of a regular file (the store refuses anything else).
         result = self._ports.store.load()
         self._apply_settings(result.settings, tick)
-        return Outcome(notices=("; ".join(result.problems),)) if result.problems else Outcome()
+        summary = result.summary()
+        return Outcome(notices=(summary,)) if summary else Outcome()
 
     def _apply_settings(self, settings: Settings, tick: Tick) -> None:
         self._carry_out(self.engine.command(ApplySettings(settings), tick), tick)

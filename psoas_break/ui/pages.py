@@ -2,7 +2,8 @@
 
 Implements ports.Pages. Every method writes a file into the cache folder and opens it with the
 desktop's default viewer; both may block, so the runtime calls them on its job thread. Errors
-are logged (a page that cannot open is not worth a notification).
+are logged (a page that cannot open is not worth a notification). The pages show personal
+figures: each is made 0600 in a 0700 folder before it is opened.
 """
 
 from __future__ import annotations
@@ -14,6 +15,7 @@ from datetime import datetime
 from pathlib import Path
 
 from psoas_break.adapters.files.paths import AppPaths
+from psoas_break.adapters.files.private import private_dir, private_file
 from psoas_break.core.exercise_selection import Selection
 from psoas_break.core.exercises import Exercise, Side
 
@@ -35,7 +37,12 @@ class DesktopPages:
                  opener: Callable[[Path], None] = open_in_browser) -> None:
         self._paths = paths
         self._pictures = pictures
-        self._open = opener
+        self._opener = opener
+
+    def _open(self, page: Path) -> None:
+        private_dir(page.parent)
+        private_file(page)
+        self._opener(page)
 
     def show_week(self, now: datetime, live_sit_s: float | None) -> None:
         from psoas_break.ui.report import load_report, write_chart

@@ -7,6 +7,11 @@ the whole value gets the key-file string escapes (`\\` -> `\\\\`, ...). So a pat
 `/home/me/my python $x/bin/python` works. `TryExec` names the interpreter too, so a desktop
 skips (instead of failing on) an entry whose interpreter was removed.
 
+An interpreter path with a `%` is started through `/bin/sh -c 'exec "$0" "$@"' PATH ...`:
+GLib (GNOME's launcher) checks that Exec's program exists before turning `%%` back into `%`,
+so the program itself must have none. (Older versions used /usr/bin/env, which reads a path
+containing `=` as a variable setting; `status` reports such an entry as broken.)
+
 Ownership: the file carries `X-psoas-break-Autostart=true`; `disable()` removes the file only
 when that key is there, and `enable()` refuses to overwrite a file without it.
 """
@@ -38,6 +43,8 @@ _ESCAPE_IN_QUOTES = frozenset('"`$\\')
 # Field codes an implementation expands (or, for the deprecated ones, drops).
 _FIELD_CODES = frozenset("fFuUdDnNickvm")
 _ENV = "/usr/bin/env"
+_SH = "/bin/sh"
+_SH_SCRIPT = 'exec "$0" "$@"'
 
 
 class XdgAutostart:
@@ -59,11 +66,12 @@ class XdgAutostart:
         """The file's text for this installation. Raises StorageError for unusable paths."""
         argv = launch_argv(self._executable)
         exec_argv = argv
-        if "%" in argv[0] and os.path.isfile(_ENV):
+        if "%" in argv[0] and os.path.isfile(_SH):
             # GLib (GNOME's launcher) checks that Exec's program exists *before* turning `%%`
             # back into `%`, so it rejects an entry whose program path has a `%`. A program
-            # without one, env, avoids that; the spec-quoted path is then an argument.
-            exec_argv = [_ENV, *argv]
+            # without one, sh, avoids that; the spec-quoted path is then its $0. (Not env: it
+            # takes a path with `=` for a variable setting.)
+            exec_argv = [_SH, "-c", _SH_SCRIPT, *argv]
         lines = [
             f"[{GROUP}]",
             "Type=Application",
@@ -132,7 +140,7 @@ class XdgAutostart:
                 f"{state}: {path} exists but was not written by psoas-break", False,
             )
         try:
-            argv = _without_env(split_exec(entry.get("Exec", "")))
+            argv = _without_wrapper(split_exec(entry.get("Exec", "")))
         except ValueError as exc:
             return AutostartStatus(False, str(path), True, f"stale: its Exec line is broken: {exc}")
         problem = interpreter_problem(argv)
@@ -151,9 +159,19 @@ class XdgAutostart:
         return AutostartStatus(True, str(path), False, detail)
 
 
-def _without_env(argv: list[str]) -> list[str]:
-    """The command without a leading `/usr/bin/env` (see desktop_entry)."""
-    return argv[1:] if len(argv) > 1 and argv[0] == _ENV else argv
+def _without_wrapper(argv: list[str]) -> list[str]:
+    """The command without the leading `/bin/sh -c ...` (see desktop_entry), or an older
+    version's `/usr/bin/env`. Raises ValueError when env would misread the command."""
+    if len(argv) > 3 and argv[:3] == [_SH, "-c", _SH_SCRIPT]:
+        return argv[3:]
+    if len(argv) > 1 and argv[0] == _ENV:
+        if "=" in argv[1]:
+            raise ValueError(
+                f"{_ENV} would read {argv[1]!r} as a variable setting, not as the program; "
+                "`psoas-break autostart on` rewrites it"
+            )
+        return argv[1:]
+    return argv
 
 
 def config_home() -> Path:

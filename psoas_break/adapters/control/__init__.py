@@ -21,10 +21,15 @@ Pick the transport only through this module, so the app and the CLI always agree
     control_address(paths)   the socket path (unix), or the pipe address: \\\\.\\pipe\\
                              psoas-break-<user SID> on Windows, <runtime>/control-pipe.sock else
     control_key_file(paths)  <runtime>/control.key, the pipe channel's per-user key
+    diagnose(paths)          why a running app cannot be reached (something else at the socket
+                             path, no socket), for the CLI and a second `run`; None if no app
+                             runs or nothing looks wrong
 """
 
 from __future__ import annotations
 
+import os
+import stat
 import sys
 from collections.abc import Callable, Mapping
 from pathlib import Path
@@ -100,3 +105,38 @@ def send_control(
 
     address, key_file = _channel(paths)
     return send(address, request, timeout_s=timeout_s, key_file=key_file)
+
+
+def socket_problem(paths: AppPaths) -> str | None:
+    """What is wrong at the control socket's path, seen from outside the app, or None."""
+    from psoas_break.adapters.files.atomic_file import file_kind
+
+    address = control_address(paths)
+    if not isinstance(address, Path):
+        return None  # a Windows pipe name: nothing on disk to look at
+    try:
+        st = os.lstat(address)
+    except FileNotFoundError:
+        return f"its control socket {address} is missing (its log says why)"
+    except OSError as exc:
+        return f"its control socket {address} cannot be reached: {exc.strerror or exc}"
+    if not stat.S_ISSOCK(st.st_mode):
+        return (f"{address} is {file_kind(st.st_mode)}, not its control socket: move it away "
+                "and restart psoas-break")
+    return None
+
+
+def diagnose(paths: AppPaths) -> str | None:
+    """One line when an app holds the instance lock but cannot be reached, else None."""
+    from psoas_break.adapters.files.single_instance import InstanceLock
+
+    if not paths.lock_file.exists():
+        return None
+    lock = InstanceLock(paths.lock_file)
+    if not lock.someone_holds():
+        return None
+    problem = socket_problem(paths) or "it does not answer (it may still be starting)"
+    pid = lock.owner_pid()
+    who = (f"psoas-break is running (pid {pid})" if pid is not None else
+           f"a process holds psoas-break's lock file {paths.lock_file}")
+    return f"{who}, but {problem}"

@@ -34,6 +34,7 @@ import json
 import logging
 import math
 import re
+import unicodedata
 from collections.abc import Callable
 from datetime import datetime
 from typing import Any
@@ -54,6 +55,7 @@ from psoas_break.core.commands import (
     TakeBreak,
 )
 from psoas_break.core.errors import InputError
+from psoas_break.core.plain_text import one_line
 
 log = logging.getLogger(__name__)
 
@@ -324,9 +326,22 @@ def status_payload(report: StatusReport) -> dict[str, Any]:
 
 # ---- durations (CLI) ----
 
-# [0-9], not \d: \d also matches other scripts' digits, which int() may not take.
+# [0-9], not \d, after `ascii_digits`: every script's decimal digits are read alike (١٠ is 10),
+# by `pause` and `snooze` both.
 _DURATION_RE = re.compile(r"(?:([0-9]{1,4})h)?(?:([0-9]{1,5})m(?:in)?)?(?:([0-9]{1,6})s)?")
 _MINUTES_RE = re.compile(r"[0-9]{1,6}")
+
+
+def ascii_digits(text: str) -> str:
+    """`text` with every decimal digit of any script (Arabic-Indic ٣٠, Devanagari, fullwidth)
+    as its ASCII digit; nothing else changes."""
+    return "".join(str(unicodedata.decimal(c)) if c.isdecimal() else c for c in text)
+
+
+def parse_minutes(text: str) -> int | None:
+    """A whole number of minutes someone typed (digits of any script), or None."""
+    s = ascii_digits(text.strip())
+    return int(s) if _MINUTES_RE.fullmatch(s) else None
 
 
 def parse_duration(text: str) -> int | str:
@@ -335,7 +350,7 @@ def parse_duration(text: str) -> int | str:
     Accepted: a bare whole number of minutes ("45"), "30m", "1h30m", "2h", "90s", "1h30m15s",
     "tomorrow" (any case, surrounding spaces ignored). Raises ProtocolError naming the forms.
     """
-    s = text.strip().lower()
+    s = ascii_digits(text.strip().lower())
     if s == "tomorrow":
         return "tomorrow"
     if _MINUTES_RE.fullmatch(s):
@@ -343,11 +358,11 @@ def parse_duration(text: str) -> int | str:
     else:
         m = _DURATION_RE.fullmatch(s)
         if not s or m is None or not any(m.groups()):
-            raise ProtocolError(f"duration {text!r} is not allowed: {DURATION_HELP}")
+            raise ProtocolError(f"duration {_quoted(text)} is not allowed: {DURATION_HELP}")
         h, mi, se = (int(g) if g else 0 for g in m.groups())
         seconds = h * 3600 + mi * 60 + se
     if not MIN_PAUSE_S <= seconds <= MAX_PAUSE_S:
-        raise ProtocolError(f"duration {text!r} is not allowed: {DURATION_HELP}")
+        raise ProtocolError(f"duration {_quoted(text)} is not allowed: {DURATION_HELP}")
     return seconds
 
 
@@ -364,6 +379,10 @@ def format_duration(seconds: float) -> str:
 
 
 # ---- helpers ----
+
+
+def _quoted(text: str) -> str:
+    return one_line(repr(text), 60)
 
 
 def _is_int(value: Any) -> bool:

@@ -1,8 +1,20 @@
-"""Where psoas-break keeps its files, from platformdirs (XDG variables are honoured on Linux)."""
+"""Where psoas-break keeps its files, from platformdirs (XDG variables are honoured on Linux).
+
+The runtime folder (control socket, instance lock) on Linux and the BSDs is
+`$XDG_RUNTIME_DIR/psoas-break` whenever XDG_RUNTIME_DIR names an absolute path, whatever that
+folder's mode: platformdirs silently picks another folder when it is not 0700, and an app and a
+CLI that disagreed on the folder would each be right about a different one ("not running" and
+"already running" at once). Our own folder inside it is made 0700 and must be ours
+(single_instance.ensure_private_dir); `runtime_note()` says when XDG_RUNTIME_DIR itself is not
+private, for the log and `doctor`.
+"""
 
 from __future__ import annotations
 
 import os
+import stat
+import sys
+from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -41,6 +53,12 @@ class AppPaths:
         return self.log_dir / "psoas-break.log"
 
     @property
+    def private_dirs(self) -> tuple[Path, ...]:
+        """The folders holding personal data (history, log, state, pages): kept 0700, their
+        files 0600 (adapters/files/private.py). The config folder is the user's own."""
+        return (self.data_dir, self.state_dir, self.log_dir, self.cache_dir)
+
+    @property
     def control_socket(self) -> Path:
         return self.runtime_dir / "control.sock"
 
@@ -64,7 +82,35 @@ class AppPaths:
         )
 
 
+def _xdg_runtime(env: Mapping[str, str]) -> str | None:
+    value = env.get("XDG_RUNTIME_DIR", "")
+    if sys.platform in ("win32", "darwin") or not os.path.isabs(value):
+        return None
+    return value
+
+
+def runtime_note(env: Mapping[str, str] | None = None) -> str | None:
+    """One line when XDG_RUNTIME_DIR is not a private folder of this user, else None."""
+    value = _xdg_runtime(os.environ if env is None else env)
+    if value is None or os.name != "posix":
+        return None
+    try:
+        st = os.stat(value)
+    except OSError as exc:
+        return f"XDG_RUNTIME_DIR={value} cannot be used: {exc.strerror or exc}"
+    if st.st_uid != os.getuid():
+        return f"XDG_RUNTIME_DIR={value} belongs to another user (uid {st.st_uid})"
+    mode = stat.S_IMODE(st.st_mode)
+    if mode & 0o077:
+        return (f"XDG_RUNTIME_DIR={value} is not private (mode {mode:04o}, not 0700); "
+                f"psoas-break keeps its socket and lock in its own 0700 folder inside it")
+    return None
+
+
 def _runtime_dir(dirs: platformdirs.PlatformDirs) -> Path:
+    xdg = _xdg_runtime(os.environ)
+    if xdg is not None:
+        return Path(xdg) / APP_DIR_NAME
     # platformdirs falls back to /tmp/runtime-$UID style paths when XDG_RUNTIME_DIR is unset;
     # that is still per-user, and we create it 0700 before use.
     import warnings

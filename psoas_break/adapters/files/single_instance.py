@@ -19,6 +19,7 @@ Contract:
   (deleting a lock file lets two processes lock two different inodes).
 - `owner_pid()` is the pid written by the current holder, or None when nobody holds the lock or
   the pid cannot be read. It waits briefly for a holder that has locked but not yet written.
+  `someone_holds()` tells the two Nones apart (a lock held by a program that wrote no pid).
 - `release()` is idempotent; the descriptor is close-on-exec, so children (espeak, ...) never
   inherit the lock and keep it alive after the app exits.
 
@@ -158,6 +159,12 @@ class InstanceLock:
             return os.open(self.path, flags, 0o600)
         except OSError as exc:
             raise StorageError(f"cannot open {self.path}: {exc.strerror or exc}") from exc
+
+    def someone_holds(self) -> bool:
+        """True when another process (or this object) holds the lock now. Never raises."""
+        if self._fd is not None:
+            return True
+        return self._someone_holds()
 
     def _someone_holds(self) -> bool:
         try:

@@ -38,9 +38,11 @@ from __future__ import annotations
 import contextlib
 import json
 import logging
+import math
 import os
 import queue
 import sqlite3
+import stat
 import threading
 import time
 from collections.abc import Callable, Iterator
@@ -49,7 +51,13 @@ from datetime import date, datetime, timedelta, timezone
 from pathlib import Path
 from typing import Any
 
+from psoas_break.adapters.clock import local_now, to_local
+from psoas_break.adapters.files.atomic_file import file_kind
+from psoas_break.adapters.files.private import create_private_file, private_dir, private_file
+from psoas_break.adapters.history import journal
+from psoas_break.adapters.history.salvage import salvage_into
 from psoas_break.core.events import RecordEvent
+from psoas_break.core.plain_text import one_line
 from psoas_break.ports import StorageError
 
 log = logging.getLogger(__name__)
@@ -157,18 +165,58 @@ def _damage(conn: sqlite3.Connection) -> str | None:
 
 
 def _refuse_newer(conn: sqlite3.Connection) -> int:
-    found = int(conn.execute("PRAGMA user_version").fetchone()[0])
+    """The file's schema version; StorageError for a file this code must not write: one from a
+    newer psoas-break, or an SQLite file of another program (version 0 with tables in it)."""
+    # One statement, so one snapshot: another process migrating a new file meanwhile is seen
+    # either before (version 0, no tables) or after (version 1, tables), never half.
+    found, names_text = conn.execute(
+        "SELECT (SELECT user_version FROM pragma_user_version), "
+        "(SELECT group_concat(name, ', ') FROM (SELECT name FROM sqlite_master "
+        "WHERE name NOT LIKE 'sqlite_%' LIMIT 3))"
+    ).fetchone()
+    found = int(found)
     if found > SCHEMA_VERSION:
         raise StorageError(
             f"the history database was written by a newer psoas-break (schema {found}; "
             f"this version knows up to {SCHEMA_VERSION})"
         )
+    if found == 0:
+        names = [names_text] if names_text else []
+        if names:
+            raise StorageError(
+                f"{one_line(str(_db_path(conn)), 200)} is an SQLite file of another program "
+                f"(it holds {one_line(names[0], 60)}); psoas-break leaves it "
+                "alone: move it away to start a history there"
+            )
     return found
+
+
+def _db_path(conn: sqlite3.Connection) -> str:
+    for row in conn.execute("PRAGMA database_list"):
+        if row[1] == "main":
+            return str(row[2])
+    return "the history file"
+
+
+def _refuse_not_a_file(path: Path) -> None:
+    """StorageError when something other than a regular file is at `path` (a folder, ...)."""
+    try:
+        st = path.stat()
+    except FileNotFoundError:
+        return
+    except OSError as exc:
+        raise StorageError(f"cannot use {one_line(str(path), 200)}: "
+                           f"{one_line(exc.strerror or str(exc), 80)}") from None
+    if not stat.S_ISREG(st.st_mode):
+        raise StorageError(
+            f"{one_line(str(path), 200)} is {file_kind(st.st_mode)}, not the history file: "
+            "move it away"
+        )
 
 
 def migrate(conn: sqlite3.Connection) -> int:
     """Bring the schema to SCHEMA_VERSION; return the version found. Raises StorageError
-    for a file newer than this code."""
+    for a file newer than this code or another program's file (left untouched)."""
     found = _refuse_newer(conn)
     for version in range(found, SCHEMA_VERSION):
         conn.execute("BEGIN IMMEDIATE")
@@ -195,7 +243,7 @@ def move_aside(path: Path, when: datetime | None = None) -> Path:
     The -wal and -shm files go first: a fresh database must never meet the old WAL, whose
     frames SQLite could otherwise replay into it. Returns the new path of the main file.
     """
-    stamp = (when or datetime.now().astimezone()).strftime("%Y%m%d-%H%M%S")
+    stamp = (when or local_now()).strftime("%Y%m%d-%H%M%S")
     target = path.with_name(f"{path.name}.corrupt-{stamp}")
     n = 1
     while any(Path(f"{target}{s}").exists() for s in ("", "-wal", "-shm")):
@@ -209,31 +257,53 @@ def move_aside(path: Path, when: datetime | None = None) -> Path:
     return target
 
 
-def open_for_writing(path: Path) -> tuple[sqlite3.Connection, Path | None]:
-    """Open (creating folders and file), check, set WAL and migrate.
+@dataclass(frozen=True)
+class Salvaged:
+    """A damaged file was moved aside to `moved`; `recovered` events were copied from it into
+    the fresh file."""
 
-    A damaged file is moved aside and a fresh one started: returns (connection, where the
-    damaged file went, or None). Raises StorageError for a file newer than this code, or
-    sqlite3/OS errors for outside trouble (unwritable folder, full disk, locked file), for the
-    caller to retry later.
+    moved: Path
+    recovered: int
+
+
+def _secure(path: Path) -> None:
+    """The history is personal: its folder 0700, the file and its -wal/-shm 0600 (SQLite
+    gives new -wal/-shm files the mode of the database file)."""
+    private_dir(path.parent)
+    create_private_file(path)
+    for suffix in ("", "-wal", "-shm"):
+        private_file(Path(f"{path}{suffix}"))
+
+
+def open_for_writing(path: Path) -> tuple[sqlite3.Connection, Salvaged | None]:
+    """Open (creating a private folder and file), check, set WAL and migrate.
+
+    A damaged file is moved aside, a fresh one started, and what can be read of the damaged
+    one is copied into it (salvage.py): returns (connection, Salvaged or None). Raises
+    StorageError for a file this code must not write (a newer psoas-break's, another
+    program's, a folder in the way), or sqlite3/OS errors for outside trouble (unwritable
+    folder, full disk, locked file), for the caller to retry later.
     """
-    path.parent.mkdir(parents=True, exist_ok=True)
-    moved: Path | None = None
+    _refuse_not_a_file(path)
+    _secure(path)
     conn: sqlite3.Connection | None = None
     damage: str | None = None
     try:
-        if path.exists() and path.stat().st_size > 0:
+        if path.stat().st_size > 0:
             # Check through a read-only connection: closing a read-write connection to a
             # damaged file makes SQLite delete its -wal and -shm, which we want to keep.
             check = _connect(path, read_only=True)
             try:
                 damage = _damage(check)
+                if damage is None:
+                    # Before anything writes (even the switch to WAL changes the header).
+                    _refuse_newer(check)
             finally:
                 check.close()
         if damage is None:
             conn = _connect(path)
             try:
-                _refuse_newer(conn)  # before anything writes to a file from a newer version
+                _refuse_newer(conn)
                 _set_wal(conn)
                 migrate(conn)
             except sqlite3.DatabaseError as exc:
@@ -244,53 +314,112 @@ def open_for_writing(path: Path) -> tuple[sqlite3.Connection, Path | None]:
         if conn is not None:
             conn.close()
         raise
+    salvaged: Salvaged | None = None
     if damage is not None:
         if conn is not None:
             conn.close()
-        moved = move_aside(path)
-        log.warning(
-            "history database %s is damaged (%s); moved it aside to %s and started a new one",
-            path, damage, moved,
-        )
-        conn = _connect(path)
-        try:
-            _set_wal(conn)
-            migrate(conn)
-        except BaseException:
-            conn.close()
-            raise
+        conn, salvaged = _start_over(path, damage)
     assert conn is not None  # opened above, on the sound or the fresh file
     conn.execute("PRAGMA synchronous = NORMAL")
-    return conn, moved
+    return conn, salvaged
+
+
+def _start_over(path: Path, damage: str) -> tuple[sqlite3.Connection, Salvaged]:
+    """Move the damaged file aside, start a fresh one and copy into it what can be read."""
+    moved = move_aside(path)
+    _secure(path)
+    conn = _connect(path)
+    try:
+        _set_wal(conn)
+        migrate(conn)
+        try:
+            recovered = salvage_into(moved, conn)
+        except sqlite3.Error as exc:
+            log.warning("history: copying the readable events of %s failed (%s); it is kept",
+                        moved, exc)
+            recovered = 0
+    except BaseException:
+        conn.close()
+        raise
+    log.warning(
+        "history database %s is damaged (%s); moved it aside to %s, started a new one and "
+        "recovered %d events into it", path, one_line(damage, 200), moved, recovered,
+    )
+    return conn, Salvaged(moved, recovered)
 
 
 def _row_for(event: RecordEvent) -> tuple[float, int, float, str, str]:
-    wall = event.wall if event.wall.tzinfo is not None else event.wall.astimezone()
+    wall = event.wall if event.wall.tzinfo is not None else to_local(event.wall)
     offset = wall.utcoffset() or timedelta(0)
     data = json.dumps(event.data, separators=(",", ":"), sort_keys=True, default=str)
     return (wall.timestamp(), round(offset.total_seconds()), float(event.mono_s), event.kind, data)
 
 
-def _event_from(t_utc_s: float, offset_s: int, mono_s: float, kind: str, data: str,
-                zones: dict[int, timezone]) -> RecordEvent:
-    tz = zones.get(offset_s)
+# The wall times a datetime can hold in any zone (a day inside its limits on both sides).
+_MIN_T_S = datetime(1, 1, 2, tzinfo=timezone.utc).timestamp()
+_MAX_T_S = datetime(9999, 12, 30, tzinfo=timezone.utc).timestamp()
+_MAX_OFFSET_S = 86400 - 1  # Python's timezone() takes offsets strictly within a day
+
+
+def _finite(value: object) -> float | None:
+    """A finite float from an SQLite cell, None for text, blobs, NULL, NaN and infinities."""
+    if isinstance(value, bool) or not isinstance(value, (int, float)):
+        return None
+    try:
+        number = float(value)
+    except OverflowError:
+        return None
+    return number if math.isfinite(number) else None
+
+
+def _event_from(t_utc_s: object, offset_s: object, mono_s: object, kind: object, data: object,
+                zones: dict[int, timezone]) -> RecordEvent | None:
+    """The event a row holds, or None for a row with no usable time.
+
+    A row written by another program (or damaged) may hold anything: a UTC offset that is not
+    a number or is a day or more reads as UTC; a monotonic time that is not a number reads as
+    0; data that is not a JSON object reads as {}. Only a row whose time cannot be placed at
+    all is skipped.
+    """
+    t = _finite(t_utc_s)
+    if t is None or not _MIN_T_S <= t <= _MAX_T_S:
+        return None
+    offset = _finite(offset_s)
+    whole = round(offset) if offset is not None and abs(offset) <= _MAX_OFFSET_S else 0
+    tz = zones.get(whole)
     if tz is None:
-        tz = zones[offset_s] = timezone(timedelta(seconds=offset_s))
+        tz = zones[whole] = timezone(timedelta(seconds=whole))
     parsed: Any = {}
-    if data != "{}":
+    if isinstance(data, str) and data != "{}":
         try:
             parsed = json.loads(data)
-        except ValueError:
+        except (ValueError, RecursionError):
             parsed = {}
         if not isinstance(parsed, dict):
             parsed = {}
-    return RecordEvent(kind, datetime.fromtimestamp(t_utc_s, tz), mono_s, parsed)
+    try:
+        wall = datetime.fromtimestamp(t, tz)
+    except (OverflowError, OSError, ValueError):
+        return None
+    return RecordEvent(str(kind), wall, _finite(mono_s) or 0.0, parsed)
+
+
+def _events_from(rows: list[Any]) -> list[RecordEvent]:
+    zones: dict[int, timezone] = {}  # one tzinfo per offset, not one per row
+    events = [_event_from(r[0], r[1], r[2], r[3], r[4], zones) for r in rows]
+    kept = [e for e in events if e is not None]
+    if len(kept) < len(events):
+        log.warning("history: %d rows have no usable time and were not read",
+                    len(events) - len(kept))
+    return kept
 
 
 @contextlib.contextmanager
 def _reader(path: Path) -> Iterator[sqlite3.Connection | None]:
-    """A read connection, or None when there is no history yet. Errors become StorageError."""
-    if not path.exists():
+    """A read connection, or None when there is no history yet. Errors become StorageError
+    (one line; another program's SQLite file or a folder at `path` are named as such)."""
+    _refuse_not_a_file(path)  # a folder in the way, or a place this user may not look into
+    if not os.path.exists(path):
         yield None
         return
     try:
@@ -301,6 +430,7 @@ def _reader(path: Path) -> Iterator[sqlite3.Connection | None]:
         yield conn
     except sqlite3.DatabaseError as exc:
         if "no such table" in str(exc):
+            _refuse_newer(conn)  # another program's file says so; ours is merely empty
             return  # created but never migrated: an empty history
         if is_corruption(exc):
             raise StorageError(
@@ -322,8 +452,7 @@ def read_events(path: Path, start: datetime, end: datetime) -> list[RecordEvent]
             "WHERE t_utc_s >= ? AND t_utc_s < ? ORDER BY id",
             (start.timestamp(), end.timestamp()),
         ).fetchall()
-        zones: dict[int, timezone] = {}  # one tzinfo per offset, not one per row
-        return [_event_from(r[0], r[1], r[2], r[3], r[4], zones) for r in rows]
+        return _events_from(rows)
     return []  # the table did not exist
 
 
@@ -341,12 +470,12 @@ def first_event_time(path: Path) -> datetime | None:
     with _reader(path) as conn:
         if conn is None:
             return None
-        row = conn.execute(
-            "SELECT t_utc_s, utc_offset_s FROM events ORDER BY t_utc_s LIMIT 1"
-        ).fetchone()
-        if row is None:
-            return None
-        return datetime.fromtimestamp(row[0], timezone(timedelta(seconds=row[1])))
+        rows = conn.execute(
+            "SELECT t_utc_s, utc_offset_s, 0, '', '{}' FROM events "
+            "WHERE typeof(t_utc_s) IN ('integer', 'real') ORDER BY t_utc_s LIMIT 1"
+        ).fetchall()
+        events = _events_from(rows)
+        return events[0].wall if events else None
     return None
 
 
@@ -398,6 +527,18 @@ class _Forget:
 _STOP = object()
 
 
+Row = tuple[float, int, float, str, str]
+_INSERT = ("INSERT INTO events (t_utc_s, utc_offset_s, mono_s, kind, data) "
+           "VALUES (?, ?, ?, ?, ?)")
+# A journal row is added only if the same event is not there already (an import that was
+# interrupted after its commit but before the journal was removed).
+_INSERT_NEW = (
+    "INSERT INTO events (t_utc_s, utc_offset_s, mono_s, kind, data) SELECT ?, ?, ?, ?, ? "
+    "WHERE NOT EXISTS (SELECT 1 FROM events WHERE t_utc_s = ? AND mono_s = ? AND kind = ? "
+    "AND data = ?)"
+)
+
+
 class SqliteHistory:
     """The history store used by the running app (see the module docstring for the contract).
 
@@ -419,6 +560,7 @@ class SqliteHistory:
         on_commit: Callable[[int], None] | None = None,
     ) -> None:
         self.path = Path(path)
+        self.journal = journal.journal_path(self.path)
         self._flush_interval_s = flush_interval_s
         self._batch_max = max(1, batch_max)
         self._memory_cap = max(1, memory_cap)
@@ -429,7 +571,9 @@ class SqliteHistory:
         self._ready = threading.Event()
         self._closed = False
         self._conn: sqlite3.Connection | None = None
-        self._failing = False
+        self._failing: str | None = None  # why the database cannot be written, while it cannot
+        self._told = ""  # the last failure state the user was told about
+        self._journal_failing = False
         self._dropped = 0
         self._committed = 0
         self.last_notice: str | None = None
@@ -447,7 +591,8 @@ class SqliteHistory:
         self._queue.put(event)
 
     def flush(self, timeout_s: float = 10.0) -> bool:
-        """Commit everything queued so far; True when it is all on disk within the timeout."""
+        """Commit everything queued so far; True when it is all in the database within the
+        timeout (events kept in the journal instead give False)."""
         if not self._thread.is_alive():
             return False
         request = _Flush(threading.Event())
@@ -455,7 +600,8 @@ class SqliteHistory:
         return request.done.wait(timeout_s) and request.ok
 
     def close(self, timeout_s: float = 10.0) -> None:
-        """Write what is queued and stop the writer thread. Safe to call twice."""
+        """Write what is queued (to the database, else the journal) and stop the writer
+        thread. Safe to call twice."""
         if self._closed:
             return
         self._closed = True
@@ -500,37 +646,47 @@ class SqliteHistory:
         if self._conn is not None:
             return True
         try:
-            self._conn, moved = open_for_writing(self.path)
-        except StorageError as exc:  # a file from a newer psoas-break
+            self._conn, salvaged = open_for_writing(self.path)
+        except StorageError as exc:  # a file this code must not write
             self._fail(str(exc), exc)
             return False
         except (sqlite3.Error, OSError) as exc:
-            self._fail(f"cannot open the history database {self.path}: {exc}", exc)
+            self._fail(f"cannot open the history database {self.path}: {_reason(exc)}", exc)
             return False
-        if moved is not None:
-            self._moved(moved, None)
+        if salvaged is not None:
+            self._moved(salvaged, None)
         return True
 
-    def _moved(self, moved: Path, exc: BaseException | None) -> None:
+    def _moved(self, salvaged: Salvaged, exc: BaseException | None) -> None:
         if exc is not None:
-            log.warning(
-                "history database %s became damaged while writing (%s); moved it aside to %s "
-                "and started a new one", self.path, exc, moved,
-            )
-        self.moved_aside_to = moved
+            log.warning("history database %s became damaged while writing (%s)", self.path,
+                        exc)
+        self.moved_aside_to = salvaged.moved
+        recovered = (f"{salvaged.recovered} events were recovered into a new history file"
+                     if salvaged.recovered else "nothing in it could be read; a new history "
+                     "file was started")
         self._notice(
-            f"Your history database was damaged. It was moved aside to {moved} "
-            "and a new history was started."
+            f"Your history database was damaged: {recovered}. The damaged file was moved "
+            f"aside to {salvaged.moved} and kept."
         )
 
     def _fail(self, text: str, exc: BaseException) -> None:
-        if not self._failing:
-            self._failing = True
-            log.warning("%s; keeping events in memory and retrying every %.0f s",
-                        text, self._retry_s, exc_info=not isinstance(exc, StorageError))
-            self._notice(f"History is not being saved: {text}. psoas-break keeps retrying.")
+        """The database cannot be written: log it once per episode (the notice comes once
+        the journal was tried, see _tell)."""
+        if self._failing is None:
+            log.warning("%s; retrying every %.0f s", text, self._retry_s,
+                        exc_info=not isinstance(exc, StorageError))
         else:
             log.debug("history still failing: %s", text)
+        self._failing = one_line(text, 300)
+
+    def _tell(self, state: str, text: str) -> None:
+        """One notice each time things get worse (journal < memory < dropping), and one when
+        the database works again (state "")."""
+        ranks = {"": 0, "journal": 1, "memory": 2, "dropping": 3}
+        if (state == "" and self._told) or ranks[state] > ranks[self._told]:
+            self._told = state
+            self._notice(text)
 
     def _close_conn(self) -> None:
         if self._conn is not None:
@@ -538,36 +694,46 @@ class SqliteHistory:
                 self._conn.close()
             self._conn = None
 
-    def _write(
-        self, rows: list[tuple[float, int, float, str, str]], retry_corrupt: bool = True
-    ) -> bool:
-        """Commit `rows` in one transaction; False (and logged) on failure."""
+    def _write(self, rows: list[Row], retry_corrupt: bool = True) -> bool:
+        """Commit the journal's rows and `rows` in one transaction; False (and logged) on
+        failure. The journal is removed once its rows are committed."""
         if not self._ensure_open():
             return False
         assert self._conn is not None
+        imported = 0
         try:
             self._conn.execute("BEGIN IMMEDIATE")
-            self._conn.executemany(
-                "INSERT INTO events (t_utc_s, utc_offset_s, mono_s, kind, data) "
-                "VALUES (?, ?, ?, ?, ?)",
-                rows,
-            )
+            imported = self._import_journal(self._conn)
+            self._conn.executemany(_INSERT, rows)
             self._conn.execute("COMMIT")
         except sqlite3.Error as exc:
             with contextlib.suppress(sqlite3.Error):
                 self._conn.execute("ROLLBACK")
             self._close_conn()
             if is_corruption(exc) and retry_corrupt:
-                # Damaged under our feet: move it aside now and write into a fresh file.
-                self._moved(move_aside(self.path), exc)
+                # Damaged under our feet: start over (salvaging what reads), write again.
+                try:
+                    self._conn, salvaged = _start_over(self.path, str(exc))
+                except (sqlite3.Error, OSError, StorageError) as again:
+                    self._fail(f"cannot write the history database {self.path}: "
+                               f"{_reason(again)}", again)
+                    return False
+                self._moved(salvaged, exc)
                 return self._write(rows, retry_corrupt=False)
-            self._fail(f"cannot write the history database {self.path}: {exc}", exc)
+            self._fail(f"cannot write the history database {self.path}: {_reason(exc)}", exc)
             return False
-        if self._failing:
-            self._failing = False
-            log.info("history database writable again; wrote %d queued events", len(rows))
-            self._notice("History is being saved again.")
-        self._committed += len(rows)
+        if imported >= 0 and os.path.exists(self.journal):
+            try:
+                self.journal.unlink()
+            except OSError as exc:  # its rows are in: a second import adds nothing
+                log.warning("cannot remove %s: %s", self.journal, exc)
+            log.info("history: added %d events that waited in %s", imported, self.journal)
+        if self._failing is not None:
+            self._failing = None
+            log.info("history database writable again; wrote %d waiting events",
+                     len(rows) + max(imported, 0))
+            self._tell("", "History is being saved again.")
+        self._committed += len(rows) + max(imported, 0)
         if self._on_commit is not None:
             try:
                 self._on_commit(self._committed)
@@ -575,15 +741,72 @@ class SqliteHistory:
                 log.exception("history commit callback failed")
         return True
 
+    def _import_journal(self, conn: sqlite3.Connection) -> int:
+        """Inside the caller's transaction: add the journal's rows not in the database yet.
+        Returns how many rows it held, or -1 when there is none or it cannot be read (then it
+        is left for later)."""
+        if not os.path.exists(self.journal):
+            return -1
+        skipped = [0]
+        count = 0
+        batch: list[tuple[Any, ...]] = []
+        try:
+            for row in journal.rows(self.journal, skipped):
+                batch.append((*row, row[0], row[2], row[3], row[4]))
+                count += 1
+                if len(batch) >= 1000:
+                    conn.executemany(_INSERT_NEW, batch)
+                    batch = []
+        except OSError as exc:
+            log.warning("cannot read %s (%s); its events wait there", self.journal, exc)
+            return -1
+        if batch:
+            conn.executemany(_INSERT_NEW, batch)
+        if skipped[0]:
+            log.warning("%s: %d lines were not events and were left out", self.journal,
+                        skipped[0])
+        return count
+
+    def _keep(self, pending: list[Row]) -> list[Row]:
+        """The database write failed: put `pending` in the journal, else keep it in memory
+        (capped); tell the user where the events are. Returns what stays in memory."""
+        reason = self._failing or "the history database cannot be written"
+        if pending:
+            try:
+                private_dir(self.path.parent)
+                journal.append(self.journal, pending)
+                pending = []
+                self._journal_failing = False
+            except OSError as exc:
+                if not self._journal_failing:
+                    log.warning("cannot keep waiting events in %s either: %s", self.journal,
+                                _reason(exc))
+                self._journal_failing = True
+        if not self._journal_failing:
+            self._tell("journal", f"History is not being saved to the database: {reason}. "
+                       f"Your events wait in {self.journal} and are added once it works "
+                       "again; psoas-break keeps retrying.")
+            return pending
+        if len(pending) <= self._memory_cap:
+            self._tell("memory", f"History is not being saved: {reason}, and {self.journal} "
+                       f"cannot be written either. Up to {self._memory_cap} events wait in "
+                       "memory; psoas-break keeps retrying.")
+            return pending
+        self._tell("dropping", f"History is not being saved anywhere ({reason}): more than "
+                   f"{self._memory_cap} events are waiting, so the oldest are being dropped. "
+                   "Free some disk space.")
+        return self._cap(pending)
+
     def _run(self) -> None:
-        pending: list[tuple[float, int, float, str, str]] = []
+        pending: list[Row] = []
         first_at = 0.0  # monotonic time the oldest pending row arrived
         retry_at = 0.0  # no write attempts before this (after a failure)
         waiters: list[_Flush] = []
         forget: _Forget | None = None
         stopping = False
         try:
-            self._ensure_open()
+            if self._ensure_open() and os.path.exists(self.journal):
+                self._write([])  # events that waited in the journal (a previous run)
         except Exception:
             log.exception("history writer could not start; retrying later")
         self._ready.set()
@@ -610,8 +833,9 @@ class SqliteHistory:
                         if not pending:
                             first_at = time.monotonic()
                         pending.append(_row_for(item))
-                        if self._failing and len(pending) > self._memory_cap:
-                            pending = self._cap(pending)
+                        if self._failing and self._journal_failing and (
+                                len(pending) > self._memory_cap):
+                            pending = self._keep(pending)
                     except Exception:
                         log.exception("history: cannot store event %r; dropped", item.kind)
                 try:
@@ -636,7 +860,7 @@ class SqliteHistory:
                     self._dropped = 0
                 else:
                     retry_at = time.monotonic() + self._retry_s
-                    pending = self._cap(pending)
+                    pending = self._keep(pending)
                 if ok and forget is not None:
                     self._forget(forget.day)
                     forget = None
@@ -662,15 +886,21 @@ class SqliteHistory:
         except sqlite3.Error as exc:
             log.warning("applying history_keep_days failed: %s", exc)
 
-    def _cap(self, pending: list[tuple[float, int, float, str, str]]
-             ) -> list[tuple[float, int, float, str, str]]:
-        """Drop the oldest queued rows beyond memory_cap (logged the first time)."""
+    def _cap(self, pending: list[Row]) -> list[Row]:
+        """Drop the oldest queued rows beyond memory_cap (logged the first time). Only when
+        neither the database nor the journal can be written."""
         excess = len(pending) - self._memory_cap
         if excess <= 0:
             return pending
         if self._dropped == 0:
-            log.warning("history: more than %d events waiting to be written; dropping the oldest",
-                        self._memory_cap)
+            log.warning("history: more than %d events waiting to be written and nowhere to "
+                        "keep them; dropping the oldest", self._memory_cap)
         self._dropped += excess
         return pending[excess:]
 
+
+def _reason(exc: BaseException) -> str:
+    """An error as one plain line (an OS error without its number)."""
+    if isinstance(exc, OSError) and exc.strerror:
+        return one_line(exc.strerror, 120)
+    return one_line(str(exc), 200)

@@ -46,6 +46,7 @@ from psoas_break.adapters.dbus import (
     session_bus_address,
 )
 from psoas_break.adapters.notify.errors import FDO_SERVER, NO_SERVER_MESSAGE, NoServer, error_for
+from psoas_break.adapters.notify.markup import escape_markup
 from psoas_break.ports import Notification, Unavailable
 
 log = logging.getLogger(__name__)
@@ -185,8 +186,8 @@ class DbusNotifier:
             if previous is not None and previous[0] == owner:
                 replaces_id = previous[1]
         body = notification.body
-        if "body-markup" in caps:  # the three characters body markup gives meaning to
-            body = body.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
+        if "body-markup" in caps:
+            body = escape_markup(body)
         actions: list[str] = []
         if notification.actions and "actions" in caps and self.on_action is not None:
             for key, label in notification.actions:

@@ -6,6 +6,12 @@ dbus-python when importable, else a `notify-send` subprocess; Windows a balloon 
 sleeps for the display time: plyer's call blocks that long); macOS NSUserNotification.
 plyer has no timeout, no replaces_id and no close: run it on the worker (delivery.py), which
 abandons a call that hangs (25 s on a hung server with dbus-python).
+
+Markup: a freedesktop notification server with the "body-markup" capability (nearly all:
+GNOME, KDE, dunst, mako, xfce4-notifyd) reads the body as markup, and plyer passes it on as it
+is. The body is always escaped for those servers (plyer cannot ask for the capabilities); a rare
+server without markup then shows "&amp;" for "&", which is harmless, where unescaped text could
+make links or load images. The other platforms take plain text.
 """
 
 from __future__ import annotations
@@ -14,6 +20,7 @@ import logging
 from typing import Any
 
 from psoas_break.adapters.notify.errors import FDO_SERVER, error_for
+from psoas_break.adapters.notify.markup import escape_markup
 from psoas_break.ports import DeliveryFailed, Notification, Unavailable
 
 log = logging.getLogger(__name__)
@@ -59,10 +66,12 @@ class PlyerNotifier:
     def notify(self, notification: Notification) -> None:
         """Show `notification` through plyer; raises an AdapterError on failure."""
         icon = str(notification.icon.resolve()) if notification.icon is not None else ""
+        body = escape_markup(notification.body) if self.server == FDO_SERVER else (
+            notification.body)
         try:
             self._impl.notify(
                 title=notification.title,
-                message=notification.body,
+                message=body,
                 app_name=self.app_name,
                 app_icon=icon,
                 timeout=max(notification.timeout_s, 0),
