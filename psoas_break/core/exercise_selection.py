@@ -37,6 +37,7 @@ from typing import Any, Literal
 from psoas_break.core.errors import InputError
 from psoas_break.core.events import PromptKind
 from psoas_break.core.exercises import PLACE_TAGS, Exercise, Side
+from psoas_break.core.plain_text import show_value
 
 Profile = Literal["desk", "driver"]
 Situation = Literal["desk", "driving", "stopped"]
@@ -283,11 +284,6 @@ _EXERCISE_ID_RE = re.compile(r"^[a-z][a-z0-9_]{2,39}$")
 SelectionSettingError = InputError
 
 
-def _fmt_raw(raw: object) -> str:
-    text = f'"{raw}"' if isinstance(raw, str) else repr(raw)
-    return text if len(text) <= 60 else text[:59] + "\u2026"
-
-
 def validate_places(raw: object, key: str = "places") -> tuple[str, ...]:
     """Where the person can exercise at the desk or at home: a non-empty list of seated,
     standing, floor. Returned in that order, each once."""
@@ -296,11 +292,11 @@ def validate_places(raw: object, key: str = "places") -> tuple[str, ...]:
     if isinstance(raw, str):
         raw = [raw]
     if not isinstance(raw, (list, tuple)) or not raw:
-        raise SelectionSettingError(f"{key} = {_fmt_raw(raw)} is not allowed: {allowed}")
+        raise SelectionSettingError(f"{key} = {show_value(raw)} is not allowed: {allowed}")
     for item in raw:
         if item not in PLACE_TAGS:
             raise SelectionSettingError(
-                f"{key} has {_fmt_raw(item)}, which is not a place: {allowed}")
+                f"{key} has {show_value(item)}, which is not a place: {allowed}")
     return tuple(p for p in PLACE_TAGS if p in raw)
 
 
@@ -316,12 +312,12 @@ def validate_hidden(raw: object, key: str = "hidden_exercises") -> tuple[str, ..
     if isinstance(raw, str):
         raw = [raw] if raw else []
     if not isinstance(raw, (list, tuple)) or len(raw) > MAX_HIDDEN:
-        raise SelectionSettingError(f"{key} = {_fmt_raw(raw)} is not allowed: {allowed}")
+        raise SelectionSettingError(f"{key} = {show_value(raw)} is not allowed: {allowed}")
     out: list[str] = []
     for item in raw:
         if not isinstance(item, str) or not _EXERCISE_ID_RE.match(item):
             raise SelectionSettingError(
-                f"{key} has {_fmt_raw(item)}, which is not an exercise id: {allowed}")
+                f"{key} has {show_value(item)}, which is not an exercise id: {allowed}")
         if item not in out:
             out.append(item)
     return tuple(out)

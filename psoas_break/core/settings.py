@@ -164,7 +164,7 @@ def describe(value: Any) -> str:
         return str(text())
     if isinstance(value, tuple):
         return ", ".join(str(v) for v in value) or "(none)"
-    return _fmt(value)
+    return show_value(value)
 
 # Keys that are part of the file but not settings.
 META_KEYS = frozenset({"schema_version", "locked"})
@@ -177,11 +177,6 @@ SettingError = InputError
 def _key(key: object) -> str:
     """A key name someone typed or a file holds, quoted, one line, shortened."""
     return one_line(repr(key), 60)
-
-
-def _fmt(raw: object) -> str:
-    """A value quoted in a message: one line, shortened, safe for any input (plain_text)."""
-    return show_value(raw)
 
 
 def validate_value(key: str, raw: object) -> Any:
@@ -208,7 +203,7 @@ def validate_value(key: str, raw: object) -> Any:
             return raw
     elif spec.kind is str and isinstance(raw, str) and raw in spec.choices:
         return raw
-    raise SettingError(f"{key} = {_fmt(raw)} is not allowed: use {spec.allowed()}")
+    raise SettingError(f"{key} = {show_value(raw)} is not allowed: use {spec.allowed()}")
 
 
 def parse_cli_value(key: str, text: str, current: Any = None) -> Any:
@@ -275,7 +270,7 @@ def settings_from_mapping(data: Mapping[str, Any], base: Settings | None = None)
     version = data.get("schema_version", SCHEMA_VERSION)
     if not isinstance(version, int) or isinstance(version, bool) or version > SCHEMA_VERSION:
         problems.append(
-            f"schema_version = {_fmt(version)} is not one this version understands "
+            f"schema_version = {show_value(version)} is not one this version understands "
             f"(1 to {SCHEMA_VERSION}); reading the keys it knows"
         )
     return LoadResult(settings, tuple(problems), unknown)
@@ -285,7 +280,8 @@ def locked_keys(site: Mapping[str, Any]) -> tuple[frozenset[str], tuple[str, ...
     """The keys a site file locks, and one line per entry of `locked` that is not a setting."""
     raw = site.get("locked", [])
     if not isinstance(raw, list) or not all(isinstance(k, str) for k in raw):
-        return frozenset(), (f"locked = {_fmt(raw)} is not allowed: use a list of setting names",)
+        return frozenset(), (
+            f"locked = {show_value(raw)} is not allowed: use a list of setting names",)
     bad = tuple(
         f"locked names {_key(k)}, which is not a setting; known settings: {', '.join(SPECS)}"
         for k in raw
