@@ -449,13 +449,13 @@ def test_item05_a_day_of_many_ranges_formats_its_error_once(
     from psoas_break.core import working_hours
 
     calls = []
-    real = working_hours.show_value
+    real = working_hours._fmt
 
     def counting(raw: object) -> str:
         calls.append(1)
         return real(raw)
 
-    monkeypatch.setattr(working_hours, "show_value", counting)
+    monkeypatch.setattr(working_hours, "_fmt", counting)
     # 1,440 ranges (the most a day can hold) that overlap: every one is parsed, one error.
     with pytest.raises(working_hours.WorkingHoursError, match="overlaps"):
         working_hours.validate_working_hours({"mon": ["09:00-09:01"] * 1440})

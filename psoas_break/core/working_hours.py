@@ -38,7 +38,8 @@ from typing import Any
 
 from psoas_break.core.errors import InputError
 from psoas_break.core.i18n import N_, _, localized, weekday_short
-from psoas_break.core.plain_text import one_line, show_value
+from psoas_break.core.plain_text import one_line
+from psoas_break.core.plain_text import show_value as _fmt  # one line, shortened, any depth
 
 DAY_KEYS = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")  # datetime.weekday() order
 PRESETS = ("always", "weekdays_9_17")
@@ -83,7 +84,7 @@ def _parse_range(text: str, key: str, raw_day: object) -> Span:
     # range made a day of n ranges cost n^2 (#19).
     def bad() -> WorkingHoursError:
         return WorkingHoursError(
-            f"{key} = {show_value(raw_day)} is not allowed: {show_value(text)} is not valid; use "
+            f"{key} = {_fmt(raw_day)} is not allowed: {_fmt(text)} is not valid; use "
             f"{_RANGE_HELP}"
         )
 
@@ -98,8 +99,8 @@ def _parse_range(text: str, key: str, raw_day: object) -> Span:
         raise bad()
     if start >= end:
         raise WorkingHoursError(
-            f"{key} = {show_value(raw_day)} is not allowed: {show_value(text)} does not end "
-            f"after it starts; use {_RANGE_HELP} (a range cannot cross midnight: split it over two days)"
+            f"{key} = {_fmt(raw_day)} is not allowed: {_fmt(text)} does not end after it "
+            f"starts; use {_RANGE_HELP} (a range cannot cross midnight: split it over two days)"
         )
     return start, end
 
@@ -116,7 +117,7 @@ def parse_day(raw: object, key: str) -> tuple[Span, ...]:
         items = list(raw)
     else:
         raise WorkingHoursError(
-            f"{key} = {show_value(raw)} is not allowed: use a list of {_RANGE_HELP} ([] = no work)"
+            f"{key} = {_fmt(raw)} is not allowed: use a list of {_RANGE_HELP} ([] = no work)"
         )
     if len(items) > DAY_MINUTES:
         # Ranges of a day never overlap and last a minute at least: no valid day has more.
@@ -128,14 +129,14 @@ def parse_day(raw: object, key: str) -> tuple[Span, ...]:
     for item in items:
         if not isinstance(item, str):
             raise WorkingHoursError(
-                f"{key} = {show_value(raw)} is not allowed: {show_value(item)} is not text; use {_RANGE_HELP}"
+                f"{key} = {_fmt(raw)} is not allowed: {_fmt(item)} is not text; use {_RANGE_HELP}"
             )
         spans.append(_parse_range(item, key, raw))
     spans.sort()
     for before, after in zip(spans, spans[1:], strict=False):
         if after[0] < before[1]:
             raise WorkingHoursError(
-                f"{key} = {show_value(raw)} is not allowed: {format_span(after)} overlaps "
+                f"{key} = {_fmt(raw)} is not allowed: {format_span(after)} overlaps "
                 f"{format_span(before)}; ranges of one day must not overlap"
             )
     return tuple(spans)
@@ -162,7 +163,7 @@ def _preset_error(key: str, raw: object, allow_custom: bool) -> WorkingHoursErro
     names = (*PRESETS, CUSTOM) if allow_custom else PRESETS
     listed = ", ".join(f'"{n}"' for n in names)
     tail = "" if allow_custom else " or a table of days (mon = [\"09:00-17:30\"], ...)"
-    return WorkingHoursError(f"{key} = {show_value(raw)} is not allowed: use {listed}{tail}")
+    return WorkingHoursError(f"{key} = {_fmt(raw)} is not allowed: use {listed}{tail}")
 
 
 @dataclass(frozen=True)
@@ -431,13 +432,13 @@ def _parse_day_names(text: str, whole: str) -> list[int]:
         ends = [p.strip() for p in part.split("-")]
         if not part or len(ends) > 2 or any(e not in DAY_KEYS for e in ends):
             raise WorkingHoursError(
-                f"{SETTING_KEY} = {show_value(whole)} is not allowed: {show_value(part)} is not a day or "
+                f"{SETTING_KEY} = {_fmt(whole)} is not allowed: {_fmt(part)} is not a day or "
                 f"day range; use {', '.join(DAY_KEYS)}, e.g. \"mon-fri 09:00-17:30\""
             )
         first, last = DAY_KEYS.index(ends[0]), DAY_KEYS.index(ends[-1])
         if last < first:
             raise WorkingHoursError(
-                f"{SETTING_KEY} = {show_value(whole)} is not allowed: {show_value(part)} runs backwards; "
+                f"{SETTING_KEY} = {_fmt(whole)} is not allowed: {_fmt(part)} runs backwards; "
                 "write days Monday first, e.g. \"mon-fri\""
             )
         indexes.extend(range(first, last + 1))
@@ -465,7 +466,7 @@ def parse_working_hours_text(text: str, current: WorkingHours | None = None) -> 
         match = _DAY_GROUP_RE.match(group)
         if match is None:
             raise WorkingHoursError(
-                f"{SETTING_KEY} = {show_value(text)} is not allowed: use a preset "
+                f"{SETTING_KEY} = {_fmt(text)} is not allowed: use a preset "
                 f"({', '.join(PRESETS)}) or day groups like \"mon-fri 09:00-12:30,13:30-17:30; "
                 "sat 10:00-14:00\""
             )
