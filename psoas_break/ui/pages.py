@@ -9,7 +9,6 @@ figures: each is made 0600 in a 0700 folder before it is opened.
 from __future__ import annotations
 
 import logging
-import webbrowser
 from collections.abc import Callable, Mapping
 from datetime import datetime
 from pathlib import Path
@@ -26,6 +25,8 @@ PictureFinder = Callable[[Exercise, Side | None], Path | None]
 
 def open_in_browser(path: Path) -> None:
     """The default opener: the desktop's browser (or image viewer) for a local file."""
+    import webbrowser  # only when a page is opened: 1.3 MB otherwise held at rest
+
     if not webbrowser.open(path.resolve().as_uri()):
         log.warning("no browser could open %s", path)
 
