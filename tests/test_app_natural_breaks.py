@@ -85,8 +85,8 @@ def keep_moving(desk: DesktopSession) -> Iterator[None]:
 
 
 def test_x11_input_keeps_counting(desk: DesktopSession) -> None:
-    app = start_app(desk, config=CONFIG, extra_env={**FAST, "PSOAS_IDLE_BACKEND": "x11"})
-    with keep_moving(desk):
+    with keep_moving(desk):  # from before the start: Xvfb has had no input since it started
+        app = start_app(desk, config=CONFIG, extra_env={**FAST, "PSOAS_IDLE_BACKEND": "x11"})
         time.sleep(4.0)  # four natural-break lengths of activity
         data = status(app)
         assert data["state"] == "sitting"

@@ -251,3 +251,19 @@ def test_german_driving_notice_reads_german_but_is_checked_in_english() -> None:
     Presenter(sink, speech).announce_driving(notice)
     assert sink.shown[0].body.startswith("Hände am Lenkrad, Augen auf der Straße:")
     assert speech.said[0].startswith("Haltungscheck. Hände am Lenkrad, Augen auf der Straße:")
+
+
+def test_a_prompts_note_always_shows_after_the_dose_within_200_characters() -> None:
+    """A gentle or repeated prompt says why it came (the note), even after the longest body."""
+    settings = Settings(places=("seated", "standing", "floor"))
+    status = SittingEngine(settings).status()
+    note = "When you have a moment, stand up and stretch."
+    p, sink, _speech = presenter()
+    for i in range(80):
+        p.show_prompt(ShowPrompt(i + 1, "stretch", 0, True, note), status, settings)
+        body = sink.shown[-1].body
+        assert len(body) <= 200, body
+        assert body.endswith(note), body
+        sel = p.last_selection
+        assert sel is not None
+        assert body.startswith(f"{sel.exercise.dose_text()}. "), body  # the dose first

@@ -47,7 +47,7 @@ def test_gtk_icon_docks_in_trayer_and_is_visible(xembed_desk: DesktopSession,
                                                  tmp_path: Path) -> None:
     app = start_app(xembed_desk)
     try:
-        wait_for(lambda: app.cli("status", "--json").returncode == 0, 15, what="app up")
+        wait_for(lambda: app.cli("status", "--json").returncode == 0, 30, what="app up")
         assert status(app)["tray"] == "gtk"  # no watcher: the auto choice skips appindicator
         shot = tmp_path / "gtk.png"
 
@@ -63,7 +63,7 @@ def test_gtk_icon_docks_in_trayer_and_is_visible(xembed_desk: DesktopSession,
 def test_xorg_click_registers(xembed_desk: DesktopSession, tmp_path: Path) -> None:
     app = start_app(xembed_desk, extra_env={"PSOAS_TRAY_BACKEND": "xorg"})
     try:
-        wait_for(lambda: app.cli("status", "--json").returncode == 0, 15, what="app up")
+        wait_for(lambda: app.cli("status", "--json").returncode == 0, 30, what="app up")
         assert status(app)["tray"] == "xorg"
         shot = tmp_path / "xorg.png"
         found: list[tuple[int, int]] = []

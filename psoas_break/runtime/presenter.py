@@ -116,11 +116,14 @@ class Presenter:
         body, icon = self._body_and_icon(selection, prompt.kind)
         spoken = self._spoken_body(selection, body)
         if prompt.note:
-            # The dose stays first (a collapsed notification keeps the start); the note goes
-            # after it when there is room.
+            # The dose stays first (a collapsed notification keeps the start) and the note
+            # (a repeat, the snooze cap, "when you have a moment") always shows: the steps in
+            # between are shortened to make room (the page has them all).
             note = localized(prompt.note)
-            if len(body) + 1 + len(note) <= 200:
-                body = f"{body} {note}"
+            room = 200 - len(note) - 2
+            if len(body) > room:
+                body = body[:room].rstrip() + "…"
+            body = f"{body} {note}"
             spoken = f"{spoken} {note}"
         actions: tuple[tuple[str, str], ...] = ()
         if prompt.kind == "stretch":
