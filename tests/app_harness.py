@@ -45,9 +45,9 @@ class RunningApp:
         return wait_for(check, timeout_s, what=f"title matching {predicate!r}")
 
     def wait_ready(self, timeout_s: float = 30.0) -> None:
+        """Until the control channel answers: the icon is up and the late start is done."""
         # 30 s: a busy shared CI machine (three test workers on two cores) can take many
         # seconds to start a Python GUI process; a healthy start takes well under one.
-        """Until the control channel answers: the icon is up and the late start is done."""
         wait_for(lambda: self.cli("status", "--json").returncode == 0, timeout_s,
                  what="the app to answer `status`")
 
