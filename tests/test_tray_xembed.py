@@ -61,9 +61,12 @@ def test_gtk_icon_docks_in_trayer_and_is_visible(xembed_desk: DesktopSession,
 
 
 def test_xorg_click_registers(xembed_desk: DesktopSession, tmp_path: Path) -> None:
-    app = start_app(xembed_desk, extra_env={"PSOAS_TRAY_BACKEND": "xorg"})
+    app = start_app(xembed_desk, extra_env={"PSOAS_TRAY_BACKEND": "xorg"}, ready=False)
     try:
-        wait_for(lambda: app.cli("status", "--json").returncode == 0, 30, what="app up")
+        try:
+            wait_for(lambda: app.cli("status", "--json").returncode == 0, 30, what="app up")
+        except AssertionError as exc:
+            raise AssertionError(f"{exc}\nlog:\n{app.log()[-5000:]}") from None
         assert status(app)["tray"] == "xorg"
         shot = tmp_path / "xorg.png"
         found: list[tuple[int, int]] = []
