@@ -192,7 +192,7 @@ class Runtime:
             ShowAbout: self._show_about,
             Sleep: lambda _cmd, _tick: None,  # the tick this step took is the point
             QuietChecked: self._quiet_checked,
-            QuietChanged: lambda _cmd, tick: self._ports.quiet.changed(tick.mono_s),
+            QuietChanged: self._quiet_changed,
             NotifierState: self._notifier_state,
             Notice: lambda cmd, _tick: self._tell(cmd.text),
             GetStatus: self._get_status,
@@ -466,6 +466,10 @@ class Runtime:
                 self._carry_out(self.engine.command(DeferPrompt(decision.prompt_id), tick), tick)
             elif isinstance(decision, Show):
                 self._show_released(decision, tick)
+
+    def _quiet_changed(self, cmd: QuietChanged, tick: Tick) -> None:
+        log.debug("quiet detector %s changed: checking now", cmd.detector)
+        self._ports.quiet.changed(tick.mono_s)
 
     def _show_released(self, decision: Show, tick: Tick) -> None:
         prompt = decision.prompt
