@@ -281,3 +281,71 @@ def test_consent_store_missing_or_not_windows_is_unavailable() -> None:
                                   winreg=FakeWinreg({}))
     with pytest.raises(Unavailable, match="only on Windows"):
         ConsentStoreDetector.open("microphone", "microphone", "microphone-windows")
+
+
+# ---- the pw-dump reader over a scripted stand-in ----
+
+_SCRIPT = r"""
+import sys
+print("[")
+print('  {"id": 48, "type": "PipeWire:Interface:Client", "info": {"props": '
+      '{"application.process.id": 1234}}},')
+print('  {"id": 49, "type": "PipeWire:Interface:Node", "info": {"state": "running", '
+      '"params": {"EnumFormat": [1, 2, 3]}, "props": {"media.class": "Stream/Input/Audio", '
+      '"application.name": "pw-record", "client.id": 48}}}')
+print("]", flush=True)
+cues = open(sys.argv[1])  # a FIFO: the test says when to print the next batch
+cues.readline()
+print("[")
+print('  {"id": 49, "info": null}')
+print("]", flush=True)
+cues.readline()
+print("[ this is not json", flush=True)
+print("]", flush=True)
+cues.readline()
+"""
+
+
+def test_the_graph_reader_follows_batches_and_stops_on_output_it_does_not_understand(
+    tmp_path: Any,
+) -> None:
+    """pw-dump's batch format and its exit are proven against the real PipeWire in
+    test_quiet_pipewire.py; a scripted stand-in is the only way to feed the reader a removal
+    at a chosen moment and then output it cannot parse."""
+    import os
+    import sys
+    import threading
+
+    from psoas_break.adapters.quiet.pipewire import PipeWireMicrophoneDetector
+    from psoas_break.adapters.quiet.pipewire_graph import PipeWireGraph
+
+    script = tmp_path / "fake_pw_dump.py"
+    script.write_text(_SCRIPT)
+    fifo = tmp_path / "cues"
+    os.mkfifo(fifo)
+    graph = PipeWireGraph(command=[sys.executable, str(script), str(fifo)])
+    changed = threading.Event()
+    graph.ensure()
+    cues = open(fifo, "w")  # noqa: SIM115 - opens once the stand-in opened its end
+    mic = PipeWireMicrophoneDetector(graph, exclude_children=False,
+                                     on_change=lambda _name: changed.set())
+    try:
+        assert mic.reasons() == ("microphone",)
+        assert mic.status().users == ("pw-record[1234] (node 49 Stream/Input/Audio)",)
+        snapshot = graph.snapshot()
+        assert snapshot is not None and "EnumFormat" not in str(snapshot)  # formats not kept
+        changed.clear()  # (set when the detector first saw the graph)
+        cues.write("\n")
+        cues.flush()
+        assert changed.wait(10)
+        assert mic.reasons() == () and mic.status().available
+        changed.clear()
+        cues.write("\n")
+        cues.flush()
+        assert changed.wait(10)  # output it cannot parse: unavailable, with the reason
+        status = mic.status()
+        assert not status.available and "PipeWire not reachable" in status.reason
+    finally:
+        cues.close()
+        mic.close()
+    assert graph.pid is None

@@ -43,6 +43,8 @@ COMMAND = ("pw-dump", "--monitor", "--no-colors")
 RESTART_AFTER_S = 5.0
 READY_TIMEOUT_S = 3.0
 Listener = Callable[[Graph | None], None]
+# What the rules read of an object's info (pw-dump also prints every node's formats, ~KBs).
+_KEPT = ("props", "state", "output-node-id", "input-node-id")
 
 
 class PipeWireGraph:
@@ -233,10 +235,12 @@ class PipeWireGraph:
                 oid = obj.get("id") if isinstance(obj, dict) else None
                 if not isinstance(oid, int):
                     continue
-                if obj.get("info") is None:
+                info = obj.get("info")
+                if info is None:
                     self._objects.pop(oid, None)  # removed
-                else:
-                    self._objects[oid] = obj
+                elif isinstance(info, dict):
+                    self._objects[oid] = {"id": oid, "type": obj.get("type"),
+                                          "info": {k: info[k] for k in _KEPT if k in info}}
             self._graph = graph_from_objects(self._objects.values())
             self._reason = ""
             self.batches += 1
