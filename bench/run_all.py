@@ -32,6 +32,34 @@ def ratio(value: float, floor: float) -> str:
     return f"{value / floor:.2f}x" if floor > 0 else "—"
 
 
+def quiet_rows(quiet: dict[str, Any]) -> list[tuple[str, str, str, str]]:
+    """Quiet detectors (#18): a check of each next to the cheapest existing one (a glob that
+    finds no camera); the watching detectors' idle wakeups (the others keep nothing running);
+    the whole app with and without them, in the same window."""
+    checks = quiet["check"]
+    floor = checks["camera-v4l2 (no /dev/video*)"]["cpu_us"]
+    rows = [(f"quiet check, {name} (µs CPU with the processes it runs; floor = camera-v4l2 "
+             "without a device)", f"{floor:.1f}", f"{row['cpu_us'] + row['child_us']:.1f}",
+             ratio(row["cpu_us"] + row["child_us"], floor))
+            for name, row in checks.items() if not name.startswith("camera-v4l2 (no")]
+    for label, threads in quiet["idle"].items():
+        total = sum(row["switches_per_min"] for row in threads.values())
+        rows.append((f"call/screen detectors' wakeups per idle minute, {label} "
+                     "(pulse + graph threads + pw-dump; floor = the others: nothing runs)",
+                     "0", f"{total:.1f}", "—"))
+    apps = quiet["apps"]
+    without, with_ = apps["without"], apps["with"]
+    rows += [
+        ("app wakeups per idle minute with the call/screen detectors (floor = without)",
+         f"{without['switches_per_min']:.1f}", f"{with_['switches_per_min']:.1f}", "—"),
+        ("app CPU per idle minute with them (ms; floor = without)",
+         f"{without['cpu_ms_per_min']:.2f}", f"{with_['cpu_ms_per_min']:.2f}", "—"),
+        ("app RSS with them (MiB; floor = without)", f"{without['rss_mib']:.1f}",
+         f"{with_['rss_mib']:.1f}", ratio(with_["rss_mib"], without["rss_mib"])),
+    ]
+    return rows
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--quick", action="store_true", help="shorter windows, fewer runs")
@@ -42,6 +70,7 @@ def main() -> int:
     idle = run_json("idle_sources.py", "--window-s", window)
     hist = run_json("stats_bench.py", *(["--years", "2", "--runs", "5"] if args.quick else []))
     hostile = run_json("hostile_input.py", "--runs", "3" if args.quick else "7")
+    quiet = run_json("quiet_detectors.py", "--window-s", window)
     f, a = tray["floor"], tray["app"]
     rows: list[tuple[str, str, str, str]] = [
         ("start to tray icon registered (s)", f"{f['register_s']:.2f}",
@@ -94,10 +123,12 @@ def main() -> int:
     for row in [*hostile["history"], hostile["log"]]:
         rows.append((f"{row['case']} (ms)", f"{row['floor_ms']:.2f}", f"{row['ms']:.2f}",
                      ratio(row["ms"], row["floor_ms"])))
+    rows += quiet_rows(quiet)
     lines = [
         f"Run {time.strftime('%Y-%m-%d %H:%M %Z')}; floors measured in the same run "
         "(bare pystray icon; Event.wait timer; one /bin/true per poll; raw row read; blank PNG; "
-        "a normal settings file; the same history undamaged or inserted directly).",
+        "a normal settings file; the same history undamaged or inserted directly; the "
+        "cheapest quiet check; the same app without the call/screen detectors).",
         "",
         "| measure | floor | psoas-break | ratio |",
         "|---|---|---|---|",

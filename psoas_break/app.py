@@ -148,7 +148,7 @@ def _start_runtime(paths: AppPaths, store: SettingsStore, loaded: LoadResult, in
     from psoas_break.adapters.session import make_session_watcher
     from psoas_break.adapters.speech import make_speaker
     from psoas_break.adapters.speech.worker import SpeechWorker
-    from psoas_break.core.commands import Notice, NotifierState
+    from psoas_break.core.commands import Notice, NotifierState, QuietChanged
     from psoas_break.runtime.driving import DrivingControl
     from psoas_break.runtime.quiet import QuietControl
     from psoas_break.ui.pages import DesktopPages
@@ -188,8 +188,12 @@ def _start_runtime(paths: AppPaths, store: SettingsStore, loaded: LoadResult, in
     watcher.start(on_lock=lambda locked: post(ScreenLock(locked)),
                   on_sleep=lambda sleeping: post(Sleep(sleeping)))
     closers.append(watcher.stop)
-    detectors, quiet_choice = make_quiet_detectors(quiet_apps=settings.quiet_apps)
-    quiet = QuietControl(detectors, jobs, post, settings.max_defer_min * 60.0)
+    detectors, quiet_choice = make_quiet_detectors(
+        quiet_apps=settings.quiet_apps, on_change=lambda name: post(QuietChanged(name)))
+    for name, state in quiet_choice.details:
+        log.info("quiet detector %s: %s", name, state)
+    quiet = QuietControl(detectors, jobs, post, settings.max_defer_min * 60.0,
+                         settings.quiet_when)
     closers.append(quiet.close)
     driving = DrivingControl(presenter.announce_driving,
                              on_first_start=_driver_disclaimer(paths, presenter, jobs))

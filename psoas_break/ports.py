@@ -65,12 +65,15 @@ class StorageError(AdapterError):
 
 @dataclass(frozen=True)
 class Choice:
-    """What a factory picked and why the others were rejected (shown by `doctor`)."""
+    """What a factory picked and why the others were rejected (shown by `doctor`);
+    `details`: (name, state) of chosen backends whose state matters now ("microphone-pulse",
+    "unavailable: no sound server")."""
 
     family: str
     chosen: str
     rejected: tuple[tuple[str, str], ...] = ()
     fix: str | None = None
+    details: tuple[tuple[str, str], ...] = ()
 
 
 @dataclass(frozen=True)

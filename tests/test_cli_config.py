@@ -52,6 +52,8 @@ def test_set_get_show_reset(env: dict[str, str], tmp_path: Path) -> None:
         (("config", "get", "nope"), "unknown setting 'nope'"),
         (("config", "frobnicate"), "invalid choice: 'frobnicate'"),
         (("config", "set", "voice"), "the following arguments are required: VALUE"),
+        (("config", "set", "quiet_when", "camera,calls"),
+         'quiet_when has "calls", which is not one of them: use a list of any of "camera"'),
     ],
 )
 def test_bad_input_is_one_line_and_exit_2(
@@ -62,6 +64,21 @@ def test_bad_input_is_one_line_and_exit_2(
     assert message in out.stderr
     assert "Traceback" not in out.stderr
     assert not (Path(env["XDG_CONFIG_HOME"]) / "psoas-break" / "settings.toml").exists()
+
+
+def test_quiet_when_from_the_command_line(env: dict[str, str]) -> None:
+    out = run_cli(env, "config", "set", "quiet_when", "microphone, screen_sharing")
+    assert out.returncode == 0, out.stderr
+    assert out.stdout.strip() == "quiet_when = microphone, screen-sharing"
+    saved = (Path(env["XDG_CONFIG_HOME"]) / "psoas-break" / "settings.toml").read_text()
+    assert 'quiet_when = [\n    "microphone",\n    "screen-sharing",\n]' in saved or (
+        'quiet_when = ["microphone", "screen-sharing"]' in saved), saved
+    assert run_cli(env, "config", "set", "quiet_when", "none").stdout.strip() == (
+        "quiet_when = (none)")
+    assert run_cli(env, "config", "get", "quiet_when").stdout.strip() == "(none)"
+    assert run_cli(env, "config", "reset", "quiet_when").returncode == 0
+    assert run_cli(env, "config", "get", "quiet_when").stdout.strip() == (
+        "camera, microphone, screen-sharing, fullscreen, do-not-disturb")
 
 
 def test_locked_key_refused(env: dict[str, str]) -> None:

@@ -213,15 +213,21 @@ def test_factory_off_linux_includes_quiet_apps_over_psutil(
         assert [d.name for d in detectors] == ["quiet-apps"]
         assert choice.chosen == "quiet-apps"
         rejected = dict(choice.rejected)
-        for name in ("fullscreen-x11", "notifications-inhibited", "gnome-banners", "camera-v4l2"):
+        for name in ("fullscreen-x11", "notifications-inhibited", "gnome-banners", "camera-v4l2",
+                     "microphone-pulse", "microphone-pipewire", "screen-sharing-pipewire",
+                     "camera-pipewire"):
             assert rejected[name] == "only on Linux/BSD"
+        # camera-windows and microphone-windows: one consent-store detector; off Windows (this
+        # machine, even when the platform says win32) it says so.
+        assert rejected["camera-windows"] == rejected["microphone-windows"] == "only on Windows"
         if platform == "darwin":
-            assert rejected["windows-state"] == rejected["camera-windows"] == "only on Windows"
+            assert rejected["windows-state"] == "only on Windows"
             assert rejected["fullscreen-macos"].startswith("CoreGraphics cannot be loaded (")
-            assert "camera use" in rejected["macos"] and "Focus" in rejected["macos"]
+            gap = rejected["macos"]
+            assert "camera or microphone use" in gap and "Focus" in gap
         else:
             assert rejected["fullscreen-macos"] == "only on macOS"
-            assert rejected["windows-state"] == rejected["camera-windows"] == "only on Windows"
+            assert rejected["windows-state"] == "only on Windows"
             assert "macos" not in rejected
         assert quiet_reasons(detectors) == ()
         spawned.append(subprocess.Popen([str(program), "600"]))

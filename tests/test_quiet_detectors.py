@@ -19,13 +19,8 @@ from typing import TYPE_CHECKING
 import pytest
 
 from psoas_break.adapters.quiet import ENV_VAR, make_quiet_detectors
-from psoas_break.adapters.quiet.camera import (
-    ConsentEntry,
-    V4l2CameraDetector,
-    consent_entries,
-    video_device_users,
-    webcam_apps_in_use,
-)
+from psoas_break.adapters.quiet.camera import V4l2CameraDetector, video_device_users
+from psoas_break.adapters.quiet.consent_store import ConsentEntry, apps_in_use, consent_entries
 from psoas_break.adapters.quiet.fullscreen_x11 import X11FullscreenDetector
 from psoas_break.adapters.quiet.notifications_inhibited import (
     GnomeBannersDetector,
@@ -382,13 +377,22 @@ def test_factory_lists_what_works_and_reports_every_reason(
     )
     try:
         assert choice.family == "quiet"
+        # No sound server on this desktop: the call and screen-share detectors are chosen
+        # (a server may start later) and say why they cannot see anything yet.
         assert choice.chosen == (
-            "fullscreen-x11, notifications-inhibited, camera-v4l2, quiet-apps"
+            "fullscreen-x11, notifications-inhibited, camera-v4l2, microphone-pulse, "
+            "microphone-pipewire, screen-sharing-pipewire, camera-pipewire, quiet-apps"
         )
         rejected = dict(choice.rejected)
         assert rejected["gnome-banners"] == "not a GNOME desktop (XDG_CURRENT_DESKTOP)"
         assert rejected["windows-state"] == "only on Windows"
         assert rejected["camera-windows"] == "only on Windows"
+        assert rejected["microphone-windows"] == "only on Windows"
+        details = dict(choice.details)
+        assert details["microphone-pulse"].startswith(
+            "unavailable: no PulseAudio/PipeWire sound server"), details
+        assert details["screen-sharing-pipewire"].startswith(
+            "unavailable: PipeWire not reachable (pw-dump exited"), details
         assert quiet_reasons(detectors) == ()
 
         window = desktop.open_window(fullscreen=True)
@@ -477,8 +481,8 @@ def test_webcam_consent_store_parsing() -> None:
     })
     entries = consent_entries(webcam)
     assert len(entries) == 5
-    assert webcam_apps_in_use(entries) == ["Microsoft.WindowsCamera", "Zoom.exe"]
-    assert webcam_apps_in_use(entries, exclude=["zoom.exe"]) == ["Microsoft.WindowsCamera"]
+    assert apps_in_use(entries) == ["Microsoft.WindowsCamera", "Zoom.exe"]
+    assert apps_in_use(entries, exclude=["zoom.exe"]) == ["Microsoft.WindowsCamera"]
     assert not ConsentEntry("x", True, None, None).in_use
     assert not ConsentEntry("x", True, 0, 0).in_use
 

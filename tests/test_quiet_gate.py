@@ -15,12 +15,19 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from psoas_break.core.quiet_gate import (
+    LONG_EPISODE_S,
+    QUIET_KINDS,
+    GateOutcome,
     QuietGate,
     QuietSettingError,
+    after_quiet_lead,
+    counted,
     parse_quiet_apps_text,
+    parse_quiet_when_text,
     quiet_title,
     validate_max_defer_min,
     validate_quiet_apps,
+    validate_quiet_when,
 )
 
 CHECK_S = 30.0
@@ -121,8 +128,93 @@ def test_bad_limits_are_refused() -> None:
         QuietGate(CHECK_S, -1.0)
 
 
+def test_the_episode_counts_from_when_the_call_began() -> None:
+    """A call seen at 100 s (a watching detector reported it), a prompt due at 1000 s, the
+    call over at 3220 s: the released prompt knows the call lasted 3120 s (52 minutes) and
+    what it was, though the prompt waited only 2220 s."""
+    gate: QuietGate[str] = QuietGate(CHECK_S, MAX_S)
+    gate.observe(["microphone"], 100.0)
+    gate.check(["microphone"], 500.0)  # nothing held: only observes (the start stays)
+    assert gate.offer("p1", ["microphone"], 1000.0).release is None
+    assert gate.check(["microphone", "screen-sharing"], 2000.0).release is None
+    assert gate.check(["screen-sharing"], 3000.0).release is None
+    out = gate.check([], 3220.0)
+    assert out.release == "p1" and not out.gentle
+    assert out.deferred_s == 2220.0 and out.episode_s == 3120.0
+    assert out.episode == ("microphone", "screen-sharing") and out.reasons == ()
+    assert after_quiet_lead(out.episode, out.episode_s) == "That call was 52 minutes."
+
+
+def test_an_ended_reason_starts_again_when_seen_again() -> None:
+    gate: QuietGate[str] = QuietGate(CHECK_S, MAX_S)
+    gate.observe(["microphone"], 0.0)
+    gate.observe([], 600.0)  # that call ended
+    gate.observe(["microphone"], 1200.0)  # a new one
+    gate.offer("p1", ["microphone"], 1300.0)
+    out = gate.check([], 1400.0)
+    assert out.episode_s == 200.0 and out.deferred_s == 100.0
+    # A hold without any earlier observation counts from the offer.
+    gate.offer("p2", ["fullscreen"], 2000.0)
+    out = gate.check([], 2700.0)
+    assert out.episode_s == out.deferred_s == 700.0 and out.episode == ("fullscreen",)
+    # A withdrawn prompt leaves nothing behind for the next episode.
+    gate.offer("p3", ["camera"], 3000.0)
+    gate.withdraw()
+    gate.offer("p4", ["fullscreen"], 3100.0)
+    assert gate.check([], 3200.0).episode == ("fullscreen",)
+
+
+def test_gentle_release_keeps_the_episode_too() -> None:
+    gate: QuietGate[str] = QuietGate(CHECK_S, 100.0)
+    gate.observe(["screen-sharing"], 0.0)
+    gate.offer("p1", ["screen-sharing"], 50.0)
+    out = gate.check(["screen-sharing"], 150.0)
+    assert out.release == "p1" and out.gentle
+    assert out.episode == ("screen-sharing",) and out.episode_s == 150.0
+
+
+def test_after_quiet_lead_words() -> None:
+    long_s = LONG_EPISODE_S
+    assert after_quiet_lead(["microphone"], long_s - 1) is None
+    assert after_quiet_lead(["microphone"], long_s) == "That call was 10 minutes."
+    assert after_quiet_lead(["camera", "fullscreen"], 3125.0) == "That call was 52 minutes."
+    assert after_quiet_lead(["screen-sharing"], 1800.0) == "That screen share was 30 minutes."
+    assert after_quiet_lead(["fullscreen", "app:obs"], 4000.0) == (
+        "You were busy for 67 minutes.")
+
+
+def test_quiet_when_counts_only_the_kinds_switched_on() -> None:
+    every = ("fullscreen", "presentation", "do-not-disturb", "camera", "microphone",
+             "screen-sharing", "away", "app:zoom")
+    assert counted(every, QUIET_KINDS) == every
+    assert counted(every, ()) == ("away", "app:zoom")
+    assert counted(every, ("microphone", "fullscreen")) == (
+        "fullscreen", "presentation", "microphone", "away", "app:zoom")
+
+
+def test_quiet_when_validator() -> None:
+    assert validate_quiet_when(list(reversed(QUIET_KINDS))) == QUIET_KINDS
+    assert validate_quiet_when([]) == () and validate_quiet_when("") == ()
+    assert validate_quiet_when("camera") == ("camera",)
+    assert parse_quiet_when_text("screen_sharing, microphone camera") == (
+        "camera", "microphone", "screen-sharing")
+    assert parse_quiet_when_text("none") == () and parse_quiet_when_text("") == ()
+    assert parse_quiet_when_text("ALL") == QUIET_KINDS
+    with pytest.raises(QuietSettingError) as info:
+        parse_quiet_when_text("camera, calls")
+    assert str(info.value) == (
+        'quiet_when has "calls", which is not one of them: use a list of any of "camera", '
+        '"microphone", "screen-sharing", "fullscreen", "do-not-disturb" (an empty list: none '
+        'of them)')
+    for bad in (5, {"camera": True}, [None]):
+        with pytest.raises(QuietSettingError):
+            validate_quiet_when(bad)
+
+
 def test_titles() -> None:
     assert quiet_title([]) is None
+    assert quiet_title(["microphone", "camera"]) == "Quiet: in a call, camera in use"
+    assert quiet_title(["screen-sharing"]) == "Quiet: sharing your screen"
     assert quiet_title(["fullscreen"]) == "Quiet: fullscreen"
     assert quiet_title(["camera"]) == "Quiet: camera in use"
     assert quiet_title(["do-not-disturb"]) == "Quiet: do not disturb"
@@ -203,6 +295,15 @@ class Call:
     gentle: bool
 
 
+def _check_episode(out: GateOutcome[str], was_holding: bool) -> None:
+    """A release from a hold says what the episode was and lasted at least the hold."""
+    if out.release is not None and was_holding:
+        assert out.episode == ("fullscreen",)
+        assert out.episode_s >= out.deferred_s - 1e-9
+    elif out.release is not None:
+        assert out.episode == () and out.episode_s == 0.0
+
+
 def simulate(
     gate: QuietGate[str], timeline: Timeline, offer_times: list[float],
     early_wakes: list[float], end_s: float,
@@ -232,12 +333,14 @@ def simulate(
             offers.pop(0)
             prompt = f"p{len([c for c in calls if c.kind == 'offer']) + 1}"
             out = gate.offer(prompt, reasons, t)
+            _check_episode(out, before)
             calls.append(Call("offer", t, prompt, before, gate.holding, out.release, out.gentle))
             continue
         if wakes and wakes[0] == t:
             wakes.pop(0)
         if gate.check_due(t):
             out = gate.check(reasons, t)
+            _check_episode(out, before)
             calls.append(Call("check", t, None, before, gate.holding, out.release, out.gentle))
     raise AssertionError(f"the gate keeps asking for checks without progress at t={t}")
 

@@ -26,6 +26,7 @@ from psoas_break.core.commands import (
     Notice,
     NotifierState,
     Pause,
+    QuietChanged,
     Quit,
     Resume,
     ScreenLock,
@@ -228,6 +229,70 @@ def test_quiet_detectors_are_asked_off_the_engine_thread_and_one_prompt_comes_af
     rig.advance(60)
     rig.work()
     assert len([n for n in rig.notifications.shown if n.tag == "prompt"]) == 1
+
+
+def test_a_watching_detector_releases_at_once_and_the_prompt_says_how_long_the_call_was(
+) -> None:
+    """A call starts 10 minutes in (the detector posts QuietChanged: one check, nothing held),
+    the prompt comes due at 30 minutes and is held, the call ends at 62 minutes: the detector's
+    change releases the prompt at once, without waiting for the next 30-s check, and the one
+    prompt says the call was 52 minutes."""
+    quiet = FixedQuiet()
+    rig = RuntimeRig(MONDAY_9, Settings(posture_every_min=0), detectors=(quiet,))
+    rig.step()
+    rig.advance(10 * MIN)
+    quiet.now = ("microphone",)
+    rig.step(QuietChanged("fixed"))
+    rig.work()
+    assert quiet.asked == 1 and rig.notifications.shown == []
+    rig.advance(20 * MIN + 1)
+    rig.work()
+    assert rig.runtime.render().title == "Quiet: in a call"
+    rig.advance(32 * MIN)
+    rig.work()  # the checks meanwhile: still in the call
+    assert rig.notifications.shown == []
+    asked = quiet.asked
+    quiet.now = ()
+    rig.step(QuietChanged("fixed"))  # no time passes: not the 30-s check
+    rig.work()
+    assert quiet.asked == asked + 1
+    prompts = [n for n in rig.notifications.shown if n.tag == "prompt"]
+    assert [p.title for p in prompts] == [
+        "That call was 52 minutes. Time to stand up and stretch"]
+    rig.advance(5 * MIN)
+    rig.work()
+    assert len([n for n in rig.notifications.shown if n.tag == "prompt"]) == 1
+
+
+def test_a_change_during_a_check_asks_once_more_after_it() -> None:
+    quiet = FixedQuiet("microphone")
+    rig = RuntimeRig(MONDAY_9, Settings(posture_every_min=0), detectors=(quiet,))
+    rig.step()
+    rig.advance(30 * MIN + 1)  # due: a check is asked (the job has not run yet)
+    rig.step(QuietChanged("fixed"))  # its answer may predate the change: ask again after it
+    assert rig.jobs.names.count("quiet-check") == 1
+    rig.work()
+    assert rig.jobs.names.count("quiet-check") == 2 and quiet.asked == 2
+
+
+def test_quiet_when_leaves_out_the_kinds_switched_off() -> None:
+    quiet = FixedQuiet("microphone")
+    rig = RuntimeRig(MONDAY_9, Settings(posture_every_min=0, quiet_when=("camera",)),
+                     detectors=(quiet,))
+    rig.step()
+    rig.advance(30 * MIN + 1)
+    rig.work()
+    assert len([n for n in rig.notifications.shown if n.tag == "prompt"]) == 1
+    entry = find(rig.runtime.render(), "Settings", "Hold prompts during",
+                 "Calls (microphone in use)")
+    assert entry.toggle == "check" and not entry.checked
+    click(rig, "Settings", "Hold prompts during", "Calls (microphone in use)")
+    rig.work()
+    assert rig.store.result.settings.quiet_when == ("camera", "microphone")
+    rig.step(TakeBreak())
+    rig.advance(40 * MIN)
+    rig.work()
+    assert rig.runtime.render().title == "Quiet: in a call"
 
 
 def test_notifier_state_shows_in_the_title_until_it_recovers() -> None:

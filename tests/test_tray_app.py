@@ -81,8 +81,13 @@ def test_registers_and_menu_has_every_item(app: RunningApp) -> None:
     settings = menu.find("Settings")
     assert labels(settings) == [
         "Stretch every", "Break length", "Posture prompts", "Snooze length", "Profile",
-        "Working hours", "Voice prompts", "Where you can exercise",
+        "Working hours", "Voice prompts", "Where you can exercise", "Hold prompts during",
     ]
+    quiet = menu.find("Settings", "Hold prompts during")
+    assert labels(quiet) == ["Calls (microphone in use)", "Camera in use", "Screen sharing",
+                             "Fullscreen", "Do not disturb"]
+    assert [c.toggle_type for c in quiet.children] == ["checkmark"] * 5
+    assert all(c.checked for c in quiet.children)
     places = menu.find("Settings", "Where you can exercise")
     assert labels(places) == ["Seated", "Standing", "On the floor (at home)"]
     assert [c.checked for c in places.children] == [True, True, False]
@@ -157,6 +162,21 @@ def test_settings_choices_are_saved_and_shown(app: RunningApp) -> None:
     assert [c.label for c in stretch.children if c.checked] == ["45 min"]
     assert menu.find("Settings", "Voice prompts").checked
     app.wait_title("stretch in 45 min")
+
+
+def test_hold_prompts_during_is_switched_from_the_tray(app: RunningApp) -> None:
+    menu = app.item().menu()
+    click(menu, "Settings", "Hold prompts during", "Calls (microphone in use)")
+
+    def saved() -> object:
+        if not app.config_file.exists():
+            return None
+        return tomllib.loads(app.config_file.read_text()).get("quiet_when")
+
+    assert wait_for(saved, 5, what="quiet_when saved") == [
+        "camera", "screen-sharing", "fullscreen", "do-not-disturb"]
+    quiet = menu.find("Settings", "Hold prompts during")
+    assert [c.checked for c in quiet.children] == [False, True, True, True, True]
 
 
 def test_custom_value_and_locked_key(desk: DesktopSession) -> None:

@@ -44,13 +44,31 @@ def collect(env: Mapping[str, str] | None = None) -> list[Choice]:
     ]
 
 
+def _not_counted(paths: AppPaths) -> list[str]:
+    """The quiet kinds the settings switch off (none when the settings cannot be read)."""
+    from psoas_break.adapters.files.settings_store import SettingsStore
+    from psoas_break.core.quiet_gate import QUIET_KINDS
+
+    try:
+        settings = SettingsStore(paths.settings_file, paths.site_settings_files).load().settings
+    except Exception:
+        return []
+    return [kind for kind in QUIET_KINDS if kind not in settings.quiet_when]
+
+
 def run(paths: AppPaths) -> int:
     choices = collect()
     print(f"psoas-break {__version__}")
     for choice in choices:
         print(f"{choice.family}: {choice.chosen}")
+        for name, state in choice.details:
+            print(f"  {name}: {state}")
         for name, reason in choice.rejected:
             print(f"  not {name}: {reason}")
+        if choice.family == "quiet":
+            off = _not_counted(paths)
+            if off:
+                print(f"  not counted (quiet_when setting): {', '.join(off)}")
         if choice.fix:
             print(f"  fix: {choice.fix}")
     print(f"settings: {paths.settings_file}")

@@ -163,6 +163,14 @@ class QuietChecked:
 
 
 @dataclass(frozen=True)
+class QuietChanged:
+    """A quiet detector that watches (a call, a screen share) saw its answer change: ask the
+    detectors now instead of at the next check, so a held prompt leaves as the call ends."""
+
+    detector: str
+
+
+@dataclass(frozen=True)
 class NotifierState:
     """Notifications stopped working (`working` False) or work again; `detail` for the log."""
 
@@ -189,7 +197,8 @@ class Quit:
 
 AppCommand = (
     SetSetting | ReloadSettings | SettingsSaved | SetAutostart | AutostartChanged | ShowStretch
-    | ShowWeek | ShowAbout | Sleep | QuietChecked | NotifierState | Notice | GetStatus | Quit
+    | ShowWeek | ShowAbout | Sleep | QuietChecked | QuietChanged | NotifierState | Notice
+    | GetStatus | Quit
 )
 
 Command = EngineCommand | AppCommand

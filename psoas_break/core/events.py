@@ -49,13 +49,16 @@ class Tick:
 
 @dataclass(frozen=True)
 class ShowPrompt:
-    """Show (or replace) the prompt. `note` explains escalation or the snooze cap."""
+    """Show (or replace) the prompt. `note` explains escalation or the snooze cap; `lead`
+    comes first, before the title (a prompt held through a long call: "That call was 52
+    minutes.")."""
 
     prompt_id: int
     kind: PromptKind
     escalation: int = 0
     snooze_allowed: bool = True
     note: str | None = None
+    lead: str | None = None
 
 
 @dataclass(frozen=True)

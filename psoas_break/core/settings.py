@@ -24,9 +24,12 @@ from psoas_break.core.exercise_selection import (
 )
 from psoas_break.core.plain_text import one_line, show_value
 from psoas_break.core.quiet_gate import (
+    QUIET_KINDS,
     parse_quiet_apps_text,
+    parse_quiet_when_text,
     validate_max_defer_min,
     validate_quiet_apps,
+    validate_quiet_when,
 )
 from psoas_break.core.working_hours import (
     WorkingHours,
@@ -57,6 +60,7 @@ class Settings:
     history_keep_days: int = 0
     places: tuple[str, ...] = DEFAULT_PLACES
     hidden_exercises: tuple[str, ...] = ()
+    quiet_when: tuple[str, ...] = QUIET_KINDS
 
     def with_value(self, key: str, value: Any) -> Settings:
         """A copy with one key changed (value already validated)."""
@@ -147,6 +151,14 @@ SPECS: dict[str, KeySpec] = {
                 text_parser=lambda text, _current: parse_hidden_text(text),
                 writer=list,
                 allowed_text="a list of exercise ids from `psoas-break exercises`"),
+        KeySpec("quiet_when", tuple,
+                "what holds prompts back: camera, microphone (a call), screen-sharing, "
+                "fullscreen, do-not-disturb",
+                validator=validate_quiet_when,
+                text_parser=lambda text, _current: parse_quiet_when_text(text),
+                writer=list,
+                allowed_text="a list of any of " + ", ".join(f'"{k}"' for k in QUIET_KINDS)
+                             + ' ([] or "none": none of them)'),
     )
 }
 

@@ -30,6 +30,7 @@ from psoas_break.core.commands import (
 )
 from psoas_break.core.engine import Status
 from psoas_break.core.i18n import N_, _, localized, weekday_short
+from psoas_break.core.quiet_gate import QUIET_KINDS
 from psoas_break.core.settings import Settings
 from psoas_break.core.stats import Summary
 from psoas_break.core.working_hours import CUSTOM, PRESET_LABELS, PRESETS, resume_label
@@ -270,6 +271,7 @@ def build_view(
                   checked=settings.voice, enabled="voice" not in locked),
         MenuEntry(_("Where you can exercise"), children=_places_entries(settings, locked),
                   visible=not driver),
+        MenuEntry(_("Hold prompts during"), children=_quiet_when_entries(settings, locked)),
         MenuEntry(_("Show hidden exercises again ({count})",
                     count=len(settings.hidden_exercises)),
                   action=SetSetting("hidden_exercises", ()),
@@ -337,6 +339,23 @@ def _places_entries(settings: Settings, locked: frozenset[str]) -> tuple[MenuEnt
             enabled="places" not in locked and bool(new),
         ))
     return tuple(entries)
+
+
+QUIET_WHEN_MENU = (("microphone", N_("Calls (microphone in use)")),
+                   ("camera", N_("Camera in use")),
+                   ("screen-sharing", N_("Screen sharing")),
+                   ("fullscreen", N_("Fullscreen")),
+                   ("do-not-disturb", N_("Do not disturb")))
+
+
+def _quiet_when_entries(settings: Settings, locked: frozenset[str]) -> tuple[MenuEntry, ...]:
+    """Check items for the `quiet_when` setting (each kind switched on or off)."""
+    return tuple(
+        MenuEntry(localized(label), toggle="check", checked=kind in settings.quiet_when,
+                  action=SetSetting("quiet_when", tuple(
+                      k for k in QUIET_KINDS if (k in settings.quiet_when) != (k == kind))),
+                  enabled="quiet_when" not in locked)
+        for kind, label in QUIET_WHEN_MENU)
 
 
 def _hours_command(settings: Settings, preset: str) -> Command | None:

@@ -25,7 +25,7 @@ import os
 import queue
 import threading
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta
 from typing import Any, get_args
 
@@ -43,6 +43,7 @@ from psoas_break.core.commands import (
     NotifierState,
     OffHours,
     Outcome,
+    QuietChanged,
     QuietChecked,
     Quit,
     ReleasePrompt,
@@ -59,6 +60,7 @@ from psoas_break.core.commands import (
 from psoas_break.core.engine import SittingEngine, real_seconds_between
 from psoas_break.core.events import ClosePrompt, Effect, RecordEvent, ShowNotice, ShowPrompt, Tick
 from psoas_break.core.i18n import N_, _
+from psoas_break.core.quiet_gate import after_quiet_lead
 from psoas_break.core.settings import SettingError, Settings, validate_value
 from psoas_break.core.stats import DayLog
 from psoas_break.core.tray_view import TrayFacts, TrayView, build_view, status_text
@@ -190,6 +192,7 @@ class Runtime:
             ShowAbout: self._show_about,
             Sleep: lambda _cmd, _tick: None,  # the tick this step took is the point
             QuietChecked: self._quiet_checked,
+            QuietChanged: self._quiet_changed,
             NotifierState: self._notifier_state,
             Notice: lambda cmd, _tick: self._tell(cmd.text),
             GetStatus: self._get_status,
@@ -412,7 +415,8 @@ class Runtime:
 
     def _apply_settings(self, settings: Settings, tick: Tick) -> None:
         self._carry_out(self.engine.command(ApplySettings(settings), tick), tick)
-        self._ports.quiet.apply(settings.max_defer_min * 60.0, settings.quiet_apps)
+        self._ports.quiet.apply(settings.max_defer_min * 60.0, settings.quiet_apps,
+                                settings.quiet_when)
         self._register_jobs()
 
     def _set_autostart(self, cmd: SetAutostart, _tick: Tick) -> None:
@@ -463,6 +467,10 @@ class Runtime:
             elif isinstance(decision, Show):
                 self._show_released(decision, tick)
 
+    def _quiet_changed(self, cmd: QuietChanged, tick: Tick) -> None:
+        log.debug("quiet detector %s changed: checking now", cmd.detector)
+        self._ports.quiet.changed(tick.mono_s)
+
     def _show_released(self, decision: Show, tick: Tick) -> None:
         prompt = decision.prompt
         if decision.deferred_s > 0 and prompt.kind == "stretch":
@@ -470,6 +478,10 @@ class Runtime:
             if decision.gentle:
                 note = N_("When you have a moment, stand up and stretch.")
                 prompt = ShowPrompt(prompt.prompt_id, prompt.kind, 0, prompt.snooze_allowed, note)
+            else:
+                # After a long call: one prompt that says so ("That call was 52 minutes.").
+                lead = after_quiet_lead(decision.episode, decision.episode_s)
+                prompt = replace(prompt, lead=lead)
         self._present(prompt)
 
     def _notifier_state(self, cmd: NotifierState, _tick: Tick) -> None:

@@ -113,6 +113,8 @@ class Presenter:
                       title=selection.exercise.texts_for(selection.side).title)
         else:
             title = localized(TITLES.get(prompt.kind, "psoas-break"))
+        if prompt.lead:
+            title = f"{localized(prompt.lead)} {title}"
         body, icon = self._body_and_icon(selection, prompt.kind)
         spoken = self._spoken_body(selection, body)
         if prompt.note:

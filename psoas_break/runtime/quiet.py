@@ -4,8 +4,12 @@ The detectors (fullscreen, do-not-disturb, camera, quiet apps, ...) may block br
 scan, a D-Bus call), so they never run on the engine thread: a due prompt is parked here, the
 job thread asks the detectors, and their answer comes back through the inbox as a
 `QuietChecked` command, which decides (`checked`). While the gate holds a prompt, the next
-check is asked for on the gate's slow cadence (every 30 s) — never continuously, and not at
-all while no prompt is due.
+check is asked for on the gate's slow cadence (every 30 s) — never continuously.
+
+Detectors that watch (a call, a screen share: adapters/quiet) post a `QuietChanged` command
+when their answer changes; `changed()` then asks at once, so a held prompt leaves as the call
+ends, not up to 30 s later, and the gate learns when a call began (the released prompt says
+how long it was). Only the kinds the `quiet_when` setting names count (`counted`).
 
 Engine thread only, except the check job itself.
 """
@@ -18,7 +22,7 @@ from dataclasses import dataclass
 
 from psoas_break.core.commands import Command, QuietChecked
 from psoas_break.core.events import ShowPrompt
-from psoas_break.core.quiet_gate import QuietGate
+from psoas_break.core.quiet_gate import QUIET_KINDS, QuietGate, counted
 from psoas_break.ports import Jobs, QuietDetector
 
 log = logging.getLogger(__name__)
@@ -30,11 +34,14 @@ CHECK_EVERY_S = 30.0
 @dataclass(frozen=True)
 class Show:
     """Show this prompt now; `deferred_s` > 0 when it was held first (`gentle`: the maximum
-    deferral ran out while still quiet)."""
+    deferral ran out while still quiet; `episode`, `episode_s`: what the quiet was and how
+    long it lasted, see core.quiet_gate.GateOutcome)."""
 
     prompt: ShowPrompt
     gentle: bool = False
     deferred_s: float = 0.0
+    episode: tuple[str, ...] = ()
+    episode_s: float = 0.0
 
 
 @dataclass(frozen=True)
@@ -75,13 +82,16 @@ class QuietControl:
     """Holds back stretch prompts while it is quiet; releases one when it is not."""
 
     def __init__(self, detectors: Sequence[QuietDetector], jobs: Jobs,
-                 post: Callable[[Command], None], max_defer_s: float) -> None:
+                 post: Callable[[Command], None], max_defer_s: float,
+                 quiet_when: Sequence[str] = QUIET_KINDS) -> None:
         self._detectors = tuple(detectors)
         self._jobs = jobs
         self._post = post
         self._gate: QuietGate[ShowPrompt] = QuietGate(CHECK_EVERY_S, max_defer_s)
+        self._quiet_when = tuple(quiet_when)
         self._pending: ShowPrompt | None = None  # offered, waiting for the detectors' answer
         self._asked_at_s: float | None = None  # a check is under way since then
+        self._again = False  # a detector changed while a check was under way: ask once more
 
     def offer(self, prompt: ShowPrompt, mono_s: float) -> ShowPrompt | None:
         """A prompt is due: returns it when it can be shown at once (no detectors), else parks
@@ -96,9 +106,23 @@ class QuietControl:
         self._ask(mono_s)
         return None
 
+    def changed(self, mono_s: float) -> None:
+        """A watching detector's answer changed: ask the detectors now (after the check under
+        way, if one is: its answer may predate the change)."""
+        if self._asked_at_s is not None and mono_s < self._asked_at_s + CHECK_EVERY_S:
+            self._again = True
+            return
+        self._ask(mono_s)
+
     def checked(self, reasons: tuple[str, ...], mono_s: float) -> list[Decision]:
         """The detectors answered with `reasons`: what to show or hold now."""
         self._asked_at_s = None
+        if self._again:
+            self._again = False
+            self._ask(mono_s)
+        return self._decide(counted(reasons, self._quiet_when), mono_s)
+
+    def _decide(self, reasons: tuple[str, ...], mono_s: float) -> list[Decision]:
         pending, self._pending = self._pending, None
         if pending is not None and pending.kind == "posture":
             return [Show(pending)] if not reasons and not self._gate.holding else []
@@ -107,13 +131,13 @@ class QuietControl:
             if outcome.release is None:
                 log.info("prompt %d held: %s", pending.prompt_id, ", ".join(reasons))
                 return [Hold(pending.prompt_id, outcome.reasons)]
-        elif self._gate.holding:
-            outcome = self._gate.check(reasons, mono_s)
         else:
-            return []
+            # Held: release or keep holding. Nothing held: only remember what is active.
+            outcome = self._gate.check(reasons, mono_s)
         if outcome.release is None:
             return []
-        return [Show(outcome.release, outcome.gentle, outcome.deferred_s)]
+        return [Show(outcome.release, outcome.gentle, outcome.deferred_s, outcome.episode,
+                     outcome.episode_s)]
 
     def poll(self, mono_s: float) -> None:
         """Ask the detectors again when the held prompt's next check is due."""
@@ -144,10 +168,12 @@ class QuietControl:
         """The tray title while a prompt is held ("Quiet: fullscreen"), else None."""
         return self._gate.title()
 
-    def apply(self, max_defer_s: float, quiet_apps: Sequence[str]) -> None:
-        """New settings: the deferral limit now, the program list on the job thread (where
-        the detectors run, so a check never sees it half-changed)."""
+    def apply(self, max_defer_s: float, quiet_apps: Sequence[str],
+              quiet_when: Sequence[str] = QUIET_KINDS) -> None:
+        """New settings: the deferral limit and the kinds that count now, the program list
+        on the job thread (where the detectors run, so a check never sees it half-changed)."""
         self._gate.set_limits(max_defer_s=max_defer_s)
+        self._quiet_when = tuple(quiet_when)
         names = tuple(quiet_apps)
         detectors = self._detectors
 

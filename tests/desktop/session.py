@@ -46,6 +46,7 @@ if TYPE_CHECKING:
     from .idle import MutterIdleMonitor, ScreenSaver
     from .logind import Logind
     from .notifications import NotificationServer
+    from .pipewire import PipeWireStack
     from .sni_watcher import SniWatcher
     from .x11 import X11Window
 
@@ -544,6 +545,14 @@ class DesktopSession:
         saver = ScreenSaver(self, flavor=flavor, idle_ms=idle_ms, active=active)
         saver.start()
         return saver
+
+    def start_pipewire(self, *, camera: bool = False, audio_devices: bool = True
+                       ) -> PipeWireStack:
+        """Start a real PipeWire (pipewire, wireplumber, pipewire-pulse) in this desktop, with
+        a test sink and microphone (and a fake camera node); see pipewire.py."""
+        from .pipewire import PipeWireStack
+
+        return PipeWireStack(self, camera=camera).start(audio_devices=audio_devices)
 
     def start_logind(self) -> Logind:
         """Start the fake org.freedesktop.login1 on the private system bus."""
