@@ -332,6 +332,7 @@ def start_kwin(comp: Compositor, timeout_s: float, *, trusted_exe: str | None = 
                        stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     comp.runtime_dir, comp.socket = runtime, str(runtime / "wayland-psoas")
     fifo = comp.tmp / "kwin-ready.fifo"
+    fifo.unlink(missing_ok=True)  # from an earlier start in the same folder
     os.mkfifo(fifo)
     # The last argument is ONE command line KWin runs once it serves (`sh -c` as separate
     # words would be taken as KWin's own options).
@@ -361,6 +362,7 @@ def start_sway(comp: Compositor, timeout_s: float) -> None:
     os.chmod(comp.tmp, 0o755)
     runtime = _runtime_dir(comp.tmp, owner=user)
     fifo = comp.tmp / "sway-ready.fifo"
+    fifo.unlink(missing_ok=True)  # from an earlier start in the same folder
     os.mkfifo(fifo, 0o600)
     config = comp.tmp / "sway.config"
     config.write_text("xwayland disable\noutput HEADLESS-1 resolution 1280x720\n"
@@ -416,3 +418,42 @@ def running(kind: str, tmp: Path, **kwargs: object) -> Iterator[Compositor]:
         survivors = comp.stop()
         if survivors:
             raise RuntimeError(f"processes survived SIGTERM: {survivors}")
+
+
+@contextlib.contextmanager
+def compositor(kind: str, **kwargs: object) -> Iterator[Compositor]:
+    """Compositor `kind` in a short fresh folder (AF_UNIX paths must stay under 108 bytes),
+    stopped afterwards. Skips where it cannot run here (a failure on CI)."""
+    import tempfile
+
+    import pytest
+
+    why = available(kind)
+    if why:
+        if os.environ.get("CI"):
+            pytest.fail(why)
+        pytest.skip(why)
+    tmp = Path(tempfile.mkdtemp(prefix=f"psoas-{kind}-"))
+    try:
+        with running(kind, tmp, **kwargs) as comp:
+            yield comp
+    finally:
+        shutil.rmtree(tmp, ignore_errors=True)
+
+
+def fixture(kind: str, **kwargs: object) -> Iterator[Compositor]:
+    """Body of a pytest fixture: `yield from wayland.fixture("sway")`."""
+    with compositor(kind, **kwargs) as comp:
+        yield comp
+
+
+def thread_figures(tid: int) -> tuple[int, float]:
+    """(context switches, CPU seconds) of thread `tid` of this process, from /proc."""
+    switches = 0
+    with open(f"/proc/self/task/{tid}/status") as fh:
+        for line in fh:
+            if line.startswith(("voluntary_ctxt_switches:", "nonvoluntary_ctxt_switches:")):
+                switches += int(line.split()[1])
+    with open(f"/proc/self/task/{tid}/stat") as fh:
+        fields = fh.read().rsplit(")", 1)[1].split()
+    return switches, (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")

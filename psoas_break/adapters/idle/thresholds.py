@@ -42,10 +42,12 @@ class IdleThresholds:
         return self._clock()
 
     def crossed(self, threshold_s: float, at: float | None = None) -> bool:
-        """Idle reached `threshold_s` (now, or at monotonic `at`); True if that is news."""
+        """Idle reached `threshold_s` (now, or at monotonic `at`); True if that is news. An
+        earlier `at` for a threshold already crossed corrects its moment."""
         moment = self._clock() if at is None else at
         with self._lock:
             if threshold_s in self._crossed_at:
+                self._crossed_at[threshold_s] = min(moment, self._crossed_at[threshold_s])
                 return False
             self._crossed_at[threshold_s] = moment
             return True

@@ -1,10 +1,14 @@
 """Quiet detectors: is now a bad moment for a prompt? One module per signal.
 
 Each detector is asked ONLY when a prompt is due (and, while the quiet gate holds a prompt,
-on the gate's slow cadence): nothing here polls, watches or keeps a thread.
+on the gate's slow cadence): nothing here polls. The two Wayland ones are kept current by
+events (the session's Wayland connection, a KWin script's calls) and only read when asked.
 
     detector          platform        reason(s)            how
     fullscreen-x11    Linux/BSD X11   fullscreen           _NET_ACTIVE_WINDOW + _NET_WM_STATE
+    fullscreen-wlr    wlroots Wayland fullscreen           zwlr_foreign_toplevel_manager_v1
+                      (sway, Hyprland, labwc...)           (events on the Wayland connection)
+    fullscreen-kwin   KDE Wayland     fullscreen           a KWin script calls us back
     notifications-    Linux/BSD       do-not-disturb       org.freedesktop.Notifications
       inhibited                                            `Inhibited` (spec 1.2+)
     gnome-banners     GNOME           do-not-disturb       gsettings show-banners = false
@@ -18,8 +22,9 @@ on the gate's slow cadence): nothing here polls, watches or keeps a thread.
                                                            basenames; elsewhere: psutil
 
 Documented gaps: macOS camera use (not implemented) and Focus/Do Not Disturb (no public API);
-fullscreen on Wayland (an X client sees only XWayland windows). See fullscreen_macos.py for
-what its signal cannot see.
+fullscreen on GNOME Wayland: mutter offers no window list to clients and gnome-shell's
+Introspect answers only the portals, so nothing sanctioned tells an app (do-not-disturb
+still works there). See fullscreen_macos.py for what its signal cannot see.
 
 `make_quiet_detectors(env, quiet_apps)` returns the detectors that work here and a `Choice`
 (family "quiet") whose `chosen` lists them and whose `rejected` says why the others do not:
@@ -44,6 +49,9 @@ ENV_VAR = "PSOAS_QUIET_DETECTORS"
 MACOS_GAP = ("macOS: no detector yet for camera use (not implemented; CoreMediaIO's "
              "DeviceIsRunningSomewhere property is the candidate) or Focus/Do Not Disturb "
              "(no public API)")
+GNOME_WAYLAND_GAP = ("GNOME on Wayland offers no sanctioned way to see a fullscreen window "
+                     "(mutter has no window list for clients; gnome-shell's Introspect answers "
+                     "only the portals): prompts are held for do-not-disturb only")
 
 
 def _candidates(env: Mapping[str, str], quiet_apps: Sequence[str], platform: str,
@@ -56,6 +64,21 @@ def _candidates(env: Mapping[str, str], quiet_apps: Sequence[str], platform: str
         if is_wayland_session(env):
             raise Unavailable("Wayland session: an X client sees only XWayland windows")
         return X11FullscreenDetector.open(env.get("DISPLAY", ""))
+
+    def fullscreen_wlr() -> QuietDetector:
+        from psoas_break.adapters.quiet.fullscreen_wlr import WlrFullscreenDetector
+
+        return WlrFullscreenDetector.open(env)
+
+    def fullscreen_kwin() -> QuietDetector:
+        from psoas_break.adapters.quiet.fullscreen_kwin import KWinFullscreenDetector
+
+        return KWinFullscreenDetector.open(env)
+
+    def x11_session() -> str | None:
+        from psoas_break.adapters.idle import is_wayland_session
+
+        return None if is_wayland_session(env) else "X11 session: fullscreen-x11 sees every window"
 
     def inhibited() -> QuietDetector:
         from psoas_break.adapters.quiet import notifications_inhibited as ni
@@ -96,6 +119,8 @@ def _candidates(env: Mapping[str, str], quiet_apps: Sequence[str], platform: str
 
     return (
         Candidate("fullscreen-x11", fullscreen_x11, LINUX_BSD),
+        Candidate("fullscreen-wlr", fullscreen_wlr, LINUX_BSD, skip=x11_session),
+        Candidate("fullscreen-kwin", fullscreen_kwin, LINUX_BSD, skip=x11_session),
         Candidate("notifications-inhibited", inhibited, LINUX_BSD),
         Candidate("gnome-banners", gnome_banners, LINUX_BSD),
         Candidate("camera-v4l2", camera_v4l2, LINUX_BSD),
@@ -119,4 +144,14 @@ def make_quiet_detectors(
     detectors, choice = every("quiet", candidates, env_var=ENV_VAR, env=env, platform=platform)
     if platform == "darwin":
         choice = replace(choice, rejected=(*choice.rejected, ("macos", MACOS_GAP)))
+    elif _gnome_wayland(env):
+        choice = replace(choice, rejected=(*choice.rejected, ("fullscreen-gnome",
+                                                                GNOME_WAYLAND_GAP)))
     return detectors, choice
+
+
+def _gnome_wayland(env: Mapping[str, str]) -> bool:
+    from psoas_break.adapters.idle import is_wayland_session
+
+    desktops = env.get("XDG_CURRENT_DESKTOP", "").upper().split(":")
+    return is_wayland_session(env) and "GNOME" in desktops
