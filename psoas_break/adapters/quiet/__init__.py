@@ -55,7 +55,8 @@ GNOME_WAYLAND_GAP = ("GNOME on Wayland offers no sanctioned way to see a fullscr
 
 
 def _candidates(env: Mapping[str, str], quiet_apps: Sequence[str], platform: str,
-                proc_root: str, video_glob: str) -> tuple[Candidate[QuietDetector], ...]:
+                proc_root: str, video_glob: str, probe: bool
+                ) -> tuple[Candidate[QuietDetector], ...]:
     # Each detector module is imported only when its candidate is tried.
     def fullscreen_x11() -> QuietDetector:
         from psoas_break.adapters.idle import is_wayland_session
@@ -73,7 +74,7 @@ def _candidates(env: Mapping[str, str], quiet_apps: Sequence[str], platform: str
     def fullscreen_kwin() -> QuietDetector:
         from psoas_break.adapters.quiet.fullscreen_kwin import KWinFullscreenDetector
 
-        return KWinFullscreenDetector.open(env)
+        return KWinFullscreenDetector.open(env, probe=probe)
 
     def x11_session() -> str | None:
         from psoas_break.adapters.idle import is_wayland_session
@@ -134,13 +135,15 @@ def _candidates(env: Mapping[str, str], quiet_apps: Sequence[str], platform: str
 def make_quiet_detectors(
     env: Mapping[str, str] | None = None, quiet_apps: Sequence[str] = (), *,
     platform: str | None = None, proc_root: str = "/proc", video_glob: str = "/dev/video*",
+    probe: bool = False,
 ) -> tuple[list[QuietDetector], Choice]:
     """The detectors that work on this session, and a Choice for `doctor`; never raises.
     `platform` (default sys.platform) also picks quiet-apps' process lister; `proc_root` and
-    `video_glob` let tests point the /proc scans at their own processes and files."""
+    `video_glob` let tests point the /proc scans at their own processes and files; `probe`:
+    they are closed at once (doctor), so none may disturb a running app's (KWin's script)."""
     env = os.environ if env is None else env
     platform = platform or sys.platform
-    candidates = _candidates(env, quiet_apps, platform, proc_root, video_glob)
+    candidates = _candidates(env, quiet_apps, platform, proc_root, video_glob, probe)
     detectors, choice = every("quiet", candidates, env_var=ENV_VAR, env=env, platform=platform)
     if platform == "darwin":
         choice = replace(choice, rejected=(*choice.rejected, ("macos", MACOS_GAP)))

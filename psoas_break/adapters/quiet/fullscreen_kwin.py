@@ -10,7 +10,8 @@ window watcher uses it the same way): `org.kde.KWin /Scripting loadScript(file, 
 
 Our side, on the app's one session-bus connection (adapters/dbus.py): an exported object whose
 `Fullscreen(b)` the script calls at our unique name (baked into the script's text). The script
-is unloaded on close, and a leftover from a crashed run (same name) is unloaded first. KWin
+is unloaded on close, and a leftover from a crashed run (same name) is unloaded first; a probe
+(`doctor`) loads its own under another name, so it never unloads the running app's. KWin
 restarting, or our bus connection being renewed (a new unique name): the script is loaded again.
 KWin 6 renamed the API (activeWindow, windowActivated...): the script uses whichever exists.
 """
@@ -65,9 +66,10 @@ class KWinFullscreenDetector:
 
     name = "fullscreen-kwin"
 
-    def __init__(self, bus: Bus, folder: str) -> None:
+    def __init__(self, bus: Bus, folder: str, plugin_name: str) -> None:
         self._bus = bus
         self._folder = folder
+        self._plugin = plugin_name
         self._fullscreen = False
         self._script_path: str | None = None
         self._loaded_for = ""  # our unique name the loaded script calls
@@ -77,11 +79,12 @@ class KWinFullscreenDetector:
         self.on_change: Callable[[bool], None] | None = None
 
     @classmethod
-    def open(cls, env: Mapping[str, str]) -> KWinFullscreenDetector:
+    def open(cls, env: Mapping[str, str], *, probe: bool = False) -> KWinFullscreenDetector:
         """Load the script into the session's KWin; raises Unavailable when there is no KWin
-        or it refuses."""
+        or it refuses. `probe`: a check that is closed at once (doctor), under its own name."""
         bus = Bus.open(env)
-        detector = cls(bus, env.get("XDG_RUNTIME_DIR") or tempfile.gettempdir())
+        name = f"{PLUGIN_NAME}-probe-{os.getpid()}" if probe else PLUGIN_NAME
+        detector = cls(bus, env.get("XDG_RUNTIME_DIR") or tempfile.gettempdir(), name)
         try:
             if not bus.name_has_owner(KWIN):
                 raise Unavailable(f"no {KWIN} on the session bus (not KDE)")
@@ -117,10 +120,10 @@ class KWinFullscreenDetector:
         if old:
             with contextlib.suppress(OSError):
                 os.unlink(old)
-        (loaded,) = self._call(*SCRIPTING, "isScriptLoaded", "s", PLUGIN_NAME)
+        (loaded,) = self._call(*SCRIPTING, "isScriptLoaded", "s", self._plugin)
         if loaded:  # ours from before (a crash, a renewed connection): it calls a dead name
-            self._call(*SCRIPTING, "unloadScript", "s", PLUGIN_NAME)
-        (script_id,) = self._call(*SCRIPTING, "loadScript", "ss", path, PLUGIN_NAME)
+            self._call(*SCRIPTING, "unloadScript", "s", self._plugin)
+        (script_id,) = self._call(*SCRIPTING, "loadScript", "ss", path, self._plugin)
         if int(script_id) < 0:
             raise Unavailable("KWin refused to load the fullscreen script")
         for obj in (f"/Scripting/Script{script_id}", f"/{script_id}"):  # KWin 6, KWin 5
@@ -136,6 +139,7 @@ class KWinFullscreenDetector:
     def _report(self, fullscreen: bool) -> None:
         """Fullscreen(b), called by the script (bus receiver thread)."""
         value = bool(fullscreen)
+        log.debug("KWin: the active window is %sfullscreen", "" if value else "not ")
         if value != self._fullscreen:
             self._fullscreen = value
             if self.on_change is not None:
@@ -170,7 +174,7 @@ class KWinFullscreenDetector:
             self._bus.unsubscribe(token)
         if self._loaded_for:
             try:
-                self._call(*SCRIPTING, "unloadScript", "s", PLUGIN_NAME)
+                self._call(*SCRIPTING, "unloadScript", "s", self._plugin)
             except CallFailed:
                 log.debug("unloading the KWin script failed", exc_info=True)
         self._bus.unexport(OBJECT_PATH)
