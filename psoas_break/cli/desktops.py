@@ -52,7 +52,8 @@ MATRIX: dict[tuple[str, str], Cell] = {
         "ext-idle-notify-v1 from KWin (org_kde_kwin_idle before 5.27)",
         "tests/test_app_wayland_kwin.py::test_untouched_is_a_natural_break"),
     ("KDE Wayland", "lock"): Cell(
-        "org.freedesktop.ScreenSaver ActiveChanged from KWin's locker, logind",
+        "org.freedesktop.ScreenSaver ActiveChanged from KWin's locker (locking; unlocking "
+        "needs its greeter), logind",
         "tests/test_app_wayland_kwin.py::test_kwin_locking_the_screen_is_a_natural_break"),
     ("KDE Wayland", "sleep"): Cell("logind PrepareForSleep", not_tested=NO_LOGIND),
     ("KDE Wayland", "fullscreen/quiet"): Cell(
