@@ -29,3 +29,26 @@ def test_each_binding_keeps_the_licence_of_its_xml() -> None:
     for text in heads.values():
         assert "pywayland.protocol.wayland import" in text  # pywayland's own core classes
         assert "from .wayland" not in text
+
+
+def test_without_pywayland_the_wayland_sources_say_how_to_get_it(tmp_path: Path) -> None:
+    """pywayland is imported lazily, on the connection's thread: missing, the app still starts
+    and the idle family's reasons (doctor) name the fix."""
+    code = (
+        "import sys; sys.modules['pywayland'] = None\n"
+        "from psoas_break.adapters.idle import make_idle_source\n"
+        "from psoas_break.adapters.quiet import make_quiet_detectors\n"
+        f"env = {{'WAYLAND_DISPLAY': {str(tmp_path / 'wayland-9')!r}}}\n"
+        "source, choice = make_idle_source(env)\n"
+        "print(dict(choice.rejected)['wayland'])\n"
+        "only = dict(env, PSOAS_QUIET_DETECTORS='fullscreen-wlr')\n"
+        "detectors, quiet = make_quiet_detectors(only)\n"
+        "print(dict(quiet.rejected)['fullscreen-wlr'])\n"
+    )
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                          timeout=60, check=False, cwd=REPO)
+    assert done.returncode == 0, done.stderr
+    lines = done.stdout.splitlines()
+    assert len(lines) == 2
+    for line in lines:
+        assert "pywayland is not importable" in line and "pip install" in line
