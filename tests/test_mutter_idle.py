@@ -60,7 +60,7 @@ def test_idle_watch_fires_and_pointer_input_ends_it(mutter: Compositor,
         remote.nudge_pointer()
         assert remote.idle_ms() < 500  # RemoteDesktop input is input to Mutter
         wait_for(lambda: source.idle_seconds() == 0.0, DEADLINE, what="the user-active watch")
-        assert len(seen) == 2 and seen[0] is not None and seen[0] >= T and seen[1] == 0.0
+        assert seen[0] is not None and seen[0] >= T and seen[1] == 0.0  # idle, then back
     finally:
         source.close()
 

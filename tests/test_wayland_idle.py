@@ -101,7 +101,7 @@ def test_kwin_fake_input_resets_idle(tmp_path: Path) -> None:
             wait_for(lambda: idle_reached(source), DEADLINE, what="idle")
             fake.nudge_pointer()
             wait_for(lambda: source.idle_seconds() == 0.0, DEADLINE, what="input seen")
-            assert len(changes.seen) == 2 and changes.seen[-1] == 0.0
+            assert changes.seen[1] == 0.0  # told: idle, then back (then maybe idle again)
         finally:
             fake.close()
             source.close()
@@ -132,7 +132,7 @@ def test_sway_typing_resets_idle(sway: Compositor) -> None:
         wait_for(lambda: idle_reached(source), DEADLINE, what="idle")
         sway_type(sway)
         wait_for(lambda: source.idle_seconds() == 0.0, DEADLINE, what="typing seen")
-        assert len(changes.seen) == 2
+        assert changes.seen[1] == 0.0  # told: idle, then back
     finally:
         source.close()
 
