@@ -60,6 +60,7 @@ def test_untouched_is_a_natural_break(desktop: DesktopSession, kwin: Compositor,
     app = start_wayland_app(desktop, kwin)
     data = status(app)
     assert (data["idle"], data["tray"]) == ("wayland", "none")
+    assert "idle: wayland: ext_idle_notifier_v1 v1 (" in app.cli("doctor").stdout
     wait_state(app, "away")
     # Back at the keyboard, and staying there: on a loaded machine one `status` may take
     # longer than the second of sitting a single key press buys.

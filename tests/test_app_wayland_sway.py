@@ -37,6 +37,7 @@ def test_untouched_is_a_natural_break(desktop: DesktopSession, sway: Compositor)
     app = start_wayland_app(desktop, sway)
     data = status(app)
     assert (data["idle"], data["tray"]) == ("wayland", "none")
+    assert "idle: wayland: org_kde_kwin_idle v1 (" in app.cli("doctor").stdout
     wait_state(app, "away")  # one second untouched: sway said so
     assert status(app)["sitting_s"] == 0
     # Back at the keyboard, and staying there: on a loaded machine one `status` may take

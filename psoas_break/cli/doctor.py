@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import os
 from collections.abc import Callable, Mapping
+from dataclasses import replace
 from typing import Any
 
 from psoas_break import __version__
@@ -18,13 +19,15 @@ from psoas_break.ports import Choice
 
 def _choice(family: str, make: Callable[[], tuple[Any, Choice]],
             release: Callable[[Any], object] = lambda _backend: None) -> Choice:
-    """What `make` (a family's factory) chooses here; its backend is released at once."""
+    """What `make` (a family's factory) chooses here, with the backend's `detail` when it has
+    one (the Wayland protocol and version in use); the backend is released at once."""
     try:
         backend, choice = make()
+        detail = getattr(getattr(backend, "current", backend), "detail", None)
         release(backend)
     except Exception as exc:  # a broken probe is itself a finding, never a traceback
         return Choice(family, "none", (("probe", f"failed: {exc}"),))
-    return choice
+    return replace(choice, chosen=f"{choice.chosen}: {detail}") if detail else choice
 
 
 def collect(env: Mapping[str, str] | None = None) -> list[Choice]:

@@ -226,7 +226,7 @@ class MutterIdleSource:
     def detail(self) -> str:
         """For doctor and the log."""
         if self._state is None:
-            return f"{BUS_NAME} (GetIdletime per read until watched)"
+            return f"{BUS_NAME} (watches once the app runs)"
         return f"{BUS_NAME} watches ({self._state.describe()}): {self._lost or 'live'}"
 
     def idle_seconds(self) -> float | None:
