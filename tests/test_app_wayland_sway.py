@@ -57,6 +57,26 @@ def test_typing_keeps_sitting_counted(desktop: DesktopSession, sway: Compositor)
         assert quit_and_read_breaks(app) == []
 
 
+def test_a_video_holding_an_idle_inhibitor_keeps_sitting_counted(
+    desktop: DesktopSession, sway: Compositor,
+) -> None:
+    """The README's decision, in the app: someone watching a video is seated. No input at all,
+    but a window holds an idle inhibitor: no natural break; once it lets go, idle counts."""
+    window = ToyWindow(sway, "--inhibit")
+    try:
+        window.wait_mapped()
+        app = start_wayland_app(desktop, sway)
+        time.sleep(3.0)  # three natural-break lengths without a key pressed
+        data = status(app)
+        assert data["state"] == "sitting", app.log()[-2000:]
+        assert real_s(data, "sitting_s") >= 2.5
+        window.send("uninhibit")
+        wait_state(app, "away")
+        assert quit_and_read_breaks(app) == ["idle"]
+    finally:
+        window.close()
+
+
 def test_a_fullscreen_window_holds_the_prompt_and_leaving_it_releases_one(
     desktop: DesktopSession, sway: Compositor,
 ) -> None:
