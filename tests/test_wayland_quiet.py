@@ -132,6 +132,25 @@ def test_kwin_script_reports_the_active_windows_fullscreen(kwin: Compositor,
     again.close()
 
 
+def test_the_kwin_script_is_loaded_again_when_kwin_restarts(kwin: Compositor) -> None:
+    """KWin crashing and restarting (Plasma restarts it) on the same session bus: the script
+    went with the old KWin; the detector loads it into the new one by itself."""
+    detector = KWinFullscreenDetector.open(kwin.client_env)
+    try:
+        kwin.kill()
+        again = wayland.start("kwin", kwin.tmp, bus_address=kwin.bus_address)
+        window = ToyWindow(again, "--fullscreen")
+        try:
+            window.wait_mapped()
+            wait_for(lambda: detector.reasons() == ("fullscreen",), DEADLINE,
+                     what="fullscreen reported by the new KWin's script")
+        finally:
+            window.close()
+            again.stop()
+    finally:
+        detector.close()
+
+
 def test_the_kwin_script_needs_kwin(mutter: Compositor) -> None:
     with pytest.raises(Unavailable, match="no org.kde.KWin"):
         KWinFullscreenDetector.open(mutter.client_env)

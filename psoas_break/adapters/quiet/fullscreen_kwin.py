@@ -38,6 +38,7 @@ OBJECT_PATH = "/org/psoas_break/Quiet"
 INTERFACE = "org.psoas_break.Quiet"
 PLUGIN_NAME = "psoas-break-fullscreen"
 CALL_TIMEOUT_S = 3.0
+RELOAD_GIVE_UP_S = 16.0  # the last wait between tries (0.25 s doubling: ~30 s in all)
 
 SCRIPT = """// psoas-break: tells the app whether the active window is fullscreen.
 var ws = workspace;
@@ -74,7 +75,7 @@ class KWinFullscreenDetector:
         self._script_path: str | None = None
         self._loaded_for = ""  # our unique name the loaded script calls
         self._kwin_owner = ""
-        self._closed = False
+        self._stopped = threading.Event()  # set by close(): a reload in progress gives up
         self._tokens: list[object] = []
         self.on_change: Callable[[bool], None] | None = None
 
@@ -151,17 +152,26 @@ class KWinFullscreenDetector:
         if not owner:
             self._report(False)
             return
-        if self._closed or (owner == previous and self._loaded_for == self._bus.unique_name):
+        if self._stopped.is_set() or (owner == previous and self._loaded_for == self._bus.unique_name):
             return  # the same KWin, and our script still calls our name
         # KWin came back, or we have a new unique name: load again, off this thread (loading
         # calls KWin, whose script then calls us).
         threading.Thread(target=self._reload, name="psoas-kwin-script", daemon=True).start()
 
     def _reload(self) -> None:
-        try:
-            self._load()
-        except (Unavailable, CallFailed) as exc:
-            log.warning("reloading the KWin fullscreen script failed: %s", exc)
+        """Load the script again; a KWin just started takes its bus name before it serves
+        /Scripting, so a few tries, 0.25 s apart and doubling, for about half a minute."""
+        delay_s = 0.25
+        while not self._stopped.is_set() and self._kwin_owner:
+            try:
+                self._load()
+                return
+            except (Unavailable, CallFailed) as exc:
+                if delay_s > RELOAD_GIVE_UP_S:
+                    log.warning("loading the KWin fullscreen script again failed: %s", exc)
+                    return
+            self._stopped.wait(delay_s)
+            delay_s *= 2
 
     def reasons(self) -> tuple[str, ...]:
         """("fullscreen",) while KWin's active window is fullscreen; a read, never blocks."""
@@ -169,7 +179,7 @@ class KWinFullscreenDetector:
 
     def close(self) -> None:
         """Unload the script, stop serving, release the bus."""
-        self._closed = True
+        self._stopped.set()
         for token in self._tokens:
             self._bus.unsubscribe(token)
         if self._loaded_for:
