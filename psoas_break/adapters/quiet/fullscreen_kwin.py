@@ -152,7 +152,8 @@ class KWinFullscreenDetector:
         if not owner:
             self._report(False)
             return
-        if self._stopped.is_set() or (owner == previous and self._loaded_for == self._bus.unique_name):
+        same = owner == previous and self._loaded_for == self._bus.unique_name
+        if self._stopped.is_set() or same:
             return  # the same KWin, and our script still calls our name
         # KWin came back, or we have a new unique name: load again, off this thread (loading
         # calls KWin, whose script then calls us).
