@@ -6,7 +6,8 @@ VENV ?= .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed
 
-.PHONY: run test lint typecheck pytest venv system-deps-run system-deps-test icons icons-check bench clean
+.PHONY: run test lint typecheck pytest venv system-deps-run system-deps-test icons icons-check bench clean \
+	wayland-bindings wayland-bindings-check
 
 run: system-deps-run $(STAMP)
 	$(PY) -m psoas_break run
@@ -51,6 +52,14 @@ icons: $(STAMP)
 
 icons-check: $(STAMP)
 	$(PY) -m icons.generator --check
+
+# Regenerate the pywayland bindings beside their vendored XML (psoas_break/adapters/wayland/
+# protocols/, and the tests' fake input); tests/test_wayland_bindings.py runs the check.
+wayland-bindings: $(STAMP)
+	$(PY) .ci/wayland_bindings.py
+
+wayland-bindings-check: $(STAMP)
+	$(PY) .ci/wayland_bindings.py --check
 
 clean:
 	rm -rf $(VENV) build *.egg-info .pytest_cache .mypy_cache .ruff_cache

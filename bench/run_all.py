@@ -68,6 +68,7 @@ def main() -> int:
     tray = run_json("tray_idle.py", "--window-s", window)
     late = run_json("prompt_lateness.py", "--prompts", "4" if args.quick else "8")
     idle = run_json("idle_sources.py", "--window-s", window)
+    wl = run_json("wayland_idle.py", "--window-s", window)
     hist = run_json("stats_bench.py", *(["--years", "2", "--runs", "5"] if args.quick else []))
     hostile = run_json("hostile_input.py", "--runs", "3" if args.quick else "7")
     quiet = run_json("quiet_detectors.py", "--window-s", window)
@@ -99,6 +100,18 @@ def main() -> int:
         rows.append((f"idle poll, {name} (µs CPU; floor = one subprocess)",
                      f"{floor_us:.1f}" if floor_us else "—", f"{cpu_us:.1f}",
                      ratio(cpu_us, floor_us) if floor_us else "—"))
+    x11 = next((r for r in wl["rows"] if r["kind"] == "x11" and "skipped" not in r), None)
+    for row in wl["rows"]:
+        if row["kind"] == "x11" or x11 is None:
+            continue
+        if "skipped" in row:
+            rows.append((f"app at rest on {row['kind']}", "—", "skipped", row["skipped"]))
+            continue
+        for key, label in (("cpu_ms_per_min", "CPU per idle minute (ms)"),
+                           ("wakeups_per_min", "wakeups per idle minute")):
+            rows.append((f"app at rest on {row['kind']} ({row['idle_source']}), {label}; "
+                         "floor = the same on X11", f"{x11[key]:g}", f"{row[key]:g}",
+                         ratio(row[key], x11[key])))
     rows += [
         (f"7-day stats over {hist['events']:,} events (ms)", f"{hist['floor_read_7d_ms']:.2f}",
          f"{hist['stats_7d_ms']:.2f}", ratio(hist["stats_7d_ms"], hist["floor_read_7d_ms"])),
@@ -126,9 +139,10 @@ def main() -> int:
     rows += quiet_rows(quiet)
     lines = [
         f"Run {time.strftime('%Y-%m-%d %H:%M %Z')}; floors measured in the same run "
-        "(bare pystray icon; Event.wait timer; one /bin/true per poll; raw row read; blank PNG; "
-        "a normal settings file; the same history undamaged or inserted directly; the "
-        "cheapest quiet check; the same app without the call/screen detectors).",
+        "(bare pystray icon; Event.wait timer; one /bin/true per poll; the app on X11 for the "
+        "Wayland rows; raw row read; blank PNG; a normal settings file; the same history "
+        "undamaged or inserted directly; the cheapest quiet check; the same app without the "
+        "call/screen detectors).",
         "",
         "| measure | floor | psoas-break | ratio |",
         "|---|---|---|---|",

@@ -126,7 +126,9 @@ def _run_locked(paths: AppPaths, verbose: bool) -> int:
 
     if tray is None:
         late_start()
-        while not quit_requested.wait(0.5):
+        # On POSIX a signal interrupts the wait to run its handler (which posts Quit): no
+        # timeout, as waking twice a second to look costs 120 wakeups an idle minute.
+        while not quit_requested.wait(None if os.name == "posix" else 0.5):
             pass
     else:
         # pystray calls late_start on a helper thread once the icon is up.

@@ -32,7 +32,7 @@ NoExerciseError are InputError.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import date, datetime
 from pathlib import Path
@@ -124,6 +124,28 @@ class IdleSource(Protocol):
     def idle_seconds(self) -> float | None: ...
 
     def close(self) -> None: ...
+
+
+@runtime_checkable
+class IdleEvents(Protocol):
+    """An IdleSource that says when its answer changes, so nobody needs to poll it (Wayland's
+    idle protocols, Mutter's watches).
+
+    watch(thresholds_s, on_change): the idle times that matter, in real seconds (replacing
+    earlier ones); from then on `on_change()` is called (on the source's thread: post to the
+    inbox, nothing more) when idle reaches one of them, when input resumes, and when the source
+    is lost. May block briefly (D-Bus calls): call it on the job thread.
+    event_driven: True while idle_seconds() is a cheap read that on_change keeps current.
+    lost: why the source stopped working for good (the compositor went away), else None.
+    """
+
+    @property
+    def event_driven(self) -> bool: ...
+
+    @property
+    def lost(self) -> str | None: ...
+
+    def watch(self, thresholds_s: Sequence[float], on_change: Callable[[], None]) -> None: ...
 
 
 @runtime_checkable

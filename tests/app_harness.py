@@ -102,9 +102,13 @@ def start_app(
     args: tuple[str, ...] = ("-v", "run"),
     home: Path | None = None,
     ready: bool = True,
+    unset: tuple[str, ...] = (),
 ) -> RunningApp:
+    """The real app in `desktop`; `unset` removes variables (DISPLAY for a Wayland client)."""
     home = home or Path(tempfile.mkdtemp(prefix="app-", dir=desktop.env["HOME"]))
     env = app_env(desktop, home, extra_env)
+    for name in unset:
+        env.pop(name, None)
     if config is not None:
         target = home / "config" / "psoas-break" / "settings.toml"
         target.parent.mkdir(parents=True, exist_ok=True)
@@ -113,7 +117,8 @@ def start_app(
         site = home / "site" / "psoas-break" / "settings.toml"
         site.parent.mkdir(parents=True, exist_ok=True)
         site.write_text(site_config)
-    proc = desktop.spawn([sys.executable, "-m", "psoas_break", *args], env=env, name="app")
+    proc = desktop.spawn([sys.executable, "-m", "psoas_break", *args], env=env, name="app",
+                         unset=unset)
     running = RunningApp(desktop, proc, home, env)
     if ready:
         running.wait_ready()

@@ -9,7 +9,7 @@ would (`step`, `sleep_s`), so a test drives days of time without sleeping.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta, timezone
 from typing import Any
@@ -72,6 +72,55 @@ class ScriptedIdle:
 
     def close(self) -> None:
         return None
+
+
+class EventIdle(ScriptedIdle):
+    """ports.IdleSource and IdleEvents, as the Wayland and Mutter sources behave: idle reads 0
+    until the source *says* a threshold was reached (`reached()`), then grows; `come_back()`
+    and `lose()` call on_change too, as those sources' threads do. `reads` counts idle_seconds()
+    calls (a poll would show there)."""
+
+    name = "events"
+
+    def __init__(self, clock: ScriptedClock) -> None:
+        super().__init__(clock)
+        self.thresholds_s: tuple[float, ...] = ()
+        self.watched = 0
+        self.reads = 0
+        self.told = False
+        self.lost: str | None = None
+        self._on_change: Callable[[], None] = lambda: None
+
+    @property
+    def event_driven(self) -> bool:
+        return self.watched > 0 and self.lost is None
+
+    def watch(self, thresholds_s: Sequence[float], on_change: Callable[[], None]) -> None:
+        self.thresholds_s, self._on_change = tuple(thresholds_s), on_change
+        self.watched += 1
+
+    def idle_seconds(self) -> float | None:
+        self.reads += 1
+        if self.lost is not None:
+            return None
+        return super().idle_seconds() if self.told else 0.0
+
+    def leave(self) -> None:
+        """The user stops touching anything now (the source says nothing yet)."""
+        self.left_at_s = self.clock.mono_s
+
+    def reached(self) -> None:
+        """A threshold is reached: the source's event."""
+        self.told = True
+        self._on_change()
+
+    def come_back(self) -> None:
+        self.left_at_s, self.told = None, False
+        self._on_change()
+
+    def lose(self, reason: str = "the compositor went away") -> None:
+        self.lost = reason
+        self._on_change()
 
 
 class MemorySettings:
@@ -244,9 +293,10 @@ class RuntimeRig:
         presenter: Presenter | None = None,
         store: MemorySettings | None = None,
         clock: ScriptedClock | None = None,
+        event_idle: bool = False,
     ) -> None:
         self.clock = clock or ScriptedClock(start)
-        self.idle = ScriptedIdle(self.clock)
+        self.idle = EventIdle(self.clock) if event_idle else ScriptedIdle(self.clock)
         self.store = store or MemorySettings(settings)
         self.history = history if history is not None else MemoryHistory()
         self.notifications = RecordingNotifications()
@@ -268,7 +318,7 @@ class RuntimeRig:
                                    self.store.result.settings.quiet_when),
                 driving=DrivingControl(self.presenter.announce_driving),
                 jobs=self.jobs, pages=self.pages, tray=self.tray,
-                backends={"tray": "recording", "notifier": "recording", "idle": "scripted"},
+                backends={"tray": "recording", "notifier": "recording", "idle": self.idle.name},
                 on_quit=self._on_quit,
             ),
         )

@@ -102,6 +102,9 @@ def test_x11_refuses_a_missing_display() -> None:
 def test_mutter_source_returns_what_mutter_reports_in_milliseconds(
     desktop: DesktopSession,
 ) -> None:
+    """Before the runtime puts watches in place the source reads GetIdletime. A fake Mutter:
+    the real one cannot be made to report two minutes or ninety minutes of idle at once, nor
+    leave and come back on the same bus (tests/test_wayland_idle.py has the real one)."""
     monitor = desktop.start_mutter_idle_monitor(idle_ms=123_456)
     source = MutterIdleSource.open(desktop.env)
     try:
@@ -214,9 +217,10 @@ def test_factory_falls_back_to_the_null_source_with_reasons(desktop: DesktopSess
     assert isinstance(source, NullIdleSource) and choice.chosen == "none"
     assert source.idle_seconds() is None
     reasons = _reasons(choice)
-    assert set(reasons) == {"x11", "mutter", "screensaver", "windows", "macos"}
+    assert set(reasons) == {"x11", "mutter", "wayland", "screensaver", "windows", "macos"}
     assert "Wayland" in reasons["x11"]
     assert "not GNOME" in reasons["mutter"]
+    assert "cannot connect to the Wayland display" in reasons["wayland"]
     assert "NotSupported" in reasons["screensaver"]
     # No display and no bus at all: every Linux candidate says why.
     bare = {"PATH": os.environ.get("PATH", "")}
@@ -225,6 +229,7 @@ def test_factory_falls_back_to_the_null_source_with_reasons(desktop: DesktopSess
     reasons = _reasons(choice)
     assert "DISPLAY is not set" in reasons["x11"]
     assert "no D-Bus session bus" in reasons["mutter"]
+    assert "WAYLAND_DISPLAY is not set" in reasons["wayland"]
     assert choice.fix is not None
 
 
@@ -253,7 +258,7 @@ def test_factory_honours_the_backend_override(desktop: DesktopSession) -> None:
     source, choice = make_idle_source({**desktop.env, "PSOAS_IDLE_BACKEND": "X-11"})
     try:
         assert choice.chosen == "x11"
-        assert "is not one of: x11, mutter, screensaver, windows, macos, none" in (
+        assert "is not one of: x11, mutter, wayland, screensaver, windows, macos, none" in (
             _reasons(choice)["PSOAS_IDLE_BACKEND"]
         )
     finally:

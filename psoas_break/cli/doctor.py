@@ -1,11 +1,14 @@
 """`psoas-break doctor`: which tray, notifier, idle source and speech engine would be used here,
-and why each other candidate was rejected. Exit 0 if the app can run usefully, 1 with the fix.
+and why each other candidate was rejected; what was tested for real on this kind of desktop
+(cli/desktops.py); and, when the app runs, what it uses right now (its idle source changes when
+a compositor goes away and comes back). Exit 0 if the app can run usefully, 1 with the fix.
 """
 
 from __future__ import annotations
 
 import os
 from collections.abc import Callable, Mapping
+from dataclasses import replace
 from typing import Any
 
 from psoas_break import __version__
@@ -16,13 +19,15 @@ from psoas_break.ports import Choice
 
 def _choice(family: str, make: Callable[[], tuple[Any, Choice]],
             release: Callable[[Any], object] = lambda _backend: None) -> Choice:
-    """What `make` (a family's factory) chooses here; its backend is released at once."""
+    """What `make` (a family's factory) chooses here, with the backend's `detail` when it has
+    one (the Wayland protocol and version in use); the backend is released at once."""
     try:
         backend, choice = make()
+        detail = getattr(getattr(backend, "current", backend), "detail", None)
         release(backend)
     except Exception as exc:  # a broken probe is itself a finding, never a traceback
         return Choice(family, "none", (("probe", f"failed: {exc}"),))
-    return choice
+    return replace(choice, chosen=f"{choice.chosen}: {detail}") if detail else choice
 
 
 def collect(env: Mapping[str, str] | None = None) -> list[Choice]:
@@ -39,7 +44,7 @@ def collect(env: Mapping[str, str] | None = None) -> list[Choice]:
         _choice("notifier", make_notifier, lambda chain: chain.shutdown()),
         _choice("idle", make_idle_source, lambda source: source.close()),
         _choice("session", make_session_watcher),  # not started: nothing to stop
-        _choice("quiet", make_quiet_detectors, close_detectors),
+        _choice("quiet", lambda: make_quiet_detectors(probe=True), close_detectors),
         _choice("speech", make_speaker),
     ]
 
@@ -54,6 +59,30 @@ def _not_counted(paths: AppPaths) -> list[str]:
     except Exception:
         return []
     return [kind for kind in QUIET_KINDS if kind not in settings.quiet_when]
+
+
+def _print_desktop(env: Mapping[str, str]) -> None:
+    from psoas_break.cli.desktops import FEATURES, MATRIX, desktop_of
+
+    desktop = desktop_of(env)
+    print(f"desktop: {desktop} (what psoas-break uses there and how it was tested; README, "
+          "\"Desktops\")")
+    for feature in FEATURES:
+        print(f"  {feature}: {MATRIX[(desktop, feature)].line()}")
+
+
+def _print_running_app(paths: AppPaths) -> None:
+    """What a running app uses now, from its `status` (nothing when none runs)."""
+    from psoas_break.adapters.control import send_control
+    from psoas_break.ports import AdapterError
+
+    try:
+        reply = send_control(paths, {"cmd": "status"}, timeout_s=2.0)
+    except AdapterError:
+        return  # not running (or not reachable: `psoas-break status` says why)
+    if reply.get("ok"):
+        uses = ", ".join(f"{k} {reply[k]}" for k in ("tray", "notifier", "idle") if k in reply)
+        print(f"running app (pid {reply.get('pid')}) uses now: {uses}")
 
 
 def run(paths: AppPaths) -> int:
@@ -78,6 +107,8 @@ def run(paths: AppPaths) -> int:
     note = runtime_note()
     if note is not None:
         print(f"  note: {note}")
+    _print_desktop(os.environ)
+    _print_running_app(paths)
     by_family = {c.family: c for c in choices}
     tray = by_family["tray"]
     notifier = by_family["notifier"]

@@ -156,6 +156,13 @@ class Sleep:
 
 
 @dataclass(frozen=True)
+class IdleChanged:
+    """The idle source said its answer changed (the user went idle past a threshold that
+    matters, came back, or the source was lost or replaced): the tick this step takes reads it.
+    Event-driven sources post it, so nothing polls them."""
+
+
+@dataclass(frozen=True)
 class QuietChecked:
     """The quiet detectors answered: these reasons are active now (empty: not quiet)."""
 
@@ -197,7 +204,8 @@ class Quit:
 
 AppCommand = (
     SetSetting | ReloadSettings | SettingsSaved | SetAutostart | AutostartChanged | ShowStretch
-    | ShowWeek | ShowAbout | Sleep | QuietChecked | QuietChanged | NotifierState | Notice
+    | ShowWeek | ShowAbout | Sleep | IdleChanged | QuietChecked | QuietChanged | NotifierState
+    | Notice
     | GetStatus | Quit
 )
 

@@ -5,7 +5,8 @@ buttons, control requests, lock and sleep signals, and the answers of the job th
 one the runtime takes ONE tick from the clock (and the idle source), feeds the pure engine,
 carries out the effects (notify, speak, record) and, once the inbox is drained, renders the
 tray if the view changed. Between inputs it sleeps on the inbox until the next thing is due:
-the engine's next deadline, the next idle poll (only while sitting is counted), the next
+the engine's next deadline, the next idle poll (only while sitting is counted, and only for a
+source that cannot say when it changes: an event-driven one posts `IdleChanged`), the next
 minute the title shows, the quiet gate's next check, the driving planner's next event or the
 scheduler's next calendar job.
 
@@ -39,6 +40,7 @@ from psoas_break.core.commands import (
     DeferPrompt,
     EngineCommand,
     GetStatus,
+    IdleChanged,
     Notice,
     NotifierState,
     OffHours,
@@ -69,6 +71,7 @@ from psoas_break.ports import (
     Autostart,
     Clock,
     History,
+    IdleEvents,
     IdleSource,
     Jobs,
     Pages,
@@ -81,8 +84,8 @@ from psoas_break.runtime.quiet import Hold, QuietControl, Show
 
 log = logging.getLogger(__name__)
 
-# While sitting is counted, idle is polled this often (seconds). The natural break is minutes
-# long, so 30 s is plenty and costs two wakeups a minute.
+# While sitting is counted, a source that cannot tell when it changes is polled this often
+# (seconds). The natural break is minutes long, so 30 s is plenty and costs two wakeups a minute.
 IDLE_POLL_S = 30.0
 # The longest the loop sleeps when nothing at all is due (engine seconds).
 MAX_SLEEP_S = 3600.0
@@ -179,6 +182,10 @@ class Runtime:
         self._last_tick: Tick | None = None
         self._last_wall: datetime | None = None
         self._off_hours = False
+        idle = ports.idle
+        self._idle_events: IdleEvents | None = idle if isinstance(idle, IdleEvents) else None
+        self._idle_thresholds_s: tuple[float, ...] = ()
+        self._idle_name = idle.name
         self.wakeups = 0
         self.renders = 0
         self._handlers: dict[type, Callable[[Any, Tick], Outcome | None]] = {
@@ -191,6 +198,7 @@ class Runtime:
             ShowWeek: self._show_week,
             ShowAbout: self._show_about,
             Sleep: lambda _cmd, _tick: None,  # the tick this step took is the point
+            IdleChanged: self._idle_changed,
             QuietChecked: self._quiet_checked,
             QuietChanged: self._quiet_changed,
             NotifierState: self._notifier_state,
@@ -199,6 +207,7 @@ class Runtime:
             Quit: lambda _cmd, _tick: self._ports.on_quit(),
         }
         self._register_jobs()
+        self._watch_idle()
 
     # ---- life cycle ----
 
@@ -310,7 +319,7 @@ class Runtime:
                      self._ports.quiet.seconds_until_check(tick.mono_s) if tick else None]
         pad_s = clock.engine_s(WAKE_PAD_S)  # just past a deadline: the step then sees it due
         candidates = [MAX_SLEEP_S] + [s + pad_s for s in deadlines if s is not None]
-        if self._wants_idle() and self._ports.idle.name != "none":
+        if self._wants_idle() and self._ports.idle.name != "none" and not self._idle_driven():
             candidates.append(IDLE_POLL_S)
         jobs_s = self._scheduler.idle_seconds
         if jobs_s is not None:  # wall-clock seconds
@@ -321,6 +330,33 @@ class Runtime:
                 wall_s = max(0.0, real_seconds_between(tick.wall, change))
                 candidates.append(clock.engine_s(wall_s + 0.05))
         return max(clock.engine_s(MIN_SLEEP_S), min(candidates))
+
+    def _idle_driven(self) -> bool:
+        """Whether the idle source says when it changes (then it is never polled)."""
+        return self._idle_events is not None and self._idle_events.event_driven
+
+    def _watch_idle(self) -> None:
+        """Tell an event-driven idle source the idle times the engine compares with (the
+        natural break and the break, in real seconds), once per change of them."""
+        source = self._idle_events
+        if source is None:
+            return
+        clock, settings = self._ports.clock, self.engine.settings
+        thresholds_s = tuple(sorted({clock.real_s(settings.natural_break_min * 60.0),
+                                     clock.real_s(settings.break_min * 60.0)}))
+        if thresholds_s == self._idle_thresholds_s:
+            return
+        self._idle_thresholds_s = thresholds_s
+        post = self._inbox.post
+        # D-Bus calls for Mutter's watches: on the job thread.
+        self._ports.jobs.submit("idle-watch", lambda: source.watch(
+            thresholds_s, lambda: post(IdleChanged())))
+
+    def _idle_changed(self, _cmd: IdleChanged, _tick: Tick) -> None:
+        name = self._ports.idle.name
+        if name != self._idle_name:
+            log.info("idle source: %s (was %s)", name, self._idle_name)
+            self._idle_name = name
 
     def _next_title_change_s(self) -> float:
         """Seconds until a number in the title changes (whole minutes are shown)."""
@@ -418,6 +454,7 @@ class Runtime:
         self._ports.quiet.apply(settings.max_defer_min * 60.0, settings.quiet_apps,
                                 settings.quiet_when)
         self._register_jobs()
+        self._watch_idle()
 
     def _set_autostart(self, cmd: SetAutostart, _tick: Tick) -> None:
         autostart, post = self._ports.autostart, self._inbox.post
@@ -456,7 +493,7 @@ class Runtime:
         self._ports.jobs.submit("show-week", show)
 
     def _show_about(self, _cmd: ShowAbout, _tick: Tick) -> None:
-        pages, backends = self._ports.pages, dict(self._ports.backends)
+        pages, backends = self._ports.pages, self._live_backends()
         driver = self.engine.settings.profile == "driver"
         self._ports.jobs.submit("about", lambda: pages.show_about(backends, driver))
 
@@ -502,8 +539,13 @@ class Runtime:
             status=status, text=status_text(status, tick.wall),
             today=self._today.summary(tick.wall, self._live_sit_s()),
             driving=self._ports.driving.summary(), mono_s=tick.mono_s,
-            backends=dict(self._ports.backends), pid=os.getpid(), version=__version__,
+            backends=self._live_backends(), pid=os.getpid(), version=__version__,
             scale=self._ports.clock.engine_s(1.0)))
+
+    def _live_backends(self) -> dict[str, str]:
+        """The backends chosen at start, with the idle source in use now (it changes when a
+        compositor goes away and comes back)."""
+        return {**self._ports.backends, "idle": self._ports.idle.name}
 
     def _autostart_changed(self, cmd: AutostartChanged, _tick: Tick) -> None:
         self._autostart_enabled = cmd.enabled

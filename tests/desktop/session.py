@@ -261,11 +261,13 @@ class DesktopSession:
         env: dict[str, str] | None = None,
         cwd: str | os.PathLike[str] | None = None,
         service: bool = False,
+        unset: Sequence[str] = (),
         **popen_kw: Any,
     ) -> subprocess.Popen[bytes]:
         """Start `argv` inside the desktop and track it for teardown; returns the Popen.
 
-        `env` holds variables to add to (or override in) the session environment. stdout and
+        `env` holds variables to add to (or override in) the session environment, `unset`
+        names to remove from it (DISPLAY for a Wayland-only client). stdout and
         stderr go to a log file (`log_text(proc)`) unless given in `popen_kw`. The process
         leads its own process group, so stopping it also stops its children. `service=True`
         puts the repository on PYTHONPATH (for `python -m tests.desktop.<module>`).
@@ -274,6 +276,8 @@ class DesktopSession:
             raise RuntimeError("DesktopSession is not running")
         full_env = dict(self.env)
         full_env.update(env or {})
+        for name in unset:
+            full_env.pop(name, None)
         if service:
             old = full_env.get("PYTHONPATH")
             full_env["PYTHONPATH"] = str(REPO_ROOT) + (os.pathsep + old if old else "")

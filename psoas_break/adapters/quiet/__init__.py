@@ -5,9 +5,14 @@ on the gate's slow cadence) and keep nothing running. The call and screen-share 
 watch instead (marked *): they keep one thread each, plus ONE long-lived `pw-dump` process for
 the PipeWire graph (shared by three detectors, closed with the last of them), answer from a
 cache, and report a change through `on_change(name)` (the app posts a QuietChanged command).
+The two Wayland fullscreen detectors are kept current by events (the session's Wayland
+connection, a KWin script's calls) and only read when asked.
 
     detector             platform        reason(s)         how
     fullscreen-x11       Linux/BSD X11   fullscreen        _NET_ACTIVE_WINDOW + _NET_WM_STATE
+    fullscreen-wlr       wlroots Wayland fullscreen        zwlr_foreign_toplevel_manager_v1
+                         (sway, Hyprland, labwc...)        (events on the Wayland connection)
+    fullscreen-kwin      KDE Wayland     fullscreen        a KWin script calls us back
     notifications-       Linux/BSD       do-not-disturb    org.freedesktop.Notifications
       inhibited                                            `Inhibited` (spec 1.2+)
     gnome-banners        GNOME           do-not-disturb    gsettings show-banners = false
@@ -29,9 +34,11 @@ cache, and report a change through `on_change(name)` (the app posts a QuietChang
                                                            basenames; elsewhere: psutil
 
 Documented gaps: macOS camera and microphone use (not implemented) and Focus/Do Not Disturb
-(no public API); fullscreen on Wayland (an X client sees only XWayland windows); screen
-sharing on X11 (browsers capture X11 directly, without PipeWire) and on Windows and macOS.
-See fullscreen_macos.py for what its signal cannot see.
+(no public API); fullscreen on GNOME Wayland: mutter offers no window list to clients and
+gnome-shell's Introspect answers only the portals, so nothing sanctioned tells an app
+(do-not-disturb still works there); screen sharing on X11 (browsers capture X11 directly,
+without PipeWire) and on Windows and macOS. See fullscreen_macos.py for what its signal
+cannot see.
 
 `make_quiet_detectors(env, quiet_apps, on_change=...)` returns the detectors that work here
 and a `Choice` (family "quiet") whose `chosen` lists them, whose `rejected` says why the others
@@ -62,6 +69,9 @@ ENV_VAR = "PSOAS_QUIET_DETECTORS"
 MACOS_GAP = ("macOS: no detector yet for camera or microphone use (not implemented; "
              "CoreMediaIO's and CoreAudio's DeviceIsRunningSomewhere properties are the "
              "candidates) or Focus/Do Not Disturb (no public API)")
+GNOME_WAYLAND_GAP = ("GNOME on Wayland offers no sanctioned way to see a fullscreen window "
+                     "(mutter has no window list for clients; gnome-shell's Introspect answers "
+                     "only the portals): prompts are held for do-not-disturb only")
 
 
 def _watching(env: Mapping[str, str], on_change: Callable[[str], None] | None
@@ -123,7 +133,8 @@ def _pulse_server(env: Mapping[str, str]) -> str | None:
 
 
 def _candidates(env: Mapping[str, str], quiet_apps: Sequence[str], platform: str,
-                proc_root: str, video_glob: str, on_change: Callable[[str], None] | None
+                proc_root: str, video_glob: str, on_change: Callable[[str], None] | None,
+                probe: bool
                 ) -> tuple[Candidate[QuietDetector], ...]:
     # Each detector module is imported only when its candidate is tried.
     def fullscreen_x11() -> QuietDetector:
@@ -133,6 +144,21 @@ def _candidates(env: Mapping[str, str], quiet_apps: Sequence[str], platform: str
         if is_wayland_session(env):
             raise Unavailable("Wayland session: an X client sees only XWayland windows")
         return X11FullscreenDetector.open(env.get("DISPLAY", ""))
+
+    def fullscreen_wlr() -> QuietDetector:
+        from psoas_break.adapters.quiet.fullscreen_wlr import WlrFullscreenDetector
+
+        return WlrFullscreenDetector.open(env)
+
+    def fullscreen_kwin() -> QuietDetector:
+        from psoas_break.adapters.quiet.fullscreen_kwin import KWinFullscreenDetector
+
+        return KWinFullscreenDetector.open(env, probe=probe)
+
+    def x11_session() -> str | None:
+        from psoas_break.adapters.idle import is_wayland_session
+
+        return None if is_wayland_session(env) else "X11 session: fullscreen-x11 sees every window"
 
     def inhibited() -> QuietDetector:
         from psoas_break.adapters.quiet import notifications_inhibited as ni
@@ -177,6 +203,8 @@ def _candidates(env: Mapping[str, str], quiet_apps: Sequence[str], platform: str
     watching = _watching(env, on_change)
     return (
         Candidate("fullscreen-x11", fullscreen_x11, LINUX_BSD),
+        Candidate("fullscreen-wlr", fullscreen_wlr, LINUX_BSD, skip=x11_session),
+        Candidate("fullscreen-kwin", fullscreen_kwin, LINUX_BSD, skip=x11_session),
         Candidate("notifications-inhibited", inhibited, LINUX_BSD),
         Candidate("gnome-banners", gnome_banners, LINUX_BSD),
         Candidate("camera-v4l2", camera_v4l2, LINUX_BSD),
@@ -195,19 +223,25 @@ def make_quiet_detectors(
     env: Mapping[str, str] | None = None, quiet_apps: Sequence[str] = (), *,
     platform: str | None = None, proc_root: str = "/proc", video_glob: str = "/dev/video*",
     on_change: Callable[[str], None] | None = None,
+    probe: bool = False,
 ) -> tuple[list[QuietDetector], Choice]:
     """The detectors that work on this session, and a Choice for `doctor`; never raises.
     `platform` (default sys.platform) also picks quiet-apps' process lister; `proc_root` and
     `video_glob` let tests point the /proc scans at their own processes and files;
     `on_change(name)` is called (from a detector's thread) when a watching detector's answer
     changes. The sound server is found through `env` (PULSE_SERVER, XDG_RUNTIME_DIR,
-    PIPEWIRE_RUNTIME_DIR) as libpulse and pw-dump do."""
+    PIPEWIRE_RUNTIME_DIR) as libpulse and pw-dump do. `probe`: they are closed at once
+    (doctor), so none may disturb a running app's (KWin's script)."""
     env = os.environ if env is None else env
     platform = platform or sys.platform
-    candidates = _candidates(env, quiet_apps, platform, proc_root, video_glob, on_change)
+    candidates = _candidates(env, quiet_apps, platform, proc_root, video_glob, on_change,
+                             probe)
     detectors, choice = every("quiet", candidates, env_var=ENV_VAR, env=env, platform=platform)
     if platform == "darwin":
         choice = replace(choice, rejected=(*choice.rejected, ("macos", MACOS_GAP)))
+    elif _gnome_wayland(env):
+        choice = replace(choice, rejected=(*choice.rejected, ("fullscreen-gnome",
+                                                                GNOME_WAYLAND_GAP)))
     return detectors, replace(choice, details=detector_states(detectors))
 
 
@@ -222,3 +256,10 @@ def detector_states(detectors: Sequence[QuietDetector]) -> tuple[tuple[str, str]
             except Exception as exc:  # a broken probe is itself a finding
                 states.append((detector.name, f"failed: {type(exc).__name__}: {exc}"))
     return tuple(states)
+
+
+def _gnome_wayland(env: Mapping[str, str]) -> bool:
+    from psoas_break.adapters.idle import is_wayland_session
+
+    desktops = env.get("XDG_CURRENT_DESKTOP", "").upper().split(":")
+    return is_wayland_session(env) and "GNOME" in desktops

@@ -1,0 +1,130 @@
+"""The real app as a Wayland client of real sway 1.7 (wlroots; headless, as an unprivileged
+user): natural breaks from org_kde_kwin_idle, typing (wtype) keeping sitting counted, a
+fullscreen window holding a prompt, and sway dying and coming back."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Iterator
+
+import pytest
+
+from tests.app_harness import real_s
+from tests.desktop import wayland
+from tests.desktop.notifications import is_stretch_prompt
+from tests.desktop.session import DesktopSession
+from tests.desktop.waiting import wait_for
+from tests.desktop.wayland import Compositor
+from tests.desktop.wayland_input import ToyWindow, sway_type
+from tests.wayland_app import (
+    ACTIVE_CONFIG,
+    keep_active,
+    quit_and_read_breaks,
+    start_wayland_app,
+    status,
+    wait_state,
+)
+
+pytestmark = [pytest.mark.desktop, pytest.mark.timeout(180)]
+
+
+@pytest.fixture
+def sway(desktop: DesktopSession) -> Iterator[Compositor]:
+    yield from wayland.fixture("sway", bus_address=desktop.session_bus_address)
+
+
+def test_untouched_is_a_natural_break(desktop: DesktopSession, sway: Compositor) -> None:
+    app = start_wayland_app(desktop, sway)
+    data = status(app)
+    assert (data["idle"], data["tray"]) == ("wayland", "none")
+    assert "idle: wayland: org_kde_kwin_idle v1 (" in app.cli("doctor").stdout
+    wait_state(app, "away")  # one second untouched: sway said so
+    assert status(app)["sitting_s"] == 0
+    # Back at the keyboard, and staying there: on a loaded machine one `status` may take
+    # longer than the second of sitting a single key press buys.
+    with keep_active(lambda: sway_type(sway)):
+        wait_state(app, "sitting", 10)
+        assert quit_and_read_breaks(app) == ["idle"]
+
+
+def test_typing_keeps_sitting_counted(desktop: DesktopSession, sway: Compositor) -> None:
+    with keep_active(lambda: sway_type(sway)):
+        app = start_wayland_app(desktop, sway, config=ACTIVE_CONFIG)
+        time.sleep(6.0)  # two natural-break lengths of input
+        data = status(app)
+        assert data["state"] == "sitting", app.log()[-2000:]
+        assert real_s(data, "sitting_s") >= 5.0
+        assert quit_and_read_breaks(app) == []
+
+
+def test_a_video_holding_an_idle_inhibitor_keeps_sitting_counted(
+    desktop: DesktopSession, sway: Compositor,
+) -> None:
+    """The README's decision, in the app: someone watching a video is seated. No input at all,
+    but a window holds an idle inhibitor: no natural break; once it lets go, idle counts."""
+    window = ToyWindow(sway, "--inhibit")
+    try:
+        window.wait_mapped()
+        app = start_wayland_app(desktop, sway)
+        time.sleep(3.0)  # three natural-break lengths without a key pressed
+        data = status(app)
+        assert data["state"] == "sitting", app.log()[-2000:]
+        assert real_s(data, "sitting_s") >= 2.5
+        window.send("uninhibit")
+        wait_state(app, "away")
+        assert quit_and_read_breaks(app) == ["idle"]
+    finally:
+        window.close()
+
+
+def test_a_fullscreen_window_holds_the_prompt_and_leaving_it_releases_one(
+    desktop: DesktopSession, sway: Compositor,
+) -> None:
+    server = desktop.start_notification_server()
+    window = ToyWindow(sway, "--fullscreen")
+    try:
+        window.wait_mapped()
+        # One "minute" is 0.3 s: the prompt is due after 3 s; natural break and break lengths
+        # far away, and typing meanwhile, so idle plays no part.
+        config = ("stretch_every_min = 10\nposture_every_min = 0\nsnooze_min = 60\n"
+                  "natural_break_min = 60\nbreak_min = 30\n")
+        with keep_active(lambda: sway_type(sway), every_s=0.5):
+            app = start_wayland_app(desktop, sway, config=config,
+                                    extra_env={"PSOAS_SECONDS_PER_MINUTE": "0.3"})
+            assert "fullscreen-wlr" in app.cli("doctor").stdout
+            wait_state(app, "prompt_due")
+            time.sleep(1.5)  # ten gate checks' worth: still held
+            prompts = [c for c in server.calls() if is_stretch_prompt(c)]
+            assert prompts == [], prompts
+            window.send("unfullscreen")
+            wait_for(lambda: len([c for c in server.calls() if is_stretch_prompt(c)]) == 1, 10,
+                     what="one prompt released")
+            time.sleep(1.0)
+            assert len([c for c in server.calls() if is_stretch_prompt(c)]) == 1
+            assert app.stop() == 0
+    finally:
+        window.close()
+
+
+def test_sway_dying_leaves_the_app_running_on_no_idle_then_it_comes_back(
+    desktop: DesktopSession, sway: Compositor,
+) -> None:
+    app = start_wayland_app(desktop, sway)
+    assert status(app)["idle"] == "wayland"
+    sway.kill()
+    wait_for(lambda: status(app)["idle"] == "none", 10, what="the app falls back")
+    assert app.proc.poll() is None
+    human = app.cli("status").stdout
+    assert "idle none" in human
+    doctor = app.cli("doctor").stdout
+    assert "idle: none" in doctor.splitlines()
+    assert "not wayland: cannot connect to the Wayland display" in doctor
+    assert "running app" in doctor and "idle none" in doctor
+    again = wayland.start("sway", sway.tmp, bus_address=sway.bus_address)
+    try:
+        assert again.socket == sway.socket
+        wait_for(lambda: status(app)["idle"] == "wayland", 15, what="back on sway")
+        wait_state(app, "away")  # and its idle events count again
+    finally:
+        assert app.stop() == 0  # SIGTERM: a clean exit
+        again.stop()
