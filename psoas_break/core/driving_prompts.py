@@ -29,6 +29,7 @@ from dataclasses import dataclass
 
 from psoas_break.core.driving import (
     BreakCounted,
+    BreakNotCounted,
     BreakWarning,
     DailyLimitReached,
     DrivingEffect,
@@ -154,7 +155,8 @@ def choose_driving_notice(library: Iterable[Exercise], history: SelectionHistory
 
 def notice_from_planner(effect: DrivingEffect) -> DrivingNotice | None:
     """The notice for a planner effect, or None if its words are not safe while driving."""
-    if not isinstance(effect, (BreakWarning, LimitReached, BreakCounted, DailyLimitReached)):
+    if not isinstance(effect, (BreakWarning, LimitReached, BreakCounted, DailyLimitReached,
+                               BreakNotCounted)):
         return None
     if not (is_safe_while_driving(effect.text) and is_safe_while_driving(effect.speech)):
         return None
