@@ -248,6 +248,9 @@ def test_german_driving_notice_reads_german_but_is_checked_in_english() -> None:
     assert is_safe_while_driving(notice.speech)  # English for the check
     assert notice.body.startswith("Hands on the wheel, eyes on the road:")
     sink, speech = RecordingNotifications(), RecordingSpeech()
-    Presenter(sink, speech).announce_driving(notice)
-    assert sink.shown[0].body.startswith("Hände am Lenkrad, Augen auf der Straße:")
+    presenter = Presenter(sink, speech)
+    presenter.announce_driving(notice, True)  # moving: said only
+    assert sink.shown == []
     assert speech.said[0].startswith("Haltungscheck. Hände am Lenkrad, Augen auf der Straße:")
+    presenter.announce_driving(notice, False)  # standing still: on the screen as well
+    assert sink.shown[0].body.startswith("Hände am Lenkrad, Augen auf der Straße:")

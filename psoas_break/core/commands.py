@@ -178,6 +178,23 @@ class Notice:
 
 
 @dataclass(frozen=True)
+class RoadSample:
+    """The location source's ground speed in m/s (None: no fix), measured at `mono_s` on the
+    app's clock (the source's thread stamps it). Never a position."""
+
+    speed_mps: float | None
+    mono_s: float
+
+
+@dataclass(frozen=True)
+class LocationState:
+    """The location source now in use ("none": stops are reported by hand), and why."""
+
+    source: str
+    detail: str = ""
+
+
+@dataclass(frozen=True)
 class GetStatus:
     """Answer with a `StatusReport` (the control channel's `status`)."""
 
@@ -189,7 +206,8 @@ class Quit:
 
 AppCommand = (
     SetSetting | ReloadSettings | SettingsSaved | SetAutostart | AutostartChanged | ShowStretch
-    | ShowWeek | ShowAbout | Sleep | QuietChecked | NotifierState | Notice | GetStatus | Quit
+    | ShowWeek | ShowAbout | Sleep | QuietChecked | NotifierState | Notice | RoadSample
+    | LocationState | GetStatus | Quit
 )
 
 Command = EngineCommand | AppCommand
@@ -210,6 +228,7 @@ class StatusReport:
     pid: int = 0
     version: str = ""
     scale: float = 1.0  # engine seconds per real second (1 unless a test shortens minutes)
+    road: Mapping[str, str] | None = None  # driver profile: location source and road state
 
 
 @dataclass(frozen=True)

@@ -15,9 +15,8 @@ Pure: stdlib only (plus the core exercise modules). Contract:
   posture, whose title and prompt pass `is_safe_while_driving`, through the shared selection
   (`exercise_selection.select_exercise`, situation "driving": varied, never a recent repeat).
   An empty pool gives one of `GENERIC_DRIVING_PROMPTS`, never anything else.
-- `notice_from_planner` turns a driving planner effect into a notice, and `safe_notice_text`
-  passes an engine notice through only when it is safe; both return None otherwise (the runtime
-  logs it and shows nothing while driving).
+- `notice_from_planner` turns a driving planner effect into a notice, or None when its words
+  are not safe (the runtime logs it and says nothing).
 """
 
 from __future__ import annotations
@@ -161,8 +160,3 @@ def notice_from_planner(effect: DrivingEffect) -> DrivingNotice | None:
     if not (is_safe_while_driving(effect.text) and is_safe_while_driving(effect.speech)):
         return None
     return DrivingNotice(effect.effect_id, PLANNER_TITLE, effect.text, effect.speech)
-
-
-def safe_notice_text(text: str) -> str | None:
-    """`text` if it may be shown/said while driving, else None (e.g. "take the break or skip")."""
-    return text if is_safe_while_driving(text) else None

@@ -265,6 +265,14 @@ def build_view(
             for value, label in (("eu", _("EU (4 h 30 → 45 min)")),
                                  ("us", _("US (8 h → 30 min)")), ("off", _("Off")))
         ), visible=settings.profile == "driver"),
+        MenuEntry(_("Stop detection"), children=tuple(
+            MenuEntry(label, action=SetSetting("driving_detect", value), toggle="radio",
+                      checked=settings.driving_detect == value,
+                      enabled="driving_detect" not in locked)
+            for value, label in (("auto", _("Automatic: GPS when there is one")),
+                                 ("gps", _("GPS: tell me when there is none")),
+                                 ("manual", _("Manual: only this menu")))
+        ), visible=driver),
         MenuEntry(_("Voice prompts"), action=SetSetting("voice", not settings.voice),
                   toggle="check",
                   checked=settings.voice, enabled="voice" not in locked),

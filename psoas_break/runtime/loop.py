@@ -37,8 +37,10 @@ from psoas_break.core.commands import (
     AutostartChanged,
     Command,
     DeferPrompt,
+    EndBreak,
     EngineCommand,
     GetStatus,
+    LocationState,
     Notice,
     NotifierState,
     OffHours,
@@ -47,6 +49,7 @@ from psoas_break.core.commands import (
     Quit,
     ReleasePrompt,
     ReloadSettings,
+    RoadSample,
     SetAutostart,
     SetSetting,
     SettingsSaved,
@@ -55,6 +58,7 @@ from psoas_break.core.commands import (
     ShowWeek,
     Sleep,
     StatusReport,
+    TakeBreak,
 )
 from psoas_break.core.engine import SittingEngine, real_seconds_between
 from psoas_break.core.events import ClosePrompt, Effect, RecordEvent, ShowNotice, ShowPrompt, Tick
@@ -177,6 +181,7 @@ class Runtime:
         self._last_tick: Tick | None = None
         self._last_wall: datetime | None = None
         self._off_hours = False
+        self._moving = False
         self.wakeups = 0
         self.renders = 0
         self._handlers: dict[type, Callable[[Any, Tick], Outcome | None]] = {
@@ -192,6 +197,9 @@ class Runtime:
             QuietChecked: self._quiet_checked,
             NotifierState: self._notifier_state,
             Notice: lambda cmd, _tick: self._tell(cmd.text),
+            RoadSample: lambda cmd, tick: self._follow_road(
+                self._ports.driving.sample(cmd, tick), tick),
+            LocationState: lambda cmd, tick: self._ports.driving.location_state(cmd, tick),
             GetStatus: self._get_status,
             Quit: lambda _cmd, _tick: self._ports.on_quit(),
         }
@@ -271,7 +279,10 @@ class Runtime:
         self._follow_working_hours(tick)
         driving = self._ports.driving
         driving.sync(self.engine.settings, tick)
-        driving.tick(tick)
+        self._follow_road(driving.tick(tick), tick)
+        if driving.driving and not self._moving:
+            self._ports.presenter.clear_screen()  # eyes on the road from now on
+        self._moving = driving.driving
         self._ports.quiet.poll(tick.mono_s)
         try:
             self._scheduler.run_pending()
@@ -371,6 +382,17 @@ class Runtime:
                     ports.presenter.show_notice(effect.text, driving=ports.driving.driving)
             except Exception:
                 log.exception("carrying out %s failed", type(effect).__name__)
+
+    def _follow_road(self, outputs: list[TakeBreak | EndBreak | RecordEvent], tick: Tick) -> None:
+        """What the road decided: a stop or driving on, as the menu would; its history."""
+        for output in outputs:
+            if isinstance(output, RecordEvent):
+                self._carry_out([output], tick)
+            elif isinstance(output, EndBreak) or self.engine.state in (
+                    "sitting", "prompt_due", "away"):
+                self._carry_out(self.engine.command(output, tick), tick)
+            else:  # paused or outside working hours: the driver's own choice stands
+                log.info("the road stopped while %s: no break started", self.engine.state)
 
     def _present(self, prompt: ShowPrompt) -> None:
         self._ports.presenter.show_prompt(prompt, self.engine.status(), self.engine.settings,
@@ -491,7 +513,7 @@ class Runtime:
             today=self._today.summary(tick.wall, self._live_sit_s()),
             driving=self._ports.driving.summary(), mono_s=tick.mono_s,
             backends=dict(self._ports.backends), pid=os.getpid(), version=__version__,
-            scale=self._ports.clock.engine_s(1.0)))
+            scale=self._ports.clock.engine_s(1.0), road=self._ports.driving.road_report()))
 
     def _autostart_changed(self, cmd: AutostartChanged, _tick: Tick) -> None:
         self._autostart_enabled = cmd.enabled
