@@ -231,6 +231,22 @@ class FixedQuiet:
         return None
 
 
+class RecordingLocation:
+    """ports.Location: records what the runtime asked for; a test posts the RoadSample and
+    LocationState commands a real LocationService would (tests/test_location_*.py run the
+    real sources)."""
+
+    def __init__(self) -> None:
+        self.wanted: list[str | None] = []
+        self.closed = False
+
+    def want(self, device: str | None) -> None:
+        self.wanted.append(device)
+
+    def close(self) -> None:
+        self.closed = True
+
+
 class RuntimeRig:
     """A real Runtime wired to the doubles above, stepped synchronously by the test."""
 
@@ -244,6 +260,7 @@ class RuntimeRig:
         presenter: Presenter | None = None,
         store: MemorySettings | None = None,
         clock: ScriptedClock | None = None,
+        location: RecordingLocation | None = None,
     ) -> None:
         self.clock = clock or ScriptedClock(start)
         self.idle = ScriptedIdle(self.clock)
@@ -265,7 +282,7 @@ class RuntimeRig:
                 presenter=self.presenter,
                 quiet=QuietControl(detectors, self.jobs, self.inbox.post,
                                    self.store.result.settings.max_defer_min * 60.0),
-                driving=DrivingControl(self.presenter.announce_driving),
+                driving=DrivingControl(self.presenter.announce_driving, location=location),
                 jobs=self.jobs, pages=self.pages, tray=self.tray,
                 backends={"tray": "recording", "notifier": "recording", "idle": "scripted"},
                 on_quit=self._on_quit,

@@ -149,6 +149,23 @@ def test_a_change_needs_fresh_evidence_when_stale_s_is_set():
     assert det2.advance(100.0) == [RoadChange("driving", 0.0, 20.0)]  # due at the same moment
 
 
+def test_the_planner_is_held_only_while_driving_waits_out_its_hold():
+    det = RoadDetector(stale_s=None)
+    assert det.planner_horizon(5.0) == 5.0
+    det.sample(10.0, 20.0)  # pending driving from the parked (unknown) start
+    assert det.planner_horizon(25.0) == 10.0
+    det.sample(30.0, 20.0)
+    assert det.state == "driving" and det.planner_horizon(40.0) == 40.0
+    det.sample(50.0, 0.3)  # a pending stop does not hold: stop(since) takes driving back
+    assert det.planner_horizon(80.0) == 80.0
+    det.sample(110.0, 0.3)
+    assert det.state == "stopped"
+    det.sample(2000.0, 20.0)  # moving after a long stop: held at the first fast sample
+    assert det.planner_horizon(2019.0) == 2000.0
+    det.sample(2010.0, 1.5)  # between: nothing pending, the stop goes on
+    assert det.planner_horizon(2019.0) == 2019.0
+
+
 def test_time_going_backwards_is_no_time():
     det = RoadDetector()
     det.sample(100.0, 5.0)

@@ -160,10 +160,9 @@ class RoadDetector:
 
     def planner_horizon(self, mono_s: float) -> float:
         """How far the break planner may be ticked now: `mono_s`, or the start of a pending
-        "driving" while stopped (the stop's length is not final until that is decided)."""
-        if self._pending is not None and self._pending.state == "driving" and (
-            self._state == "stopped"
-        ):
+        "driving" (until that is decided, the stop, or the parked start of the day, goes on
+        only to there: a stop cut short must not reach a length that counts meanwhile)."""
+        if self._pending is not None and self._pending.state == "driving":
             return min(mono_s, self._pending.since_s)
         return mono_s
 
