@@ -86,6 +86,9 @@ def app_env(
         # Xvfb gets no input, so its idle time only grows: tests that are not about idle
         # would see every cycle end in a natural break. Idle has its own tests.
         "PSOAS_IDLE_BACKEND": "none",
+        # The driver profile's road detection would find a gpsd or GeoClue of this machine:
+        # tests that are about the road name their own (tests/test_app_road.py).
+        "PSOAS_LOCATION_BACKEND": "none",
     })
     env.update(extra or {})
     return env

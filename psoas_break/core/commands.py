@@ -228,7 +228,7 @@ class StatusReport:
     pid: int = 0
     version: str = ""
     scale: float = 1.0  # engine seconds per real second (1 unless a test shortens minutes)
-    road: Mapping[str, str] | None = None  # driver profile: location source and road state
+    road: Mapping[str, object] | None = None  # driver profile: the road and the planner
 
 
 @dataclass(frozen=True)

@@ -40,9 +40,10 @@ STOP_MPS = 1.0
 DRIVE_HOLD_S = 20.0
 STOP_HOLD_S = 60.0
 FIX_LOST_MAX_S = 600.0
-# A sample older than this (rule seconds) is a lost fix. Receivers report once a second; the
-# margin covers a busy machine and test replays that send one fix per 10 simulated seconds.
-STALE_S = 30.0
+# A sample older than this is a lost fix. Receivers report once a second; the margin covers a
+# busy machine, and test replays that send one fix per 10 simulated seconds and whose hiccups
+# are magnified by their shortened minutes.
+STALE_S = 45.0
 # A source forwards a sample of an unchanged band at most this often (see SampleGate).
 KEEPALIVE_S = STALE_S / 3
 

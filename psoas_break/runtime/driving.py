@@ -199,12 +199,17 @@ class DrivingControl:
 
         return title_text(self.planner.status()) + self._road_note()
 
-    def road_report(self) -> dict[str, str] | None:
-        """For `status`: the location source in use and the road's state (driver profile)."""
+    def road_report(self) -> dict[str, object] | None:
+        """For `status` (driver profile): the location source in use, the road's state and
+        the planner's figures in seconds."""
         if self.planner is None:
             return None
         state = "manual" if self.road is None or self.road.manual else self.road.state
-        return {"detect": self._detect, "source": self._source or "starting", "state": state}
+        status = self.planner.status()
+        return {"detect": self._detect, "source": self._source or "starting", "state": state,
+                "phase": status.phase, "driving_s": round(status.driving_s, 1),
+                "day_driving_s": round(status.daily_driving_s, 1),
+                "stop_s": None if status.stop_s is None else round(status.stop_s, 1)}
 
     # ---- internals ----
 
