@@ -8,9 +8,8 @@ PERIOD_S real seconds. Before each journey the receiver sits parked (a warm-up a
 gpsd identifies it) until the app says the vehicle stands; the journey proper then plays on
 absolute deadlines.
 
-Speech is recorded through the app's own speech path: PSOAS_SPEECH_BACKEND=espeak-ng runs the
-`espeak-ng` found first on PATH, here a small script that keeps the text it was given and
-has the real espeak-ng write that text's audio to a WAV file (`-w`), which the test measures.
+Speech is recorded through the app's own speech path (tests/app_harness.record_speech: the
+real espeak-ng writes each utterance to a WAV file, which the test measures).
 
 What is checked, per journey: the road changes the app recorded (and how long each stop was
 as it measured it), the planner's figures, what was said, that nothing at all reached the
@@ -24,7 +23,6 @@ import json
 import os
 import re
 import sqlite3
-import stat
 import threading
 import time
 from dataclasses import dataclass, field
@@ -34,7 +32,7 @@ from typing import Any
 import pytest
 
 from psoas_break.adapters.speech.wav import wav_stats
-from tests.app_harness import RunningApp, start_app
+from tests.app_harness import RunningApp, record_speech, start_app
 from tests.desktop.session import DesktopSession
 from tests.desktop.waiting import wait_for
 from tests.road import journeys as nj
@@ -51,15 +49,6 @@ STEP_S = 10.0  # simulated seconds per fix
 PERIOD_S = SCALE_MIN_S * STEP_S / 60.0  # real seconds per fix (~42 ms)
 TIME_SCALE = 60.0 / SCALE_MIN_S  # engine seconds per real second
 SETTLE_S = 1.5  # real seconds (6 app minutes) for the last decisions after the journey's end
-
-SPEECH_SHIM = """#!/bin/sh
-# Records what psoas-break says: the text, and the real espeak-ng's audio of it.
-text=$(cat)
-n=$(date +%s%N)
-printf '%s\\t%s\\n' "$n" "$text" >> "{folder}/said.tsv"
-printf '%s' "$text" | exec {espeak} -w "{folder}/$n.wav" --stdin
-"""
-
 
 def rest_fix() -> str:
     return nj.fix_texts([nj.rest(1, 0.4, 0.4)], 60.0)[0]
@@ -102,16 +91,6 @@ class Replay:
         return "\n".join(text for _, text in self.said)
 
 
-def _speech_recorder(folder: Path) -> Path:
-    folder.mkdir()
-    bin_dir = folder / "bin"
-    bin_dir.mkdir()
-    shim = bin_dir / "espeak-ng"
-    shim.write_text(SPEECH_SHIM.format(folder=folder, espeak="/usr/bin/espeak-ng"))
-    shim.chmod(shim.stat().st_mode | stat.S_IXUSR | stat.S_IXGRP | stat.S_IXOTH)
-    return bin_dir
-
-
 def _history(app: RunningApp) -> list[tuple[float, float, str, dict[str, Any]]]:
     path = app.home / "data" / "psoas-break" / "history.sqlite3"
     with sqlite3.connect(f"file:{path}?mode=ro", uri=True) as db:
@@ -121,8 +100,7 @@ def _history(app: RunningApp) -> list[tuple[float, float, str, dict[str, Any]]]:
 
 def replay(desk: DesktopSession, tmp_path: Path, journey: str, rules: str) -> Replay:
     server = desk.start_notification_server()
-    record = tmp_path / "speech"
-    bin_dir = _speech_recorder(record)
+    speech = record_speech(tmp_path / "speech")
     segments = nj.JOURNEYS[journey]
     fixes = nj.fix_texts(segments, STEP_S)
     with PacedGpsd() as gpsd:
@@ -132,8 +110,7 @@ def replay(desk: DesktopSession, tmp_path: Path, journey: str, rules: str) -> Re
                    "stretch_every_min = 45\nposture_every_min = 20\n",
             extra_env={"PSOAS_SECONDS_PER_MINUTE": str(SCALE_MIN_S),
                        "PSOAS_LOCATION_BACKEND": "gpsd", "PSOAS_GPSD": gpsd.address,
-                       "PSOAS_SPEECH_BACKEND": "espeak-ng",
-                       "PATH": f"{bin_dir}:{os.environ.get('PATH', '')}"})
+                       **speech.env()})
         titles: list[tuple[float, str]] = []
         watching = threading.Event()
         try:
@@ -166,15 +143,10 @@ def replay(desk: DesktopSession, tmp_path: Path, journey: str, rules: str) -> Re
         finally:
             watching.set()
             app.stop()
-    said = []
-    if (record / "said.tsv").exists():
-        for line in (record / "said.tsv").read_text().splitlines():
-            stamp, _, text = line.partition("\t")
-            said.append((int(stamp) / 1e9, text))
     late = max(gpsd.late_s) if gpsd.late_s else 0.0
     assert late < 0.5, f"the feeder fell {late:.2f} s behind: the machine is too busy"
     return Replay(app, status, server.calls("Notify"), server.calls("CloseNotification"),
-                  said, sorted(record.glob("*.wav")), titles, _history(app))
+                  speech.said(), speech.wavs(), titles, _history(app))
 
 
 def assert_nothing_shown_while_moving(run: Replay) -> None:

@@ -16,9 +16,10 @@ unless the notification has the "resident" hint), Close(u id, u reason).
 
 A JSON record: {"call": "Notify", "id", "sender", "app_name", "replaces_id", "app_icon",
 "summary", "body", "actions": [[key, label], ...], "hints": {...}, "expire_timeout", "t"} or
-{"call": "CloseNotification", "id", "sender", "t"}; "t" is when the call came (time.time()). Image hints (image-data, image_data, icon_data)
-are summarised as {"width", "height", "rowstride", "has_alpha", "bits_per_sample", "channels",
-"bytes", "sha256"}; other byte arrays as {"bytes", "sha256"}.
+{"call": "CloseNotification", "id", "sender", "t"}; "t" is when the call came (time.time()).
+Image hints (image-data, image_data, icon_data) are summarised as {"width", "height",
+"rowstride", "has_alpha", "bits_per_sample", "channels", "bytes", "sha256"}; other byte arrays
+as {"bytes", "sha256"}.
 
 Test side: `NotificationServer`, from `DesktopSession.start_notification_server()`.
 """
