@@ -781,7 +781,9 @@ def test_choose_driving_notice_only_ever_offers_safe_posture_changes() -> None:
     for _ in range(30):
         notice, history = choose_driving_notice([good, bad, desk], history, rng)  # type: ignore[list-item]
         assert notice.source_id == "drive_good"
-        assert notice.speech == "Posture check. Hands on the wheel, eyes on the road: sit tall."
+        assert notice.speech == ("Posture check. About 20 seconds. Hands on the wheel, eyes on "
+                                 "the road: sit tall.")
+        assert notice.body == "About 20 s. Hands on the wheel, eyes on the road: sit tall."
     assert [f.name for f in dataclasses.fields(DrivingNotice)] == [
         "source_id", "title", "body", "speech"
     ]  # no actions field: a driving notice cannot carry a button

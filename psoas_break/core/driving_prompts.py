@@ -128,15 +128,17 @@ def driving_safe_exercises(library: Iterable[Exercise]) -> tuple[Exercise, ...]:
 
 
 def notice_from_exercise(exercise: Exercise) -> DrivingNotice | None:
-    """The notice for a driving-safe exercise, or None when it is not driving-safe."""
+    """The notice for a driving-safe exercise, or None when it is not driving-safe. Dose first
+    ("About 20 seconds. Hands on the wheel, ..."), the units written out in the speech."""
     if exercise_problems(exercise):
         return None
     # English for the checks (a Message's str value), shown and said in the active language:
     # the shipped exercise texts are in the translation catalog (`make pot` reads the TOML).
     prompt = N_(exercise.prompt)
-    return DrivingNotice(
-        exercise.id, DRIVING_TITLE, prompt, N_("{title}. {text}", title=DRIVING_TITLE, text=prompt)
-    )
+    body = N_("{dose}. {prompt}", dose=exercise.dose_text(), prompt=prompt)
+    speech = N_("{title}. {dose}. {prompt}", title=DRIVING_TITLE,
+                dose=exercise.dose_text(spoken=True), prompt=prompt)
+    return DrivingNotice(exercise.id, DRIVING_TITLE, body, speech)
 
 
 def choose_driving_notice(library: Iterable[Exercise], history: SelectionHistory,
