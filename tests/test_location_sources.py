@@ -36,6 +36,7 @@ from psoas_break.adapters.location.serial_nmea import (
     speed_from_sentence,
 )
 from psoas_break.core.commands import Command, LocationState, RoadSample
+from psoas_break.core.road import KEEPALIVE_S
 from psoas_break.ports import Choice, LocationSource, Unavailable
 from tests.desktop.waiting import wait_for
 from tests.fakes import ScriptedClock
@@ -375,7 +376,7 @@ def test_the_service_posts_gated_samples_and_lets_the_source_go() -> None:
         assert isinstance(first, RoadSample) and first.speed_mps == pytest.approx(15.0, abs=0.01)
         time.sleep(1.0)
         assert posted.empty()  # the same band, no time passed: nothing more to say
-        clock.mono_s += 10.0  # the keep-alive is due
+        clock.mono_s += KEEPALIVE_S  # the keep-alive is due
         assert posted.get(timeout=5) == RoadSample(pytest.approx(15.0, abs=0.01),
                                                    clock.mono_s)
         gpsd.idle(fix(0.4), 0.02)  # a new band: at once
