@@ -274,7 +274,7 @@ needs_geoclue = pytest.mark.skipif(
 
 
 @needs_geoclue
-def test_geoclue_speed_only_skipping_its_minus_one_and_following_a_restart(
+def test_geoclue_speed_only_skipping_its_unknown_and_following_a_restart(
         tmp_path: Path) -> None:
     from psoas_break.adapters.location.geoclue import open_geoclue
     from tests.road.geoclue_bus import GeoClueHarness
@@ -290,15 +290,19 @@ def test_geoclue_speed_only_skipping_its_minus_one_and_following_a_restart(
             source.start(speeds)
             ours = source._bus.unique_name  # our connection, to pick its calls from the traffic
             try:
-                gc.feed([fix(8.0)] * 400, 0.05)
-                assert speeds.until(lambda v: v is not None, 20) == pytest.approx(8.0, abs=0.01)
-                for _ in range(5):  # each fix also comes as a GGA update with Speed -1
-                    assert speeds.next() == pytest.approx(8.0, abs=0.01)
+                # A first fix from GGA alone has no speed: GeoClue says -1 (measured), which
+                # must be skipped; then fixes with a speed, their time advancing.
+                texts = nj.fix_texts([nj.drive(4, 8.0, 0.0)], 1.0)
+                gc.feed([texts[0].split("\r\n")[1] + "\r\n", *texts[1:]], 0.05)
+                assert speeds.until(lambda v: v is not None, 20) == pytest.approx(8.0, abs=0.1)
+                for _ in range(5):
+                    assert speeds.next() == pytest.approx(8.0, abs=0.1)
+                assert all(v is None or v >= 0 for v in speeds.seen)
                 gc.kill_geoclue()
                 assert speeds.until(lambda v: v is None) is None
                 gc.start_geoclue()
                 gc.wait_geoclue()
-                gc.feed([fix(5.0)] * 400, 0.05)
+                gc.feed(nj.fix_texts([nj.drive(4, 5.0, 0.0)], 1.0), 0.05)
                 assert speeds.until(lambda v: v is not None and v < 6, 30) == pytest.approx(
                     5.0, abs=0.01)
                 assert "GeoClue" in source.status

@@ -192,6 +192,28 @@ def test_a_stop_reported_by_hand_holds_on_a_ferry_until_the_road_stops_and_drive
     assert rig.runtime._ports.driving.driving
 
 
+def test_aboard_a_ferry_the_driver_makes_the_stop_their_own() -> None:
+    """The road stopped the lorry in the queue; aboard, the driver says "Stopped" again (the
+    menu keeps it enabled in the driver profile): the crossing is not driving."""
+    rig = rig_for("eu")
+    found(rig)
+    road(rig, 30, 22.0)
+    road(rig, 5, 0.3)  # the queue: a stop seen by the road
+    assert status(rig)["state_engine"] == "on_break"
+    stopped = rig.runtime.render().menu[2]
+    assert stopped.label == "Stopped — taking a break" and stopped.enabled
+    rig.step(TakeBreak())
+    road(rig, 45, 7.0)  # the crossing
+    assert status(rig)["state_engine"] == "on_break"
+    planner = rig.runtime._ports.driving.planner
+    assert planner is not None and planner.phase == "stopped"
+    assert planner.status().stop_counted_as == "full"  # the queue and the crossing: 50 min
+    road(rig, 3, 0.3)  # docked
+    road(rig, 2, 22.0)  # off the ferry
+    assert status(rig)["state_engine"] == "sitting"
+    assert planner.status().driving_s == pytest.approx(2 * MIN - EVERY_S, abs=EVERY_S)
+
+
 def test_back_on_the_road_by_hand_holds_while_the_vehicle_stands() -> None:
     rig = rig_for("eu")
     found(rig)

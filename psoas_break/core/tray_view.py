@@ -287,8 +287,10 @@ def build_view(
     menu: list[MenuEntry] = [
         MenuEntry(title, action=None, enabled=False),
         SEPARATOR,
+        # A driver may say it again during a stop the road saw: the stop is then theirs and
+        # holds while the road looks driven (a ferry, a car train).
         MenuEntry(_("Stopped — taking a break") if driver else _("Take a break now"),
-                  action=TakeBreak(), default=True, enabled=state != "on_break"),
+                  action=TakeBreak(), default=True, enabled=state != "on_break" or driver),
         MenuEntry(_("Back on the road"), action=EndBreak(),
                   visible=driver and state == "on_break"),
         MenuEntry(_("Snooze"), enabled=can_snooze, children=tuple(

@@ -137,6 +137,12 @@ class DrivingControl:
             return []
         return self._follow(self.road.sample(sample.mono_s, sample.speed_mps), tick)
 
+    def hold_stop(self) -> None:
+        """The driver said "Stopped — taking a break" (again, during a stop the road reported:
+        aboard a ferry): the stop is theirs now and holds while the road looks driven."""
+        if self.planner is not None and self.planner.phase == "stopped":
+            self._manual_stop = True
+
     def on_effects(self, effects: Iterable[Effect], tick: Tick) -> None:
         """Feed the planner what the engine did (before `tick` is given to the planner)."""
         planner = self.planner
@@ -150,7 +156,8 @@ class DrivingControl:
             elif effect.kind == "break_start":
                 # A stop the road reported has stopped the planner already; any other is the
                 # driver's own, and holds until they (or the road) end it.
-                self._manual_stop = planner.phase != "stopped"
+                if planner.phase != "stopped":
+                    self._manual_stop = True
                 self._emit(planner.stop(tick.mono_s))
             elif effect.kind == "break_end":
                 self._manual_stop = False
@@ -242,6 +249,7 @@ class DrivingControl:
         assert planner is not None
         if change.state == "stopped":
             if planner.phase == "driving":
+                self._manual_stop = False
                 self._emit(planner.stop(change.since_s))
                 return [TakeBreak()]
             # Stopped by hand already: the road agrees, so its next driving ends the stop. Not

@@ -267,6 +267,8 @@ class Runtime:
         tick = self._take_tick()
         self._follow_working_hours(tick)
         outcome = Outcome()
+        if isinstance(command, TakeBreak):  # the driver's own word (the road's are not here)
+            self._ports.driving.hold_stop()
         if isinstance(command, _ENGINE_COMMANDS):
             effects = self.engine.command(command, tick)  # type: ignore[arg-type]
             self._carry_out(effects, tick)

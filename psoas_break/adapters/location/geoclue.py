@@ -14,10 +14,10 @@ What this relies on, measured against the real daemon:
 - GetClient does not answer until a location agent for the user is registered (GNOME Shell, or
   the geoclue demo agent elsewhere): the calls run on this source's own thread, never on the
   bus's receiver thread, and wait at most SETUP_TIMEOUT_S.
-- Each NMEA fix arrives twice: the RMC update with a speed, then the GGA one with Speed -1.
-  -1 is skipped, not a lost fix. Without a fix GeoClue publishes nothing: the core's stale_s
-  turns the silence into a lost fix. GeoClue leaving the bus gives None; when it comes back,
-  the client is made again (the old one died with it).
+- Speed -1 ("unknown": e.g. a first fix from a GGA sentence, which has no speed, with nothing
+  to compute one from) is skipped, not a lost fix. Without a fix GeoClue publishes nothing: the
+  core's stale_s turns the silence into a lost fix. GeoClue leaving the bus gives None; when
+  it comes back, the client is made again (the old one died with it).
 - Only `Speed` is ever read: never Latitude, Longitude or GetAll.
 """
 
