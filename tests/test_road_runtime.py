@@ -275,3 +275,24 @@ def test_auto_mode_without_a_source_is_the_manual_profile_silently() -> None:
     assert status(rig) | {} == status(rig)
     assert status(rig)["source"] == "none" and status(rig)["state"] == "manual"
     assert status(rig)["title"] == "Driving 0 min · break in 4 h 30"
+
+
+def test_a_long_stop_does_not_spin_the_loop() -> None:
+    """A driver's break is open-ended: once `break_min` has passed nothing is due. (The engine
+    used to report its overdue break as due now, and the loop woke 20 times a second for the
+    rest of every stop longer than two minutes.)"""
+    rig = rig_for("eu")
+    rig.step(LocationState("none", "menu only"))
+    rig.step(TakeBreak())
+    calls = 0
+    end_s = rig.clock.mono_s + 45 * MIN
+    while True:
+        wake_s = rig.clock.mono_s + rig.runtime.sleep_s()
+        if wake_s > end_s:
+            break
+        rig.clock.mono_s = wake_s
+        rig.step()
+        calls += 1
+    # The planner's "counts at 15 / 30 / 45 min", the minutes in the title, the idle poll:
+    # a few wake-ups a minute, not twenty a second.
+    assert calls <= 4 * 45, calls
