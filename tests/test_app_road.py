@@ -23,6 +23,8 @@ import json
 import os
 import re
 import sqlite3
+import subprocess
+import sys
 import threading
 import time
 from dataclasses import dataclass, field
@@ -260,3 +262,25 @@ def test_tunnels_keep_the_state_then_fall_back_to_manual_once(desk: DesktopSessi
     for text in (log, history):
         for position in ("4808.", "48.13", "01134.", "11.57", '"lat"', "latitude"):
             assert position not in text.lower(), position
+
+
+@pytest.mark.timeout(120)
+def test_doctor_names_the_location_source_the_running_app_uses(desk: DesktopSession) -> None:
+    desk.start_notification_server()
+    with PacedGpsd() as gpsd:
+        env = {"PSOAS_LOCATION_BACKEND": "", "PSOAS_GPSD": gpsd.address}
+        app = start_app(desk, config='profile = "driver"\n', extra_env=env)
+        try:
+            wait_for(lambda: (json.loads(app.cli("status", "--json").stdout).get("road")
+                              or {}).get("source") == "gpsd", 20, what="the app to use gpsd")
+            out = subprocess.run([sys.executable, "-m", "psoas_break", "doctor"], env=app.env,
+                                 capture_output=True, text=True, timeout=60, check=False)
+        finally:
+            app.stop()
+    lines = out.stdout.splitlines()
+    start = lines.index("location: gpsd")
+    block = lines[start:start + 8]
+    assert "  not geoclue: not needed: gpsd answered first" in block, block
+    assert any(line.startswith("  in use by the running app: gpsd (road: ") for line in block), (
+        block)
+    assert "Traceback" not in out.stderr
