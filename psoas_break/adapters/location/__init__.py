@@ -41,7 +41,7 @@ FAMILY = "location"
 ENV_VAR = "PSOAS_LOCATION_BACKEND"
 GPSD_ENV = "PSOAS_GPSD"
 RETRY_S = 300.0  # engine seconds between looks for a source while none works
-STOP_JOIN_S = 10.0
+STOP_JOIN_S = 3.0  # a source still opening (a slow probe) is a daemon thread: not waited for
 
 OpenSource = Callable[[str], tuple[LocationSource, Choice]]
 
