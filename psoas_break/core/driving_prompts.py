@@ -10,7 +10,8 @@ Pure: stdlib only (plus the core exercise modules). Contract:
   part that is not a hand ("press your lower back into the seat"). `is_safe_while_driving(text)`
   is True when there is none.
 - `DrivingNotice` has a title, a body and the speech text, and no actions field at all: a notice
-  made here can never carry a button. The presenter must show it as a plain notification.
+  made here can never carry a button. The presenter says it, and puts it on the screen (plain)
+  only while the vehicle stands. An exercise's notice gives the dose first.
 - `choose_driving_notice` picks only from exercises tagged exactly `driving_safe`, of kind
   posture, whose title and prompt pass `is_safe_while_driving`, through the shared selection
   (`exercise_selection.select_exercise`, situation "driving": varied, never a recent repeat).
