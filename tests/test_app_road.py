@@ -179,9 +179,13 @@ def assert_real_speech(run: Replay) -> None:
 
 
 @pytest.mark.timeout(300)
-def test_a_morning_eu_split_break_with_no_hand_on_the_menu(desk: DesktopSession,
-                                                            tmp_path: Path) -> None:
+def test_a_morning_eu_split_break_with_no_hand_on_the_menu(
+        desk: DesktopSession, tmp_path: Path, record_property: pytest.RecordProperty) -> None:
     run = replay(desk, tmp_path, "morning_eu", "eu")
+    day_min = run.status["road"]["day_driving_s"] / 60
+    record_property("figures", "road, EU morning: stops measured by the app (min) "
+                    + ", ".join(f"{m:.2f}" for m in run.stops_min()[1:])
+                    + f" for 16 and 31; day's driving {day_min:.1f} min for 180")
     assert run.states() == ["stopped", "driving", "stopped", "driving", "stopped", "driving",
                             "stopped"], run.road()
     _parked, first, second = run.stops_min()
@@ -216,9 +220,11 @@ def test_a_morning_eu_split_break_with_no_hand_on_the_menu(desk: DesktopSession,
 
 
 @pytest.mark.timeout(240)
-def test_us_a_25_minute_stop_cut_short_is_said_not_to_count(desk: DesktopSession,
-                                                             tmp_path: Path) -> None:
+def test_us_a_25_minute_stop_cut_short_is_said_not_to_count(
+        desk: DesktopSession, tmp_path: Path, record_property: pytest.RecordProperty) -> None:
     run = replay(desk, tmp_path, "us_cut_short", "us")
+    record_property("figures", "road, US stop cut short: measured (min) "
+                    + ", ".join(f"{m:.2f}" for m in run.stops_min()[1:]) + " for 25")
     assert run.states() == ["stopped", "driving", "stopped", "driving", "stopped"], run.road()
     _parked, stop = run.stops_min()
     assert stop == pytest.approx(25.0, abs=0.5)
