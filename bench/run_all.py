@@ -72,6 +72,7 @@ def main() -> int:
     hist = run_json("stats_bench.py", *(["--years", "2", "--runs", "5"] if args.quick else []))
     hostile = run_json("hostile_input.py", "--runs", "3" if args.quick else "7")
     quiet = run_json("quiet_detectors.py", "--window-s", window)
+    road = run_json("road_bench.py", "--seconds", "5" if args.quick else "15")
     f, a = tray["floor"], tray["app"]
     rows: list[tuple[str, str, str, str]] = [
         ("start to tray icon registered (s)", f"{f['register_s']:.2f}",
@@ -137,6 +138,18 @@ def main() -> int:
         rows.append((f"{row['case']} (ms)", f"{row['floor_ms']:.2f}", f"{row['ms']:.2f}",
                      ratio(row["ms"], row["floor_ms"])))
     rows += quiet_rows(quiet)
+    wake, step = road["wakeups_per_hour"], road["step_us"]
+    rows += [
+        ("driving: engine wake-ups per hour from GPS (floor = every 1 Hz report)",
+         f"{wake['floor']:.0f}", f"{wake['app']:.0f}", ratio(wake["app"], wake["floor"])),
+        ("driving: engine step per RoadSample (µs; floor = a no-op command)",
+         f"{step['floor']:.0f}", f"{step['app']:.0f}", ratio(step["app"], step["floor"])),
+    ]
+    reader = road.get("gpsd_us_per_report")
+    if reader:
+        rows.append(("gpsd reader CPU per report (µs; floor = bare socket + json)",
+                     f"{reader['floor']:.0f}", f"{reader['app']:.0f}",
+                     ratio(reader["app"], reader["floor"])))
     lines = [
         f"Run {time.strftime('%Y-%m-%d %H:%M %Z')}; floors measured in the same run "
         "(bare pystray icon; Event.wait timer; one /bin/true per poll; the app on X11 for the "

@@ -145,6 +145,7 @@ def _start_runtime(paths: AppPaths, store: SettingsStore, loaded: LoadResult, in
     from psoas_break.adapters.history import SqliteHistory
     from psoas_break.adapters.idle import make_idle_source
     from psoas_break.adapters.jobs import JobWorker
+    from psoas_break.adapters.location import LocationService
     from psoas_break.adapters.notify import NotificationWorker, make_notifier
     from psoas_break.adapters.quiet import make_quiet_detectors
     from psoas_break.adapters.session import make_session_watcher
@@ -197,8 +198,11 @@ def _start_runtime(paths: AppPaths, store: SettingsStore, loaded: LoadResult, in
     quiet = QuietControl(detectors, jobs, post, settings.max_defer_min * 60.0,
                          settings.quiet_when)
     closers.append(quiet.close)
+    location = LocationService(clock, post)
+    closers.append(location.close)
     driving = DrivingControl(presenter.announce_driving,
-                             on_first_start=_driver_disclaimer(paths, presenter, jobs))
+                             on_first_start=_driver_disclaimer(paths, presenter, jobs),
+                             location=location)
     autostart, autostart_enabled = _autostart()
     chosen = {**backends, "notifier": notifier_choice.chosen, "speech": speech_choice.chosen,
               "idle": idle_choice.chosen, "session": session_choice.chosen,

@@ -165,7 +165,38 @@ class SessionWatcher(Protocol):
     def stop(self) -> None: ...
 
 
+@runtime_checkable
+class LocationSource(Protocol):
+    """Ground speed from a location service (gpsd, GeoClue, a serial receiver); never a position.
+
+    start(on_speed): reports from the source's own thread: on_speed(m/s), or on_speed(None)
+    when the fix is known to be lost (only after a speed, never twice in a row); a source
+    without a fix may also just fall silent. stop(): ends it within about a second.
+    status: what happened last, one line for doctor and the log (never a coordinate).
+    """
+
+    name: str
+    status: str
+
+    def start(self, on_speed: Callable[[float | None], None]) -> None: ...
+
+    def stop(self) -> None: ...
+
+
 # ---- the runtime's collaborators (given to it at construction; see runtime/loop.py) ----
+
+
+class Location(Protocol):
+    """The driver profile's location source switch (adapters/location.LocationService).
+
+    want(device): run the first source that works (device: the gps_device setting, "" to find
+    one), or none (None). Never blocks; speeds come back as RoadSample commands and each change
+    of source as a LocationState command, through the inbox.
+    """
+
+    def want(self, device: str | None) -> None: ...
+
+    def close(self) -> None: ...
 # Units: seconds; "engine seconds" are real seconds except in tests that shorten the minute
 # (PSOAS_SECONDS_PER_MINUTE), where the clock scales them once, at its boundary.
 

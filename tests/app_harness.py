@@ -6,6 +6,8 @@ seconds, so a 30-minute cycle can be watched in seconds with every other part of
 
 from __future__ import annotations
 
+import os
+import stat
 import subprocess
 import sys
 import tempfile
@@ -64,6 +66,55 @@ class RunningApp:
         return self.desktop.stop(self.proc)
 
 
+SPEECH_SHIM = """#!/bin/sh
+# Records what psoas-break says: the text, and the real espeak-ng's audio of it.
+text=$(cat)
+n=$(date +%s%N)
+printf '%s\\t%s\\n' "$n" "$text" >> "{folder}/said.tsv"
+printf '%s' "$text" | exec {espeak} -w "{folder}/$n.wav" --stdin
+"""
+
+
+@dataclass
+class SpeechRecord:
+    """What an app said through its own speech path, recorded (see `record_speech`)."""
+
+    folder: Path
+
+    def env(self) -> dict[str, str]:
+        return {"PSOAS_SPEECH_BACKEND": "espeak-ng",
+                "PATH": f"{self.folder / 'bin'}:{os.environ.get('PATH', '')}"}
+
+    def said(self) -> list[tuple[float, str]]:
+        """(time.time(), text) of each utterance, in order."""
+        path = self.folder / "said.tsv"
+        if not path.exists():
+            return []
+        out = []
+        for line in path.read_text().splitlines():
+            stamp, _, text = line.partition("\t")
+            out.append((int(stamp) / 1e9, text))
+        return out
+
+    def texts(self) -> list[str]:
+        return [text for _, text in self.said()]
+
+    def wavs(self) -> list[Path]:
+        return sorted(self.folder.glob("*.wav"))
+
+
+def record_speech(folder: Path) -> SpeechRecord:
+    """Speech recorded through the app's own path: PSOAS_SPEECH_BACKEND=espeak-ng runs the
+    `espeak-ng` first on PATH, here a script that keeps the text it is given and has the real
+    espeak-ng write its audio to a WAV file (one per utterance) for the test to measure."""
+    folder.mkdir(parents=True, exist_ok=True)
+    (folder / "bin").mkdir(exist_ok=True)
+    shim = folder / "bin" / "espeak-ng"
+    shim.write_text(SPEECH_SHIM.format(folder=folder, espeak="/usr/bin/espeak-ng"))
+    shim.chmod(shim.stat().st_mode | stat.S_IXUSR | stat.S_IXGRP | stat.S_IXOTH)
+    return SpeechRecord(folder)
+
+
 def real_s(status: dict[str, Any], key: str) -> float:
     """A duration from `status --json` (engine seconds) in real seconds: the app's clock runs
     `time_scale` times faster when a test shortens the minute (PSOAS_SECONDS_PER_MINUTE)."""
@@ -88,6 +139,9 @@ def app_env(
         # Xvfb gets no input, so its idle time only grows: tests that are not about idle
         # would see every cycle end in a natural break. Idle has its own tests.
         "PSOAS_IDLE_BACKEND": "none",
+        # The driver profile's road detection would find a gpsd or GeoClue of this machine:
+        # tests that are about the road name their own (tests/test_app_road.py).
+        "PSOAS_LOCATION_BACKEND": "none",
     })
     env.update(extra or {})
     return env

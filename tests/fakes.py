@@ -280,6 +280,22 @@ class FixedQuiet:
         return None
 
 
+class RecordingLocation:
+    """ports.Location: records what the runtime asked for; a test posts the RoadSample and
+    LocationState commands a real LocationService would (tests/test_location_*.py run the
+    real sources)."""
+
+    def __init__(self) -> None:
+        self.wanted: list[str | None] = []
+        self.closed = False
+
+    def want(self, device: str | None) -> None:
+        self.wanted.append(device)
+
+    def close(self) -> None:
+        self.closed = True
+
+
 class RuntimeRig:
     """A real Runtime wired to the doubles above, stepped synchronously by the test."""
 
@@ -294,6 +310,7 @@ class RuntimeRig:
         store: MemorySettings | None = None,
         clock: ScriptedClock | None = None,
         event_idle: bool = False,
+        location: RecordingLocation | None = None,
     ) -> None:
         self.clock = clock or ScriptedClock(start)
         self.idle = EventIdle(self.clock) if event_idle else ScriptedIdle(self.clock)
@@ -316,7 +333,7 @@ class RuntimeRig:
                 quiet=QuietControl(detectors, self.jobs, self.inbox.post,
                                    self.store.result.settings.max_defer_min * 60.0,
                                    self.store.result.settings.quiet_when),
-                driving=DrivingControl(self.presenter.announce_driving),
+                driving=DrivingControl(self.presenter.announce_driving, location=location),
                 jobs=self.jobs, pages=self.pages, tray=self.tray,
                 backends={"tray": "recording", "notifier": "recording", "idle": self.idle.name},
                 on_quit=self._on_quit,

@@ -23,6 +23,7 @@ import psoas_break.core.driving as driving_module
 from psoas_break.core.driving import (
     DRIVER_DISCLAIMER,
     BreakCounted,
+    BreakNotCounted,
     BreakPlanner,
     BreakWarning,
     DailyLimitReached,
@@ -40,7 +41,6 @@ from psoas_break.core.driving_prompts import (
     exercise_problems,
     is_safe_while_driving,
     notice_from_planner,
-    safe_notice_text,
     unsafe_phrases,
 )
 from psoas_break.core.events import RecordEvent
@@ -127,10 +127,12 @@ def test_eu_four_and_a_half_hours_then_45_minutes() -> None:
     assert driving_minutes(warnings) == [240.0, 255.0]
     assert [w.minutes_left for _, _, w in warnings] == [30, 15]  # type: ignore[attr-defined]
     assert warnings[0][2].speech == (  # type: ignore[attr-defined]
-        "Thirty minutes of driving left before your 45 minute break."
+        "Thirty minutes of driving left before your forty-five minute break. "
+        "If you feel sleepy, stop somewhere safe and rest."
     )
     assert warnings[1][2].speech == (  # type: ignore[attr-defined]
-        "Fifteen minutes of driving left before your 45 minute break."
+        "Fifteen minutes of driving left before your forty-five minute break. "
+        "If you feel sleepy, stop somewhere safe and rest."
     )
     limits = d.of(LimitReached)
     assert driving_minutes(limits) == [270.0]
@@ -178,7 +180,8 @@ def test_eu_split_15_then_30_resets() -> None:
     d.drive(120)
     warn = d.of(BreakWarning)[0][2]
     assert warn.speech == (  # type: ignore[attr-defined]
-        "Thirty minutes of driving left before the 30 minute second part of your split break."
+        "Thirty minutes of driving left before the thirty minute second part of your split "
+        "break. If you feel sleepy, stop somewhere safe and rest."
     )
     d.stop()
     assert title_text(d.status) == "Stopped 0 min · 30 min more for the break"
@@ -205,7 +208,8 @@ def test_eu_a_15_minute_stop_alone_does_not_reset() -> None:
     # and the warning given before the stop is not given again after it.
     assert d.ids() == ["p1:warn30", "p1:first_part", "p1:warn15", "p1:limit"]
     assert d.of(BreakWarning)[-1][2].speech == (  # type: ignore[attr-defined]
-        "Fifteen minutes of driving left before the 30 minute second part of your split break."
+        "Fifteen minutes of driving left before the thirty minute second part of your split "
+        "break. If you feel sleepy, stop somewhere safe and rest."
     )
     # 240 + 30 minutes of driving, the 15-minute stop not counted as driving.
     assert d.mono_s - d.mono0 == (240 + 15 + 30) * MIN
@@ -284,7 +288,8 @@ def test_us_eight_hours_then_30_minutes_and_29_does_not_reset() -> None:
     assert driving_minutes(d.of(BreakWarning)) == [450.0, 465.0]
     assert driving_minutes(d.of(LimitReached)) == [480.0]
     assert d.of(BreakWarning)[0][2].speech == (  # type: ignore[attr-defined]
-        "Thirty minutes of driving left before your 30 minute break."
+        "Thirty minutes of driving left before your thirty minute break. "
+        "If you feel sleepy, stop somewhere safe and rest."
     )
     assert d.status.next_break == "30 min"
     d.stop(30)
@@ -292,6 +297,56 @@ def test_us_eight_hours_then_30_minutes_and_29_does_not_reset() -> None:
     assert d.status.driving_s == 0
     assert d.status.daily_limit_s is None
     assert d.status.daily_driving_s == 480 * MIN
+
+
+def test_us_a_25_minute_stop_cut_short_is_said_not_to_count() -> None:
+    d = Day("us")
+    d.start()
+    d.drive(45)
+    d.stop(25)
+    [(_, _, said)] = d.of(BreakNotCounted)
+    assert isinstance(said, BreakNotCounted)
+    assert (said.stop_min, said.needed_min) == (25, 30)
+    assert said.speech == ("The stop ended after twenty-five minutes, before thirty: it does "
+                           "not count as a break.")
+    assert said.text == "The stop ended after 25 min, before 30 min: it does not count as a break."
+    assert d.status.driving_s == 45 * MIN and d.of(BreakCounted) == []
+    d.drive(10)
+    d.stop(29)  # each stop is said once, with its own id
+    assert [e.effect_id for _, _, e in d.of(BreakNotCounted)] == [
+        "p1:stop1:not_counted", "p1:stop2:not_counted"]
+    d.drive(10)
+    d.stop(30)  # counts: nothing about not counting
+    assert len(d.of(BreakNotCounted)) == 2 and len(d.of(BreakCounted)) == 1
+
+
+@pytest.mark.parametrize(("rules", "before", "stop_min", "needed"), [
+    ("eu", (), 12, 15),  # under the first part
+    ("eu", (20,), 25, 30),  # a first part held: the second part needs 30
+    ("us", (), 10, 30),  # the shortest stop that is said
+])
+def test_a_stop_that_did_not_count_names_what_it_needed(
+        rules: str, before: tuple[int, ...], stop_min: int, needed: int) -> None:
+    d = Day(rules)
+    d.start()
+    for minutes in before:
+        d.drive(30)
+        d.stop(minutes)
+    d.drive(30)
+    d.stop(stop_min)
+    said = [e for _, _, e in d.of(BreakNotCounted)]
+    assert [(e.stop_min, e.needed_min) for e in said] == [(stop_min, needed)]  # type: ignore[attr-defined]
+    assert notice_from_planner(said[0]) is not None  # safe to say while driving
+
+
+@pytest.mark.parametrize(("rules", "stop_min"), [("us", 9), ("eu", 9), ("off", 25), ("eu", 16)])
+def test_short_stops_rules_off_and_stops_that_counted_say_nothing(rules: str,
+                                                                  stop_min: int) -> None:
+    d = Day(rules)
+    d.start()
+    d.drive(60)
+    d.stop(stop_min)
+    assert d.of(BreakNotCounted) == []
 
 
 def test_us_has_no_split() -> None:
@@ -538,8 +593,10 @@ def test_every_planner_effect_is_safe_to_say_while_driving() -> None:
     d.drive(300)
     d.laptop_closed(60)
     d.drive(400)
+    d.stop(12)
     kinds = {type(e) for _, _, e in d.log}
-    assert kinds == {BreakWarning, LimitReached, BreakCounted, DailyLimitReached}
+    assert kinds == {BreakWarning, LimitReached, BreakCounted, DailyLimitReached,
+                     BreakNotCounted}
     for _, _, effect in d.log:
         notice = notice_from_planner(effect)
         assert notice is not None, effect
@@ -676,7 +733,6 @@ def test_each_effect_comes_on_the_first_tick_at_or_past_its_threshold(
 )
 def test_unsafe_while_driving(text: str) -> None:
     assert unsafe_phrases(text), text
-    assert safe_notice_text(text) is None
 
 
 @pytest.mark.parametrize(
@@ -691,7 +747,6 @@ def test_unsafe_while_driving(text: str) -> None:
 )
 def test_safe_while_driving(text: str) -> None:
     assert unsafe_phrases(text) == []
-    assert safe_notice_text(text) == text
 
 
 def test_the_shipped_driving_safe_exercises_are_all_safe() -> None:
@@ -726,7 +781,9 @@ def test_choose_driving_notice_only_ever_offers_safe_posture_changes() -> None:
     for _ in range(30):
         notice, history = choose_driving_notice([good, bad, desk], history, rng)  # type: ignore[list-item]
         assert notice.source_id == "drive_good"
-        assert notice.speech == "Posture check. Hands on the wheel, eyes on the road: sit tall."
+        assert notice.speech == ("Posture check. About 20 seconds. Hands on the wheel, eyes on "
+                                 "the road: sit tall.")
+        assert notice.body == "About 20 s. Hands on the wheel, eyes on the road: sit tall."
     assert [f.name for f in dataclasses.fields(DrivingNotice)] == [
         "source_id", "title", "body", "speech"
     ]  # no actions field: a driving notice cannot carry a button

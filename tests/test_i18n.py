@@ -331,7 +331,7 @@ def test_driving_planner_notice_is_localized_only_when_shown() -> None:
     assert notice is not None and notice.body == (
         "30 min of driving left before your 45 min break.")
     sink = RecordingSink()
-    Presenter(sink).announce_driving(notice)
+    Presenter(sink).announce_driving(notice, False)  # at a stop: shown
     assert sink.shown[0].body == "Noch 30 Min. Lenkzeit bis zu deiner Pause von 45 Min."
 
 

@@ -246,11 +246,15 @@ def test_german_driving_notice_reads_german_but_is_checked_in_english() -> None:
     i18n.install(["de"])
     notice, _history = choose_driving_notice(LIBRARY, SelectionHistory(), random.Random(2))
     assert is_safe_while_driving(notice.speech)  # English for the check
-    assert notice.body.startswith("Hands on the wheel, eyes on the road:")
+    assert "Hands on the wheel, eyes on the road:" in notice.body
     sink, speech = RecordingNotifications(), RecordingSpeech()
-    Presenter(sink, speech).announce_driving(notice)
-    assert sink.shown[0].body.startswith("Hände am Lenkrad, Augen auf der Straße:")
-    assert speech.said[0].startswith("Haltungscheck. Hände am Lenkrad, Augen auf der Straße:")
+    presenter = Presenter(sink, speech)
+    presenter.announce_driving(notice, True)  # moving: said only
+    assert sink.shown == []
+    assert speech.said[0].startswith("Haltungscheck. Etwa ")  # the dose first, in words
+    assert "Sekunden. Hände am Lenkrad, Augen auf der Straße:" in speech.said[0]
+    presenter.announce_driving(notice, False)  # standing still: on the screen as well
+    assert "Hände am Lenkrad, Augen auf der Straße:" in sink.shown[0].body
 
 
 def test_a_prompts_note_always_shows_after_the_dose_within_200_characters() -> None:

@@ -527,3 +527,42 @@ def test_counts_match_the_engine_and_sitting_adds_up(
     for b in all_bouts:
         assert b.start <= b.end
         assert b.sit_s <= (b.end - b.start).total_seconds() + 1e-6 or b.end_reason == "open"
+
+
+# ---- driving seen by GPS (the driver profile's `road` events) --------------------------------
+
+
+def _road(when: datetime, state: str, held_s: float) -> RecordEvent:
+    return RecordEvent("road", when, 0.0, {"state": state, "held_s": held_s})
+
+
+def test_driving_seen_by_gps_is_counted_per_day_from_the_road_events() -> None:
+    day = datetime(2026, 5, 4, 6, 0, 20, tzinfo=BERLIN)
+    events = [
+        _road(day, "driving", 20.0),  # driving since 06:00:00
+        _road(day + timedelta(minutes=61), "stopped", 60.0),  # stood from 07:00:20
+        _road(day + timedelta(minutes=80), "driving", 20.0),  # 07:20:00
+        _road(day + timedelta(minutes=129, seconds=40), "unknown", 600.0),  # lost at 08:00
+        _road(day + timedelta(hours=17, minutes=30), "driving", 20.0),  # 23:30
+        _road(day + timedelta(hours=18, minutes=31), "stopped", 60.0),  # 00:30:20
+    ]
+    assert [round(stats._secs(a, b)) for a, b in stats.driving_spans(events)] == [
+        3620, 2400, 3620]
+    monday, tuesday = stats.summarize_days(events, day.date(), day.date() + timedelta(days=1),
+                                           now=day + timedelta(days=1))
+    assert monday.driving_s == pytest.approx(3620 + 2400 + 30 * 60)
+    assert tuesday.driving_s == pytest.approx(20 + 30 * 60)
+    assert monday.as_dict()["driving_s"] == round(monday.driving_s, 1)
+    assert stats.combine([monday, tuesday]).driving_s == pytest.approx(3620 * 2 + 2400)
+
+
+def test_driving_still_going_counts_to_now_but_not_for_days() -> None:
+    start = datetime(2026, 5, 4, 9, 0, 20, tzinfo=BERLIN)
+    events = [_road(start, "driving", 20.0)]
+    assert stats.driving_spans(events, start + timedelta(minutes=30))[0][1] == (
+        start + timedelta(minutes=30))
+    far = stats.driving_spans(events, start + timedelta(days=3))
+    assert far[0][1] == start + timedelta(seconds=stats.MAX_SILENCE_S)
+    hostile = [_road(start, "driving", 1e11), _road(start, "stopped", float("nan"))]
+    assert stats.driving_spans(hostile, start) == [(start - timedelta(days=1), start)]
+    assert stats.driving_spans([_road(start, "driving", 1e300)], start) == []

@@ -184,6 +184,10 @@ def format_status(reply: dict[str, Any]) -> str:
                 sit=format_duration(_num(today.get("sitting_s"))),
             )
         )
+    road = reply.get("road")
+    if isinstance(road, dict) and road.get("source"):
+        lines.append(_("Road: {state}, seen by {source}.", state=road.get("state"),
+                       source=road.get("source")))
     backends = [f"{k} {reply[k]}" for k in ("tray", "notifier", "idle") if reply.get(k)]
     if backends:
         lines.append(_("Using: {backends}.", backends=", ".join(backends)))

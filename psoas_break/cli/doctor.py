@@ -1,7 +1,8 @@
-"""`psoas-break doctor`: which tray, notifier, idle source and speech engine would be used here,
-and why each other candidate was rejected; what was tested for real on this kind of desktop
-(cli/desktops.py); and, when the app runs, what it uses right now (its idle source changes when
-a compositor goes away and comes back). Exit 0 if the app can run usefully, 1 with the fix.
+"""`psoas-break doctor`: which tray, notifier, idle source, speech engine and location source
+would be used here, and why each other candidate was rejected; what was tested for real on this
+kind of desktop (cli/desktops.py); and, when the app runs, what it uses right now (its idle
+source changes when a compositor goes away and comes back; its location source). Exit 0 if the
+app can run usefully, 1 with the fix.
 """
 
 from __future__ import annotations
@@ -13,6 +14,7 @@ from typing import Any
 
 from psoas_break import __version__
 from psoas_break.adapters.files.paths import AppPaths, runtime_note
+from psoas_break.adapters.files.settings_store import SettingsStore
 from psoas_break.adapters.tray import choose_backend
 from psoas_break.ports import Choice
 
@@ -30,8 +32,9 @@ def _choice(family: str, make: Callable[[], tuple[Any, Choice]],
     return replace(choice, chosen=f"{choice.chosen}: {detail}") if detail else choice
 
 
-def collect(env: Mapping[str, str] | None = None) -> list[Choice]:
+def collect(env: Mapping[str, str] | None = None, gps_device: str = "") -> list[Choice]:
     from psoas_break.adapters.idle import make_idle_source
+    from psoas_break.adapters.location import make_location_source
     from psoas_break.adapters.notify import make_notifier
     from psoas_break.adapters.quiet import make_quiet_detectors
     from psoas_break.adapters.session import make_session_watcher
@@ -46,6 +49,9 @@ def collect(env: Mapping[str, str] | None = None) -> list[Choice]:
         _choice("session", make_session_watcher),  # not started: nothing to stop
         _choice("quiet", lambda: make_quiet_detectors(probe=True), close_detectors),
         _choice("speech", make_speaker),
+        # Opened, never started: no client is made, nothing is read.
+        _choice("location", lambda: make_location_source(gps_device, environ),
+                lambda source: source.stop()),
     ]
 
 
@@ -86,7 +92,8 @@ def _print_running_app(paths: AppPaths) -> None:
 
 
 def run(paths: AppPaths) -> int:
-    choices = collect()
+    settings = SettingsStore(paths.settings_file, paths.site_settings_files).load().settings
+    choices = collect(gps_device=settings.gps_device)
     print(f"psoas-break {__version__}")
     for choice in choices:
         print(f"{choice.family}: {choice.chosen}")
@@ -100,6 +107,8 @@ def run(paths: AppPaths) -> int:
                 print(f"  not counted (quiet_when setting): {', '.join(off)}")
         if choice.fix:
             print(f"  fix: {choice.fix}")
+        if choice.family == "location":
+            print(f"  {_location_note(paths, settings.profile, settings.driving_detect)}")
     print(f"settings: {paths.settings_file}")
     print(f"history: {paths.history_file}")
     print(f"log: {paths.log_file}")
@@ -119,3 +128,21 @@ def run(paths: AppPaths) -> int:
             print(f"fix: {fix}")
         return 1
     return 0
+
+
+def _location_note(paths: AppPaths, profile: str, detect: str) -> str:
+    """What the running app uses for the road, or when this source would be used."""
+    from psoas_break.adapters.control import send_control
+
+    try:
+        reply = send_control(paths, {"cmd": "status"}, timeout_s=2.0)
+    except Exception:  # noqa: BLE001 - not running, or not answering: say when it is used
+        reply = {}
+    road = reply.get("road") if reply.get("ok") else None
+    if isinstance(road, dict):
+        return (f"in use by the running app: {road.get('source')} "
+                f"(road: {road.get('state')}, driving_detect = {road.get('detect')})")
+    if reply.get("ok"):
+        return f"the running app does not detect the road (profile {reply.get('profile')})"
+    return (f"used in the driver profile with driving_detect auto or gps "
+            f"(here: profile {profile}, driving_detect {detect})")

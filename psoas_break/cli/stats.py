@@ -151,6 +151,8 @@ def format_table(report: Report) -> str:
         "stand-ups per hour of sitting: {per_hour}; prompts shown: {stretch} stretch, "
         "{posture} posture", per_hour=_per_h(t), stretch=t.stretch_prompts,
         posture=t.posture_prompts))
+    if t.driving_s > 0:
+        lines.append("  " + _("driving seen by GPS {duration}", duration=fmt_duration(t.driving_s)))
     lines.append("")
     n = len(report.days)
     lines.append(ngettext("Last {n} day", "Last {n} days", n))

@@ -193,6 +193,23 @@ class Notice:
 
 
 @dataclass(frozen=True)
+class RoadSample:
+    """The location source's ground speed in m/s (None: no fix), measured at `mono_s` on the
+    app's clock (the source's thread stamps it). Never a position."""
+
+    speed_mps: float | None
+    mono_s: float
+
+
+@dataclass(frozen=True)
+class LocationState:
+    """The location source now in use ("none": stops are reported by hand), and why."""
+
+    source: str
+    detail: str = ""
+
+
+@dataclass(frozen=True)
 class GetStatus:
     """Answer with a `StatusReport` (the control channel's `status`)."""
 
@@ -205,8 +222,7 @@ class Quit:
 AppCommand = (
     SetSetting | ReloadSettings | SettingsSaved | SetAutostart | AutostartChanged | ShowStretch
     | ShowWeek | ShowAbout | Sleep | IdleChanged | QuietChecked | QuietChanged | NotifierState
-    | Notice
-    | GetStatus | Quit
+    | Notice | RoadSample | LocationState | GetStatus | Quit
 )
 
 Command = EngineCommand | AppCommand
@@ -227,6 +243,7 @@ class StatusReport:
     pid: int = 0
     version: str = ""
     scale: float = 1.0  # engine seconds per real second (1 unless a test shortens minutes)
+    road: Mapping[str, object] | None = None  # driver profile: the road and the planner
 
 
 @dataclass(frozen=True)

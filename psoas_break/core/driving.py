@@ -29,6 +29,11 @@ Contract:
   `mono_s`. It is a stop. While driving it ends as the laptop comes back and driving is counted
   again (the conservative guess: counting too much driving only warns earlier); while stopped it
   is part of the stop.
+- A stop of at least `NOT_COUNTED_FROM_MIN` that ends (the vehicle moves, "Back on the road")
+  before it counted for anything gives `BreakNotCounted` at `resume`: under US rules a stop cut
+  short before 30 min is no break, and the driver must hear it, not find out later.
+- Break suggestions (the warnings and the limit) end with `FATIGUE_LINE`: sleepiness at the
+  wheel is fixed only by stopping and resting, never by an exercise (health-content.md).
 - Warnings: 30 and 15 minutes of driving before the limit, each given at most once per driving
   period (the driving between two qualifying breaks), then "limit reached" once, exactly on the
   call at which driving time reaches the limit. One call never yields a burst: when a single step
@@ -60,6 +65,14 @@ RULES: tuple[str, ...] = ("eu", "us", "off")
 # stay English: they spell numbers out in English words.
 DRIVER_DISCLAIMER = N_("psoas-break is an aid for comfort, not a tachograph or electronic "
                        "logging device. Follow the law and your company's rules.")
+
+# Said with every break suggestion, and nothing else about tiredness (health-content.md:
+# road-safety bodies say fresh air, music or breathing do not help; only a stop and rest do).
+FATIGUE_LINE = N_("If you feel sleepy, stop somewhere safe and rest.")
+
+# A stop this long that ends before it counted is said to have not counted (a traffic jam's
+# few still minutes are not a break attempt, and are not worth a word).
+NOT_COUNTED_FROM_MIN = 10
 
 # Minutes of driving left at which a spoken warning is given, most distant first.
 WARN_BEFORE_MIN: tuple[int, ...] = (30, 15)
@@ -126,7 +139,19 @@ class DailyLimitReached:
     speech: str
 
 
-DrivingEffect = BreakWarning | LimitReached | BreakCounted | DailyLimitReached
+@dataclass(frozen=True)
+class BreakNotCounted:
+    """The stop ended (the vehicle moved) after `stop_min` minutes, before the `needed_min` it
+    needed to count for anything: the break is still to take. Safe to speak while driving."""
+
+    effect_id: str
+    stop_min: int
+    needed_min: int
+    text: str
+    speech: str
+
+
+DrivingEffect = BreakWarning | LimitReached | BreakCounted | DailyLimitReached | BreakNotCounted
 
 
 @dataclass(frozen=True)
@@ -194,6 +219,7 @@ class BreakPlanner:
         self._stop_may_split = True
         self._stop_counted: CountedAs | None = None
         self._stop_day_reset = False
+        self._stops = 0
 
     @property
     def rules(self) -> str:
@@ -245,6 +271,7 @@ class BreakPlanner:
         if self._phase != "stopped":
             return self.start_driving(mono_s)
         effects = self.tick(mono_s)
+        effects.extend(self._not_counted())
         self._phase = "driving"
         self._drive_start = self._now()
         return effects
@@ -412,13 +439,32 @@ class BreakPlanner:
         break_min = self._next_break_min() or 0
         second = self._first_part_done and self._rules.split_second_min is not None
         if effect_id.endswith(":limit"):
-            return LimitReached(effect_id, limit_text(break_min, second),
-                                limit_speech(break_min, second))
+            return LimitReached(effect_id, _with_fatigue_line(limit_text(break_min, second)),
+                                f"{limit_speech(break_min, second)} {FATIGUE_LINE}")
         minutes_left = max(1, math.ceil(max(0.0, limit_s - self._driving_s) / MINUTE_S - 1e-9))
-        return BreakWarning(effect_id, minutes_left, warning_text(minutes_left, break_min, second),
-                            warning_speech(minutes_left, break_min, second))
+        return BreakWarning(
+            effect_id, minutes_left,
+            _with_fatigue_line(warning_text(minutes_left, break_min, second)),
+            f"{warning_speech(minutes_left, break_min, second)} {FATIGUE_LINE}")
+
+    def _not_counted(self) -> list[DrivingEffect]:
+        """`BreakNotCounted` when the stop ending now was long, but not long enough."""
+        if self._stop_counted is not None or self._rules.full_break_min is None:
+            return []
+        stop_min = math.floor((self._now() - self._stop_start) / MINUTE_S + 1e-9)
+        if stop_min < NOT_COUNTED_FROM_MIN:
+            return []
+        first = self._first_part_min()
+        needed = first if first is not None else round(self._stop_needed_s() / MINUTE_S)
+        text = N_("The stop ended after {minutes} min, before {needed} min: it does not count "
+                  "as a break.", minutes=stop_min, needed=needed)
+        speech = (f"The stop ended after {_number_words(stop_min)} minutes, before "
+                  f"{_number_words(needed)}: it does not count as a break.")
+        return [BreakNotCounted(f"p{self._period}:stop{self._stops}:not_counted", stop_min,
+                                needed, text, speech)]
 
     def _begin_stop(self, stop_at: float) -> None:
+        self._stops += 1
         self._phase = "stopped"
         self._stop_start = stop_at
         self._stop_first_before = self._first_part_done
@@ -464,7 +510,8 @@ class BreakPlanner:
             text = N_("{first} min stop: counts as the first part of a split break. "
                       "Next break: {second} min.", first=first, second=second)
             speech = (f"{_number_words(first).capitalize()} minutes stopped. That is the first "
-                      f"part of a split break. Your next break can be {second} minutes.")
+                      f"part of a split break. Your next break can be {_number_words(second)} "
+                      "minutes.")
             return BreakCounted(effect_id, counted_as, text, speech)
         limit = format_duration(self._limit_s() or 0.0)
         what = "Split break complete" if split else "Break complete"
@@ -517,10 +564,16 @@ def format_duration(seconds: float, round_up: bool = False) -> str:
     return N_("{hours} h {minutes:02d}", hours=hours, minutes=rest)
 
 
+def _with_fatigue_line(text: str) -> str:
+    """A break suggestion's notification text with FATIGUE_LINE after it (each localized)."""
+    return N_("{suggestion} {fatigue_line}", suggestion=text, fatigue_line=FATIGUE_LINE)
+
+
 def _break_phrase(break_min: int, second_part: bool) -> str:
+    minutes = _number_words(break_min)
     if second_part:
-        return f"the {break_min} minute second part of your split break"
-    return f"your {break_min} minute break"
+        return f"the {minutes} minute second part of your split break"
+    return f"your {minutes} minute break"
 
 
 def warning_text(minutes_left: int, break_min: int, second_part: bool) -> str:
@@ -533,7 +586,7 @@ def warning_text(minutes_left: int, break_min: int, second_part: bool) -> str:
 
 
 def warning_speech(minutes_left: int, break_min: int, second_part: bool) -> str:
-    """e.g. "Thirty minutes of driving left before your 45 minute break." """
+    """e.g. "Thirty minutes of driving left before your forty-five minute break." """
     unit = "minute" if minutes_left == 1 else "minutes"
     words = _number_words(minutes_left).capitalize()
     return f"{words} {unit} of driving left before {_break_phrase(break_min, second_part)}."

@@ -10,14 +10,14 @@ Pure: stdlib only (plus the core exercise modules). Contract:
   part that is not a hand ("press your lower back into the seat"). `is_safe_while_driving(text)`
   is True when there is none.
 - `DrivingNotice` has a title, a body and the speech text, and no actions field at all: a notice
-  made here can never carry a button. The presenter must show it as a plain notification.
+  made here can never carry a button. The presenter says it, and puts it on the screen (plain)
+  only while the vehicle stands. An exercise's notice gives the dose first.
 - `choose_driving_notice` picks only from exercises tagged exactly `driving_safe`, of kind
   posture, whose title and prompt pass `is_safe_while_driving`, through the shared selection
   (`exercise_selection.select_exercise`, situation "driving": varied, never a recent repeat).
   An empty pool gives one of `GENERIC_DRIVING_PROMPTS`, never anything else.
-- `notice_from_planner` turns a driving planner effect into a notice, and `safe_notice_text`
-  passes an engine notice through only when it is safe; both return None otherwise (the runtime
-  logs it and shows nothing while driving).
+- `notice_from_planner` turns a driving planner effect into a notice, or None when its words
+  are not safe (the runtime logs it and says nothing).
 """
 
 from __future__ import annotations
@@ -29,6 +29,7 @@ from dataclasses import dataclass
 
 from psoas_break.core.driving import (
     BreakCounted,
+    BreakNotCounted,
     BreakWarning,
     DailyLimitReached,
     DrivingEffect,
@@ -128,15 +129,17 @@ def driving_safe_exercises(library: Iterable[Exercise]) -> tuple[Exercise, ...]:
 
 
 def notice_from_exercise(exercise: Exercise) -> DrivingNotice | None:
-    """The notice for a driving-safe exercise, or None when it is not driving-safe."""
+    """The notice for a driving-safe exercise, or None when it is not driving-safe. Dose first
+    ("About 20 seconds. Hands on the wheel, ..."), the units written out in the speech."""
     if exercise_problems(exercise):
         return None
     # English for the checks (a Message's str value), shown and said in the active language:
     # the shipped exercise texts are in the translation catalog (`make pot` reads the TOML).
     prompt = N_(exercise.prompt)
-    return DrivingNotice(
-        exercise.id, DRIVING_TITLE, prompt, N_("{title}. {text}", title=DRIVING_TITLE, text=prompt)
-    )
+    body = N_("{dose}. {prompt}", dose=exercise.dose_text(), prompt=prompt)
+    speech = N_("{title}. {dose}. {prompt}", title=DRIVING_TITLE,
+                dose=exercise.dose_text(spoken=True), prompt=prompt)
+    return DrivingNotice(exercise.id, DRIVING_TITLE, body, speech)
 
 
 def choose_driving_notice(library: Iterable[Exercise], history: SelectionHistory,
@@ -154,13 +157,9 @@ def choose_driving_notice(library: Iterable[Exercise], history: SelectionHistory
 
 def notice_from_planner(effect: DrivingEffect) -> DrivingNotice | None:
     """The notice for a planner effect, or None if its words are not safe while driving."""
-    if not isinstance(effect, (BreakWarning, LimitReached, BreakCounted, DailyLimitReached)):
+    if not isinstance(effect, (BreakWarning, LimitReached, BreakCounted, DailyLimitReached,
+                               BreakNotCounted)):
         return None
     if not (is_safe_while_driving(effect.text) and is_safe_while_driving(effect.speech)):
         return None
     return DrivingNotice(effect.effect_id, PLANNER_TITLE, effect.text, effect.speech)
-
-
-def safe_notice_text(text: str) -> str | None:
-    """`text` if it may be shown/said while driving, else None (e.g. "take the break or skip")."""
-    return text if is_safe_while_driving(text) else None

@@ -206,7 +206,10 @@ class SittingEngine:
         if self._state == "paused":
             candidates.append(self._pause_left_s)
         elif self._state == "on_break":
-            candidates.append(self._break_left_s)
+            # A driver's break is open-ended: once its planned length has passed nothing more
+            # is due (counting 0 here woke the loop 20 times a second for the rest of a stop).
+            if self._break_left_s > 0 or self._settings.profile != "driver":
+                candidates.append(self._break_left_s)
         elif self._state == "prompt_due":
             if not self._deferred:
                 candidates.append(self._reprompt_in_s)

@@ -18,6 +18,11 @@ History events (`RecordEvent.kind`) and their `data` keys, the contract with the
     resume         {"reason": "user" | "expired"}
     off_hours      {"active": bool}
     prompt_deferred {"prompt_id": int}
+    road           {"state": "driving" | "stopped" | "unknown", "held_s": float}
+                   the driver profile's location source saw the vehicle driving or stopped,
+                   a state that began `held_s` seconds before the event (the rule's hold);
+                   "unknown": no fix for `held_s` seconds, stops are reported by hand again.
+                   Only these intervals are kept: never a position.
 """
 
 from __future__ import annotations

@@ -54,6 +54,8 @@ class Settings:
     max_snoozes: int = 3
     short_away: str = "count"
     driver_rules: str = "eu"
+    driving_detect: str = "auto"
+    gps_device: str = ""
     working_hours: WorkingHours = WorkingHours()
     quiet_apps: tuple[str, ...] = ()
     max_defer_min: int = 60
@@ -100,6 +102,15 @@ class KeySpec:
         return text + (" (0 = off)" if self.zero_ok else "")
 
 
+def validate_device(raw: object) -> str:
+    """A serial device path for `gps_device` ("" for none); ValueError (one line) otherwise."""
+    if (isinstance(raw, str) and len(raw) <= 200 and raw == raw.strip()
+            and raw.isprintable()):
+        return raw
+    raise ValueError(f"gps_device = {show_value(raw)} is not allowed: use \"\" or a device "
+                     "path of at most 200 printable characters, e.g. \"/dev/ttyUSB0\"")
+
+
 SPECS: dict[str, KeySpec] = {
     spec.key: spec
     for spec in (
@@ -120,6 +131,15 @@ SPECS: dict[str, KeySpec] = {
         KeySpec("driver_rules", str,
                 "break planning in the driver profile (an aid, not a tachograph)",
                 choices=("eu", "us", "off")),
+        KeySpec("driving_detect", str,
+                "driver profile: auto = a GPS source when there is one; gps = tell me when "
+                "there is none; manual = only the menu says when you stop",
+                choices=("auto", "gps", "manual")),
+        KeySpec("gps_device", str,
+                "a serial GPS receiver to read when there is no gpsd, e.g. /dev/ttyUSB0 or COM3 "
+                '("" = one that names itself a GPS)',
+                validator=validate_device, text_parser=lambda text, _current: validate_device(text),
+                allowed_text='"" or a device path of at most 200 characters, e.g. "/dev/ttyUSB0"'),
         KeySpec("working_hours", WorkingHours,
                 "outside these hours the app is quietly paused",
                 validator=validate_working_hours,

@@ -34,6 +34,10 @@ Definitions (README "Statistics" repeats them for users):
   do. Snoozed / skipped / ignored: `response` events. Prompts shown: `prompt` events, each
   showing (a repeated stretch prompt counts again), by kind. Natural breaks by `source`.
   These are attributed to the local day of the event itself.
+- Driving seen by GPS (driver profile with a location source): from each `road` event saying
+  "driving" (taken back over its `held_s`) to the next `road` event (taken back the same way:
+  when the vehicle stood, or the fix was lost), split by day like a sit. Still driving at the
+  end of the data: up to `now`, never more than `max_silence_s` past the last event.
 """
 
 from __future__ import annotations
@@ -283,6 +287,7 @@ class Summary:
     stretch_prompts: int = 0
     posture_prompts: int = 0
     sitting_now: bool = False
+    driving_s: float = 0.0  # seen by GPS (driver profile)
 
     @property
     def stand_ups_per_sitting_h(self) -> float | None:
@@ -323,6 +328,7 @@ class Summary:
             "stretch_prompts": self.stretch_prompts,
             "posture_prompts": self.posture_prompts,
             "sitting_now": self.sitting_now,
+            "driving_s": round(self.driving_s, 1),
         }
 
 
@@ -346,7 +352,7 @@ def split_by_day(start: datetime, end: datetime, sit_s: float) -> list[tuple[dat
 # The `Summary` figures that add up, day by day and across days.
 _ADDED = ("sitting_s", "sits", "sits_over_30", "sits_over_60", "stand_ups", "breaks_taken",
           "breaks_on_prompt", "breaks_completed", "break_s", "snoozed", "skipped", "ignored",
-          "stretch_prompts", "posture_prompts")
+          "stretch_prompts", "posture_prompts", "driving_s")
 
 
 @dataclass
@@ -371,6 +377,31 @@ class _Acc:
     stretch_prompts: int = 0
     posture_prompts: int = 0
     sitting_now: bool = False
+    driving_s: float = 0.0
+
+
+def driving_spans(events: Sequence[RecordEvent], now: datetime | None = None,
+                  max_silence_s: float = MAX_SILENCE_S) -> list[tuple[datetime, datetime]]:
+    """(start, end) wall times of the driving the road saw (see the module docstring)."""
+    spans: list[tuple[datetime, datetime]] = []
+    began: datetime | None = None
+    for ev in events:
+        if ev.kind != "road":
+            continue
+        # A hold is 20 s to 10 min; anything past a day is nonsense, not a reason to fail.
+        held_s = min(max(0.0, _num(ev.data.get("held_s")) or 0.0), 86400.0)
+        try:
+            at = ev.wall - timedelta(seconds=held_s)
+        except OverflowError:
+            continue
+        if began is not None and at > began:
+            spans.append((began, at))
+        began = at if ev.data.get("state") == "driving" else None
+    if began is not None and now is not None and events:
+        end = min(now, events[-1].wall + timedelta(seconds=max_silence_s))
+        if end > began:
+            spans.append((began, end))
+    return spans
 
 
 def summarize_days(events: Sequence[RecordEvent], first_day: date, last_day: date,
@@ -398,6 +429,11 @@ def summarize_days(events: Sequence[RecordEvent], first_day: date, last_day: dat
         a.sits_over_30 += b.sit_s > THIRTY_MIN_S
         a.sits_over_60 += b.sit_s > SIXTY_MIN_S
         a.stand_ups += b.stand_up
+
+    for start, end in driving_spans(events, now):
+        for day, part_s in split_by_day(start, end, _secs(start, end)):
+            if (a := acc.get(day)) is not None:
+                a.driving_s += part_s
 
     for ev in events:
         a = acc.get(ev.wall.date())

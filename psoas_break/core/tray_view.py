@@ -266,6 +266,14 @@ def build_view(
             for value, label in (("eu", _("EU (4 h 30 → 45 min)")),
                                  ("us", _("US (8 h → 30 min)")), ("off", _("Off")))
         ), visible=settings.profile == "driver"),
+        MenuEntry(_("Stop detection"), children=tuple(
+            MenuEntry(label, action=SetSetting("driving_detect", value), toggle="radio",
+                      checked=settings.driving_detect == value,
+                      enabled="driving_detect" not in locked)
+            for value, label in (("auto", _("Automatic: GPS when there is one")),
+                                 ("gps", _("GPS: tell me when there is none")),
+                                 ("manual", _("Manual: only this menu")))
+        ), visible=driver),
         MenuEntry(_("Voice prompts"), action=SetSetting("voice", not settings.voice),
                   toggle="check",
                   checked=settings.voice, enabled="voice" not in locked),
@@ -281,8 +289,10 @@ def build_view(
     menu: list[MenuEntry] = [
         MenuEntry(title, action=None, enabled=False),
         SEPARATOR,
+        # A driver may say it again during a stop the road saw: the stop is then theirs and
+        # holds while the road looks driven (a ferry, a car train).
         MenuEntry(_("Stopped — taking a break") if driver else _("Take a break now"),
-                  action=TakeBreak(), default=True, enabled=state != "on_break"),
+                  action=TakeBreak(), default=True, enabled=state != "on_break" or driver),
         MenuEntry(_("Back on the road"), action=EndBreak(),
                   visible=driver and state == "on_break"),
         MenuEntry(_("Snooze"), enabled=can_snooze, children=tuple(

@@ -38,9 +38,11 @@ from psoas_break.core.commands import (
     AutostartChanged,
     Command,
     DeferPrompt,
+    EndBreak,
     EngineCommand,
     GetStatus,
     IdleChanged,
+    LocationState,
     Notice,
     NotifierState,
     OffHours,
@@ -50,6 +52,7 @@ from psoas_break.core.commands import (
     Quit,
     ReleasePrompt,
     ReloadSettings,
+    RoadSample,
     SetAutostart,
     SetSetting,
     SettingsSaved,
@@ -58,6 +61,7 @@ from psoas_break.core.commands import (
     ShowWeek,
     Sleep,
     StatusReport,
+    TakeBreak,
 )
 from psoas_break.core.engine import SittingEngine, real_seconds_between
 from psoas_break.core.events import ClosePrompt, Effect, RecordEvent, ShowNotice, ShowPrompt, Tick
@@ -186,6 +190,7 @@ class Runtime:
         self._idle_events: IdleEvents | None = idle if isinstance(idle, IdleEvents) else None
         self._idle_thresholds_s: tuple[float, ...] = ()
         self._idle_name = idle.name
+        self._moving = False
         self.wakeups = 0
         self.renders = 0
         self._handlers: dict[type, Callable[[Any, Tick], Outcome | None]] = {
@@ -203,6 +208,9 @@ class Runtime:
             QuietChanged: self._quiet_changed,
             NotifierState: self._notifier_state,
             Notice: lambda cmd, _tick: self._tell(cmd.text),
+            RoadSample: lambda cmd, tick: self._follow_road(
+                self._ports.driving.sample(cmd, tick), tick),
+            LocationState: lambda cmd, tick: self._ports.driving.location_state(cmd, tick),
             GetStatus: self._get_status,
             Quit: lambda _cmd, _tick: self._ports.on_quit(),
         }
@@ -271,6 +279,8 @@ class Runtime:
         tick = self._take_tick()
         self._follow_working_hours(tick)
         outcome = Outcome()
+        if isinstance(command, TakeBreak):  # the driver's own word (the road's are not here)
+            self._ports.driving.hold_stop()
         if isinstance(command, _ENGINE_COMMANDS):
             effects = self.engine.command(command, tick)  # type: ignore[arg-type]
             self._carry_out(effects, tick)
@@ -283,7 +293,10 @@ class Runtime:
         self._follow_working_hours(tick)
         driving = self._ports.driving
         driving.sync(self.engine.settings, tick)
-        driving.tick(tick)
+        self._follow_road(driving.tick(tick), tick)
+        if driving.driving and not self._moving:
+            self._ports.presenter.clear_screen()  # eyes on the road from now on
+        self._moving = driving.driving
         self._ports.quiet.poll(tick.mono_s)
         try:
             self._scheduler.run_pending()
@@ -410,6 +423,17 @@ class Runtime:
                     ports.presenter.show_notice(effect.text, driving=ports.driving.driving)
             except Exception:
                 log.exception("carrying out %s failed", type(effect).__name__)
+
+    def _follow_road(self, outputs: list[TakeBreak | EndBreak | RecordEvent], tick: Tick) -> None:
+        """What the road decided: a stop or driving on, as the menu would; its history."""
+        for output in outputs:
+            if isinstance(output, RecordEvent):
+                self._carry_out([output], tick)
+            elif isinstance(output, EndBreak) or self.engine.state in (
+                    "sitting", "prompt_due", "away"):
+                self._carry_out(self.engine.command(output, tick), tick)
+            else:  # paused or outside working hours: the driver's own choice stands
+                log.info("the road stopped while %s: no break started", self.engine.state)
 
     def _present(self, prompt: ShowPrompt) -> None:
         self._ports.presenter.show_prompt(prompt, self.engine.status(), self.engine.settings,
@@ -540,7 +564,7 @@ class Runtime:
             today=self._today.summary(tick.wall, self._live_sit_s()),
             driving=self._ports.driving.summary(), mono_s=tick.mono_s,
             backends=self._live_backends(), pid=os.getpid(), version=__version__,
-            scale=self._ports.clock.engine_s(1.0)))
+            scale=self._ports.clock.engine_s(1.0), road=self._ports.driving.road_report()))
 
     def _live_backends(self) -> dict[str, str]:
         """The backends chosen at start, with the idle source in use now (it changes when a

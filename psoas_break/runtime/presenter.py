@@ -7,8 +7,9 @@ the side named by limb; the exercise's picture as icon), and hands it to the not
 worker; with voice on (or in the driver profile) it also hands the text to the speech worker,
 with the units written out. Both workers run off the engine thread, so nothing here blocks.
 
-While the vehicle moves (`driving=True`), prompts are hands-free posture changes, spoken, with
-no buttons; notices that ask for a click are not shown at all.
+While the vehicle moves (`driving=True`) nothing is put on the screen at all (a pop-up invites
+a glance): prompts are hands-free posture changes and road notices, said aloud only; other
+notices wait for the log. When the vehicle stops, the normal notifications come back.
 """
 
 from __future__ import annotations
@@ -19,11 +20,7 @@ from collections.abc import Callable
 from pathlib import Path
 
 from psoas_break.core.commands import Command, Skip, Snooze, TakeBreak
-from psoas_break.core.driving_prompts import (
-    DrivingNotice,
-    choose_driving_notice,
-    safe_notice_text,
-)
+from psoas_break.core.driving_prompts import DrivingNotice, choose_driving_notice
 from psoas_break.core.engine import Status
 from psoas_break.core.events import ShowPrompt
 from psoas_break.core.exercise_selection import (
@@ -105,7 +102,7 @@ class Presenter:
             notice, self._history = choose_driving_notice(
                 [e for e in self._library or () if e.id not in hidden], self._history, self._rng
             )
-            self._show_plain(notice, tag="prompt")
+            self._show_plain(notice, tag="prompt", driving=True)
             return
         selection = self._select(prompt.kind, settings, stopped=status.state == "on_break")
         if selection is not None:
@@ -157,11 +154,17 @@ class Presenter:
             self._speech.submit(_("Break time. {text}",
                                   text=self._spoken_body(selection, body)))
 
-    def announce_driving(self, notice: DrivingNotice) -> None:
-        """A notice for the road: plain (no buttons), and always spoken in the driver profile.
+    def announce_driving(self, notice: DrivingNotice, driving: bool = True) -> None:
+        """A notice for the road, always spoken in the driver profile; on the screen (plain, no
+        buttons) only while the vehicle is known to stand still (`driving` False).
 
         Its texts were checked for driving safety in English; they are localized only here."""
-        self._show_plain(notice, tag="driving")
+        self._show_plain(notice, tag="driving", driving=driving)
+
+    def clear_screen(self) -> None:
+        """The vehicle moves: withdraw what is still on the screen."""
+        for tag in ("prompt", "driving", "notice"):
+            self._notifications.close(tag)
 
     def last_exercise_id(self) -> str | None:
         """The id of the last prompt's exercise (for "Never show this one again")."""
@@ -172,9 +175,7 @@ class Presenter:
 
     def show_notice(self, text: str, driving: bool = False) -> None:
         """One line for the user. `text` is an English `N_` message or plain text."""
-        # The check reads English words: an engine notice is an `N_` message whose value is
-        # English, so this holds whatever language it is shown in.
-        if driving and safe_notice_text(text) is None:
+        if driving:
             log.info("notice not shown while driving: %s", text)
             return
         self._notifications.submit(Notification(
@@ -184,11 +185,12 @@ class Presenter:
 
     # ---- internals ----
 
-    def _show_plain(self, notice: DrivingNotice, tag: str) -> None:
-        self._notifications.submit(Notification(
-            title=localized(notice.title), body=localized(notice.body)[:200],
-            icon=self._app_icon, tag=tag,
-        ))
+    def _show_plain(self, notice: DrivingNotice, tag: str, driving: bool) -> None:
+        if not driving:
+            self._notifications.submit(Notification(
+                title=localized(notice.title), body=localized(notice.body)[:200],
+                icon=self._app_icon, tag=tag,
+            ))
         if self._speech is not None:
             self._speech.submit(localized(notice.speech))
 

@@ -15,10 +15,11 @@ SetInhibited(b), InvokeAction(u id, s key) (emits ActionInvoked, then Notificati
 unless the notification has the "resident" hint), Close(u id, u reason).
 
 A JSON record: {"call": "Notify", "id", "sender", "app_name", "replaces_id", "app_icon",
-"summary", "body", "actions": [[key, label], ...], "hints": {...}, "expire_timeout"} or
-{"call": "CloseNotification", "id", "sender"}. Image hints (image-data, image_data, icon_data)
-are summarised as {"width", "height", "rowstride", "has_alpha", "bits_per_sample", "channels",
-"bytes", "sha256"}; other byte arrays as {"bytes", "sha256"}.
+"summary", "body", "actions": [[key, label], ...], "hints": {...}, "expire_timeout", "t"} or
+{"call": "CloseNotification", "id", "sender", "t"}; "t" is when the call came (time.time()).
+Image hints (image-data, image_data, icon_data) are summarised as {"width", "height",
+"rowstride", "has_alpha", "bits_per_sample", "channels", "bytes", "sha256"}; other byte arrays
+as {"bytes", "sha256"}.
 
 Test side: `NotificationServer`, from `DesktopSession.start_notification_server()`.
 """
@@ -27,6 +28,7 @@ import argparse
 import asyncio
 import hashlib
 import json
+import time
 from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, Any
@@ -150,6 +152,7 @@ class _Notifications(ServiceInterface):
             "actions": [list(p) for p in zip(actions[::2], actions[1::2], strict=False)],
             "hints": {k: _summarise(k, v) for k, v in hints.items()},
             "expire_timeout": expire_timeout,
+            "t": time.time(),
         }
         self._shown[nid] = entry
         self._write(entry)
@@ -160,7 +163,8 @@ class _Notifications(ServiceInterface):
 
     @dbus_method()
     def CloseNotification(self, nid: DBusUInt32) -> None:
-        self._write({"call": "CloseNotification", "id": nid, "sender": self._sender.sender})
+        self._write({"call": "CloseNotification", "id": nid, "sender": self._sender.sender,
+                     "t": time.time()})
         if self._shown.pop(nid, None) is not None:
             self.NotificationClosed(nid, REASON_CLOSED_BY_CALL)
 

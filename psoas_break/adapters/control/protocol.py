@@ -283,6 +283,9 @@ def status_payload(report: StatusReport) -> dict[str, Any]:
     aware wall time) | null, pause_left_s | null, break_left_s | null, snoozed, snoozes_in_row,
     locked, today {...the day's figures, as `psoas-break stats` has them}, tray, notifier,
     idle, pid, version, text (the status line), driving (the driver profile's line) | null,
+    road {detect, source (the location source in use), state (driving, stopped, unknown or
+    manual), phase, driving_s, day_driving_s, stop_s | null (the break planner's figures)}
+    | null (the driver profile only),
     mono_s (the engine's clock at this snapshot, so a script can turn in_s into a time) and
     time_scale (engine seconds per real second: 1 unless a test shortened the minute).
     """
@@ -319,6 +322,7 @@ def status_payload(report: StatusReport) -> dict[str, Any]:
         "version": report.version,
         "text": report.text,
         "driving": report.driving,
+        "road": dict(report.road) if report.road is not None else None,
         "mono_s": report.mono_s,
         "time_scale": report.scale,
     }
