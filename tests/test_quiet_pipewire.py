@@ -94,8 +94,11 @@ def test_pw_record_holds_while_it_runs_and_the_change_comes_unasked(pw: PipeWire
              what="change events from both microphone detectors")
     assert det.mics() == (True, True)
     assert det.pulse_mic.reasons() == ("microphone",)
-    assert any(u.startswith("pw-record[") and TEST_MIC in u
-               for u in det.pulse_mic.status().users)
+    # A new stream is announced before PipeWire links it to its source ("from no source
+    # yet"); the link is another change event, after which the source is named.
+    wait_for(lambda: any(u.startswith("pw-record[") and TEST_MIC in u
+                         for u in det.pulse_mic.status().users),
+             what="the capture named with its source")
     stopped = time.monotonic()
     pw.desktop.stop(rec)
     wait_for(lambda: {n for t, n in det.events if t > stopped} >= {"microphone-pulse",
