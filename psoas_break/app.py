@@ -18,6 +18,7 @@ import signal
 import sys
 import threading
 from collections.abc import Callable
+from dataclasses import replace
 from datetime import datetime, timedelta
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -101,7 +102,12 @@ def _run_locked(paths: AppPaths, verbose: bool) -> int:
         from psoas_break.adapters.tray.pystray_tray import PystrayTray
 
         log.info("tray backend: %s", tray_choice.chosen)
-        tray = PystrayTray(tray_choice.chosen, inbox.post)
+        try:
+            tray = PystrayTray(tray_choice.chosen, inbox.post)
+        except AdapterError as exc:  # sni: the session bus went away since the choice
+            log.warning("no tray: the %s backend failed to start: %s", tray_choice.chosen, exc)
+            tray_choice = replace(tray_choice, chosen="none")
+    if tray is not None:
         # A first view from the settings alone; the runtime renders the full one once up.
         engine_view = SittingEngine(loaded.settings).status()
         tray.render(build_view(engine_view, loaded.settings, clock.read()[0],

@@ -19,7 +19,8 @@ def test_doctor_on_a_desktop_names_every_choice(desk: DesktopSession) -> None:
     out = doctor(dict(desk.env))
     assert out.returncode == 0, out.stdout + out.stderr
     lines = out.stdout.splitlines()
-    assert "tray: appindicator" in lines
+    assert "tray: sni" in lines
+    assert "  not appindicator: not needed: sni answered first" in lines
     assert "notifier: dbus" in lines
     assert "idle: x11" in lines
     assert any(line.startswith("session: ") and line != "session: none" for line in lines)
