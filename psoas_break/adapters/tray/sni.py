@@ -58,7 +58,7 @@ from psoas_break.adapters.dbus import (
     Method,
     Property,
 )
-from psoas_break.adapters.tray.dbusmenu import MenuModel, UnknownItem
+from psoas_break.adapters.tray.dbusmenu import MenuChanges, MenuModel, UnknownItem
 
 log = logging.getLogger(__name__)
 
@@ -207,6 +207,10 @@ class Icon(_IconBase):  # type: ignore[misc]  # pystray is untyped
         self._emit_item("NewToolTip")
 
     def _update_menu(self) -> None:
+        self._merge_menu()
+
+    def _merge_menu(self) -> MenuChanges:
+        """Read pystray's menu and signal what changed; what changed."""
         with self._menu_lock:
             had_default = self._model.default is not None
             changes = self._model.update(self.menu)  # self.menu read inside the lock: latest
@@ -218,6 +222,7 @@ class Icon(_IconBase):  # type: ignore[misc]  # pystray is untyped
                            (changes.revision, parent))
             if had_default != (self._model.default is not None):
                 self._emit_item("NewTitle")  # ItemIsMenu has no signal: hosts re-read all
+            return changes
 
     def _run(self) -> None:
         self._mark_ready()
@@ -415,10 +420,8 @@ class Icon(_IconBase):  # type: ignore[misc]  # pystray is untyped
 
     def _menu_changed(self) -> bool:
         """A panel is about to show the menu: read pystray's menu again (its callables may say
-        something new); True when the layout changed (changed properties are signalled)."""
-        before = self._model.revision
-        self._update_menu()
-        return self._model.revision != before
+        something new); True when anything changed (the panel then reads it again)."""
+        return bool(self._merge_menu())
 
     def _about_to_show(self, item_id: int) -> tuple[Any, ...]:
         if not self._model.has(item_id):
