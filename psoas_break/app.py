@@ -284,7 +284,7 @@ def _app_icon_file(paths: AppPaths) -> Path | None:
     try:
         if not os.path.exists(target):
             target.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
-            app_icon(128).save(target)
+            target.write_bytes(app_icon(128))
             private_file(target)
         return target
     except OSError:

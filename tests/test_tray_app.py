@@ -102,6 +102,15 @@ def test_registers_and_menu_has_every_item(app: RunningApp) -> None:
     assert (voice.toggle_type, voice.checked) == ("checkmark", False)
 
 
+def test_at_rest_the_app_has_not_loaded_pillow_or_gtk(app: RunningApp) -> None:
+    """The sni tray sends the icon's pixels itself: Pillow (3 MiB) and GTK stay out of a tray
+    app at rest (README, "Memory")."""
+    app.item()
+    maps = Path(f"/proc/{app.proc.pid}/maps").read_text()
+    assert "PIL/_imaging" not in maps
+    assert "libgtk" not in maps
+
+
 def test_minute_updates_relabel_in_place_without_rebuilding(app: RunningApp) -> None:
     """The title and "Today" change every minute; item ids must not (a click would be lost):
     only ItemsPropertiesUpdated goes out, no LayoutUpdated."""

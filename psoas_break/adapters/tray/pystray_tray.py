@@ -17,7 +17,7 @@ from typing import Any
 from psoas_break import APP_NAME
 from psoas_break.core.commands import Command
 from psoas_break.core.tray_view import MenuEntry, TrayView
-from psoas_break.ui.icon import render_icon
+from psoas_break.ui.icon import IconArt, render_icon
 
 log = logging.getLogger(__name__)
 
@@ -87,6 +87,8 @@ class PystrayTray:
         self.has_notification = bool(getattr(self._icon, "HAS_NOTIFICATION", False))
         # sni: Status NeedsAttention while a prompt is due (panels highlight the item).
         self._has_status = hasattr(type(self._icon), "status")
+        # sni: the icon draws itself at each size the panels get, and Pillow stays unloaded.
+        self._draws_art = bool(getattr(self._icon, "DRAWS_ART", False))
 
     def _callback(self, command: Command) -> Callable[[Any, Any], None]:
         # No default arguments: pystray matches callbacks by their argument count.
@@ -118,7 +120,8 @@ class PystrayTray:
             self._view = view
             icon = self._icon
             if old is None or old.icon != view.icon:
-                icon.icon = render_icon(view.icon, ICON_PX)
+                icon.icon = (IconArt(view.icon) if self._draws_art
+                             else render_icon(view.icon, ICON_PX))
             if old is None or old.title != view.title:
                 icon.title = view.title
             if self._has_status and (old is None or old.icon.state != view.icon.state):

@@ -9,7 +9,8 @@ model, with PYSTRAY_BACKEND=dummy, and neither GTK nor python-xlib):
     icon = Icon("psoas-break", image, "psoas-break", Menu(MenuItem("Quit", on_quit)))
     icon.run(setup)          # setup sets icon.visible = True
 
-Extras: `status` ("Active", "NeedsAttention": panels highlight the item, "Passive": hidden),
+Extras: `icon` may be an object that draws itself at each size (`argb(size)`, see `pixmaps`),
+`status` ("Active", "NeedsAttention": panels highlight the item, "Passive": hidden),
 `registered` (an Event set while a watcher has the item), `on_secondary_activate(x, y)`
 (middle click).
 
@@ -103,9 +104,12 @@ MenuItem: Any = _base.MenuItem
 
 
 def pixmaps(image: Any, sizes_px: Iterable[int] = ICON_SIZES_PX) -> list[Pixmap]:
-    """A Pillow image as IconPixmap entries, one per size (empty for no image)."""
+    """IconPixmap entries, one per size (empty for no image), from a Pillow image or from an
+    object drawing itself at each size, `argb(size) -> bytes` (ui.icon.IconArt: no Pillow)."""
     if image is None:
         return []
+    if hasattr(image, "argb"):
+        return [(size, size, image.argb(size)) for size in sizes_px]
     from PIL import Image
 
     src = image.convert("RGBA")
@@ -131,6 +135,8 @@ class Icon(_IconBase):  # type: ignore[misc]  # pystray is untyped
     # The app's own notifier speaks org.freedesktop.Notifications with delivery reports;
     # a second, silent path here would only hide its failures.
     HAS_NOTIFICATION = False
+    #: `icon` may also be an object with `argb(size) -> bytes` (see `pixmaps`).
+    DRAWS_ART = True
 
     def __init__(self, name: str, icon: Any = None, title: str | None = None,
                  menu: Any = None, *, env: Mapping[str, str] | None = None,
