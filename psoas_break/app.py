@@ -32,19 +32,20 @@ from psoas_break.adapters.files.settings_store import SettingsStore
 from psoas_break.adapters.tray import choose_backend
 from psoas_break.core.commands import Quit, ScreenLock, Sleep
 from psoas_break.core.engine import SittingEngine
-from psoas_break.core.events import RecordEvent
-from psoas_break.core.exercises import ExerciseLibrary
 from psoas_break.core.i18n import N_
 from psoas_break.core.settings import LoadResult
-from psoas_break.core.stats import DayLog, query_window
 from psoas_break.core.tray_view import TrayFacts, build_view
 from psoas_break.ports import AdapterError, Autostart, History, Jobs, StorageError, Tray
-from psoas_break.runtime.loop import Collaborators, Inbox, Runtime
-from psoas_break.runtime.presenter import PROMPT_ACTIONS, Presenter
+from psoas_break.runtime.inbox import Inbox
 
 if TYPE_CHECKING:
+    # The runtime and what only it uses load on pystray's setup thread, after the icon is up.
     from psoas_break.adapters.files.exercise_library import UserExercises
     from psoas_break.adapters.files.single_instance import InstanceLock
+    from psoas_break.core.events import RecordEvent
+    from psoas_break.core.exercises import ExerciseLibrary
+    from psoas_break.runtime.loop import Runtime
+    from psoas_break.runtime.presenter import Presenter
 
 log = logging.getLogger(__name__)
 
@@ -155,7 +156,10 @@ def _start_runtime(paths: AppPaths, store: SettingsStore, loaded: LoadResult, in
     from psoas_break.adapters.speech import make_speaker
     from psoas_break.adapters.speech.worker import SpeechWorker
     from psoas_break.core.commands import Notice, NotifierState
+    from psoas_break.core.stats import DayLog
     from psoas_break.runtime.driving import DrivingControl
+    from psoas_break.runtime.loop import Collaborators, Runtime
+    from psoas_break.runtime.presenter import PROMPT_ACTIONS, Presenter
     from psoas_break.runtime.quiet import QuietControl
     from psoas_break.ui.pages import DesktopPages
     from psoas_break.ui.pictures import picture_finder
@@ -225,6 +229,8 @@ def _start_runtime(paths: AppPaths, store: SettingsStore, loaded: LoadResult, in
 
 def _recent_events(history: History, now: datetime) -> list[RecordEvent]:
     """Today's events (and the day before, for a sit running at midnight) for "Today"."""
+    from psoas_break.core.stats import query_window
+
     start, end = query_window(now.date(), now.date())
     try:
         return history.read_events(start, end + timedelta(days=1))

@@ -41,8 +41,10 @@ HALO: RGBA = (0xFF, 0xFF, 0xFF, 150)
 WHITE: RGBA = (0xFF, 0xFF, 0xFF, 255)
 APP_LOOK = IconLook("sitting", ICON_FILL_STEPS * 2 // 3)
 
-#: A shape: the share of pixel (x, y) it covers, 0..1 (pixel centres at +0.5).
-Coverage = Callable[[float, float], float]
+#: How much of the pixel at (dx, dy) from the centre, d away, a shape covers (0..1).
+Coverage = Callable[[float, float, float], float]
+#: A shape: its colour, the radii between which it may cover anything, and its coverage.
+Shape = tuple[RGBA, float, float, Coverage]
 
 
 def state_colour(state: str) -> RGB:
@@ -53,48 +55,46 @@ def _clamp(value: float) -> float:
     return 0.0 if value <= 0.0 else 1.0 if value >= 1.0 else value
 
 
-def _band(cx: float, cy: float, outer: float, width: float) -> Coverage:
+def _band(colour: RGBA, outer: float, width: float) -> Shape:
     """A ring from radius `outer` inwards by `width` (a disc when width >= outer)."""
     inner = outer - width
 
-    def cover(x: float, y: float) -> float:
-        d = math.hypot(x - cx, y - cy)
-        return min(_clamp(outer - d + 0.5), _clamp(d - inner + 0.5)) if inner > 0 else _clamp(
-            outer - d + 0.5)
+    def cover(_dx: float, _dy: float, d: float) -> float:
+        out = outer - d + 0.5
+        k = 0.0 if out <= 0.0 else 1.0 if out >= 1.0 else out
+        if inner > 0:
+            k = min(k, _clamp(d - inner + 0.5))
+        return k
 
-    return cover
+    return colour, inner - 0.5, outer + 0.5, cover
 
 
-def _arc(band: Coverage, cx: float, cy: float, fraction: float) -> Coverage:
+def _arc(band: Shape, fraction: float) -> Shape:
     """`band` cut to the part swept clockwise from 12 o'clock by `fraction` of a turn."""
-    if fraction >= 1.0:
-        return band
+    colour, low, high, inside = band
     sweep = 2 * math.pi * fraction
 
-    def cover(x: float, y: float) -> float:
-        inside = band(x, y)
-        if not inside:
+    def cover(dx: float, dy: float, d: float) -> float:
+        k = inside(dx, dy, d)
+        if not k:
             return 0.0
-        dx, dy = x - cx, y - cy
         angle = math.atan2(dx, -dy) % (2 * math.pi)  # 0 at 12 o'clock, clockwise on screen
-        d = math.hypot(dx, dy)
         # Distance to the nearer cut, along the circle, in pixels: soft edges at both ends.
-        to_start, to_end = angle * d, (sweep - angle) * d
-        if angle > sweep:
-            to_start, to_end = (angle - 2 * math.pi) * d, (sweep - angle) * d
-        return inside * min(_clamp(to_start + 0.5), _clamp(to_end + 0.5))
+        to_start = (angle if angle <= sweep else angle - 2 * math.pi) * d
+        return k * min(_clamp(to_start + 0.5), _clamp((sweep - angle) * d + 0.5))
 
-    return cover
+    return (colour, low, high, cover) if fraction < 1.0 else band
 
 
-def _stroke(points: tuple[tuple[float, float], ...], width: float, round_joints: bool = False
-            ) -> Coverage:
-    """A polyline `width` wide with flat ends (round at the inner joints if `round_joints`)."""
+def _stroke(colour: RGBA, points: tuple[tuple[float, float], ...], width: float,
+            round_joints: bool = False) -> Shape:
+    """A polyline `width` wide (points from the centre) with flat ends, round at the inner
+    joints if `round_joints`."""
     half = width / 2
     segments = list(zip(points, points[1:], strict=False))
     last = len(segments) - 1
 
-    def cover(x: float, y: float) -> float:
+    def cover(x: float, y: float, _d: float) -> float:
         best = 0.0
         for i, ((x0, y0), (x1, y1)) in enumerate(segments):
             vx, vy = x1 - x0, y1 - y0
@@ -111,70 +111,73 @@ def _stroke(points: tuple[tuple[float, float], ...], width: float, round_joints:
             best = max(best, _clamp(half - across + 0.5) * ends)
         return best
 
-    return cover
+    reach = max(math.hypot(x, y) for x, y in points) + half + 1
+    return colour, 0.0, reach, cover
 
 
-def _disc(cx: float, cy: float, radius: float) -> Coverage:
-    return _band(cx, cy, radius, radius)
-
-
-def _shapes(look: IconLook, size: int) -> list[tuple[RGBA, Coverage]]:
-    """The icon's shapes, bottom first. Sizes follow the design drawn at 4x of old, so the
-    widths (whole pixels at 4x, at least 1 or 2) look as they always did."""
+def _shapes(look: IconLook, size: int) -> list[Shape]:
+    """The icon's shapes, bottom first, centred on the icon's centre. Sizes follow the design
+    once drawn at 4x, so the widths (whole pixels at 4x, at least 1 or 2) look as they did."""
     s = size * 4.0
-    c = size / 2
     ring = (*state_colour(look.state), 255)
-    outer = c - 0.06 * size  # the disc's edge
-    track_outer = c - 0.075 * size
+    outer = size / 2 - 0.06 * size  # the disc's edge
+    track_outer = size / 2 - 0.075 * size
     track_w = max(8, int(s * 0.16)) / 4
     r = 0.22 * size
     glyph_w = max(4, int(s * 0.05)) / 4
-    shapes: list[tuple[RGBA, Coverage]] = [
-        (HALO, _band(c, c, outer, max(4, int(s * 0.03)) / 4)),
-        (TRACK, _band(c, c, track_outer, track_w)),
-    ]
+    shapes = [_band(HALO, outer, max(4, int(s * 0.03)) / 4),
+              _band(TRACK, track_outer, track_w)]
     fraction = 1.0 if look.state != "sitting" else look.fill_steps / ICON_FILL_STEPS
     if fraction > 0:
-        shapes.append((ring, _arc(_band(c, c, track_outer, track_w), c, c, fraction)))
-    shapes += [(ring, _disc(c, c, r)), (EDGE, _band(c, c, r, max(4, int(s * 0.02)) / 4))]
+        shapes.append(_arc(_band(ring, track_outer, track_w), fraction))
+    shapes += [_band(ring, r, r), _band(EDGE, r, max(4, int(s * 0.02)) / 4)]
     if look.state == "paused":
-        shapes += [(WHITE, _stroke(((c + dx * r, c - r * 0.5), (c + dx * r, c + r * 0.5)),
-                                   glyph_w)) for dx in (-0.35, 0.35)]
+        shapes += [_stroke(WHITE, ((dx * r, -r * 0.5), (dx * r, r * 0.5)), glyph_w)
+                   for dx in (-0.35, 0.35)]
     elif look.state == "prompt_due":
         dot = glyph_w * 0.7
-        shapes += [(WHITE, _stroke(((c, c - r * 0.6), (c, c + r * 0.15)), glyph_w)),
-                   (WHITE, _disc(c, c + r * 0.35 + dot, dot))]
+        shapes += [_stroke(WHITE, ((0, -r * 0.6), (0, r * 0.15)), glyph_w),
+                   _dot(WHITE, r * 0.35 + dot, dot)]
     elif look.state == "on_break":
-        shapes.append((WHITE, _stroke(((c - r * 0.5, c), (c - r * 0.1, c + r * 0.4),
-                                       (c + r * 0.55, c - r * 0.4)), glyph_w, True)))
-    shapes.append((EDGE, _band(c, c, outer, max(2, int(s * 0.012)) / 4)))
+        shapes.append(_stroke(WHITE, ((-r * 0.5, 0), (-r * 0.1, r * 0.4), (r * 0.55, -r * 0.4)),
+                              glyph_w, True))
+    shapes.append(_band(EDGE, outer, max(2, int(s * 0.012)) / 4))
     return shapes
+
+
+def _dot(colour: RGBA, below: float, radius: float) -> Shape:
+    """A disc of `radius` centred `below` pixels under the icon's centre."""
+    def cover(dx: float, dy: float, _d: float) -> float:
+        return _clamp(radius - math.hypot(dx, dy - below) + 0.5)
+
+    return colour, 0.0, below + radius + 1, cover
 
 
 @lru_cache(maxsize=128)
 def icon_rgba(look: IconLook, size_px: int = 64) -> bytes:
     """The icon for `look` at `size_px` square: RGBA bytes, row by row (not premultiplied)."""
-    shapes = _shapes(look, size_px)
     # Each shape paints over what is below in proportion to its coverage (premultiplied).
-    premultiplied = [(r * a / 255, g * a / 255, b * a / 255, a) for (r, g, b, a), _ in shapes]
-    covers = [cover for _, cover in shapes]
-    limit = (size_px / 2 - 0.06 * size_px + 1) ** 2  # nothing is drawn outside the disc
+    shapes = [((r * a / 255, g * a / 255, b * a / 255, a), low, high, cover)
+              for (r, g, b, a), low, high, cover in _shapes(look, size_px)]
+    limit = max(high for _, _, high, _ in shapes)  # nothing is drawn outside the disc
     centre = size_px / 2
     out = bytearray(size_px * size_px * 4)
     for y in range(size_px):
-        py = y + 0.5
+        dy = y + 0.5 - centre
         for x in range(size_px):
-            px = x + 0.5
-            if (px - centre) ** 2 + (py - centre) ** 2 > limit:
+            dx = x + 0.5 - centre
+            d = math.sqrt(dx * dx + dy * dy)
+            if d > limit:
                 continue
             pr = pg = pb = pa = 0.0
-            for (cr, cg, cb, ca), cover in zip(premultiplied, covers, strict=True):
-                k = cover(px, py)
-                if k:
-                    pr += (cr - pr) * k
-                    pg += (cg - pg) * k
-                    pb += (cb - pb) * k
-                    pa += (ca - pa) * k
+            for (cr, cg, cb, ca), low, high, cover in shapes:
+                if low <= d <= high:
+                    k = cover(dx, dy, d)
+                    if k:
+                        pr += (cr - pr) * k
+                        pg += (cg - pg) * k
+                        pb += (cb - pb) * k
+                        pa += (ca - pa) * k
             if pa > 0:
                 i = (y * size_px + x) * 4
                 out[i:i + 4] = bytes((round(pr * 255 / pa), round(pg * 255 / pa),
