@@ -84,6 +84,10 @@ def _main(argv: list[str] | None = None) -> int:
         return control.run(args, paths)
     if command == "autostart":
         return autostart.run(args)
+    if command in ("install-desktop", "uninstall-desktop"):
+        from psoas_break.cli import desktop
+
+        return desktop.run(args)
     if command == "doctor":
         from psoas_break.cli import doctor  # imports the adapter families: only for doctor
 

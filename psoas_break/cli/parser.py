@@ -22,7 +22,7 @@ class _Parser(argparse.ArgumentParser):
 
 
 def build_parser() -> argparse.ArgumentParser:
-    from psoas_break.cli import autostart, config, control, exercises, speech, stats
+    from psoas_break.cli import autostart, config, control, desktop, exercises, speech, stats
 
     parser = _Parser(prog="psoas-break", description=_(
         "Times how long you sit and prompts hip-flexor stretches and posture changes."))
@@ -33,6 +33,7 @@ def build_parser() -> argparse.ArgumentParser:
     config.add_subcommands(sub)
     control.add_subcommands(sub)
     autostart.add_subcommands(sub)
+    desktop.add_subcommands(sub)
     sub.add_parser("doctor",
                    help=_("which tray, notifier, idle source and speech engine work here"))
     exercises.add_subcommands(sub)
