@@ -12,8 +12,9 @@ reads their org.kde.StatusNotifierItem properties, reads the menu layout and sen
     assert menu.find("Pause").enabled
     menu.click("Pause")                          # re-reads the layout first
 
-pystray rebuilds its whole menu after each activation, so every item id changes: `click()`
-always reads the layout again, and a `MenuNode` from an older `layout()` must not be clicked.
+pystray's GTK backends rebuild the whole menu after each activation, so every item id changes
+(the app's sni backend keeps them): `click()` always reads the layout again, and a `MenuNode`
+from an older `layout()` must not be clicked.
 Labels are compared with mnemonic underscores removed ("_Quit" and "Quit" both match "Quit").
 """
 
