@@ -494,3 +494,31 @@ def test_setters_from_many_threads_leave_the_latest_menu(app: Driver, desk: Desk
     app.icon.menu = app.menu()
     wait_for(lambda: menu_of(desk).layout().children[0].label == app.status_line, 5,
              what="the latest status line exported")
+
+
+def _switches(native_id: int) -> int:
+    """Context switches of one thread of this process so far (each time it slept and woke)."""
+    total = 0
+    with open(f"/proc/self/task/{native_id}/status") as status:
+        for line in status:
+            if line.startswith(("voluntary_ctxt_switches", "nonvoluntary_ctxt_switches")):
+                total += int(line.split()[1])
+    return total
+
+
+def test_a_registered_icon_at_rest_wakes_no_thread(app: Driver, desk: DesktopSession) -> None:
+    """The tray adds no wakeups: the bus's receiver waits in select() without a timeout until a
+    panel calls (the app's run() waits on an Event: tests/test_tray_app.py, bench)."""
+    import time
+
+    threads = {t.name: t for t in threading.enumerate()}
+    receiver = threads["psoas-dbus-session"]
+    assert receiver.native_id is not None
+    item_of(desk).menu().layout()  # what a panel reads, then nothing
+    time.sleep(0.5)
+    start = _switches(receiver.native_id)
+    time.sleep(3.0)
+    assert _switches(receiver.native_id) == start
+    app.icon.title = "changed"  # the control: a change does wake it (a signal goes out)
+    item_of(desk).wait_for_property("Title", "changed")
+    assert _switches(receiver.native_id) > start
