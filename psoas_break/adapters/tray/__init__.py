@@ -46,10 +46,9 @@ def _has_typelib(namespace: str, version: str) -> bool:
 
 def _session_bus_has(name: str, env: Mapping[str, str]) -> bool | None:
     """True/False when the session bus answers NameHasOwner(name); None if no bus. Within 2 s
-    to connect and 2 s for the call. Only DBUS_SESSION_BUS_ADDRESS counts: without it this says
-    None rather than guess (jeepney never autolaunches a bus through X11 as libdbus would)."""
-    if not env.get("DBUS_SESSION_BUS_ADDRESS"):
-        return None
+    to connect and 2 s for the call. The bus is the one the sni tray would use (dbus.py:
+    DBUS_SESSION_BUS_ADDRESS, else systemd's $XDG_RUNTIME_DIR/bus; never one autolaunched
+    through X11 as libdbus would)."""
     try:
         from psoas_break.adapters.dbus import Bus
 
