@@ -4,7 +4,7 @@ Real here: the private session bus, the fake org.kde.StatusNotifierWatcher (a se
 stopped and started like a panel), a bus daemon of the test's own that restarts, and the
 backend itself driven through pystray's Icon/Menu API in this process (as the app drives it),
 so each test can change the menu exactly. tests/desktop/dbusmenu.py reads and clicks it the way
-libdbusmenu and KDE do; property types are checked on the raw (unwrapped-not) reply. The real
+libdbusmenu and KDE do; property types are checked on the raw reply (variants kept). The real
 app on this backend: tests/test_tray_app.py; real panels: tests/test_tray_panels.py.
 """
 
