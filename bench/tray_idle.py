@@ -1,14 +1,17 @@
 """The tray app at rest, side by side with its floors and with Workrave, in the same run.
 
 One headless desktop with a real panel (xfce4-panel 4.18 on Xvfb: its systray plugin is the
-StatusNotifierWatcher and also an XEmbed tray) and a notification server. Started one after
-the other, then left alone:
-  - floor: a bare Python that imports jeepney and Pillow and does nothing;
+StatusNotifierWatcher and also an XEmbed tray) and a notification server. First the wheel is
+built from this checkout and installed with its dependencies (wheels only) into a plain venv of
+Debian's Python, as `pipx install` does. Started one after the other, then left alone:
+  - floor: that venv's Python importing jeepney and Pillow and doing nothing;
   - appindicator: a bare pystray icon with one menu item on pystray's appindicator backend
-    (GTK + libayatana-appindicator; yesterday's floor);
+    (GTK + libayatana-appindicator, Debian's python3-gi; yesterday's floor);
   - workrave: Debian's Workrave (C++/GTK; it docks as an XEmbed icon and shows its timer window);
-  - app: psoas-break itself (`python -m psoas_break run`, real minutes, every backend chosen as
-    on a user's desktop: the sni tray, X11 idle, ...).
+  - app: psoas-break as installed in that venv (real minutes, every backend chosen as on a
+    user's desktop: the sni tray, X11 idle, ...);
+  - app_dev: psoas-break from this checkout's .venv (editable install, system site-packages:
+    a few MiB and tens of ms more, for comparison).
 Per process: seconds from exec to the watcher's StatusNotifierItemRegistered for it (the
 "tray up" time, the median of `--starts` separate starts, min-max beside it; Workrave has no
 StatusNotifierItem), RSS, PSS and USS (/proc/PID/smaps_rollup) after `--idle-s` of rest, then
@@ -25,6 +28,7 @@ import json
 import os
 import shutil
 import statistics
+import subprocess
 import sys
 import tempfile
 import textwrap
@@ -62,8 +66,26 @@ LABELS = {
     "floor": "python + jeepney + Pillow (floor)",
     "appindicator": "bare pystray appindicator icon",
     "workrave": "Workrave",
-    "app": "psoas-break",
+    "app": "psoas-break, from the wheel in a plain venv (as pipx installs it)",
+    "app_dev": "psoas-break, this checkout's .venv (editable, system site-packages)",
 }
+BASE_PYTHON = "/usr/bin/python3" if os.path.exists("/usr/bin/python3") else sys.executable
+
+
+def installed_venv(root: Path) -> Path:
+    """The wheel of this checkout and its dependencies (wheels only) in a new plain venv."""
+    def run(argv: list[str]) -> None:
+        done = subprocess.run(argv, capture_output=True, text=True, timeout=600, check=False)
+        if done.returncode != 0:
+            raise SystemExit(f"{argv[:4]} failed: {done.stderr[-2000:]}")
+
+    run([sys.executable, "-m", "pip", "wheel", "-q", "--no-deps", "-w", str(root / "dist"),
+         str(REPO)])
+    run([BASE_PYTHON, "-m", "venv", str(root / "venv")])
+    run([str(root / "venv" / "bin" / "python"), "-m", "pip", "install", "-q",
+         "--disable-pip-version-check", "--only-binary", ":all:",
+         *map(str, (root / "dist").glob("psoas_break-*.whl"))])
+    return root / "venv"
 
 
 class Registrations:
@@ -142,21 +164,27 @@ def measure(idle_s: float, window_s: float, starts: int = 5) -> dict[str, Any]:
         raise SystemExit("needs Debian's xfce4-panel xfconf xdotool workrave "
                          "(`bash .ci/system-deps test` as root)")
     results: dict[str, Any] = {"idle_s": idle_s, "window_s": window_s, "starts": starts}
+    build = Path(tempfile.mkdtemp(prefix="psoas-bench-"))
+    venv = installed_venv(build)
     with DesktopSession() as desk:
         panel = xfce.start_xfce_panel(desk)
         desk.start_notification_server()
         regs = Registrations(desk.env)
-        home = Path(tempfile.mkdtemp(prefix="bench-", dir=desk.env["HOME"]))
-        app_vars = app_env(desk, home, {"PSOAS_SECONDS_PER_MINUTE": "60",
-                                        "PSOAS_IDLE_BACKEND": ""})
+        app_vars, dev_vars = (
+            app_env(desk, Path(tempfile.mkdtemp(prefix=f"bench-{kind}-", dir=desk.env["HOME"])),
+                    {"PSOAS_SECONDS_PER_MINUTE": "60", "PSOAS_IDLE_BACKEND": ""})
+            for kind in ("app", "dev"))
+        app_vars.pop("PYTHONPATH")  # the installed wheel, not this checkout
         runs = [
-            ("floor", [sys.executable, "-c", FLOOR_SCRIPT], {}, False),
+            ("floor", [str(venv / "bin" / "python"), "-c", FLOOR_SCRIPT], {}, False),
             ("appindicator", [sys.executable, "-c", APPINDICATOR_SCRIPT],
              {"PYSTRAY_BACKEND": "appindicator"}, True),
             ("workrave", ["workrave"], {}, False),
-            ("app", [sys.executable, "-m", "psoas_break", "run"], app_vars, True),
+            ("app", [str(venv / "bin" / "psoas-break"), "run"], app_vars, True),
+            ("app_dev", [sys.executable, "-m", "psoas_break", "run"], dev_vars, True),
         ]
         procs = {}
+        results["load_at_start"] = os.getloadavg()[0]
         for name, argv, env, registers in runs:
             results[name] = {"tray_up_s": None}
             if registers:
@@ -185,6 +213,7 @@ def measure(idle_s: float, window_s: float, starts: int = 5) -> dict[str, Any]:
         for proc in reversed(procs.values()):
             desk.stop(proc)
     results["load_average"] = os.getloadavg()[0]
+    shutil.rmtree(build, ignore_errors=True)
     return results
 
 
@@ -199,7 +228,7 @@ def ratio(value: float | None, floor: float | None) -> str:
 
 
 def table(r: dict[str, Any]) -> str:
-    names = ("floor", "appindicator", "workrave", "app")
+    names = ("floor", "appindicator", "workrave", "app", "app_dev")
 
     def fmt(name: str, key: str, spec: str) -> str:
         value = r[name].get(key)
@@ -215,7 +244,8 @@ def table(r: dict[str, Any]) -> str:
         f"Same run, one headless desktop with xfce4-panel; {r['idle_s']:.0f} s at rest before "
         f"memory, wakeups over the next {r['window_s']:.0f} s; tray up: median of "
         f"{r['starts']} starts (min–max); Python {sys.version.split()[0]}; load average "
-        f"{r['load_average']:.1f} on {os.cpu_count()} CPUs.",
+        f"{r['load_at_start']:.1f} at the start, {r['load_average']:.1f} at the end, on "
+        f"{os.cpu_count()} CPUs.",
         "",
         "| process | tray up after exec (s) | RSS (MiB) | PSS (MiB) | USS (MiB) | threads "
         "| CPU per idle minute (ms) | wakeups per idle minute |",
