@@ -1,6 +1,7 @@
 # psoas-break: `make run` sets up and starts the app, `make test` sets up and runs every check.
-# The virtual environment uses the system Python so Debian's python3-gi and python3-dbus
-# (GTK/AppIndicator bindings, plyer's preferred notification path) are visible in it.
+# The virtual environment uses the system Python with its site-packages, so Debian's python3-gi
+# (only for the GTK/XEmbed tray fallbacks the tests cover; the default tray needs no GTK) and
+# python3-dbus (plyer's notification path) are visible in it when installed.
 SYSTEM_PYTHON ?= $(shell [ -x /usr/bin/python3 ] && echo /usr/bin/python3 || command -v python3)
 VENV ?= .venv
 PY := $(VENV)/bin/python

@@ -65,7 +65,7 @@ def main() -> int:
     parser.add_argument("--quick", action="store_true", help="shorter windows, fewer runs")
     args = parser.parse_args()
     window = "20" if args.quick else "60"
-    tray = run_json("tray_idle.py", "--window-s", window)
+    tray = run_json("tray_idle.py", "--idle-s", window, "--window-s", window)
     late = run_json("prompt_lateness.py", "--prompts", "4" if args.quick else "8")
     idle = run_json("idle_sources.py", "--window-s", window)
     wl = run_json("wayland_idle.py", "--window-s", window)
@@ -73,18 +73,21 @@ def main() -> int:
     hostile = run_json("hostile_input.py", "--runs", "3" if args.quick else "7")
     quiet = run_json("quiet_detectors.py", "--window-s", window)
     road = run_json("road_bench.py", "--seconds", "5" if args.quick else "15")
-    f, a = tray["floor"], tray["app"]
+    f, ai, wr, a = tray["floor"], tray["appindicator"], tray["workrave"], tray["app"]
     rows: list[tuple[str, str, str, str]] = [
-        ("start to tray icon registered (s)", f"{f['register_s']:.2f}",
-         f"{a['register_s']:.2f}", ratio(a["register_s"], f["register_s"])),
-        ("RSS at idle (MiB)", f"{f['rss_mib']:.1f}", f"{a['rss_mib']:.1f}",
-         ratio(a["rss_mib"], f["rss_mib"])),
-        ("PSS at idle (MiB)", f"{f['pss_mib']:.1f}", f"{a['pss_mib']:.1f}",
-         ratio(a["pss_mib"], f["pss_mib"])),
-        ("CPU per idle minute (ms)", f"{f['cpu_s_per_min'] * 1000:.2f}",
-         f"{a['cpu_s_per_min'] * 1000:.2f}", "—"),
-        ("wakeups (context switches) per idle minute", f"{f['switches_per_min']:.0f}",
-         f"{a['switches_per_min']:.0f}", "—"),
+        ("tray up after exec (s; floor = bare pystray appindicator icon)",
+         f"{ai['tray_up_s']:.2f}", f"{a['tray_up_s']:.2f}", ratio(a["tray_up_s"], ai["tray_up_s"])),
+        *((f"{kind} at rest (MiB; floor = python + jeepney + Pillow)", f"{f[key]:.1f}",
+           f"{a[key]:.1f}", ratio(a[key], f[key]))
+          for kind, key in (("RSS", "rss_mib"), ("PSS", "pss_mib"), ("USS", "uss_mib"))),
+        ("RSS at rest (MiB; floor = bare pystray appindicator icon)", f"{ai['rss_mib']:.1f}",
+         f"{a['rss_mib']:.1f}", ratio(a["rss_mib"], ai["rss_mib"])),
+        ("RSS at rest (MiB; floor = Workrave)", f"{wr['rss_mib']:.1f}", f"{a['rss_mib']:.1f}",
+         ratio(a["rss_mib"], wr["rss_mib"])),
+        ("CPU per idle minute (ms; floor = Workrave)", f"{wr['cpu_ms_per_min']:.2f}",
+         f"{a['cpu_ms_per_min']:.2f}", "—"),
+        ("wakeups (context switches) per idle minute (floor = Workrave)",
+         f"{wr['wakeups_per_min']:.0f}", f"{a['wakeups_per_min']:.0f}", "—"),
         ("prompt lateness, median (ms)", f"{late['floor_median_ms']:.1f}",
          f"{late['app_median_ms']:.1f}", "—"),
         ("prompt lateness, max (ms)", f"{late['floor_max_ms']:.1f}",
@@ -152,7 +155,8 @@ def main() -> int:
                      ratio(reader["app"], reader["floor"])))
     lines = [
         f"Run {time.strftime('%Y-%m-%d %H:%M %Z')}; floors measured in the same run "
-        "(bare pystray icon; Event.wait timer; one /bin/true per poll; the app on X11 for the "
+        "(python + jeepney + Pillow, a bare pystray appindicator icon and Workrave on the same "
+        "xfce4-panel; Event.wait timer; one /bin/true per poll; the app on X11 for the "
         "Wayland rows; raw row read; blank PNG; a normal settings file; the same history "
         "undamaged or inserted directly; the cheapest quiet check; the same app without the "
         "call/screen detectors).",

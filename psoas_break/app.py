@@ -18,6 +18,7 @@ import signal
 import sys
 import threading
 from collections.abc import Callable
+from dataclasses import replace
 from datetime import datetime, timedelta
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -31,19 +32,20 @@ from psoas_break.adapters.files.settings_store import SettingsStore
 from psoas_break.adapters.tray import choose_backend
 from psoas_break.core.commands import Quit, ScreenLock, Sleep
 from psoas_break.core.engine import SittingEngine
-from psoas_break.core.events import RecordEvent
-from psoas_break.core.exercises import ExerciseLibrary
 from psoas_break.core.i18n import N_
 from psoas_break.core.settings import LoadResult
-from psoas_break.core.stats import DayLog, query_window
 from psoas_break.core.tray_view import TrayFacts, build_view
 from psoas_break.ports import AdapterError, Autostart, History, Jobs, StorageError, Tray
-from psoas_break.runtime.loop import Collaborators, Inbox, Runtime
-from psoas_break.runtime.presenter import PROMPT_ACTIONS, Presenter
+from psoas_break.runtime.inbox import Inbox
 
 if TYPE_CHECKING:
+    # The runtime and what only it uses load on pystray's setup thread, after the icon is up.
     from psoas_break.adapters.files.exercise_library import UserExercises
     from psoas_break.adapters.files.single_instance import InstanceLock
+    from psoas_break.core.events import RecordEvent
+    from psoas_break.core.exercises import ExerciseLibrary
+    from psoas_break.runtime.loop import Runtime
+    from psoas_break.runtime.presenter import Presenter
 
 log = logging.getLogger(__name__)
 
@@ -101,7 +103,12 @@ def _run_locked(paths: AppPaths, verbose: bool) -> int:
         from psoas_break.adapters.tray.pystray_tray import PystrayTray
 
         log.info("tray backend: %s", tray_choice.chosen)
-        tray = PystrayTray(tray_choice.chosen, inbox.post)
+        try:
+            tray = PystrayTray(tray_choice.chosen, inbox.post)
+        except AdapterError as exc:  # sni: the session bus went away since the choice
+            log.warning("no tray: the %s backend failed to start: %s", tray_choice.chosen, exc)
+            tray_choice = replace(tray_choice, chosen="none")
+    if tray is not None:
         # A first view from the settings alone; the runtime renders the full one once up.
         engine_view = SittingEngine(loaded.settings).status()
         tray.render(build_view(engine_view, loaded.settings, clock.read()[0],
@@ -152,7 +159,10 @@ def _start_runtime(paths: AppPaths, store: SettingsStore, loaded: LoadResult, in
     from psoas_break.adapters.speech import make_speaker
     from psoas_break.adapters.speech.worker import SpeechWorker
     from psoas_break.core.commands import Notice, NotifierState, QuietChanged
+    from psoas_break.core.stats import DayLog
     from psoas_break.runtime.driving import DrivingControl
+    from psoas_break.runtime.loop import Collaborators, Runtime
+    from psoas_break.runtime.presenter import PROMPT_ACTIONS, Presenter
     from psoas_break.runtime.quiet import QuietControl
     from psoas_break.ui.pages import DesktopPages
     from psoas_break.ui.pictures import picture_finder
@@ -229,6 +239,8 @@ def _start_runtime(paths: AppPaths, store: SettingsStore, loaded: LoadResult, in
 
 def _recent_events(history: History, now: datetime) -> list[RecordEvent]:
     """Today's events (and the day before, for a sit running at midnight) for "Today"."""
+    from psoas_break.core.stats import query_window
+
     start, end = query_window(now.date(), now.date())
     try:
         return history.read_events(start, end + timedelta(days=1))
@@ -288,7 +300,7 @@ def _app_icon_file(paths: AppPaths) -> Path | None:
     try:
         if not os.path.exists(target):
             target.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
-            app_icon(128).save(target)
+            target.write_bytes(app_icon(128))
             private_file(target)
         return target
     except OSError:

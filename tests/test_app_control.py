@@ -107,7 +107,7 @@ def test_cli_commands_round_trip_and_change_the_tray(app: RunningApp) -> None:
                 "notifier", "idle"):
         assert key in data
     assert data["state"] == "sitting"
-    assert data["tray"] == "appindicator"
+    assert data["tray"] == "sni"
     assert data["idle"] == "none"
     assert set(data["next_prompt"]) >= {"kind", "in_s"}
 

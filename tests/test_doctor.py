@@ -19,7 +19,8 @@ def test_doctor_on_a_desktop_names_every_choice(desk: DesktopSession) -> None:
     out = doctor(dict(desk.env))
     assert out.returncode == 0, out.stdout + out.stderr
     lines = out.stdout.splitlines()
-    assert "tray: appindicator" in lines
+    assert "tray: sni" in lines
+    assert "  not appindicator: not needed: sni answered first" in lines
     assert "notifier: dbus" in lines
     assert "idle: x11" in lines
     assert any(line.startswith("session: ") and line != "session: none" for line in lines)
@@ -37,3 +38,20 @@ def test_doctor_without_a_desktop_fails_with_a_fix() -> None:
     assert "  not gtk: no display (DISPLAY is not set)" in out.stdout
     assert "fix:" in out.stdout.splitlines()[-1]
     assert "Traceback" not in out.stderr
+
+
+def test_doctor_without_a_panel_yet_chooses_sni_and_says_it_waits(desktop: DesktopSession
+                                                                  ) -> None:
+    """No StatusNotifierWatcher and no XEmbed tray (a session whose panel starts after us, or
+    GNOME before its AppIndicator extension is on): sni, which registers once a watcher comes."""
+    out = doctor(dict(desktop.env))
+    lines = out.stdout.splitlines()
+    assert "tray: sni" in lines, out.stdout
+    assert any(line.startswith("  note: no panel shows StatusNotifierItems yet") for line in lines)
+
+
+def test_doctor_with_only_an_xembed_tray_chooses_gtk(desktop: DesktopSession) -> None:
+    desktop.start_trayer()
+    lines = doctor(dict(desktop.env)).stdout.splitlines()
+    assert "tray: gtk" in lines
+    assert any(line.startswith("  not sni: no StatusNotifierWatcher") for line in lines)

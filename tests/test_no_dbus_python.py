@@ -110,7 +110,7 @@ def test_idle_quiet_and_tray_checks_never_load_dbus_python(desktop: DesktopSessi
     assert out["mutter"] == ["mutter", 2.5]
     assert out["screensaver"] == ["screensaver", 1.5]
     assert out["quiet"] == [["notifications-inhibited", ["do-not-disturb"]]]
-    assert out["tray"] == "appindicator"
+    assert out["tray"] == "sni"
     assert loaded == []
     assert out["jeepney"] is True  # the jeepney path really ran
 

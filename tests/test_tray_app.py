@@ -107,9 +107,21 @@ def test_registers_and_menu_has_every_item(app: RunningApp) -> None:
     assert (voice.toggle_type, voice.checked) == ("checkmark", False)
 
 
+def test_at_rest_the_app_has_not_loaded_pillow_or_gtk(app: RunningApp) -> None:
+    """The sni tray sends the icon's pixels itself: Pillow (3 MiB) and GTK stay out of a tray
+    app at rest (README, "Memory")."""
+    app.item()
+    maps = Path(f"/proc/{app.proc.pid}/maps").read_text()
+    assert "PIL/_imaging" not in maps
+    assert "libgtk" not in maps
+
+
 def test_minute_updates_relabel_in_place_without_rebuilding(app: RunningApp) -> None:
-    """The title and "Today" change every minute; item ids must not (a click would be lost)."""
+    """The title and "Today" change every minute; item ids must not (a click would be lost):
+    only ItemsPropertiesUpdated goes out, no LayoutUpdated."""
     menu = app.item().menu()
+    layout_updates = app.desktop.bus().subscribe(interface="com.canonical.dbusmenu",
+                                                 member="LayoutUpdated")
     before = menu.layout()
     quit_id = next(c.id for c in before.children if c.label == "Quit")
     first = before.children[0].label
@@ -121,6 +133,8 @@ def test_minute_updates_relabel_in_place_without_rebuilding(app: RunningApp) -> 
 
     after = wait_for(relabelled, 5, what="status line relabelled")
     assert next(c.id for c in after.children if c.label == "Quit") == quit_id
+    assert [n.id for n in after.walk()] == [n.id for n in before.walk()]
+    assert layout_updates.signals == []
     today = next(c for c in after.children if c.label == "Today")
     assert today.children[0].label == "Sitting today: 1 min"
 
@@ -281,9 +295,14 @@ def test_prompt_due_icon_after_shortened_cycle(desk: DesktopSession) -> None:
     )
     try:
         running.wait_title("Time to stretch", timeout_s=15)
-        img = running.item().icon_image().convert("RGBA")
+        item = running.item()
+        img = item.icon_image().convert("RGBA")
         r, g, b, _ = img.getpixel((img.width // 2, img.height // 2 - img.height * 11 // 64))
         assert (r, g, b) == pytest.approx(state_colour("prompt_due"), abs=12)
+        # Panels highlight an item that needs attention while the prompt is due.
+        item.wait_for_property("Status", "NeedsAttention")
+        click(item.menu(), "Take a break now")
+        item.wait_for_property("Status", "Active")
     finally:
         running.stop()
 

@@ -48,7 +48,7 @@ def test_gtk_icon_docks_in_trayer_and_is_visible(xembed_desk: DesktopSession,
     app = start_app(xembed_desk)
     try:
         wait_for(lambda: app.cli("status", "--json").returncode == 0, 30, what="app up")
-        assert status(app)["tray"] == "gtk"  # no watcher: the auto choice skips appindicator
+        assert status(app)["tray"] == "gtk"  # no watcher, an XEmbed tray: sni and appindicator wait
         shot = tmp_path / "gtk.png"
 
         def teal_seen() -> bool:

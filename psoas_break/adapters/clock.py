@@ -39,7 +39,6 @@ and never counts more than the wall clock moved. That bound is why it is only a 
 
 from __future__ import annotations
 
-import ctypes
 import functools
 import logging
 import math
@@ -201,6 +200,8 @@ class SystemClock:
 
     @staticmethod
     def _windows_reader() -> Callable[[], tuple[float, float]] | None:
+        import ctypes  # Windows only: ctypes and libffi cost a Linux tray app memory at rest
+
         windll = getattr(ctypes, "windll", None)
         if windll is None:
             return None

@@ -13,10 +13,11 @@ timeout, so a quiet bus never wakes it, and jeepney's interrupt pipe stops it at
 replies, runs callbacks and serves exported objects: callbacks must be short (post to a queue).
 A callback may call: the thread then reads the bus itself until its reply; meanwhile only
 replies to other threads' calls are handled, the rest waits, so a callback must not call a peer
-that first calls us. Of jeepney this uses the threading connection (its interrupt pipe),
-authentication, MatchRule and the message code; not its DBusRouter, whose thread dies with a
-traceback when the bus drops, never reconnects, queues signals for yet another thread to read
-and serves nothing.
+that first calls us: `call_async` sends and returns, and its answer comes as a callback (the tray
+registers with a panel that reads the item's properties before it answers). Of jeepney this
+uses the threading connection (its interrupt pipe), authentication, MatchRule and the message
+code; not its DBusRouter, whose thread dies with a traceback when the bus drops, never
+reconnects, queues signals for yet another thread to read and serves nothing.
 
 Connecting: unix: addresses only (jeepney), never autolaunched; socket, authentication, Hello and
 GetId within one timeout. A call with no connection has one attempt made at once, or at most once
@@ -729,6 +730,9 @@ class _Link:
 def _properties(interfaces: Mapping[str, Interface], member: str,
                 args: tuple[Any, ...]) -> tuple[str, tuple[Any, ...]]:
     """org.freedesktop.DBus.Properties over `interfaces`: (reply signature, reply body)."""
+    if member == "GetAll" and args == ("",):  # "" = every interface (hosts differ)
+        return "a{sv}", ({n: (p.signature, p.get()) for i in interfaces.values()
+                          for n, p in i.properties.items()},)
     iface = interfaces.get(args[0]) if args and isinstance(args[0], str) else None
     if iface is None:
         raise CallFailed(ERROR_UNKNOWN_INTERFACE, f"no interface {args[:1]}")
@@ -842,6 +846,37 @@ class Bus:
         msg = new_method_call(DBusAddress(path, destination, interface), member,
                               signature or None, args)
         return _reply_body(self._link.call(msg, timeout_s, self.reconnect_every_s, bus_id))
+
+    def call_async(self, destination: str, path: str, interface: str, member: str,
+                   signature: str = "", args: tuple[Any, ...] = (), *,
+                   on_reply: Callable[[tuple[Any, ...]], None] | None = None,
+                   on_error: Callable[[CallFailed], None] | None = None) -> None:
+        """Send a method call and return at once (from any thread, a callback too: nothing
+        waits). `on_reply(body)` or `on_error(CallFailed)` runs on the receiver thread when
+        the answer comes; neither runs when the connection ends first. Without either, no
+        reply is asked for. Raises CallFailed (ERROR_DISCONNECTED) when not connected now."""
+        self._check_open()
+        conn = self._link._live()
+        if conn is None:
+            raise CallFailed(ERROR_DISCONNECTED, f"not connected to the {self._link.label}")
+        msg = new_method_call(DBusAddress(path, destination, interface), member,
+                              signature or None, args)
+        if on_reply is None and on_error is None:
+            msg.header.flags |= MessageFlag.no_reply_expected
+            self._link.send(conn, msg)
+            return
+
+        def answered(reply: Any) -> None:
+            try:
+                body = _reply_body(reply)
+            except CallFailed as exc:
+                if on_error is not None:
+                    on_error(exc)
+                return
+            if on_reply is not None:
+                on_reply(body)
+
+        self._link.call_on(conn, msg, 0.0, 0.0, answered)
 
     def name_has_owner(self, name: str, timeout_s: float = CALL_TIMEOUT_S) -> bool:
         """Whether someone owns `name` now; raises CallFailed."""

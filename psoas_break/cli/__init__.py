@@ -5,10 +5,9 @@ Exit codes: 0 ok, 1 failed, 2 bad arguments or input, 3 the app is not running (
 
 from __future__ import annotations
 
-import argparse
 import sys
+from typing import Any
 
-from psoas_break import __version__
 from psoas_break.adapters.files.paths import AppPaths
 from psoas_break.core import i18n
 from psoas_break.core.i18n import _
@@ -16,36 +15,13 @@ from psoas_break.core.i18n import _
 RUN_FLAGS = frozenset({"run", "-v", "--verbose"})
 
 
-class _Parser(argparse.ArgumentParser):
-    """argparse that prints one usage line and one bounded error line, exit 2."""
+def __getattr__(name: str) -> Any:
+    # The parser lives in cli/parser.py: argparse is not imported when the app starts.
+    if name in ("build_parser", "_Parser"):
+        from psoas_break.cli import parser
 
-    def error(self, message: str) -> None:  # type: ignore[override]
-        from psoas_break.core.plain_text import one_line
-
-        self.print_usage(sys.stderr)
-        # argparse quotes the offending argument whole: keep the line short and inert.
-        print(f"{self.prog}: {one_line(message)}", file=sys.stderr)
-        raise SystemExit(2)
-
-
-def build_parser() -> argparse.ArgumentParser:
-    from psoas_break.cli import autostart, config, control, exercises, speech, stats
-
-    parser = _Parser(prog="psoas-break", description=_(
-        "Times how long you sit and prompts hip-flexor stretches and posture changes."))
-    parser.add_argument("--version", action="version", version=f"psoas-break {__version__}")
-    parser.add_argument("-v", "--verbose", action="store_true", help=_("log to stderr as well"))
-    sub = parser.add_subparsers(dest="command", metavar="COMMAND", parser_class=_Parser)
-    sub.add_parser("run", help=_("start the tray app (the default)"))
-    config.add_subcommands(sub)
-    control.add_subcommands(sub)
-    autostart.add_subcommands(sub)
-    sub.add_parser("doctor",
-                   help=_("which tray, notifier, idle source and speech engine work here"))
-    exercises.add_subcommands(sub)
-    stats.add_subcommands(sub)
-    speech.add_subcommands(sub)
-    return parser
+        return getattr(parser, name)
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -95,6 +71,7 @@ def _main(argv: list[str] | None = None) -> int:
         verbose = "-v" in args_list or "--verbose" in args_list
         return run_app(AppPaths.default(), verbose=verbose)
     from psoas_break.cli import autostart, config, control, exercises, speech, stats
+    from psoas_break.cli.parser import build_parser
 
     parser = build_parser()
     args = parser.parse_args(argv)
@@ -107,6 +84,10 @@ def _main(argv: list[str] | None = None) -> int:
         return control.run(args, paths)
     if command == "autostart":
         return autostart.run(args)
+    if command in ("install-desktop", "uninstall-desktop"):
+        from psoas_break.cli import desktop
+
+        return desktop.run(args)
     if command == "doctor":
         from psoas_break.cli import doctor  # imports the adapter families: only for doctor
 

@@ -16,8 +16,9 @@ FEATURES = ("idle", "lock", "sleep", "fullscreen/quiet", "tray")
 
 NO_LOGIND = ("not tested for real: no systemd-logind on the test machines (a fake logind on a "
              "private system bus stands in)")
-NO_WAYLAND_TRAY = ("not tested: no tray without X11 yet (a StatusNotifierItem tray without "
-                   "GTK is issue #15); the app runs, driven by `psoas-break status` and prompts")
+NO_SHELL_TRAY = ("not tested on this shell: it does not run headless here; the same item is "
+                 "tested with waybar on sway and xfce4-panel (tests/test_tray_panels.py) and "
+                 "property by property in tests/test_tray_sni.py")
 
 
 @dataclass(frozen=True)
@@ -47,7 +48,7 @@ MATRIX: dict[tuple[str, str], Cell] = {
         "setting",
         "tests/test_wayland_quiet.py::test_on_gnome_wayland_doctor_says_there_is_no_sanctioned_way"),
     ("GNOME Wayland", "tray"): Cell("StatusNotifierItem (needs the AppIndicator extension)",
-                                    not_tested=NO_WAYLAND_TRAY),
+                                    not_tested=NO_SHELL_TRAY),
     ("KDE Wayland", "idle"): Cell(
         "ext-idle-notify-v1 from KWin (org_kde_kwin_idle before 5.27)",
         "tests/test_app_wayland_kwin.py::test_untouched_is_a_natural_break"),
@@ -61,7 +62,7 @@ MATRIX: dict[tuple[str, str], Cell] = {
         "notification server",
         "tests/test_app_wayland_kwin.py::"
         "test_a_fullscreen_window_holds_the_prompt_and_leaving_it_releases_one"),
-    ("KDE Wayland", "tray"): Cell("StatusNotifierItem", not_tested=NO_WAYLAND_TRAY),
+    ("KDE Wayland", "tray"): Cell("StatusNotifierItem (plasmashell)", not_tested=NO_SHELL_TRAY),
     ("wlroots Wayland", "idle"): Cell(
         "ext-idle-notify-v1 (sway >= 1.8, Hyprland, labwc, niri), else org_kde_kwin_idle "
         "(sway 1.7)",
@@ -75,8 +76,9 @@ MATRIX: dict[tuple[str, str], Cell] = {
         "wlr-foreign-toplevel-management; do-not-disturb from the notification server",
         "tests/test_app_wayland_sway.py::"
         "test_a_fullscreen_window_holds_the_prompt_and_leaving_it_releases_one"),
-    ("wlroots Wayland", "tray"): Cell("StatusNotifierItem (waybar, swaybar)",
-                                      not_tested=NO_WAYLAND_TRAY),
+    ("wlroots Wayland", "tray"): Cell(
+        "StatusNotifierItem (waybar, swaybar)",
+        "tests/test_tray_panels.py::test_waybar_on_sway_shows_the_item_without_x"),
     ("X11", "idle"): Cell("XScreenSaver (Xvfb)",
                           "tests/test_app_natural_breaks.py::"
                           "test_x11_idle_untouched_is_a_natural_break"),
@@ -89,8 +91,10 @@ MATRIX: dict[tuple[str, str], Cell] = {
         "_NET_WM_STATE_FULLSCREEN of the active window (openbox); do-not-disturb",
         "tests/test_app_quiet.py::test_fullscreen_defers_and_leaving_it_delivers_exactly_one"),
     ("X11", "tray"): Cell(
-        "XEmbed (gtk, xorg) and AppIndicator",
-        "tests/test_tray_xembed.py::test_gtk_icon_docks_in_trayer_and_is_visible"),
+        "StatusNotifierItem where a panel hosts one (xfce4-panel, KDE, MATE, Cinnamon); XEmbed "
+        "(gtk, xorg) for XEmbed-only trays (also tested: "
+        "tests/test_tray_xembed.py::test_gtk_icon_docks_in_trayer_and_is_visible)",
+        "tests/test_tray_panels.py::test_xfce_panel_draws_the_icon_and_clicks_reach_the_app"),
 }
 
 

@@ -15,7 +15,7 @@ from typing import Any
 from psoas_break import __version__
 from psoas_break.adapters.files.paths import AppPaths, runtime_note
 from psoas_break.adapters.files.settings_store import SettingsStore
-from psoas_break.adapters.tray import choose_backend
+from psoas_break.adapters.tray import choose_backend, waiting_for_panel
 from psoas_break.ports import Choice
 
 
@@ -109,6 +109,10 @@ def run(paths: AppPaths) -> int:
             print(f"  fix: {choice.fix}")
         if choice.family == "location":
             print(f"  {_location_note(paths, settings.profile, settings.driving_detect)}")
+        if choice.family == "tray" and choice.chosen == "sni" and waiting_for_panel():
+            print("  note: no panel shows StatusNotifierItems yet (no StatusNotifierWatcher on "
+                  "the session bus); the icon appears when one starts (on GNOME: the "
+                  "AppIndicator extension)")
     print(f"settings: {paths.settings_file}")
     print(f"history: {paths.history_file}")
     print(f"log: {paths.log_file}")

@@ -23,7 +23,6 @@ from __future__ import annotations
 import logging
 import math
 import os
-import queue
 import threading
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field, replace
@@ -65,7 +64,7 @@ from psoas_break.core.commands import (
 )
 from psoas_break.core.engine import SittingEngine, real_seconds_between
 from psoas_break.core.events import ClosePrompt, Effect, RecordEvent, ShowNotice, ShowPrompt, Tick
-from psoas_break.core.i18n import N_, _
+from psoas_break.core.i18n import N_
 from psoas_break.core.quiet_gate import after_quiet_lead
 from psoas_break.core.settings import SettingError, Settings, validate_value
 from psoas_break.core.stats import DayLog
@@ -83,6 +82,7 @@ from psoas_break.ports import (
     Tray,
 )
 from psoas_break.runtime.driving import DrivingControl
+from psoas_break.runtime.inbox import CLOSE, Call, Inbox
 from psoas_break.runtime.presenter import Presenter
 from psoas_break.runtime.quiet import Hold, QuietControl, Show
 
@@ -99,54 +99,6 @@ WAKE_PAD_S = 0.01
 MIN_SLEEP_S = 0.05
 
 _ENGINE_COMMANDS: tuple[type, ...] = get_args(EngineCommand)
-
-
-class _Call:
-    """A command whose caller waits for its `Outcome` (the control channel)."""
-
-    def __init__(self, command: Command) -> None:
-        self.command = command
-        self.outcome: Outcome | None = None
-        self.error: BaseException | None = None
-        self.done = threading.Event()
-
-
-_CLOSE = object()  # close the open sit, then stop the loop
-
-
-class Inbox:
-    """The one way in: a thread-safe queue of Commands for the engine thread."""
-
-    def __init__(self) -> None:
-        self._queue: queue.Queue[Any] = queue.Queue()
-
-    def post(self, command: Command) -> None:
-        """Queue `command`; returns at once (any thread)."""
-        self._queue.put(command)
-
-    def call(self, command: Command, timeout_s: float = 2.0) -> Outcome:
-        """Queue `command` and wait for the engine thread's answer (any other thread).
-
-        Raises TimeoutError when the engine thread does not answer within `timeout_s`."""
-        call = _Call(command)
-        self._queue.put(call)
-        if not call.done.wait(timeout_s):
-            raise TimeoutError(_("the app did not answer in time"))
-        if call.error is not None:
-            raise call.error
-        assert call.outcome is not None
-        return call.outcome
-
-    def close(self) -> None:
-        """Ask the loop to close the open sit and stop."""
-        self._queue.put(_CLOSE)
-
-    def get(self, timeout_s: float | None) -> Any:
-        """The next item, or None after `timeout_s` (0: at once; None: wait for one)."""
-        try:
-            return self._queue.get(timeout=timeout_s)
-        except queue.Empty:
-            return None
 
 
 @dataclass(frozen=True)
@@ -242,7 +194,7 @@ class Runtime:
             self.wakeups += 1
             # Drain what queued up meanwhile (a burst of clicks) before rendering once.
             while True:
-                if item is _CLOSE:
+                if item is CLOSE:
                     self._close()
                     return
                 self._handle(item)
@@ -252,7 +204,7 @@ class Runtime:
             self.render()
 
     def _handle(self, item: Any) -> None:
-        if isinstance(item, _Call):
+        if isinstance(item, Call):
             try:
                 item.outcome = self.step(item.command)
             except BaseException as exc:  # handed to the waiting thread

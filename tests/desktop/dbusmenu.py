@@ -12,8 +12,9 @@ reads their org.kde.StatusNotifierItem properties, reads the menu layout and sen
     assert menu.find("Pause").enabled
     menu.click("Pause")                          # re-reads the layout first
 
-pystray rebuilds its whole menu after each activation, so every item id changes: `click()`
-always reads the layout again, and a `MenuNode` from an older `layout()` must not be clicked.
+pystray's GTK backends rebuild the whole menu after each activation, so every item id changes
+(the app's sni backend keeps them): `click()` always reads the layout again, and a `MenuNode`
+from an older `layout()` must not be clicked.
 Labels are compared with mnemonic underscores removed ("_Quit" and "Quit" both match "Quit").
 """
 
@@ -287,11 +288,23 @@ class StatusNotifierItem:
             candidates += [Path(theme) / name, Path(theme) / f"{name}.png"]
         return next((p for p in candidates if p.is_file()), None)
 
+    def icon_pixmaps(self, name: str = "IconPixmap") -> list[tuple[int, int, bytes]]:
+        """The IconPixmap (or AttentionIconPixmap...) entries: (width, height, ARGB32 bytes)."""
+        return [(int(w), int(h), bytes(data)) for w, h, data in self.prop(name)]
+
     def icon_image(self) -> Image.Image:
-        """The icon as a Pillow image (loaded into memory); FileNotFoundError if no file."""
+        """The icon as a Pillow image (loaded into memory), as a panel draws it: the file behind
+        IconName, or else the largest IconPixmap (ARGB32 big-endian, as xfce4-panel and waybar
+        pick it); FileNotFoundError if there is neither."""
         from PIL import Image
 
         path = self.icon_file()
+        if path is None and not self.icon_name:
+            pixmaps = self.icon_pixmaps()
+            if pixmaps:
+                w, h, data = max(pixmaps, key=lambda p: p[0] * p[1])
+                a, r, g, b = Image.frombytes("RGBA", (w, h), data).split()
+                return Image.merge("RGBA", (r, g, b, a))
         if path is None:
             raise FileNotFoundError(f"no icon file for IconName {self.icon_name!r}")
         with Image.open(path) as img:

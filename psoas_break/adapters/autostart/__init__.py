@@ -83,14 +83,26 @@ def interpreter_problem(argv: list[str]) -> str | None:
 def make_autostart(platform: str | None = None) -> Autostart:
     """The backend for `platform` (default: this one); the XDG entry wherever the others are not.
     """
-    from psoas_break.adapters.autostart.macos import MacAutostart
-    from psoas_break.adapters.autostart.windows import WindowsAutostart
-    from psoas_break.adapters.autostart.xdg import XdgAutostart
+    # Each backend's module is imported only when it is tried (plistlib, winreg stay out).
+    def windows() -> Autostart:
+        from psoas_break.adapters.autostart.windows import WindowsAutostart
+
+        return WindowsAutostart()
+
+    def macos() -> Autostart:
+        from psoas_break.adapters.autostart.macos import MacAutostart
+
+        return MacAutostart()
+
+    def xdg() -> Autostart:
+        from psoas_break.adapters.autostart.xdg import XdgAutostart
+
+        return XdgAutostart()
 
     candidates: tuple[Candidate[Autostart], ...] = (
-        Candidate("windows", WindowsAutostart, WINDOWS),
-        Candidate("macos", MacAutostart, MACOS),
-        Candidate("xdg", XdgAutostart),
+        Candidate("windows", windows, WINDOWS),
+        Candidate("macos", macos, MACOS),
+        Candidate("xdg", xdg),
     )
     backend, _choice = first("autostart", candidates, platform=platform)
     return backend

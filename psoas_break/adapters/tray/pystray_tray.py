@@ -1,9 +1,9 @@
 """The tray icon and menu through pystray, fed with `TrayView`s from the runtime.
 
-Threads: `run()` blocks the main thread in pystray's loop (a macOS rule; GTK likes it too).
-`render()` may be called from the engine thread: pystray's backends marshal icon, title and
-menu updates onto their own loop. A menu callback only posts its entry's Command to the
-engine's inbox and returns at once.
+Threads: `run()` blocks the main thread in pystray's loop (a macOS rule; GTK likes it too; sni
+waits there while the D-Bus receiver thread serves the panels). `render()` may be called from
+the engine thread: pystray's backends marshal icon, title and menu updates onto their own loop.
+A menu callback only posts its entry's Command to the engine's inbox and returns at once.
 """
 
 from __future__ import annotations
@@ -17,7 +17,7 @@ from typing import Any
 from psoas_break import APP_NAME
 from psoas_break.core.commands import Command
 from psoas_break.core.tray_view import MenuEntry, TrayView
-from psoas_break.ui.icon import render_icon
+from psoas_break.ui.icon import IconArt, render_icon
 
 log = logging.getLogger(__name__)
 
@@ -36,6 +36,10 @@ def _nothing(_icon: Any, _item: Any) -> None:
 
 
 def _import_pystray(backend: str) -> Any:
+    if backend == "sni":  # ours: pystray's model only, no backend of its own loaded
+        from psoas_break.adapters.tray import sni
+
+        return sni
     # pystray chooses its backend when first imported, from PYSTRAY_BACKEND.
     if backend not in ("win32", "darwin"):
         os.environ["PYSTRAY_BACKEND"] = backend
@@ -81,6 +85,10 @@ class PystrayTray:
         self._icon = self._pystray.Icon(APP_NAME, title=APP_NAME)
         self.has_menu = bool(getattr(self._icon, "HAS_MENU", True))
         self.has_notification = bool(getattr(self._icon, "HAS_NOTIFICATION", False))
+        # sni: Status NeedsAttention while a prompt is due (panels highlight the item).
+        self._has_status = hasattr(type(self._icon), "status")
+        # sni: the icon draws itself at each size the panels get, and Pillow stays unloaded.
+        self._draws_art = bool(getattr(self._icon, "DRAWS_ART", False))
 
     def _callback(self, command: Command) -> Callable[[Any, Any], None]:
         # No default arguments: pystray matches callbacks by their argument count.
@@ -112,9 +120,12 @@ class PystrayTray:
             self._view = view
             icon = self._icon
             if old is None or old.icon != view.icon:
-                icon.icon = render_icon(view.icon, ICON_PX)
+                icon.icon = (IconArt(view.icon) if self._draws_art
+                             else render_icon(view.icon, ICON_PX))
             if old is None or old.title != view.title:
                 icon.title = view.title
+            if self._has_status and (old is None or old.icon.state != view.icon.state):
+                icon.status = "NeedsAttention" if view.icon.state == "prompt_due" else "Active"
             menu_changed = old is None or old.menu != view.menu
             if menu_changed and not (old and self._relabel_status_only(old, view)):
                 icon.menu = self._pystray.Menu(*(self._item(e) for e in view.menu))
@@ -122,10 +133,11 @@ class PystrayTray:
     def _relabel_status_only(self, old: TrayView, new: TrayView) -> bool:
         """When only the text of information lines changed, relabel them in place (GTK).
 
-        pystray rebuilds the whole menu on update_menu(), which gives every dbusmenu item a new
-        id: a click that a panel sends during the rebuild is lost ("The ID supplied does not
-        refer to a menu item"). The status line and the "Today" figures change every minute,
-        so relabel those Gtk.MenuItems instead and rebuild only when something else changed.
+        pystray's GTK backends rebuild the whole menu on update_menu(), which gives every
+        dbusmenu item a new id: a click that a panel sends during the rebuild is lost ("The ID
+        supplied does not refer to a menu item"). The status line and the "Today" figures
+        change every minute, so relabel those Gtk.MenuItems instead and rebuild only when
+        something else changed. (The sni backend keeps ids itself: tray/dbusmenu.py.)
         """
         if self.name not in ("appindicator", "gtk"):
             return False
