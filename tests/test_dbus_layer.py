@@ -23,6 +23,7 @@ import pytest
 from psoas_break.adapters.dbus import (
     ERROR_INVALID_ARGS,
     ERROR_PROPERTY_READ_ONLY,
+    ERROR_UNENCODABLE,
     ERROR_UNKNOWN_METHOD,
     ERROR_UNKNOWN_OBJECT,
     ERROR_UNKNOWN_PROPERTY,
@@ -280,6 +281,32 @@ def test_an_exported_object_serves_another_process(desktop: DesktopSession) -> N
     finally:
         bus.close()
     desktop.bus().wait_for_name_gone(IFACE)  # closing released the name
+
+
+def test_an_answer_that_cannot_be_encoded_is_an_error_and_the_connection_stays(
+        desktop: DesktopSession) -> None:
+    """A handler of ours answering with the wrong type (or a lone surrogate in a string) is our
+    bug: the caller gets an error reply, the connection keeps its unique name and serves on."""
+    bus = Bus.open(desktop.env)
+    try:
+        bus.export(PATH, Interface(IFACE, methods={
+            "Wrong": Method("", "s", lambda: (5,)),
+            "Surrogate": Method("", "s", lambda: ("bad \udc80",)),
+            "Echo": Method("s", "s", lambda s: (s,))}))
+        bus.request_name(IFACE)
+        before = bus.unique_name
+        client = desktop.bus()
+        for member in ("Wrong", "Surrogate"):
+            with pytest.raises(Exception, match="could not be encoded"):
+                client.call(IFACE, PATH, IFACE, member, "", [])
+        assert client.call(IFACE, PATH, IFACE, "Echo", "s", ["still here"]) == ["still here"]
+        assert bus.unique_name == before
+        with pytest.raises(CallFailed) as unencodable:  # our own outgoing call: refused early
+            bus.call(IFACE, PATH, IFACE, "Echo", "s", ("bad \udc80",))
+        assert unencodable.value.name == ERROR_UNENCODABLE
+        assert bus.unique_name == before
+    finally:
+        bus.close()
 
 
 # ---- a bus that restarts ----------------------------------------------------------------------

@@ -416,6 +416,51 @@ def test_watcher_restart_and_a_late_watcher_bring_the_item_back(desktop: Desktop
     assert watcher.items() == []
 
 
+def test_after_our_connection_drops_the_item_registers_again(desktop: DesktopSession) -> None:
+    """Same bus, same panel, only the app's connection lost (a failed send, a setup call too
+    slow on a loaded machine): the watcher forgets the item with its name, so the app must
+    register again on its new connection. The drop is forced on the app's own link."""
+    watcher = desktop.start_sni_watcher()
+    app = Driver(desktop.env).start()
+    try:
+        entry = f"{app.icon.bus_name}/StatusNotifierItem"
+        assert app.icon.registered.wait(10) and watcher.wait_for_items(1) == [entry]
+        gone = watcher.subscribe("StatusNotifierItemUnregistered")
+        back = watcher.subscribe("StatusNotifierItemRegistered")
+        bus = app.icon._bus
+        first_name = bus.unique_name
+        link, conn = bus._link, bus._link._conn
+        assert conn is not None
+        link._drop(conn)
+        assert gone.wait().body == [entry]
+        assert back.wait(timeout_s=15).body == [entry]
+        assert bus.unique_name not in ("", first_name)  # a new connection
+        assert app.icon.registered.wait(5)
+        menu = item_of(desktop).menu()
+        assert menu.layout().labels() == TREE
+        menu.click("Take a break")
+        wait_clicks(app, "break")
+    finally:
+        app.stop()
+
+
+def test_a_peer_sending_wrong_types_to_properties_gets_invalid_args(app: Driver,
+                                                                   desk: DesktopSession
+                                                                   ) -> None:
+    """Any process on the session bus may call us: Properties.Get with a list where the
+    property name goes is refused as InvalidArgs (not a traceback), and the item still works."""
+    client = desk.bus()
+    with pytest.raises(DBusCallError) as refused:
+        client.call(app.icon.bus_name, "/StatusNotifierItem", "org.freedesktop.DBus.Properties",
+                    "Get", "sas", [ITEM_IFACE, ["Title", "Id"]])
+    assert "InvalidArgs" in str(refused.value)
+    with pytest.raises(DBusCallError) as unknown:
+        client.call(app.icon.bus_name, "/StatusNotifierItem", "org.freedesktop.DBus.Properties",
+                    "Delete", "s", [ITEM_IFACE])
+    assert "UnknownMethod" in str(unknown.value)
+    assert item_of(desk).title == "Psoas test"
+
+
 def test_after_the_bus_restarts_the_item_registers_again(desktop: DesktopSession,
                                                          tmp_path: Path) -> None:
     lone = LoneBus(desktop, tmp_path)
@@ -481,19 +526,45 @@ def test_setters_from_many_threads_leave_the_latest_menu(app: Driver, desk: Desk
                                                          ) -> None:
     """The engine thread renders while a panel's click updates the menu on the bus thread:
     whatever the order, the exported menu ends as the latest pystray menu."""
+    menu = menu_of(desk)
+    first_revision = revision(menu)
+    order = threading.Lock()
+    assigned: list[str] = []  # labels in the order their menus were handed to the icon
+
     def relabel(n: int) -> None:
         for i in range(20):
-            app.status_line = f"Sitting {n * 100 + i} min"
-            app.icon.menu = app.menu()
+            label = f"Sitting {n * 100 + i} min"
+            tree = sni.Menu(sni.MenuItem(label, None, enabled=False),
+                            sni.MenuItem("Take a break", app.on("break")))
+            with order:  # the assignment itself races inside the icon, not here
+                assigned.append(label)
+                app.icon.menu = tree
 
+    seen: list[list[int]] = []
+    done = threading.Event()
+
+    def read() -> None:  # a panel reading the layout on the bus thread meanwhile
+        reader = menu_of(desk)
+        while not done.is_set():
+            seen.append([n.id for n in reader.layout().walk()])
+
+    panel = threading.Thread(target=read)
+    panel.start()
     threads = [threading.Thread(target=relabel, args=(n,)) for n in range(3)]
     for thread in threads:
         thread.start()
     for thread in threads:
         thread.join()
-    app.icon.menu = app.menu()
-    wait_for(lambda: menu_of(desk).layout().children[0].label == app.status_line, 5,
-             what="the latest status line exported")
+    done.set()
+    panel.join()
+    assert seen and all(len(set(ids_read)) == len(ids_read) for ids_read in seen)
+    wait_for(lambda: menu.layout().children[0].label == assigned[-1], 5,
+             what=f"the last menu set ({assigned[-1]}) exported")
+    nodes = menu.layout().walk()
+    assert len({n.id for n in nodes}) == len(nodes)  # ids unique
+    assert revision(menu) >= first_revision
+    menu.click("Take a break")
+    wait_clicks(app, "break")
 
 
 def _switches(native_id: int) -> int:

@@ -42,6 +42,7 @@ import contextlib
 import logging
 import os
 import socket
+import struct
 import threading
 import time
 from collections import deque
@@ -94,6 +95,9 @@ ERROR_UNKNOWN_METHOD = _ERROR + "UnknownMethod"
 ERROR_UNKNOWN_PROPERTY = _ERROR + "UnknownProperty"
 ERROR_PROPERTY_READ_ONLY = _ERROR + "PropertyReadOnly"
 ERROR_INVALID_ARGS = _ERROR + "InvalidArgs"
+# Ours: a message our side built that jeepney cannot encode (nothing was sent).
+ERROR_UNENCODABLE = "io.github.psoas_break.Error.Unencodable"
+PROPERTY_SIGNATURES = {"Get": "ss", "GetAll": "s", "Set": "ssv"}
 
 CALL_TIMEOUT_S = 1.0
 CONNECT_TIMEOUT_S = 2.0
@@ -478,13 +482,20 @@ class _Link:
                     conn.pending.pop(serial, None)
 
     def send(self, conn: _Conn, msg: Any, serial: int | None = None) -> None:
-        """Send on `conn`; a failed send drops it (part of a message may be on the wire)."""
+        """Send on `conn`; a failed send drops it (part of a message may be on the wire).
+
+        A message that cannot be encoded (a body that does not match its signature, a lone
+        surrogate in a string) raises CallFailed(ERROR_UNENCODABLE) and keeps the connection:
+        jeepney encodes the whole message before it writes a byte."""
         try:
             conn.jconn.send(msg, serial=serial)
         except OSError as exc:
             self._drop(conn)
             raise CallFailed(ERROR_DISCONNECTED, f"lost the {self.label} connection ({exc})"
                              ) from None
+        except (TypeError, ValueError, struct.error) as exc:
+            raise CallFailed(ERROR_UNENCODABLE, f"cannot encode the message "
+                             f"({type(exc).__name__}: {exc})") from None
 
     def _pump(self, conn: _Conn, future: concurrent.futures.Future[Any],
               deadline_s: float) -> None:
@@ -684,8 +695,18 @@ class _Link:
         elif kind is MessageType.method_call:
             reply = self._answer(msg)
             if not msg.header.flags & MessageFlag.no_reply_expected:
-                with contextlib.suppress(CallFailed):
+                try:
                     self.send(conn, reply)
+                except CallFailed as exc:
+                    if exc.name != ERROR_UNENCODABLE:
+                        return  # the connection went: the receive loop sees it
+                    # A bug of ours (a handler's answer does not fit its signature): the
+                    # caller gets an error, the connection stays up.
+                    log.error("%s: the answer to %s cannot be sent: %s", self.label,
+                              msg.header.fields.get(HeaderFields.member), exc.text)
+                    with contextlib.suppress(CallFailed):
+                        self.send(conn, new_error(msg, _ERROR + "Failed", "s",
+                                                  ("the answer could not be encoded",)))
 
     # -- serving -----------------------------------------------------------------------------
 
@@ -708,6 +729,13 @@ class _Link:
             if not interfaces:
                 raise CallFailed(ERROR_UNKNOWN_OBJECT, f"no object at {path}")
             if iface == PROPERTIES_IFACE:
+                wanted = PROPERTY_SIGNATURES.get(member)
+                if wanted is None:
+                    raise CallFailed(ERROR_UNKNOWN_METHOD,
+                                     f"no method {member} on {PROPERTIES_IFACE}")
+                if signature != wanted:
+                    raise CallFailed(ERROR_INVALID_ARGS,
+                                     f"{member} takes ({wanted}), not ({signature})")
                 return new_method_return(msg, *_properties(interfaces, member, args))
             if iface is not None and iface not in interfaces:
                 raise CallFailed(ERROR_UNKNOWN_INTERFACE, f"no interface {iface} at {path}")

@@ -146,7 +146,7 @@ class Icon(_IconBase):  # type: ignore[misc]  # pystray is untyped
         self._pixmaps: list[Pixmap] = []
         self._status = "Active"  # while visible
         self._shown = False
-        self._registered_with: tuple[str, str] | None = None  # (bus id, watcher owner)
+        self._registered_with: tuple[str, str, str] | None = None  # (bus id, our name, watcher)
         self._tokens: list[object] = []
         self._menu_lock = threading.Lock()  # one menu update at a time, read and merged
         self._model = MenuModel()
@@ -259,6 +259,8 @@ class Icon(_IconBase):  # type: ignore[misc]  # pystray is untyped
             self._bus.emit(path, interface, member, signature, args)
         except CallFailed as exc:  # hosts read everything again when the item comes back
             log.debug("signal %s not sent: %s", member, exc)
+        except Exception:  # a bug here must not stop the engine thread that renders
+            log.exception("signal %s not sent", member)
 
     def _emit_item(self, member: str, signature: str = "", args: tuple[Any, ...] = ()) -> None:
         self._emit(ITEM_PATH, ITEM_IFACE, member, signature, args)
@@ -272,11 +274,14 @@ class Icon(_IconBase):  # type: ignore[misc]  # pystray is untyped
                 self._registered_with = None
             log.info("no StatusNotifierWatcher on the bus: the icon shows when a panel starts")
             return
-        key = (self._bus.bus_id, owner)
+        # Our unique name is new on every connection: after our connection dropped and came
+        # back (same bus, same watcher) the watcher has forgotten the item, so register again.
+        key = (self._bus.bus_id, self._bus.unique_name, owner)
         with self._lock:
             if key == self._registered_with or not self._tokens:
                 return  # told twice (after a connection and by the signal), or stopped
             self._registered_with = key
+        self.registered.clear()  # until this watcher accepts it
 
         def accepted(_body: tuple[Any, ...]) -> None:
             log.info("tray icon registered with the StatusNotifierWatcher (%s)", owner)
