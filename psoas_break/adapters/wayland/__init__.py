@@ -19,7 +19,10 @@ from collections.abc import Mapping
 
 from psoas_break.ports import Unavailable
 
-PYWAYLAND_FIX = "pip install 'pywayland>=0.4.19,<0.5'"
+# Its wheels are x86_64-only (pyproject leaves it out elsewhere): there it is built from source.
+PYWAYLAND_FIX = ("install pywayland into the app's environment (pipx inject psoas-break "
+                 "'pywayland>=0.4.19,<0.5'; off x86_64 it is built: libwayland-dev and a C "
+                 "compiler first)")
 
 
 def display_path(env: Mapping[str, str]) -> str:
