@@ -4,7 +4,9 @@ A reader sees either the old file or the new one, never a mix: the data goes to 
 file in the same folder, is fsynced, then os.replace()d over the target, and the folder is
 fsynced so the rename itself survives a power cut. A path that is a symbolic link (a settings
 file kept in a dotfiles repository) is written through to the file it points to: the temporary
-file goes beside that file, and the link stays a link.
+file goes beside that file, and the link stays a link. With `follow_links=False` (files the app
+generates in shared folders) the path itself is replaced, link or not: nothing is ever written
+where a link points.
 
 `read_small_file` reads only a regular file, and only up to a size: a FIFO, a device
 (/dev/zero), a folder or a huge file at a path the app reads is an error with a plain message,
@@ -47,18 +49,23 @@ def file_kind(mode: int) -> str:
     return "a regular file" if stat.S_ISREG(mode) else "not a regular file"
 
 
-def read_small_file(path: Path, limit_bytes: int) -> bytes:
-    """The bytes of the regular file at `path` (links followed), at most `limit_bytes`.
+def read_small_file(path: Path, limit_bytes: int, follow_links: bool = True) -> bytes:
+    """The bytes of the regular file at `path` (links followed unless `follow_links` is
+    False: then a link is UnsafeFile), at most `limit_bytes`.
 
     Raises FileNotFoundError, UnsafeFile (not a regular file, or larger than the limit) or
     another OSError. Never blocks on a FIFO and never reads more than `limit_bytes` + 1 bytes.
     """
-    st = os.stat(path)
+    st = os.stat(path) if follow_links else os.lstat(path)
+    if stat.S_ISLNK(st.st_mode):
+        raise UnsafeFile(path, "is a symbolic link, not a regular file")
     if not stat.S_ISREG(st.st_mode):
         raise UnsafeFile(path, f"is {file_kind(st.st_mode)}, not a regular file")
-    # O_NONBLOCK: if a FIFO replaced the file since the stat, opening it still returns at once.
+    # O_NONBLOCK: if a FIFO replaced the file since the stat, opening it still returns at once;
+    # O_NOFOLLOW: if a link replaced it, opening fails (ELOOP).
     flags = (os.O_RDONLY | getattr(os, "O_NONBLOCK", 0) | getattr(os, "O_CLOEXEC", 0)
-             | getattr(os, "O_NOCTTY", 0) | getattr(os, "O_BINARY", 0))
+             | getattr(os, "O_NOCTTY", 0) | getattr(os, "O_BINARY", 0)
+             | (0 if follow_links else getattr(os, "O_NOFOLLOW", 0)))
     fd = os.open(path, flags)
     try:
         st = os.fstat(fd)
@@ -95,10 +102,11 @@ def real_target(path: Path) -> Path:
     return Path(os.path.realpath(path)) if os.path.islink(path) else path
 
 
-def write_atomic(path: Path, data: bytes, mode: int = 0o600) -> None:
-    """Replace `path` (or, for a symbolic link, the file it points to) with `data`
-    atomically. Raises OSError (disk full, read-only, ...)."""
-    path = real_target(path)
+def write_atomic(path: Path, data: bytes, mode: int = 0o600, follow_links: bool = True) -> None:
+    """Replace `path` (or, for a symbolic link and `follow_links`, the file it points to) with
+    `data` atomically. Raises OSError (disk full, read-only, ...)."""
+    if follow_links:
+        path = real_target(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp_name = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
     try:
