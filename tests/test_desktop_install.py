@@ -4,6 +4,8 @@ starts the launcher as GNOME would, and uninstall removes exactly what install w
 
 from __future__ import annotations
 
+import hashlib
+import json
 import os
 import shutil
 import subprocess
@@ -33,13 +35,18 @@ def files_under(home: Path) -> set[Path]:
     return {p for p in home.rglob("*") if p.is_file()}
 
 
+def manifest_of(home: Path) -> Path:
+    """Where the CLI keeps its manifest when XDG_DATA_HOME is `home` (platformdirs)."""
+    return home / "psoas-break" / "desktop-install.json"
+
+
 @needs_tools
 def test_install_writes_valid_launcher_icons_and_metainfo(tmp_path: Path) -> None:
     home = tmp_path / "share"
     out = cli(home, "install-desktop")
     assert out.returncode == 0, out.stderr
     launcher, icons, metainfo = desktop_install.paths(home)
-    assert files_under(home) == {launcher, *icons, metainfo}
+    assert files_under(home) == {launcher, *icons, metainfo, manifest_of(home)}
     assert out.stdout.splitlines()[:len(icons) + 2] == [str(launcher), *map(str, icons),
                                                         str(metainfo)]
     check = subprocess.run(["desktop-file-validate", str(launcher)], capture_output=True,
@@ -137,3 +144,123 @@ def test_a_launcher_someone_else_wrote_is_never_replaced_or_removed(tmp_path: Pa
     assert out.returncode == 0
     assert launcher.read_text() == foreign and metainfo.read_text() == "<component/>"
     assert out.stderr.count("left alone") == 2
+
+
+def test_a_same_named_icon_of_the_users_own_survives_install_and_uninstall(
+        tmp_path: Path) -> None:
+    home = tmp_path / "share"
+    _launcher, icons, _metainfo = desktop_install.paths(home)
+    theirs = icons[4]  # 48x48: a user's own icon for the app, the usual way to theme it
+    theirs.parent.mkdir(parents=True)
+    theirs.write_bytes(b"my own icon")
+    out = cli(home, "install-desktop")
+    assert out.returncode == 0, out.stderr
+    assert theirs.read_bytes() == b"my own icon"
+    assert f"left alone: {theirs}" in out.stderr
+    assert all(icon.is_file() for icon in icons)
+    out = cli(home, "uninstall-desktop")
+    assert out.returncode == 0, out.stderr
+    assert files_under(home) == {theirs} and theirs.read_bytes() == b"my own icon"
+
+
+def test_a_metainfo_file_of_someone_else_survives_install_and_uninstall(tmp_path: Path) -> None:
+    home = tmp_path / "share"
+    _launcher, _icons, metainfo = desktop_install.paths(home)
+    metainfo.parent.mkdir(parents=True)
+    # Even one carrying our comment: only what install wrote (the manifest) counts as ours.
+    foreign = desktop_install.METAINFO.replace("psoas-break</name>", "my fork</name>")
+    metainfo.write_text(foreign)
+    out = cli(home, "install-desktop")
+    assert out.returncode == 0, out.stderr
+    assert metainfo.read_text() == foreign and f"left alone: {metainfo}" in out.stderr
+    assert cli(home, "uninstall-desktop").returncode == 0
+    assert files_under(home) == {metainfo} and metainfo.read_text() == foreign
+
+
+def test_installing_again_replaces_our_own_files_and_uninstall_still_removes_them(
+        tmp_path: Path) -> None:
+    home = tmp_path / "share"
+    launcher, icons, metainfo = desktop_install.paths(home)
+    assert cli(home, "install-desktop").returncode == 0
+    manifest = manifest_of(home)
+    assert manifest.is_file()
+    assert oct(manifest.stat().st_mode & 0o777) == oct(0o600)
+    assert oct(manifest.parent.stat().st_mode & 0o777) == oct(0o700)
+    # What an older version wrote: another icon. The manifest knows it was ours.
+    icons[0].write_bytes(b"an older psoas-break icon")
+    recorded = json.loads(manifest.read_text())
+    recorded["files"][str(icons[0])] = hashlib.sha256(b"an older psoas-break icon").hexdigest()
+    manifest.write_text(json.dumps(recorded))
+    out = cli(home, "install-desktop")
+    assert out.returncode == 0 and "left alone" not in out.stderr, out.stderr
+    assert icons[0].read_bytes() != b"an older psoas-break icon"
+    out = cli(home, "uninstall-desktop")
+    assert out.returncode == 0 and "left alone" not in out.stderr, out.stderr
+    assert files_under(home) == set()
+    assert not (launcher.exists() or metainfo.exists() or manifest.exists())
+
+
+@pytest.mark.parametrize("garbage", [
+    b"\xff\xfe not json at all" * 100,
+    b'{"version": 1, "files": ["not", "a", "mapping"]}',
+    # Hostile: claims a file outside what install writes, with its true hash.
+    None,
+])
+def test_a_garbled_or_hostile_manifest_gives_one_line_and_deletes_nothing_foreign(
+        tmp_path: Path, garbage: bytes | None) -> None:
+    home = tmp_path / "share"
+    _launcher, icons, _metainfo = desktop_install.paths(home)
+    outside = tmp_path / "precious.txt"
+    outside.write_bytes(b"keep me")
+    assert cli(home, "install-desktop").returncode == 0
+    icons[1].write_bytes(b"the user's own icon now")
+    if garbage is None:
+        garbage = json.dumps({"version": 1, "files": {
+            str(outside): hashlib.sha256(b"keep me").hexdigest(),
+            str(icons[1]): hashlib.sha256(b"the user's own icon now").hexdigest() + "x",
+        }}).encode()
+    manifest_of(home).write_bytes(garbage)
+    out = cli(home, "uninstall-desktop")
+    assert out.returncode == 0, out.stderr
+    assert outside.read_bytes() == b"keep me"
+    assert icons[1].read_bytes() == b"the user's own icon now"
+    assert files_under(home) == {icons[1]}
+    lines = out.stderr.splitlines()
+    assert all(len(line) < 300 for line in lines), lines
+    if garbage.startswith(b"\xff") or b"[" in garbage:
+        assert sum("desktop-install.json" in line for line in lines) == 1, lines
+
+
+def test_symbolic_links_are_never_written_through(tmp_path: Path) -> None:
+    home = tmp_path / "share"
+    launcher, icons, metainfo = desktop_install.paths(home)
+    outside = tmp_path / "outside"
+    outside.mkdir()
+    target = outside / "precious.png"
+    target.write_bytes(b"not an icon of ours")
+    icons[2].parent.mkdir(parents=True)
+    icons[2].symlink_to(target)
+    metainfo.parent.mkdir(parents=True)
+    metainfo.symlink_to(outside / "dangling.xml")
+    out = cli(home, "install-desktop")
+    assert out.returncode == 0, out.stderr
+    assert target.read_bytes() == b"not an icon of ours"
+    assert not (outside / "dangling.xml").exists()
+    assert sorted(p.name for p in outside.iterdir()) == ["precious.png"]
+    assert f"left alone: {icons[2]}" in out.stderr and f"left alone: {metainfo}" in out.stderr
+    assert cli(home, "uninstall-desktop").returncode == 0
+    assert target.read_bytes() == b"not an icon of ours"
+    assert icons[2].is_symlink() and metainfo.is_symlink()
+
+
+def test_a_dangling_launcher_link_is_refused_not_followed(tmp_path: Path) -> None:
+    home = tmp_path / "share"
+    launcher, _icons, _metainfo = desktop_install.paths(home)
+    launcher.parent.mkdir(parents=True)
+    elsewhere = tmp_path / "outside" / "psoas-break.desktop"
+    elsewhere.parent.mkdir()
+    launcher.symlink_to(elsewhere)
+    out = cli(home, "install-desktop")
+    assert out.returncode == 1
+    assert "symbolic link" in out.stderr and len(out.stderr.splitlines()) == 1, out.stderr
+    assert not elsewhere.exists() and launcher.is_symlink()

@@ -87,7 +87,7 @@ def _main(argv: list[str] | None = None) -> int:
     if command in ("install-desktop", "uninstall-desktop"):
         from psoas_break.cli import desktop
 
-        return desktop.run(args)
+        return desktop.run(args, paths)
     if command == "doctor":
         from psoas_break.cli import doctor  # imports the adapter families: only for doctor
 

@@ -11,6 +11,7 @@ import argparse
 import sys
 from typing import Any
 
+from psoas_break.adapters.files.paths import AppPaths
 from psoas_break.core.i18n import _
 from psoas_break.ports import StorageError
 
@@ -25,17 +26,19 @@ def add_subcommands(subparsers: Any) -> None:
         "remove what install-desktop added"))
 
 
-def run(args: argparse.Namespace) -> int:
+def run(args: argparse.Namespace, paths: AppPaths) -> int:
     from psoas_break.adapters import desktop_install
 
     try:
         if args.command == "install-desktop":
-            report = desktop_install.install()
+            report = desktop_install.install(paths.desktop_manifest)
         else:
-            report = desktop_install.uninstall()
+            report = desktop_install.uninstall(paths.desktop_manifest)
     except StorageError as exc:
         print(f"psoas-break: {exc}", file=sys.stderr)
         return 1
+    for note in report.notes:
+        print(f"psoas-break: {note}", file=sys.stderr)
     for path in report.done:
         print(path)
     for path, why in report.left:

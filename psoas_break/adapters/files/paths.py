@@ -49,6 +49,11 @@ class AppPaths:
         return self.data_dir / "history.sqlite3"
 
     @property
+    def desktop_manifest(self) -> Path:
+        """What `install-desktop` wrote (paths and sha256), so uninstall removes only that."""
+        return self.data_dir / "desktop-install.json"
+
+    @property
     def log_file(self) -> Path:
         return self.log_dir / "psoas-break.log"
 
