@@ -70,7 +70,7 @@ def _main(argv: list[str] | None = None) -> int:
 
         verbose = "-v" in args_list or "--verbose" in args_list
         return run_app(AppPaths.default(), verbose=verbose)
-    from psoas_break.cli import autostart, config, control, exercises, speech, stats
+    from psoas_break.cli import autostart, config, control, desktop, exercises, speech, stats
     from psoas_break.cli.parser import build_parser
 
     parser = build_parser()
@@ -84,9 +84,7 @@ def _main(argv: list[str] | None = None) -> int:
         return control.run(args, paths)
     if command == "autostart":
         return autostart.run(args)
-    if command in ("install-desktop", "uninstall-desktop"):
-        from psoas_break.cli import desktop
-
+    if command in desktop.COMMANDS:
         return desktop.run(args, paths)
     if command == "doctor":
         from psoas_break.cli import doctor  # imports the adapter families: only for doctor
