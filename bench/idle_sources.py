@@ -38,21 +38,10 @@ from psoas_break.adapters.idle.mutter import MutterIdleSource  # noqa: E402
 from psoas_break.adapters.idle.screensaver import ScreenSaverIdleSource  # noqa: E402
 from psoas_break.adapters.idle.x11 import X11IdleSource  # noqa: E402
 from tests.desktop import DesktopSession  # noqa: E402
+from tests.desktop.proc_figures import context_switches  # noqa: E402
 
 POLLS_PER_MIN_AT_15S = 4.0
 CLK_TCK = os.sysconf("SC_CLK_TCK")
-
-
-def _ctx_switches(tid: int) -> tuple[int, int]:
-    """(voluntary, nonvoluntary) context switches of thread `tid` of this process."""
-    vol = nonvol = 0
-    with open(f"/proc/self/task/{tid}/status") as fh:
-        for line in fh:
-            if line.startswith("voluntary_ctxt_switches:"):
-                vol = int(line.split()[1])
-            elif line.startswith("nonvoluntary_ctxt_switches:"):
-                nonvol = int(line.split()[1])
-    return vol, nonvol
 
 
 def _proc_cpu_s(pid: int) -> float:
@@ -118,14 +107,14 @@ def compressed(
         poll()  # warm up (first call may fault pages in)
         tid = threading.get_native_id()
         peer0 = peer_cpu_s()
-        v0, n0 = _ctx_switches(tid)
+        ctx0 = context_switches(tid)
         c0 = time.thread_time_ns()
         for _ in range(polls):
             poll()
         c1 = time.thread_time_ns()
-        v1, n1 = _ctx_switches(tid)
+        ctx1 = context_switches(tid)
         peer1 = peer_cpu_s()
-        return {"cpu_ns": c1 - c0, "ctx": (v1 - v0) + (n1 - n0), "peer_s": peer1 - peer0}
+        return {"cpu_ns": c1 - c0, "ctx": ctx1 - ctx0, "peer_s": peer1 - peer0}
 
     r = _in_thread(body)
     cpu_us = r["cpu_ns"] / 1000 / polls
@@ -149,7 +138,7 @@ def window(
         tid = threading.get_native_id()
         stop = threading.Event()
         start.wait()
-        v0, n0 = _ctx_switches(tid)
+        ctx0 = context_switches(tid)
         c0 = time.thread_time_ns()
         t_end = time.monotonic() + window_s
         polls = 0
@@ -162,8 +151,8 @@ def window(
                 break
             stop.wait(min(interval_s, remaining))
         c1 = time.thread_time_ns()
-        v1, n1 = _ctx_switches(tid)
-        results[name] = {"cpu_ns": c1 - c0, "ctx": (v1 - v0) + (n1 - n0), "polls": polls}
+        ctx1 = context_switches(tid)
+        results[name] = {"cpu_ns": c1 - c0, "ctx": ctx1 - ctx0, "polls": polls}
 
     threads = [threading.Thread(target=run, args=(n, p)) for n, p in pollers.items()]
     for t in threads:

@@ -39,7 +39,7 @@ from typing import Any
 REPO = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO))
 
-from bench.tray_idle import memory_mib, thread_figures, window_delta  # noqa: E402
+from bench.tray_idle import memory_mib  # noqa: E402
 from psoas_break.adapters.quiet.camera import V4l2CameraDetector  # noqa: E402
 from psoas_break.adapters.quiet.fullscreen_x11 import X11FullscreenDetector  # noqa: E402
 from psoas_break.adapters.quiet.microphone_pulse import PulseMicrophoneDetector  # noqa: E402
@@ -56,18 +56,10 @@ from psoas_break.adapters.quiet.pipewire_graph import PipeWireGraph  # noqa: E40
 from psoas_break.adapters.quiet.quiet_apps import QuietAppsDetector  # noqa: E402
 from tests.app_harness import app_env  # noqa: E402
 from tests.desktop import DesktopSession, wait_for  # noqa: E402
+from tests.desktop.proc_figures import context_switches, thread_figures, window_delta  # noqa: E402
 
 SETTLE_S = 7.0
 EXISTING = "fullscreen-x11,notifications-inhibited,camera-v4l2,quiet-apps"
-
-
-def switches(path: str) -> int:
-    total = 0
-    with open(path) as fh:
-        for line in fh:
-            if line.startswith(("voluntary_ctxt_switches", "nonvoluntary_ctxt_switches")):
-                total += int(line.split()[1])
-    return total
 
 
 def _children_cpu_s() -> float:
@@ -84,13 +76,13 @@ def per_check(check: Callable[[], object], n: int) -> dict[str, float]:
         check()  # warm up
         tid = threading.get_native_id()
         samples = []
-        before = switches(f"/proc/self/task/{tid}/status")
+        before = context_switches(tid)
         children = _children_cpu_s()
         for _ in range(n):
             t0 = time.thread_time_ns()
             check()
             samples.append((time.thread_time_ns() - t0) / 1000)
-        after = switches(f"/proc/self/task/{tid}/status")
+        after = context_switches(tid)
         samples.sort()
         out.update(cpu_us=round(statistics.median(samples), 1),
                    p95_us=round(samples[int(n * 0.95)], 1),
@@ -111,20 +103,19 @@ def native_id(name: str) -> int:
 def idle_window(threads: dict[str, int], pw_dump: int, window_s: float) -> dict[str, Any]:
     """Switches and CPU per minute of the detector threads and pw-dump over `window_s`."""
     time.sleep(SETTLE_S)
-    paths = {name: f"/proc/self/task/{tid}/status" for name, tid in threads.items()}
     cpu_paths = {name: f"/proc/self/task/{tid}/schedstat" for name, tid in threads.items()}
 
     def cpu_s(path: str) -> float:
         return int(Path(path).read_text().split()[0]) / 1e9
 
-    before = {n: switches(p) for n, p in paths.items()}
+    before = {n: context_switches(tid) for n, tid in threads.items()}
     cpu_before = {n: cpu_s(p) for n, p in cpu_paths.items()}
     dump_before = thread_figures(pw_dump)
     time.sleep(window_s)
     per_min = 60.0 / window_s
     out: dict[str, Any] = {}
-    for name in paths:
-        out[name] = {"switches_per_min": round((switches(paths[name]) - before[name]) * per_min,
+    for name, tid in threads.items():
+        out[name] = {"switches_per_min": round((context_switches(tid) - before[name]) * per_min,
                                                1),
                      "cpu_ms_per_min": round((cpu_s(cpu_paths[name]) - cpu_before[name])
                                              * 1000 * per_min, 3)}
@@ -152,7 +143,7 @@ def apps_window(desk: DesktopSession, pw_env: dict[str, str], window_s: float
         time.sleep(window_s)
         after = thread_figures(proc.pid)
         cpu, sw = window_delta(before, after)
-        rss, _pss = memory_mib(proc.pid)
+        rss = memory_mib(proc.pid)["rss_mib"]
         out[label] = {"cpu_ms_per_min": round(cpu * 1000 * 60.0 / window_s, 2),
                       "switches_per_min": round(sw * 60.0 / window_s, 1),
                       "rss_mib": round(rss, 1), "threads": len(after)}

@@ -43,6 +43,7 @@ sys.path.insert(0, str(REPO))
 from psoas_break.adapters.dbus import Bus, Signal  # noqa: E402
 from tests.app_harness import app_env  # noqa: E402
 from tests.desktop import xfce  # noqa: E402
+from tests.desktop.proc_figures import thread_figures, window_delta  # noqa: E402
 from tests.desktop.session import DesktopSession  # noqa: E402
 
 TARGET_RSS_MIB = 32.0
@@ -129,21 +130,6 @@ def memory_mib(pid: int) -> dict[str, float]:
             "uss_mib": uss / 1024}
 
 
-def cpu_and_switches(pid: int) -> tuple[float, int, int]:
-    """(CPU seconds, context switches, threads) of every thread of `pid` so far."""
-    cpu_s, switches, threads = 0.0, 0, 0
-    for tid in os.listdir(f"/proc/{pid}/task"):
-        try:
-            cpu_s += int(Path(f"/proc/{pid}/task/{tid}/schedstat").read_text().split()[0]) / 1e9
-            for line in Path(f"/proc/{pid}/task/{tid}/status").read_text().splitlines():
-                if line.startswith(("voluntary_ctxt_switches", "nonvoluntary_ctxt_switches")):
-                    switches += int(line.split()[1])
-            threads += 1
-        except (FileNotFoundError, ProcessLookupError):
-            continue  # a thread ended meanwhile
-    return cpu_s, switches, threads
-
-
 def tray_up_s(desk: DesktopSession, regs: Registrations, argv: list[str], env: dict[str, str],
               starts: int) -> list[float]:
     """Exec to registration, for `starts` separate starts (each stopped again)."""
@@ -201,14 +187,14 @@ def measure(idle_s: float, window_s: float, starts: int = 5) -> dict[str, Any]:
             if proc.poll() is not None:
                 raise SystemExit(f"{name} exited: {desk.log_text(proc)[-2000:]}")
             results[name].update(memory_mib(proc.pid))
-            before[name] = cpu_and_switches(proc.pid)
+            before[name] = thread_figures(proc.pid)
         time.sleep(window_s)
         per_min = 60.0 / window_s
         for name, proc in procs.items():
-            cpu_s, switches, threads = cpu_and_switches(proc.pid)
-            results[name].update(
-                cpu_ms_per_min=(cpu_s - before[name][0]) * 1000 * per_min,
-                wakeups_per_min=(switches - before[name][1]) * per_min, threads=threads)
+            after = thread_figures(proc.pid)
+            cpu_s, switches = window_delta(before[name], after)
+            results[name].update(cpu_ms_per_min=cpu_s * 1000 * per_min,
+                                 wakeups_per_min=switches * per_min, threads=len(after))
         regs.close()
         for proc in reversed(procs.values()):
             desk.stop(proc)

@@ -31,10 +31,9 @@ HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE.parent))
 sys.path.insert(0, str(HERE))
 
-from tray_idle import thread_figures, window_delta  # noqa: E402
-
 from tests.app_harness import app_env  # noqa: E402
 from tests.desktop import wayland  # noqa: E402
+from tests.desktop.proc_figures import thread_figures, window_delta  # noqa: E402
 from tests.desktop.session import DesktopSession  # noqa: E402
 from tests.desktop.waiting import wait_for  # noqa: E402
 from tests.wayland_app import DESKTOP_NAMES  # noqa: E402

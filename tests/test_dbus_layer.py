@@ -37,6 +37,7 @@ from psoas_break.adapters.dbus import (
 )
 from psoas_break.ports import AdapterError, DeliveryFailed, Unavailable
 from tests.desktop import DesktopSession, LoneBus, wait_for
+from tests.desktop.proc_figures import context_switches
 from tests.desktop.session import REPO_ROOT
 
 pytestmark = pytest.mark.timeout(60)
@@ -345,16 +346,6 @@ def test_after_the_bus_daemon_restarts_rules_names_and_objects_come_back(
 # ---- what waiting costs -----------------------------------------------------------------------
 
 
-def _wakeups(native_id: int) -> int:
-    """Context switches of one thread so far (each time it was scheduled off the CPU)."""
-    total = 0
-    with open(f"/proc/self/task/{native_id}/status") as status:
-        for line in status:
-            if line.startswith(("voluntary_ctxt_switches", "nonvoluntary_ctxt_switches")):
-                total += int(line.split()[1])
-    return total
-
-
 def test_the_receiver_thread_never_wakes_while_the_bus_is_quiet(
     desktop: DesktopSession,
 ) -> None:
@@ -369,13 +360,13 @@ def test_the_receiver_thread_never_wakes_while_the_bus_is_quiet(
         (thread,) = set(_session_threads()) - before
         assert thread.native_id is not None
         time.sleep(0.5)  # let the setup replies settle
-        start = _wakeups(thread.native_id)
+        start = context_switches(thread.native_id)
         time.sleep(3.0)
-        assert _wakeups(thread.native_id) == start  # blocked with no timeout: zero wakeups
+        assert context_switches(thread.native_id) == start  # blocked with no timeout: zero wakeups
         # The control: one signal does wake it, and the measure sees that.
         bus.emit(PATH, IFACE, "Ping", "i", (1,))
         wait_for(lambda: pings.got, what="the ping")
-        assert _wakeups(thread.native_id) > start
+        assert context_switches(thread.native_id) > start
     finally:
         started = time.monotonic()
         bus.close()

@@ -45,6 +45,8 @@ from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from .proc_figures import context_switches
+
 SWAY_USER = "psoaswl"
 DEFAULT_TIMEOUT_S = 30.0
 KINDS = ("mutter", "kwin", "sway")
@@ -449,11 +451,7 @@ def fixture(kind: str, **kwargs: object) -> Iterator[Compositor]:
 
 def thread_figures(tid: int) -> tuple[int, float]:
     """(context switches, CPU seconds) of thread `tid` of this process, from /proc."""
-    switches = 0
-    with open(f"/proc/self/task/{tid}/status") as fh:
-        for line in fh:
-            if line.startswith(("voluntary_ctxt_switches:", "nonvoluntary_ctxt_switches:")):
-                switches += int(line.split()[1])
+    switches = context_switches(tid)
     with open(f"/proc/self/task/{tid}/stat") as fh:
         fields = fh.read().rsplit(")", 1)[1].split()
     return switches, (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")

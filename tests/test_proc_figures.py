@@ -1,0 +1,64 @@
+"""tests/desktop/proc_figures.py, the one /proc reader of context switches and CPU the tests
+and benchmarks share, and the benchmarks that use it: they import."""
+
+from __future__ import annotations
+
+import importlib
+import os
+import sys
+import threading
+import time
+
+import pytest
+
+from tests.desktop.proc_figures import context_switches, thread_figures, window_delta
+
+pytestmark = pytest.mark.skipif(not sys.platform.startswith("linux"), reason="reads /proc")
+
+
+def test_a_sleeping_thread_counts_its_wakeups_and_a_blocked_one_none() -> None:
+    wake, stop = threading.Event(), threading.Event()
+    started: list[int] = []
+
+    def body() -> None:
+        started.append(threading.get_native_id())
+        wake.wait()
+        while not stop.wait(0.01):
+            pass
+
+    thread = threading.Thread(target=body)
+    thread.start()
+    try:
+        while not started:
+            time.sleep(0.01)
+        time.sleep(0.1)
+        blocked = context_switches(started[0])
+        time.sleep(0.2)
+        assert context_switches(started[0]) == blocked  # waits with no timeout: no wakeup
+        wake.set()
+        time.sleep(0.2)
+        assert context_switches(started[0]) >= blocked + 5  # ~20 timed waits
+    finally:
+        wake.set()
+        stop.set()
+        thread.join()
+
+
+def test_thread_figures_of_a_process_and_a_window() -> None:
+    before = thread_figures(os.getpid())
+    assert str(threading.get_native_id()) in before
+    deadline = time.thread_time() + 0.05
+    while time.thread_time() < deadline:
+        pass
+    time.sleep(0.01)
+    cpu_s, switches = window_delta(before, thread_figures("self"))
+    assert cpu_s >= 0.04 and switches >= 1
+    # A thread that ended counts nothing; one that started counts all it did.
+    assert window_delta({"1": (5.0, 9)}, {"2": (0.5, 3)}) == (0.5, 3)
+
+
+@pytest.mark.parametrize("name", ["tray_idle", "idle_sources", "quiet_detectors",
+                                  "wayland_idle"])
+def test_the_benchmarks_import(name: str) -> None:
+    importlib.import_module(f"bench.{name}")
+
