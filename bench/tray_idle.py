@@ -6,7 +6,8 @@ built from this checkout and installed with its dependencies (wheels only) into 
 Debian's Python, as `pipx install` does. Started one after the other, then left alone:
   - floor: that venv's Python importing jeepney and Pillow and doing nothing;
   - appindicator: a bare pystray icon with one menu item on pystray's appindicator backend
-    (GTK + libayatana-appindicator, Debian's python3-gi; yesterday's floor);
+    (GTK + libayatana-appindicator, Debian's python3-gi; yesterday's floor), a magenta disc so
+    that the app's teal in the panel can only be the app's;
   - workrave: Debian's Workrave (C++/GTK; it docks as an XEmbed icon and shows its timer window);
   - app: psoas-break as installed in that venv (real minutes, every backend chosen as on a
     user's desktop: the sni tray, X11 idle, ...);
@@ -57,7 +58,7 @@ APPINDICATOR_SCRIPT = textwrap.dedent(
     import pystray
     from PIL import Image, ImageDraw
     img = Image.new("RGBA", (64, 64), (0, 0, 0, 0))
-    ImageDraw.Draw(img).ellipse((4, 4, 60, 60), fill=(31, 161, 135, 255))
+    ImageDraw.Draw(img).ellipse((4, 4, 60, 60), fill=(255, 0, 255, 255))
     icon = pystray.Icon("floor-icon", img, "floor", pystray.Menu(
         pystray.MenuItem("Quit", lambda icon, item: icon.stop())))
     icon.run()
@@ -178,9 +179,14 @@ def measure(idle_s: float, window_s: float, starts: int = 5) -> dict[str, Any]:
                 results[name].update(tray_up_s=statistics.median(times),
                                      tray_up_min_s=times[0], tray_up_max_s=times[-1])
         for name, argv, env, _registers in runs:
+            if name == "app":
+                # The app's teal is nobody else's (the appindicator floor is magenta), so the
+                # check below sees the app's own icon drawn, not one already in the panel.
+                panel.wait_no_icon(xfce_teal(), timeout_s=20)
             procs[name] = desk.spawn(argv, env=env, name=f"bench-{name}")
+            if name == "app":
+                panel.wait_icon(xfce_teal(), timeout_s=20)  # the app's icon really is drawn
             time.sleep(2.0)  # let its start-up work settle before the next one starts
-        panel.wait_icon(xfce_teal(), timeout_s=20)  # the app's icon really is drawn
         time.sleep(idle_s)
         before = {}
         for name, proc in procs.items():

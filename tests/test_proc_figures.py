@@ -1,16 +1,19 @@
 """tests/desktop/proc_figures.py, the one /proc reader of context switches and CPU the tests
-and benchmarks share, and the benchmarks that use it: they import."""
+and benchmarks share, and the benchmarks that use it: they import, and bench/tray_idle.py's
+floor icon cannot pass for the app's."""
 
 from __future__ import annotations
 
 import importlib
 import os
+import re
 import sys
 import threading
 import time
 
 import pytest
 
+from psoas_break.ui.icon import state_colour
 from tests.desktop.proc_figures import context_switches, thread_figures, window_delta
 
 pytestmark = pytest.mark.skipif(not sys.platform.startswith("linux"), reason="reads /proc")
@@ -62,3 +65,14 @@ def test_thread_figures_of_a_process_and_a_window() -> None:
 def test_the_benchmarks_import(name: str) -> None:
     importlib.import_module(f"bench.{name}")
 
+
+def test_the_floor_icon_of_the_tray_benchmark_is_not_the_apps_colour() -> None:
+    """The bench waits for the app's teal in the panel: a floor icon of that colour would
+    pass the check without the app (review-15 finding 8)."""
+    tray_idle = importlib.import_module("bench.tray_idle")
+    fills = re.findall(r"fill=\((\d+), (\d+), (\d+)", tray_idle.APPINDICATOR_SCRIPT)
+    assert fills
+    teal = state_colour("sitting")
+    for fill in fills:
+        distance = max(abs(int(a) - b) for a, b in zip(fill, teal, strict=True))
+        assert distance > 60, (fill, teal)  # xfce.wait_icon matches within 10
