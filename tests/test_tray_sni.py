@@ -26,6 +26,7 @@ from psoas_break.adapters.tray.dbusmenu import MenuModel
 from tests.desktop import DesktopSession, LoneBus, wait_for
 from tests.desktop.bus import BusClient, DBusCallError
 from tests.desktop.dbusmenu import MENU_IFACE, DBusMenu, StatusNotifierItem, TrayClient
+from tests.desktop.proc_figures import context_switches
 
 pytestmark = pytest.mark.timeout(90)
 
@@ -550,14 +551,17 @@ def test_setters_from_many_threads_leave_the_latest_menu(app: Driver, desk: Desk
 
     panel = threading.Thread(target=read)
     panel.start()
+    wait_for(lambda: seen, 10, what="the panel reading")  # reads overlap the setters
     threads = [threading.Thread(target=relabel, args=(n,)) for n in range(3)]
     for thread in threads:
         thread.start()
     for thread in threads:
         thread.join()
+    reads = len(seen)
+    wait_for(lambda: len(seen) > reads, 10, what="one more read after the setters")
     done.set()
     panel.join()
-    assert seen and all(len(set(ids_read)) == len(ids_read) for ids_read in seen)
+    assert all(len(set(ids_read)) == len(ids_read) for ids_read in seen)
     wait_for(lambda: menu.layout().children[0].label == assigned[-1], 5,
              what=f"the last menu set ({assigned[-1]}) exported")
     nodes = menu.layout().walk()
@@ -565,16 +569,6 @@ def test_setters_from_many_threads_leave_the_latest_menu(app: Driver, desk: Desk
     assert revision(menu) >= first_revision
     menu.click("Take a break")
     wait_clicks(app, "break")
-
-
-def _switches(native_id: int) -> int:
-    """Context switches of one thread of this process so far (each time it slept and woke)."""
-    total = 0
-    with open(f"/proc/self/task/{native_id}/status") as status:
-        for line in status:
-            if line.startswith(("voluntary_ctxt_switches", "nonvoluntary_ctxt_switches")):
-                total += int(line.split()[1])
-    return total
 
 
 def test_a_registered_icon_at_rest_wakes_no_thread(app: Driver, desk: DesktopSession) -> None:
@@ -587,9 +581,9 @@ def test_a_registered_icon_at_rest_wakes_no_thread(app: Driver, desk: DesktopSes
     assert receiver.native_id is not None
     item_of(desk).menu().layout()  # what a panel reads, then nothing
     time.sleep(0.5)
-    start = _switches(receiver.native_id)
+    start = context_switches(receiver.native_id)
     time.sleep(3.0)
-    assert _switches(receiver.native_id) == start
+    assert context_switches(receiver.native_id) == start
     app.icon.title = "changed"  # the control: a change does wake it (a signal goes out)
     item_of(desk).wait_for_property("Title", "changed")
-    assert _switches(receiver.native_id) > start
+    assert context_switches(receiver.native_id) > start

@@ -112,13 +112,14 @@ def pixmaps(image: Any, sizes_px: Iterable[int] = ICON_SIZES_PX) -> list[Pixmap]
         return [(size, size, image.argb(size)) for size in sizes_px]
     from PIL import Image
 
+    from psoas_break.ui.icon import argb
+
     src = image.convert("RGBA")
     out = []
     for size in sizes_px:
         square = src if src.size == (size, size) else src.resize((size, size),
                                                                  Image.Resampling.LANCZOS)
-        red, green, blue, alpha = square.split()  # Pillow packs no ARGB: reorder the bands
-        out.append((size, size, Image.merge("RGBA", (alpha, red, green, blue)).tobytes()))
+        out.append((size, size, argb(square.tobytes())))
     return out
 
 
