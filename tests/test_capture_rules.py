@@ -25,6 +25,7 @@ from psoas_break.adapters.quiet.capture_rules import (
     is_own,
     microphone_users,
     pulse_microphone_users,
+    runs_the_audio,
     screencasts,
     truthy,
 )
@@ -109,6 +110,19 @@ def test_microphone_rules() -> None:
     )
     users = microphone_users(g, own_pids={4242})
     assert [u.detail.split()[1] for u in users] == ["10"]
+
+
+def test_pipewire_runs_the_audio_only_with_an_audio_node() -> None:
+    """Ubuntu 22.04: PipeWire for the screen and camera only (video nodes, a screencast
+    stream), PulseAudio for sound: the graph cannot see a microphone there."""
+    video_only = graph(node(1, {"media.class": "Video/Source", "device.api": "v4l2"}),
+                       node(2, {"media.class": "Stream/Output/Video"}))
+    assert not runs_the_audio(video_only) and not runs_the_audio(graph())
+    for media_class in ("Audio/Source", "Audio/Sink", "Audio/Source/Virtual", "Audio/Duplex"):
+        assert runs_the_audio(graph(node(3, {"media.class": media_class}), *video_only.nodes
+                                    .values()))
+    # A stream alone is not the machine's audio (a PulseAudio client bridged in would be).
+    assert not runs_the_audio(graph(node(4, {"media.class": "Stream/Input/Audio"})))
 
 
 def test_own_children_are_excluded_through_parent_of() -> None:

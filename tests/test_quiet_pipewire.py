@@ -292,11 +292,12 @@ def test_the_factory_picks_the_watching_detectors_and_reports_changes(
            "screen-sharing-pipewire, camera-pipewire"}
     detectors, choice = make_quiet_detectors(env, on_change=changes.append)
     try:
-        assert choice.chosen == "microphone-pulse, screen-sharing-pipewire, camera-pipewire"
+        # PipeWire runs the audio here: its graph sees the microphone, no libpulse is loaded.
+        assert choice.chosen == "microphone-pipewire, screen-sharing-pipewire, camera-pipewire"
         rejected = dict(choice.rejected)
-        assert rejected["microphone-pipewire"] == (
-            "not needed: microphone-pulse sees the microphone")
-        assert dict(choice.details) == {"microphone-pulse": "free",
+        assert rejected["microphone-pulse"] == (
+            "not needed: microphone-pipewire sees the microphone")
+        assert dict(choice.details) == {"microphone-pipewire": "free",
                                         "screen-sharing-pipewire": "free",
                                         "camera-pipewire": "free"}
         # The factory's detectors exclude this process and its descendants, as the app's do:
@@ -304,7 +305,33 @@ def test_the_factory_picks_the_watching_detectors_and_reports_changes(
         pw.desktop.spawn(["sh", "-c", "pw-record /dev/null >/dev/null 2>&1 &"],
                          name="other-app")
         wait_for(lambda: quiet_reasons(detectors) == ("microphone",), what="in a call")
-        assert "microphone-pulse" in changes
+        assert "microphone-pipewire" in changes
     finally:
         close_detectors(detectors)
     assert not {t.name for t in threading.enumerate()} & THREADS
+
+
+def test_where_pipewire_runs_no_audio_the_factory_asks_the_pulse_server(
+    desktop: DesktopSession,
+) -> None:
+    """Ubuntu 22.04's shape: PipeWire for video, the audio elsewhere, so the graph has no audio
+    node and cannot see a microphone; the PulseAudio protocol is asked instead. Real PipeWire
+    and wireplumber without pipewire-pulse; no PulseAudio daemon runs here (not among the test
+    packages; the pulse detector's captures are tested against pipewire-pulse above), so the
+    pulse detector is chosen and says it finds no server yet: what is tested is the choice, on
+    a real graph with no audio node."""
+    missing = missing_tools()
+    if missing:
+        pytest.skip(f"missing {missing}")
+    pw = desktop.start_pipewire(audio_devices=False, pulse=False)
+    env = {**pw.desktop.env, "PSOAS_QUIET_DETECTORS": "microphone-pulse, microphone-pipewire"}
+    detectors, choice = make_quiet_detectors(env)
+    try:
+        assert choice.chosen == "microphone-pulse"
+        assert dict(choice.rejected)["microphone-pipewire"] == (
+            "PipeWire runs no audio here (no audio node in its graph)")
+        assert dict(choice.details)["microphone-pulse"].startswith(
+            "unavailable: no PulseAudio/PipeWire sound server")
+        assert [type(d) for d in detectors] == [PulseMicrophoneDetector]
+    finally:
+        close_detectors(detectors)

@@ -116,9 +116,11 @@ class PipeWireStack:
 
     # ---- start and stop ----
 
-    def start(self, *, audio_devices: bool = True) -> PipeWireStack:
+    def start(self, *, audio_devices: bool = True, pulse: bool = True) -> PipeWireStack:
         """pipewire, wireplumber, pipewire-pulse; with `audio_devices` the test sink and
-        microphone, once wireplumber's policy runs."""
+        microphone, once wireplumber's policy runs. Without `pulse` (and devices): PipeWire for
+        video only, as where PulseAudio runs the sound (pipewire-pulse would add its
+        module-always-sink's "auto_null" Audio/Sink)."""
         dropins = Path(self.desktop.env["XDG_CONFIG_HOME"], "pipewire", "pipewire.conf.d")
         dropins.mkdir(parents=True, exist_ok=True)
         (dropins / "10-psoas-test.conf").write_text(_SPA_DROPIN)
@@ -126,7 +128,8 @@ class PipeWireStack:
             (dropins / "20-psoas-camera.conf").write_text(_CAMERA_DROPIN)
         self.start_pipewire()
         self.wireplumber = self.desktop.spawn(["wireplumber"], name="wireplumber")
-        self.start_pulse()
+        if pulse:
+            self.start_pulse()
         if audio_devices:
             self.add_audio_devices()
         return self

@@ -550,13 +550,14 @@ class DesktopSession:
         saver.start()
         return saver
 
-    def start_pipewire(self, *, camera: bool = False, audio_devices: bool = True
-                       ) -> PipeWireStack:
+    def start_pipewire(self, *, camera: bool = False, audio_devices: bool = True,
+                       pulse: bool = True) -> PipeWireStack:
         """Start a real PipeWire (pipewire, wireplumber, pipewire-pulse) in this desktop, with
         a test sink and microphone (and a fake camera node); see pipewire.py."""
         from .pipewire import PipeWireStack
 
-        return PipeWireStack(self, camera=camera).start(audio_devices=audio_devices)
+        return PipeWireStack(self, camera=camera).start(audio_devices=audio_devices,
+                                                         pulse=pulse)
 
     def start_logind(self) -> Logind:
         """Start the fake org.freedesktop.login1 on the private system bus."""

@@ -17,10 +17,12 @@ connection, a KWin script's calls) and only read when asked.
       inhibited                                            `Inhibited` (spec 1.2+)
     gnome-banners        GNOME           do-not-disturb    gsettings show-banners = false
     camera-v4l2          Linux           camera            /dev/video* open in another process
+  * microphone-pipewire  Linux/BSD       microphone        the PipeWire graph (pw-dump), when
+                                                           PipeWire runs the audio
   * microphone-pulse     Linux/BSD       microphone        PulseAudio protocol (pulsectl):
-                                                           another app's capture stream
-  * microphone-pipewire  Linux/BSD       microphone        the PipeWire graph (pw-dump); only
-                                                           when microphone-pulse cannot work
+                                                           another app's capture stream; only
+                                                           where the graph sees no audio
+                                                           (PulseAudio runs it, or no PipeWire)
   * screen-sharing-      Linux/BSD       screen-sharing    the PipeWire graph: a screencast
       pipewire                                             stream (Wayland, portals)
   * camera-pipewire      Linux/BSD       camera            the PipeWire graph: a camera stream
@@ -93,19 +95,26 @@ def _watching(env: Mapping[str, str], on_change: Callable[[str], None] | None
             raise found
         return found  # type: ignore[no-any-return]
 
+    # The graph first: where PipeWire runs the audio it sees every capture, and the app needs
+    # no libpulse (pulsectl loads it and its codec and X11 libraries: +4 MiB at rest).
+    def microphone_pipewire() -> QuietDetector:
+        from psoas_break.adapters.quiet.capture_rules import runs_the_audio
+        from psoas_break.adapters.quiet.pipewire import PipeWireMicrophoneDetector
+
+        found = graph()
+        now = found.snapshot()
+        if now is None or not runs_the_audio(now):
+            raise Unavailable("PipeWire runs no audio here (no audio node in its graph)"
+                              if now is not None else f"PipeWire: {found.reason}")
+        opened["graph-microphone"] = True
+        return PipeWireMicrophoneDetector(found, on_change=on_change)
+
     def microphone_pulse() -> QuietDetector:
         from psoas_break.adapters.quiet.microphone_pulse import PulseMicrophoneDetector
 
-        detector = PulseMicrophoneDetector.open(server=_pulse_server(env), on_change=on_change)
-        opened["pulse"] = detector.status().available
-        return detector
-
-    def microphone_pipewire() -> QuietDetector:
-        from psoas_break.adapters.quiet.pipewire import PipeWireMicrophoneDetector
-
-        if opened.get("pulse"):
-            raise Unavailable("not needed: microphone-pulse sees the microphone")
-        return PipeWireMicrophoneDetector(graph(), on_change=on_change)
+        if opened.get("graph-microphone"):
+            raise Unavailable("not needed: microphone-pipewire sees the microphone")
+        return PulseMicrophoneDetector.open(server=_pulse_server(env), on_change=on_change)
 
     def screen_sharing() -> QuietDetector:
         from psoas_break.adapters.quiet.pipewire import ScreenShareDetector
@@ -117,7 +126,7 @@ def _watching(env: Mapping[str, str], on_change: Callable[[str], None] | None
 
         return PipeWireCameraDetector(graph(), on_change=on_change)
 
-    return {"microphone-pulse": microphone_pulse, "microphone-pipewire": microphone_pipewire,
+    return {"microphone-pipewire": microphone_pipewire, "microphone-pulse": microphone_pulse,
             "screen-sharing-pipewire": screen_sharing, "camera-pipewire": camera_pipewire}
 
 

@@ -216,6 +216,14 @@ def graph_from_objects(objects: Iterable[Mapping[str, Any]]) -> Graph:
     return Graph(nodes, tuple(links))
 
 
+def runs_the_audio(graph: Graph) -> bool:
+    """Whether PipeWire runs this machine's audio: it has audio devices or virtual audio nodes
+    ("Audio/Source", "Audio/Sink", ...). Then every capture, PulseAudio clients' too (through
+    pipewire-pulse), is a node of its graph. Where PulseAudio runs the audio beside a PipeWire
+    for video (Ubuntu 22.04) the graph has no such node and sees no microphone."""
+    return any(node.media_class.startswith("Audio/") for node in graph.nodes.values())
+
+
 def microphone_users(graph: Graph, own_pids: Collection[int] = (),
                      parent_of: ParentOf | None = None) -> tuple[Use, ...]:
     """Audio captures of a real source by other programs (see the module docstring)."""
