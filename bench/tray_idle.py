@@ -1,9 +1,13 @@
 """The tray app at rest, side by side with its floors and with Workrave, in the same run.
 
 One headless desktop with a real panel (xfce4-panel 4.18 on Xvfb: its systray plugin is the
-StatusNotifierWatcher and also an XEmbed tray) and a notification server. First the wheel is
-built from this checkout and installed with its dependencies (wheels only) into a plain venv of
-Debian's Python, as `pipx install` does. Started one after the other, then left alone:
+StatusNotifierWatcher and also an XEmbed tray), a notification server and, as on today's
+desktops, a real PipeWire running the audio (pipewire, wireplumber, pipewire-pulse, a speaker and
+a microphone; left out, and said so, where it is not installed): the app then watches for calls
+and screen sharing as it does for users, with its `pw-dump` child, whose memory is shown too.
+First the wheel is built from this checkout and installed with its dependencies (wheels only)
+into a plain venv of Debian's Python, as `pipx install` does. Started one after the other,
+then left alone:
   - floor: that venv's Python importing jeepney and Pillow and doing nothing;
   - appindicator: a bare pystray icon with one menu item on pystray's appindicator backend
     (GTK + libayatana-appindicator, Debian's python3-gi; yesterday's floor), a magenta disc so
@@ -25,6 +29,7 @@ after exec. Run: .venv/bin/python bench/tray_idle.py [--idle-s 60] [--window-s 6
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
 import os
 import shutil
@@ -44,6 +49,7 @@ sys.path.insert(0, str(REPO))
 from psoas_break.adapters.dbus import Bus, Signal  # noqa: E402
 from tests.app_harness import app_env  # noqa: E402
 from tests.desktop import xfce  # noqa: E402
+from tests.desktop.pipewire import missing_tools as pipewire_missing  # noqa: E402
 from tests.desktop.proc_figures import thread_figures, window_delta  # noqa: E402
 from tests.desktop.session import DesktopSession  # noqa: E402
 
@@ -156,10 +162,15 @@ def measure(idle_s: float, window_s: float, starts: int = 5) -> dict[str, Any]:
     with DesktopSession() as desk:
         panel = xfce.start_xfce_panel(desk)
         desk.start_notification_server()
+        sound: dict[str, str] = {}
+        results["sound_server"] = "none (PipeWire is not installed)"
+        if not pipewire_missing():
+            sound = desk.start_pipewire().client_env
+            results["sound_server"] = "PipeWire runs the audio"
         regs = Registrations(desk.env)
         app_vars, dev_vars = (
             app_env(desk, Path(tempfile.mkdtemp(prefix=f"bench-{kind}-", dir=desk.env["HOME"])),
-                    {"PSOAS_SECONDS_PER_MINUTE": "60", "PSOAS_IDLE_BACKEND": ""})
+                    {"PSOAS_SECONDS_PER_MINUTE": "60", "PSOAS_IDLE_BACKEND": "", **sound})
             for kind in ("app", "dev"))
         app_vars.pop("PYTHONPATH")  # the installed wheel, not this checkout
         runs = [
@@ -194,6 +205,8 @@ def measure(idle_s: float, window_s: float, starts: int = 5) -> dict[str, Any]:
                 raise SystemExit(f"{name} exited: {desk.log_text(proc)[-2000:]}")
             results[name].update(memory_mib(proc.pid))
             before[name] = thread_figures(proc.pid)
+        dump = children_named(procs["app"].pid, "pw-dump")
+        results["app_pw_dump"] = memory_mib(dump[0]) if dump else None
         time.sleep(window_s)
         per_min = 60.0 / window_s
         for name, proc in procs.items():
@@ -207,6 +220,18 @@ def measure(idle_s: float, window_s: float, starts: int = 5) -> dict[str, Any]:
     results["load_average"] = os.getloadavg()[0]
     shutil.rmtree(build, ignore_errors=True)
     return results
+
+
+def children_named(pid: int, comm: str) -> list[int]:
+    """The pids of `pid`'s children whose command name is `comm`."""
+    found = []
+    for task in Path(f"/proc/{pid}/task").iterdir():
+        children = (task / "children").read_text().split() if (task / "children").exists() else []
+        for child in children:
+            with contextlib.suppress(OSError):
+                if Path(f"/proc/{child}/comm").read_text().strip() == comm:
+                    found.append(int(child))
+    return found
 
 
 def xfce_teal() -> tuple[int, int, int]:
@@ -237,7 +262,7 @@ def table(r: dict[str, Any]) -> str:
         f"memory, wakeups over the next {r['window_s']:.0f} s; tray up: median of "
         f"{r['starts']} starts (min–max); Python {sys.version.split()[0]}; load average "
         f"{r['load_at_start']:.1f} at the start, {r['load_average']:.1f} at the end, on "
-        f"{os.cpu_count()} CPUs.",
+        f"{os.cpu_count()} CPUs; sound: {r['sound_server']}.",
         "",
         "| process | tray up after exec (s) | RSS (MiB) | PSS (MiB) | USS (MiB) | threads "
         "| CPU per idle minute (ms) | wakeups per idle minute |",
@@ -266,6 +291,14 @@ def table(r: dict[str, Any]) -> str:
         f"; tray up {app['tray_up_s']:.3f} s <= {TARGET_TRAY_UP_S}: "
         f"{'met' if app['tray_up_s'] <= TARGET_TRAY_UP_S else 'NOT met'}.",
     ]
+    dump = r.get("app_pw_dump")
+    if dump:
+        lines.append(
+            f"Its pw-dump child (the PipeWire graph for calls, screen sharing and the camera): "
+            f"RSS {dump['rss_mib']:.1f}, PSS {dump['pss_mib']:.1f}, USS {dump['uss_mib']:.1f} "
+            f"MiB; the app with it: PSS {app['pss_mib'] + dump['pss_mib']:.1f} MiB "
+            f"({(app['pss_mib'] + dump['pss_mib']) / r['workrave']['pss_mib']:.2f}x Workrave's "
+            f"PSS).")
     return "\n".join(lines)
 
 
