@@ -431,3 +431,26 @@ def test_no_source_asks_for_a_position() -> None:
             if isinstance(node, ast.Attribute):
                 assert node.attr not in ("latitude", "longitude", "point", "coordinate_point"), (
                     path, node.attr)
+
+
+def test_every_source_relays_speeds_the_same_way(caplog: pytest.LogCaptureFixture) -> None:
+    """One relay for all five sources: no "no fix" before a first speed, a lost fix once a
+    speed was seen, and a callback that raises is logged without ending the reader."""
+    from psoas_break.adapters.location.relay import SpeedRelay
+
+    got: list[float | None] = []
+    fresh = SpeedRelay("serial GPS")
+    fresh.start(got.append)
+    fresh(None)
+    fresh(12.5)
+    fresh(None)
+    assert got == [12.5, None]
+
+    def broken(_speed: float | None) -> None:
+        raise RuntimeError("boom")
+
+    failing = SpeedRelay("GeoClue")
+    failing.start(broken)
+    with caplog.at_level(logging.ERROR):
+        failing(1.0)
+    assert "GeoClue: the speed callback failed" in caplog.text

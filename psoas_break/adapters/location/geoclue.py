@@ -32,6 +32,7 @@ from collections.abc import Callable, Mapping
 from typing import Any
 
 from psoas_break.adapters.dbus import PROPERTIES_IFACE, Bus, CallFailed, Signal
+from psoas_break.adapters.location.relay import SpeedRelay
 from psoas_break.ports import Unavailable
 
 log = logging.getLogger(__name__)
@@ -75,15 +76,14 @@ class GeoClueSource:
     def __init__(self, bus: Bus) -> None:
         self._bus = bus
         self.status = "GeoClue, not started"
-        self._on_speed: Callable[[float | None], None] = lambda _speed: None
+        self._emit = SpeedRelay("GeoClue")
         self._inbox: queue.Queue[Any] = queue.Queue()
         self._client: str | None = None
-        self._last: float | None = None
         self._thread: threading.Thread | None = None
         self._tokens: list[object] = []
 
     def start(self, on_speed: Callable[[float | None], None]) -> None:
-        self._on_speed = on_speed
+        self._emit.start(on_speed)
         self._thread = threading.Thread(target=self._run, name="psoas-geoclue", daemon=True)
         self._thread.start()
         # Receiver-thread callbacks only queue; the calls they lead to run on our thread.
@@ -101,15 +101,6 @@ class GeoClueSource:
         if self._thread is not None:
             self._thread.join(CALL_TIMEOUT_S + 1.0)
         self._bus.close()
-
-    def _emit(self, speed: float | None) -> None:
-        if speed is None and self._last is None:
-            return
-        self._last = speed
-        try:
-            self._on_speed(speed)
-        except Exception:
-            log.exception("GeoClue: the speed callback failed")
 
     def _run(self) -> None:
         owner = ""

@@ -27,6 +27,7 @@ import threading
 from collections.abc import Callable
 from typing import Any
 
+from psoas_break.adapters.location.relay import SpeedRelay
 from psoas_break.ports import Unavailable
 
 log = logging.getLogger(__name__)
@@ -80,16 +81,15 @@ class GpsdSource:
     def __init__(self, host: str = DEFAULT_HOST, port: int = DEFAULT_PORT) -> None:
         self.host, self.port = host, int(port)
         self.status = f"gpsd at {host}:{port}, not started"
-        self._on_speed: Callable[[float | None], None] = lambda _speed: None
+        self._emit = SpeedRelay("gpsd")
         self._stop = threading.Event()
         self._lock = threading.Lock()
         self._client: Any = None  # the gpsdclient.GPSDClient of the connection being read
         self._thread: threading.Thread | None = None
-        self._last: float | None = None  # last speed sent; a None is sent only after a speed
         self.connects = 0
 
     def start(self, on_speed: Callable[[float | None], None]) -> None:
-        self._on_speed = on_speed
+        self._emit.start(on_speed)
         self._thread = threading.Thread(target=self._run, name="psoas-gpsd", daemon=True)
         self._thread.start()
 
@@ -102,15 +102,6 @@ class GpsdSource:
                 sock.shutdown(socket.SHUT_RDWR)
         if self._thread is not None:
             self._thread.join(STOP_JOIN_S)
-
-    def _emit(self, speed: float | None) -> None:
-        if speed is None and self._last is None:
-            return
-        self._last = speed
-        try:
-            self._on_speed(speed)
-        except Exception:
-            log.exception("gpsd: the speed callback failed")
 
     def _run(self) -> None:
         where = f"{self.host}:{self.port}"

@@ -15,14 +15,12 @@ Macs have no GPS of their own (Wi-Fi positions have no speed): a USB puck appear
 
 from __future__ import annotations
 
-import logging
 import threading
 from collections.abc import Callable
 from typing import Any
 
+from psoas_break.adapters.location.relay import SpeedRelay
 from psoas_break.ports import Unavailable
-
-log = logging.getLogger(__name__)
 
 _DENIED = (1, 2)  # kCLAuthorizationStatusRestricted, kCLAuthorizationStatusDenied
 
@@ -49,12 +47,11 @@ class MacLocationSource:
         self._loop: Any = None
         self._ready = threading.Event()
         self._thread: threading.Thread | None = None
-        self._last: float | None = None
-        self._on_speed: Callable[[float | None], None] = lambda _speed: None
+        self._emit = SpeedRelay("CoreLocation")
         self.status = "CoreLocation, not started"
 
     def start(self, on_speed: Callable[[float | None], None]) -> None:
-        self._on_speed = on_speed
+        self._emit.start(on_speed)
         self._thread = threading.Thread(target=self._run, name="psoas-corelocation",
                                         daemon=True)
         self._thread.start()
@@ -67,15 +64,6 @@ class MacLocationSource:
             CFRunLoopStop(self._loop)
         if self._thread is not None:
             self._thread.join(5.0)
-
-    def _emit(self, speed: float | None) -> None:
-        if speed is None and self._last is None:
-            return
-        self._last = speed
-        try:
-            self._on_speed(speed)
-        except Exception:
-            log.exception("CoreLocation: the speed callback failed")
 
     def _run(self) -> None:
         from CoreFoundation import CFRunLoopGetCurrent, CFRunLoopRun

@@ -32,6 +32,8 @@ from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
+from psoas_break.adapters.location.relay import SpeedRelay
+
 log = logging.getLogger(__name__)
 
 KNOT_MPS = 0.514444
@@ -148,17 +150,16 @@ class SerialSource:
         self.device = device
         self.why = why
         self.status = f"{device}, not started"
-        self._on_speed: Callable[[float | None], None] = lambda _speed: None
+        self._emit = SpeedRelay("serial GPS")
         self._stop = threading.Event()
         self._lock = threading.Lock()
         self._ser: Any = None
         self._thread: threading.Thread | None = None
-        self._last: float | None = None
         self.baud: int | None = None
         self.opens = 0
 
     def start(self, on_speed: Callable[[float | None], None]) -> None:
-        self._on_speed = on_speed
+        self._emit.start(on_speed)
         self._thread = threading.Thread(target=self._run, name="psoas-nmea", daemon=True)
         self._thread.start()
 
@@ -171,15 +172,6 @@ class SerialSource:
                 ser.cancel_read()
         if self._thread is not None:
             self._thread.join(STOP_JOIN_S)
-
-    def _emit(self, speed: float | None) -> None:
-        if speed is None and self._last is None:
-            return
-        self._last = speed
-        try:
-            self._on_speed(speed)
-        except Exception:
-            log.exception("serial GPS: the speed callback failed")
 
     def _run(self) -> None:
         import serial

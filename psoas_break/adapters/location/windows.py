@@ -18,14 +18,12 @@ A USB puck on Windows is usually a COM port without a location driver: the seria
 from __future__ import annotations
 
 import asyncio
-import logging
 import math
 from collections.abc import Callable
 from typing import Any
 
+from psoas_break.adapters.location.relay import SpeedRelay
 from psoas_break.ports import Unavailable
-
-log = logging.getLogger(__name__)
 
 REPORT_INTERVAL_MS = 1000
 _FIX = ("Settings > Privacy & security > Location: turn on location services and "
@@ -58,12 +56,11 @@ class WindowsLocationSource:
         self._geo = geolocation
         self._locator: Any = None
         self._tokens: list[tuple[str, Any]] = []
-        self._last: float | None = None
-        self._on_speed: Callable[[float | None], None] = lambda _speed: None
+        self._emit = SpeedRelay("Windows location")
         self.status = "Windows location, not started"
 
     def start(self, on_speed: Callable[[float | None], None]) -> None:
-        self._on_speed = on_speed
+        self._emit.start(on_speed)
         locator = self._geo.Geolocator()
         locator.desired_accuracy = self._geo.PositionAccuracy.HIGH
         locator.report_interval = REPORT_INTERVAL_MS
@@ -83,15 +80,6 @@ class WindowsLocationSource:
                 locator.remove_position_changed(token)
             else:
                 locator.remove_status_changed(token)
-
-    def _emit(self, speed: float | None) -> None:
-        if speed is None and self._last is None:
-            return
-        self._last = speed
-        try:
-            self._on_speed(speed)
-        except Exception:
-            log.exception("Windows location: the speed callback failed")
 
     def _position_changed(self, _sender: Any, args: Any) -> None:
         speed = args.position.coordinate.speed
