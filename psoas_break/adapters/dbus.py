@@ -462,8 +462,10 @@ class _Link:
                 lambda f: None if f.exception() else self._callback(on_reply, f.result()))
         with self._changed:
             conn.pending[serial] = (future, on_reply is None)
+        sent = False
         try:
             self.send(conn, msg, serial)
+            sent = True
             if on_reply is not None:
                 return None
             if threading.current_thread() is self._thread:
@@ -477,7 +479,7 @@ class _Link:
         except ConnectionError as exc:
             raise CallFailed(ERROR_DISCONNECTED, str(exc)) from None
         finally:
-            if on_reply is None:
+            if on_reply is None or not sent:  # an async call's entry waits for its reply
                 with self._changed:
                     conn.pending.pop(serial, None)
 
