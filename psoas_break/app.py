@@ -115,21 +115,33 @@ def _run_locked(paths: AppPaths, verbose: bool) -> int:
                                TrayFacts(locked_keys=loaded.locked)))
     else:
         log.warning("no tray can be shown: %s", "; ".join(r for _, r in tray_choice.rejected))
-    _install_signal_handlers(lambda: inbox.post(Quit()), tray_choice.chosen)
 
     def on_quit() -> None:
         quit_requested.set()
         if tray is not None:
             tray.stop()
 
+    def request_quit() -> None:
+        if runtime is not None:
+            inbox.post(Quit())
+        else:  # nobody reads the inbox yet: stop the tray, off the signal handler's thread
+            threading.Thread(target=on_quit, name="psoas-quit", daemon=True).start()
+
+    _install_signal_handlers(request_quit, tray_choice.chosen)
+
     def late_start() -> None:
         nonlocal runtime
+        # A start that hangs (a service that never answers) leaves every thread's stack in
+        # the log, instead of an app that shows its icon and never answers.
+        watchdog = _start_watchdog(paths)
         try:
             runtime = _start_runtime(paths, store, loaded, inbox, tray,
                                      {"tray": tray_choice.chosen}, on_quit, closers)
         except Exception:
             log.exception("starting the app failed")
             on_quit()
+        finally:
+            watchdog()
 
     if tray is None:
         late_start()
@@ -340,6 +352,27 @@ def _shutdown(runtime: Runtime | None, closers: list[Callable[[], None]]) -> int
     log.info("%s stopped", APP_NAME)
     logging.shutdown()
     return 0
+
+
+STARTUP_WATCHDOG_S = 20.0
+
+
+def _start_watchdog(paths: AppPaths) -> Callable[[], None]:
+    """Dump every thread's stack into the log file if the start takes STARTUP_WATCHDOG_S;
+    returns the function that cancels it."""
+    import faulthandler
+
+    try:
+        out = open(paths.log_file, "a", encoding="utf-8")  # noqa: SIM115 - kept until cancel
+    except OSError:
+        return lambda: None
+    faulthandler.dump_traceback_later(STARTUP_WATCHDOG_S, exit=False, file=out)
+
+    def cancel() -> None:
+        faulthandler.cancel_dump_traceback_later()
+        out.close()
+
+    return cancel
 
 
 def _install_signal_handlers(request_quit: Callable[[], None], backend: str) -> None:

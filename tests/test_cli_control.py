@@ -286,3 +286,45 @@ def test_real_command_not_running_bad_args_and_round_trip(paths: AppPaths) -> No
     ]
     out = psoas_break("config", "set", "snooze_min", "12")  # not running: silently saved
     assert (out.returncode, out.stdout, out.stderr) == (0, "snooze_min = 12\n", "")
+
+
+def test_a_command_waits_for_an_app_that_is_still_starting(
+    paths: AppPaths, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """The app holds its lock and shows its icon before its control channel listens (tray up
+    first): `status` right then waits for the socket instead of saying it is missing. The lock
+    is taken in a child process, as the app's would be."""
+    import threading
+    import time
+
+    paths.lock_file.parent.mkdir(parents=True, exist_ok=True)
+    holder = subprocess.Popen(
+        [sys.executable, "-c",
+         "import sys, time; from pathlib import Path; "
+         "from psoas_break.adapters.files.single_instance import InstanceLock; "
+         f"lock = InstanceLock(Path({str(paths.lock_file)!r})); assert lock.acquire(); "
+         "print('held', flush=True); time.sleep(60)"],
+        stdout=subprocess.PIPE, text=True, cwd=Path(__file__).resolve().parents[1])
+    try:
+        assert holder.stdout is not None and holder.stdout.readline().strip() == "held"
+        handler = App()
+        servers: list[ControlServer] = []
+
+        def listen_later() -> None:
+            time.sleep(1.0)
+            server = ControlServer(paths.control_socket, handler)
+            server.start()
+            servers.append(server)
+
+        late = threading.Thread(target=listen_later)
+        late.start()
+        try:
+            assert run(paths, "status") == 0
+            assert "psoas-break is running (pid 4242" in capsys.readouterr().out
+        finally:
+            late.join()
+            for server in servers:
+                server.close()
+    finally:
+        holder.kill()
+        holder.wait()

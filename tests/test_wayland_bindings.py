@@ -51,4 +51,4 @@ def test_without_pywayland_the_wayland_sources_say_how_to_get_it(tmp_path: Path)
     lines = done.stdout.splitlines()
     assert len(lines) == 2
     for line in lines:
-        assert "pywayland is not importable" in line and "pip install" in line
+        assert "pywayland is not importable" in line and "pipx inject psoas-break" in line

@@ -87,7 +87,7 @@ def test_the_installed_app_shows_its_full_menu(venv: Path, desktop: DesktopSessi
                         and entry[0] == "Settings")[1]
         assert [e[0] if isinstance(e, list) else e for e in settings] == [
             "Stretch every", "Break length", "Posture prompts", "Snooze length", "Profile",
-            "Working hours", "Voice prompts", "Where you can exercise"]
+            "Working hours", "Voice prompts", "Where you can exercise", "Hold prompts during"]
         assert item.icon_pixmaps()  # the icon, drawn without Pillow in the app
         item.menu().click("Pause", "30 min")
         wait_for(lambda: json.loads(run([script, "status", "--json"], env=env,

@@ -12,10 +12,11 @@ from __future__ import annotations
 import argparse
 import json
 import sys
+import time
 from datetime import datetime
 from typing import Any
 
-from psoas_break.adapters.control import diagnose, send_control
+from psoas_break.adapters.control import diagnose, send_control, starting
 from psoas_break.adapters.control.client import NotRunning
 from psoas_break.adapters.control.protocol import (
     DURATION_HELP,
@@ -37,6 +38,9 @@ COMMANDS = frozenset({"status", "break-now", "snooze", "skip", "pause", "resume"
 NOT_RUNNING_LINE = N_("psoas-break is not running (start it with `psoas-break`)")
 EXIT_NOT_RUNNING = 3
 DEFAULT_TIMEOUT_S = 5.0
+# An app that is starting (its lock held, no control socket yet) gets this long to listen
+# (measured: 0.15 s after its icon on an idle machine; much more on a loaded one).
+STARTING_WAIT_S = 10.0
 RELOAD_TIMEOUT_S = 3.0
 
 
@@ -94,7 +98,7 @@ def run(args: argparse.Namespace, paths: AppPaths, timeout_s: float = DEFAULT_TI
     """Send the command to the running app and print the outcome. Returns the exit code."""
     request = request_for(args)
     try:
-        reply = send_control(paths, request, timeout_s=timeout_s)
+        reply = _send_when_up(paths, request, timeout_s)
     except NotRunning:
         problem = diagnose(paths)
         if problem is not None:  # an app runs (it holds the lock) but cannot be reached
@@ -118,6 +122,18 @@ def run(args: argparse.Namespace, paths: AppPaths, timeout_s: float = DEFAULT_TI
     # The app sends its notices in English; the ones without numbers are looked up here.
     print(_(message) if isinstance(message, str) and message else _confirmation(request))
     return 0
+
+
+def _send_when_up(paths: AppPaths, request: dict[str, Any], timeout_s: float) -> dict[str, Any]:
+    """send_control, waiting up to STARTING_WAIT_S while the app is still starting."""
+    deadline_s = time.monotonic() + STARTING_WAIT_S
+    while True:
+        try:
+            return send_control(paths, request, timeout_s=timeout_s)
+        except NotRunning:
+            if time.monotonic() >= deadline_s or not starting(paths):
+                raise
+            time.sleep(0.05)
 
 
 def notify_reload(paths: AppPaths, timeout_s: float = RELOAD_TIMEOUT_S) -> bool:

@@ -126,6 +126,17 @@ def socket_problem(paths: AppPaths) -> str | None:
     return None
 
 
+def starting(paths: AppPaths) -> bool:
+    """Whether an app holds the instance lock and its control socket is not there yet: it is
+    starting (the tray shows before the control channel listens), so a moment's wait helps."""
+    from psoas_break.adapters.files.single_instance import InstanceLock
+
+    address = control_address(paths)
+    if not isinstance(address, Path) or address.exists() or not paths.lock_file.exists():
+        return False
+    return InstanceLock(paths.lock_file).someone_holds()
+
+
 def diagnose(paths: AppPaths) -> str | None:
     """One line when an app holds the instance lock but cannot be reached, else None."""
     from psoas_break.adapters.files.single_instance import InstanceLock
