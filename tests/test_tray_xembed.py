@@ -85,3 +85,44 @@ def test_xorg_click_registers(xembed_desk: DesktopSession, tmp_path: Path) -> No
         wait_for(lambda: status(app)["state"] == "on_break", 10, what="break started by click")
     finally:
         app.stop()
+
+
+XORG_PROBE = """
+from PIL import Image
+from psoas_break.adapters.tray.pystray_tray import _import_pystray
+
+pystray = _import_pystray("xorg")
+seen = []
+
+
+class Probe(pystray.Icon):
+    def _mark_ready(self):
+        seen.append(hasattr(self, "_thread"))  # what a setup thread starting now would find
+        super()._mark_ready()
+
+
+def setup(icon):
+    import threading
+
+    icon.visible = True
+    threading.Thread(target=icon.stop).start()
+
+
+Probe("probe", Image.new("RGBA", (16, 16), (255, 0, 255, 255))).run(setup)
+print(seen)
+"""
+
+
+def test_xorg_loop_knows_its_thread_before_the_setup_thread_starts(
+        xembed_desk: DesktopSession) -> None:
+    """pystray 0.19.5's xorg loop marked the icon ready (starting the setup thread) before it
+    recorded its own thread; a setup setting `visible` in that gap died on the missing
+    attribute and the app never started (seen once in CI). The moment is probed directly."""
+    import subprocess
+    import sys
+
+    env = dict(xembed_desk.env, PYTHONPATH=str(Path(__file__).resolve().parents[1]))
+    out = subprocess.run([sys.executable, "-c", XORG_PROBE], env=env, capture_output=True,
+                         text=True, timeout=60, check=False)
+    assert out.returncode == 0, out.stderr[-2000:]
+    assert out.stdout.strip() == "[True]", out.stdout + out.stderr[-2000:]

@@ -46,13 +46,18 @@ def _import_pystray(backend: str) -> Any:
     import pystray
 
     if backend == "xorg":
-        _patch_xorg_clicks()
+        _patch_xorg()
     return pystray
 
 
-def _patch_xorg_clicks() -> None:
-    """pystray 0.19.5's xorg window never selects ButtonPressMask, so clicks never arrive
-    (pystray issue #151). Add the mask right after the window is created."""
+def _patch_xorg() -> None:
+    """Two fixes to pystray 0.19.5's xorg backend.
+
+    Its window never selects ButtonPressMask, so clicks never arrive (pystray issue #151): add
+    the mask right after the window is created. And its loop marks the icon ready (which starts
+    the setup thread) before it records its own thread; a setup that sets `visible` in between
+    dies on the missing `_thread` and the app never starts (seen once on a loaded CI machine):
+    record the thread first."""
     from pystray import _xorg
 
     icon_cls = _xorg.Icon
@@ -68,7 +73,13 @@ def _patch_xorg_clicks() -> None:
                                  | Xlib.X.ButtonPressMask)
         return window
 
+    def run_loop(self: Any) -> None:
+        self._thread = threading.current_thread()
+        self._mark_ready()
+        self._mainloop()
+
     icon_cls._create_window = create_window
+    icon_cls._run = run_loop
     icon_cls._psoas_click_patch = True
 
 
@@ -166,7 +177,10 @@ class PystrayTray:
         """Block in the tray loop; `setup` runs once the icon is up (starts the engine)."""
 
         def on_ready(icon: Any) -> None:
-            icon.visible = True
+            try:
+                icon.visible = True
+            except Exception:  # pystray's setup thread would die silently: the app still runs
+                log.exception("the tray icon could not be shown")
             setup()
 
         try:
