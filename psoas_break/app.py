@@ -121,20 +121,25 @@ def _run_locked(paths: AppPaths, verbose: bool) -> int:
         if tray is not None:
             tray.stop()
 
+    signalled = threading.Event()
+
     def request_quit() -> None:
-        if runtime is not None:
-            inbox.post(Quit())
-        else:  # nobody reads the inbox yet: stop the tray, off the signal handler's thread
-            threading.Thread(target=on_quit, name="psoas-quit", daemon=True).start()
+        # The runtime reads the Quit once it runs (a start under way included) and shuts
+        # down in order; before the icon is up, late_start sees the flag instead.
+        signalled.set()
+        inbox.post(Quit())
 
     _install_signal_handlers(request_quit, tray_choice.chosen)
+    # A start that hangs (a service that never answers, a tray that never calls back) leaves
+    # a warning and every thread's stack in the log instead of an icon that never answers.
+    watchdog = _start_watchdog(paths)
 
     def late_start() -> None:
         nonlocal runtime
-        # A start that hangs (a service that never answers) leaves every thread's stack in
-        # the log, instead of an app that shows its icon and never answers.
-        watchdog = _start_watchdog(paths)
         try:
+            if signalled.is_set():  # stopped before the icon was up: nothing to start
+                on_quit()
+                return
             runtime = _start_runtime(paths, store, loaded, inbox, tray,
                                      {"tray": tray_choice.chosen}, on_quit, closers)
         except Exception:
@@ -354,25 +359,28 @@ def _shutdown(runtime: Runtime | None, closers: list[Callable[[], None]]) -> int
     return 0
 
 
-STARTUP_WATCHDOG_S = 20.0
+STARTUP_WATCHDOG_S = 30.0
 
 
 def _start_watchdog(paths: AppPaths) -> Callable[[], None]:
-    """Dump every thread's stack into the log file if the start takes STARTUP_WATCHDOG_S;
-    returns the function that cancels it."""
-    import faulthandler
+    """After STARTUP_WATCHDOG_S of starting: one warning, then every thread's stack, in the
+    log file; returns the function that cancels it (the start is done)."""
 
-    try:
-        out = open(paths.log_file, "a", encoding="utf-8")  # noqa: SIM115 - kept until cancel
-    except OSError:
-        return lambda: None
-    faulthandler.dump_traceback_later(STARTUP_WATCHDOG_S, exit=False, file=out)
+    def dump() -> None:
+        import faulthandler
 
-    def cancel() -> None:
-        faulthandler.cancel_dump_traceback_later()
-        out.close()
+        log.warning("still starting after %.0f s: every thread's stack follows",
+                    STARTUP_WATCHDOG_S)
+        try:
+            with open(paths.log_file, "a", encoding="utf-8") as out:
+                faulthandler.dump_traceback(file=out)
+        except OSError as exc:
+            log.warning("the stacks could not be written: %s", exc)
 
-    return cancel
+    timer = threading.Timer(STARTUP_WATCHDOG_S, dump)
+    timer.name, timer.daemon = "psoas-start-watchdog", True
+    timer.start()
+    return timer.cancel
 
 
 def _install_signal_handlers(request_quit: Callable[[], None], backend: str) -> None:

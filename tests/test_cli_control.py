@@ -288,16 +288,23 @@ def test_real_command_not_running_bad_args_and_round_trip(paths: AppPaths) -> No
     assert (out.returncode, out.stdout, out.stderr) == (0, "snooze_min = 12\n", "")
 
 
+@pytest.mark.parametrize("stale_socket", [False, True])
 def test_a_command_waits_for_an_app_that_is_still_starting(
-    paths: AppPaths, capsys: pytest.CaptureFixture[str]
+    paths: AppPaths, capsys: pytest.CaptureFixture[str], stale_socket: bool
 ) -> None:
     """The app holds its lock and shows its icon before its control channel listens (tray up
-    first): `status` right then waits for the socket instead of saying it is missing. The lock
-    is taken in a child process, as the app's would be."""
+    first): `status` right then waits for the socket instead of saying it is missing, also
+    when a crashed run left its socket behind. The lock is taken in a child process, as the
+    app's would be."""
+    import socket
     import threading
     import time
 
     paths.lock_file.parent.mkdir(parents=True, exist_ok=True)
+    if stale_socket:
+        paths.control_socket.parent.mkdir(parents=True, exist_ok=True)
+        with socket.socket(socket.AF_UNIX, socket.SOCK_STREAM) as dead:
+            dead.bind(str(paths.control_socket))  # closed without unlink: nobody listens
     holder = subprocess.Popen(
         [sys.executable, "-c",
          "import sys, time; from pathlib import Path; "

@@ -34,13 +34,22 @@ def test_a_sleeping_thread_counts_its_wakeups_and_a_blocked_one_none() -> None:
     try:
         while not started:
             time.sleep(0.01)
-        time.sleep(0.1)
-        blocked = context_switches(started[0])
-        time.sleep(0.2)
-        assert context_switches(started[0]) == blocked  # waits with no timeout: no wakeup
+        # Settled in wait() (a loaded machine may take a while to get it there): then a
+        # wait with no timeout never wakes it.
+        blocked, deadline = -1, time.monotonic() + 30
+        while time.monotonic() < deadline:
+            now = context_switches(started[0])
+            if now == blocked:
+                break
+            blocked = now
+            time.sleep(0.3)
+        time.sleep(0.3)
+        assert context_switches(started[0]) == blocked
         wake.set()
-        time.sleep(0.2)
-        assert context_switches(started[0]) >= blocked + 5  # ~20 timed waits
+        deadline = time.monotonic() + 30  # 100 timed waits a second from here
+        while context_switches(started[0]) < blocked + 5 and time.monotonic() < deadline:
+            time.sleep(0.05)
+        assert context_switches(started[0]) >= blocked + 5
     finally:
         wake.set()
         stop.set()

@@ -333,5 +333,8 @@ def test_where_pipewire_runs_no_audio_the_factory_asks_the_pulse_server(
         assert dict(choice.details)["microphone-pulse"].startswith(
             "unavailable: no PulseAudio/PipeWire sound server")
         assert [type(d) for d in detectors] == [PulseMicrophoneDetector]
+        # The graph was opened to look, and nobody took it: pw-dump and its reader are gone.
+        assert "psoas-pipewire-graph" not in {t.name for t in threading.enumerate()}
     finally:
         close_detectors(detectors)
+    assert not {t.name for t in threading.enumerate()} & THREADS

@@ -50,6 +50,7 @@ from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any, ClassVar
 
+from psoas_break.core.plain_text import one_line
 from psoas_break.ports import DeliveryFailed, Unavailable
 
 try:
@@ -496,8 +497,9 @@ class _Link:
             raise CallFailed(ERROR_DISCONNECTED, f"lost the {self.label} connection ({exc})"
                              ) from None
         except (TypeError, ValueError, struct.error) as exc:
-            raise CallFailed(ERROR_UNENCODABLE, f"cannot encode the message "
-                             f"({type(exc).__name__}: {exc})") from None
+            # jeepney puts the value in its message: bounded, one line.
+            raise CallFailed(ERROR_UNENCODABLE, one_line(
+                f"cannot encode the message ({type(exc).__name__}: {exc})", 200)) from None
 
     def _pump(self, conn: _Conn, future: concurrent.futures.Future[Any],
               deadline_s: float) -> None:

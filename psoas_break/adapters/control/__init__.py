@@ -127,12 +127,21 @@ def socket_problem(paths: AppPaths) -> str | None:
 
 
 def starting(paths: AppPaths) -> bool:
-    """Whether an app holds the instance lock and its control socket is not there yet: it is
-    starting (the tray shows before the control channel listens), so a moment's wait helps."""
+    """Whether an app holds the instance lock but does not answer yet, with nothing but a
+    socket (or nothing) at its control path: it may be starting (the tray shows before the
+    control channel listens, and a socket left by a crash is replaced only then), so a
+    moment's wait helps. Something else at that path never goes away by waiting."""
     from psoas_break.adapters.files.single_instance import InstanceLock
 
     address = control_address(paths)
-    if not isinstance(address, Path) or address.exists() or not paths.lock_file.exists():
+    if not isinstance(address, Path) or not paths.lock_file.exists():
+        return False
+    try:
+        if not stat.S_ISSOCK(os.lstat(address).st_mode):
+            return False
+    except FileNotFoundError:
+        pass
+    except OSError:
         return False
     return InstanceLock(paths.lock_file).someone_holds()
 

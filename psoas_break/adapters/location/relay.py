@@ -13,7 +13,7 @@ class SpeedRelay:
 
     A None goes out only after a speed (a source that never had a fix says nothing: the app
     keeps its "no location yet"), and a callback that raises is logged, never the end of the
-    source's reader thread. Called from that thread only."""
+    source's reader thread."""
 
     def __init__(self, label: str) -> None:
         self.label = label

@@ -77,9 +77,10 @@ GNOME_WAYLAND_GAP = ("GNOME on Wayland offers no sanctioned way to see a fullscr
 
 
 def _watching(env: Mapping[str, str], on_change: Callable[[str], None] | None
-              ) -> dict[str, Callable[[], QuietDetector]]:
-    """Openers of the detectors that watch (calls, screen sharing); the PipeWire graph is
-    opened once, by the first of them that needs it, and shared."""
+              ) -> tuple[dict[str, Callable[[], QuietDetector]], Callable[[], None]]:
+    """Openers of the detectors that watch (calls, screen sharing), and what to call once
+    they were tried: it closes the PipeWire graph (pw-dump and its thread) when no detector
+    took it. The graph is opened once, by the first of them that needs it, and shared."""
     opened: dict[str, Any] = {}
 
     def graph() -> PipeWireGraph:
@@ -126,8 +127,14 @@ def _watching(env: Mapping[str, str], on_change: Callable[[str], None] | None
 
         return PipeWireCameraDetector(graph(), on_change=on_change)
 
-    return {"microphone-pipewire": microphone_pipewire, "microphone-pulse": microphone_pulse,
-            "screen-sharing-pipewire": screen_sharing, "camera-pipewire": camera_pipewire}
+    def release_unused() -> None:
+        found = opened.get("graph")
+        if found is not None and not isinstance(found, Unavailable) and not found.listening:
+            found.close()
+
+    return ({"microphone-pipewire": microphone_pipewire, "microphone-pulse": microphone_pulse,
+             "screen-sharing-pipewire": screen_sharing, "camera-pipewire": camera_pipewire},
+            release_unused)
 
 
 def _pulse_server(env: Mapping[str, str]) -> str | None:
@@ -144,7 +151,7 @@ def _pulse_server(env: Mapping[str, str]) -> str | None:
 def _candidates(env: Mapping[str, str], quiet_apps: Sequence[str], platform: str,
                 proc_root: str, video_glob: str, on_change: Callable[[str], None] | None,
                 probe: bool
-                ) -> tuple[Candidate[QuietDetector], ...]:
+                ) -> tuple[tuple[Candidate[QuietDetector], ...], Callable[[], None]]:
     # Each detector module is imported only when its candidate is tried.
     def fullscreen_x11() -> QuietDetector:
         from psoas_break.adapters.idle import is_wayland_session
@@ -209,7 +216,7 @@ def _candidates(env: Mapping[str, str], quiet_apps: Sequence[str], platform: str
 
         return QuietAppsDetector.open(quiet_apps, proc_root, platform=platform)
 
-    watching = _watching(env, on_change)
+    watching, release_unused = _watching(env, on_change)
     return (
         Candidate("fullscreen-x11", fullscreen_x11, LINUX_BSD),
         Candidate("fullscreen-wlr", fullscreen_wlr, LINUX_BSD, skip=x11_session),
@@ -225,7 +232,7 @@ def _candidates(env: Mapping[str, str], quiet_apps: Sequence[str], platform: str
         Candidate("microphone-windows",
                   consent_store("microphone", "microphone", "microphone-windows"), WINDOWS),
         Candidate("quiet-apps", apps),
-    )
+    ), release_unused
 
 
 def make_quiet_detectors(
@@ -243,9 +250,10 @@ def make_quiet_detectors(
     (doctor), so none may disturb a running app's (KWin's script)."""
     env = os.environ if env is None else env
     platform = platform or sys.platform
-    candidates = _candidates(env, quiet_apps, platform, proc_root, video_glob, on_change,
-                             probe)
+    candidates, release_unused = _candidates(env, quiet_apps, platform, proc_root, video_glob,
+                                             on_change, probe)
     detectors, choice = every("quiet", candidates, env_var=ENV_VAR, env=env, platform=platform)
+    release_unused()
     if platform == "darwin":
         choice = replace(choice, rejected=(*choice.rejected, ("macos", MACOS_GAP)))
     elif _gnome_wayland(env):

@@ -112,6 +112,12 @@ class PipeWireGraph:
             proc = self._proc
         return proc.pid if proc is not None and proc.poll() is None else None
 
+    @property
+    def listening(self) -> bool:
+        """Whether any detector listens to this graph."""
+        with self._lock:
+            return bool(self._listeners)
+
     def subscribe(self, listener: Listener) -> None:
         """Call `listener(graph)` after each change (None: the graph became unavailable)."""
         with self._lock:
