@@ -136,7 +136,7 @@ def norm(value: Any) -> Any:
 
 
 def wait_clicks(app: Driver, *expected: str) -> None:
-    wait_for(lambda: app.clicks[-len(expected):] == list(expected), 5,
+    wait_for(lambda: app.clicks[-len(expected):] == list(expected), 20,
              what=f"clicks {expected} (got {app.clicks})")
 
 
@@ -205,7 +205,7 @@ def test_status_title_and_icon_changes_are_signalled(app: Driver, desk: DesktopS
     app.icon.title = "Time to stretch"
     app.icon.icon = Image.new("RGBA", (64, 64), (0, 255, 0, 255))
     wait_for(lambda: {"NewStatus", "NewTitle", "NewToolTip", "NewIcon"}
-             <= {s.member for s in signals.signals}, 5, what="four kinds of signal")
+             <= {s.member for s in signals.signals}, 20, what="four kinds of signal")
     status = next(s for s in signals.signals if s.member == "NewStatus")
     assert status.body == ["NeedsAttention"]
     assert item.status == "NeedsAttention"
@@ -233,7 +233,7 @@ def test_activate_runs_the_default_item_and_secondary_activate_its_hook(desk: De
         item.activate(10, 20)
         wait_clicks(app, "break")
         desk.bus().call(item.service, item.path, ITEM_IFACE, "SecondaryActivate", "ii", [3, 4])
-        wait_for(lambda: middle == [(3, 4)], 5, what="the middle click")
+        wait_for(lambda: middle == [(3, 4)], 20, what="the middle click")
         # Without a default item the menu is the icon's: ItemIsMenu, and Activate says so.
         app.with_default = False
         app.icon.menu = app.menu()
@@ -371,7 +371,7 @@ def test_an_added_item_raises_the_revision_and_keeps_the_other_ids(app: Driver,
     assert after == before
     app.extra = False
     app.icon.menu = app.menu()
-    wait_for(lambda: revision(menu) == rev + 2, 5, what="the revision raised again")
+    wait_for(lambda: revision(menu) == rev + 2, 20, what="the revision raised again")
     assert ids(menu) == before
 
 
@@ -400,12 +400,12 @@ def test_watcher_restart_and_a_late_watcher_bring_the_item_back(desktop: Desktop
     try:
         watcher = desktop.start_sni_watcher()  # after the item: a late panel
         assert watcher.wait_for_items(1) == [f"{app.icon.bus_name}/StatusNotifierItem"]
-        assert app.icon.registered.wait(5)
+        assert app.icon.registered.wait(20)
         watcher.stop()  # the panel goes away...
-        wait_for(lambda: not app.icon.registered.is_set(), 5, what="the loss noticed")
+        wait_for(lambda: not app.icon.registered.is_set(), 20, what="the loss noticed")
         watcher.start()  # ...and comes back as a new process with a new unique name
         assert watcher.wait_for_items(1) == [f"{app.icon.bus_name}/StatusNotifierItem"]
-        assert app.icon.registered.wait(5)
+        assert app.icon.registered.wait(20)
         menu = item_of(desktop).menu()
         assert menu.layout().labels() == TREE
         menu.click("Take a break")
@@ -436,7 +436,7 @@ def test_after_our_connection_drops_the_item_registers_again(desktop: DesktopSes
         assert gone.wait().body == [entry]
         assert back.wait(timeout_s=15).body == [entry]
         assert bus.unique_name not in ("", first_name)  # a new connection
-        assert app.icon.registered.wait(5)
+        assert app.icon.registered.wait(20)
         menu = item_of(desktop).menu()
         assert menu.layout().labels() == TREE
         menu.click("Take a break")
@@ -562,7 +562,7 @@ def test_setters_from_many_threads_leave_the_latest_menu(app: Driver, desk: Desk
     done.set()
     panel.join()
     assert all(len(set(ids_read)) == len(ids_read) for ids_read in seen)
-    wait_for(lambda: menu.layout().children[0].label == assigned[-1], 5,
+    wait_for(lambda: menu.layout().children[0].label == assigned[-1], 20,
              what=f"the last menu set ({assigned[-1]}) exported")
     nodes = menu.layout().walk()
     assert len({n.id for n in nodes}) == len(nodes)  # ids unique
