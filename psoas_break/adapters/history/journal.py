@@ -62,7 +62,9 @@ def append(path: Path, rows: Sequence[Row]) -> None:
         os.close(fd)
 
 
-def _number(value: object) -> float | None:
+def finite_number(value: object) -> float | None:
+    """A finite float from a decoded cell (JSON here, SQLite in sqlite_history), None for
+    text, blobs, null, bools, NaN and infinities."""
     if isinstance(value, bool) or not isinstance(value, (int, float)):
         return None
     try:
@@ -75,7 +77,7 @@ def _number(value: object) -> float | None:
 def _row(value: object) -> Row | None:
     if not isinstance(value, list) or len(value) != 5:
         return None
-    t, offset, mono = (_number(v) for v in value[:3])
+    t, offset, mono = (finite_number(v) for v in value[:3])
     kind, data = value[3], value[4]
     if t is None or offset is None or mono is None:
         return None

@@ -38,7 +38,6 @@ from __future__ import annotations
 import contextlib
 import json
 import logging
-import math
 import os
 import queue
 import sqlite3
@@ -361,17 +360,6 @@ _MAX_T_S = datetime(9999, 12, 30, tzinfo=timezone.utc).timestamp()
 _MAX_OFFSET_S = 86400 - 1  # Python's timezone() takes offsets strictly within a day
 
 
-def _finite(value: object) -> float | None:
-    """A finite float from an SQLite cell, None for text, blobs, NULL, NaN and infinities."""
-    if isinstance(value, bool) or not isinstance(value, (int, float)):
-        return None
-    try:
-        number = float(value)
-    except OverflowError:
-        return None
-    return number if math.isfinite(number) else None
-
-
 def _event_from(t_utc_s: object, offset_s: object, mono_s: object, kind: object, data: object,
                 zones: dict[int, timezone]) -> RecordEvent | None:
     """The event a row holds, or None for a row with no usable time.
@@ -381,10 +369,10 @@ def _event_from(t_utc_s: object, offset_s: object, mono_s: object, kind: object,
     0; data that is not a JSON object reads as {}. Only a row whose time cannot be placed at
     all is skipped.
     """
-    t = _finite(t_utc_s)
+    t = journal.finite_number(t_utc_s)
     if t is None or not _MIN_T_S <= t <= _MAX_T_S:
         return None
-    offset = _finite(offset_s)
+    offset = journal.finite_number(offset_s)
     whole = round(offset) if offset is not None and abs(offset) <= _MAX_OFFSET_S else 0
     tz = zones.get(whole)
     if tz is None:
@@ -401,7 +389,7 @@ def _event_from(t_utc_s: object, offset_s: object, mono_s: object, kind: object,
         wall = datetime.fromtimestamp(t, tz)
     except (OverflowError, OSError, ValueError):
         return None
-    return RecordEvent(str(kind), wall, _finite(mono_s) or 0.0, parsed)
+    return RecordEvent(str(kind), wall, journal.finite_number(mono_s) or 0.0, parsed)
 
 
 def _events_from(rows: list[Any]) -> list[RecordEvent]:
