@@ -9,21 +9,20 @@ krfb): a desktop file names the executable. The tests trust a private copy of th
 
 from __future__ import annotations
 
-import time
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 
-from tests.app_harness import real_s
 from tests.desktop import wayland
-from tests.desktop.notifications import is_stretch_prompt
 from tests.desktop.session import DesktopSession
 from tests.desktop.waiting import wait_for
 from tests.desktop.wayland import Compositor
 from tests.desktop.wayland_input import KWinFakeInput, ToyWindow, trusted_python
 from tests.wayland_app import (
-    ACTIVE_CONFIG,
+    assert_back_at_the_keyboard_ends_the_break,
+    assert_fullscreen_holds_then_releases_one,
+    assert_input_keeps_sitting_counted,
     keep_active,
     quit_and_read_breaks,
     start_wayland_app,
@@ -63,22 +62,12 @@ def test_untouched_is_a_natural_break(desktop: DesktopSession, kwin: Compositor,
     assert (data["idle"], data["tray"]) == ("wayland", "sni")
     assert "idle: wayland: ext_idle_notifier_v1 v1 (" in app.cli("doctor").stdout
     wait_state(app, "away")
-    # Back at the keyboard, and staying there: on a loaded machine one `status` may take
-    # longer than the second of sitting a single key press buys.
-    with keep_active(fake_input.nudge_pointer):
-        wait_state(app, "sitting", 10)
-        assert quit_and_read_breaks(app) == ["idle"]
+    assert_back_at_the_keyboard_ends_the_break(app, fake_input.nudge_pointer)
 
 
 def test_input_keeps_sitting_counted(desktop: DesktopSession, kwin: Compositor,
                                      fake_input: KWinFakeInput) -> None:
-    with keep_active(fake_input.nudge_pointer):
-        app = start_wayland_app(desktop, kwin, config=ACTIVE_CONFIG)
-        time.sleep(6.0)  # two natural-break lengths of input
-        data = status(app)
-        assert data["state"] == "sitting", app.log()[-2000:]
-        assert real_s(data, "sitting_s") >= 5.0
-        assert quit_and_read_breaks(app) == []
+    assert_input_keeps_sitting_counted(desktop, kwin, fake_input.nudge_pointer)
 
 
 def test_kwin_locking_the_screen_is_a_natural_break(desktop: DesktopSession, kwin: Compositor,
@@ -104,23 +93,8 @@ def test_a_fullscreen_window_holds_the_prompt_and_leaving_it_releases_one(
     window = ToyWindow(kwin, "--fullscreen")
     try:
         window.wait_mapped()
-        config = ("stretch_every_min = 10\nposture_every_min = 0\nsnooze_min = 60\n"
-                  "natural_break_min = 60\nbreak_min = 30\n")
-        with keep_active(fake_input.nudge_pointer, every_s=0.5):
-            app = start_wayland_app(desktop, kwin, config=config,
-                                    extra_env={"PSOAS_SECONDS_PER_MINUTE": "0.3"})
-            # doctor loads its own probe script while the app runs: it must leave the app's
-            # alone (it once unloaded it, and the prompt was never released)
-            assert "fullscreen-kwin" in app.cli("doctor").stdout
-            wait_state(app, "prompt_due")
-            time.sleep(1.5)
-            assert [c for c in server.calls() if is_stretch_prompt(c)] == []
-            window.send("unfullscreen")
-            wait_for(lambda: len([c for c in server.calls() if is_stretch_prompt(c)]) == 1, 10,
-                     what="one prompt released")
-            time.sleep(1.0)
-            assert len([c for c in server.calls() if is_stretch_prompt(c)]) == 1
-            assert app.stop() == 0
+        assert_fullscreen_holds_then_releases_one(desktop, kwin, server, window,
+                                                  fake_input.nudge_pointer, "fullscreen-kwin")
     finally:
         window.close()
 

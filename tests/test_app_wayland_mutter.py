@@ -5,21 +5,18 @@ tests/test_wayland_quiet.py. The GNOME lock signal needs gnome-shell with GDM an
 
 from __future__ import annotations
 
-import time
 from collections.abc import Iterator
 
 import pytest
 
-from tests.app_harness import real_s
 from tests.desktop import wayland
 from tests.desktop.session import DesktopSession
 from tests.desktop.waiting import wait_for
 from tests.desktop.wayland import Compositor
 from tests.desktop.wayland_input import MutterRemoteInput
 from tests.wayland_app import (
-    ACTIVE_CONFIG,
-    keep_active,
-    quit_and_read_breaks,
+    assert_back_at_the_keyboard_ends_the_break,
+    assert_input_keeps_sitting_counted,
     start_wayland_app,
     status,
     wait_state,
@@ -48,22 +45,12 @@ def test_untouched_is_a_natural_break(desktop: DesktopSession, mutter: Composito
     # No panel on this compositor: the sni icon is up on the bus, waiting for one (no X).
     assert (data["idle"], data["tray"]) == ("mutter", "sni")
     wait_state(app, "away")  # Mutter's idle watch fired
-    # Back at the keyboard, and staying there: on a loaded machine one `status` may take
-    # longer than the second of sitting a single key press buys.
-    with keep_active(remote.nudge_pointer):
-        wait_state(app, "sitting", 10)
-        assert quit_and_read_breaks(app) == ["idle"]
+    assert_back_at_the_keyboard_ends_the_break(app, remote.nudge_pointer)
 
 
 def test_input_keeps_sitting_counted(desktop: DesktopSession, mutter: Compositor,
                                      remote: MutterRemoteInput) -> None:
-    with keep_active(remote.nudge_pointer):
-        app = start_wayland_app(desktop, mutter, config=ACTIVE_CONFIG)
-        time.sleep(6.0)  # two natural-break lengths of input
-        data = status(app)
-        assert data["state"] == "sitting", app.log()[-2000:]
-        assert real_s(data, "sitting_s") >= 5.0
-        assert quit_and_read_breaks(app) == []
+    assert_input_keeps_sitting_counted(desktop, mutter, remote.nudge_pointer)
 
 
 def test_mutter_dying_leaves_the_app_running_then_it_comes_back(

@@ -11,14 +11,14 @@ import pytest
 
 from tests.app_harness import real_s
 from tests.desktop import wayland
-from tests.desktop.notifications import is_stretch_prompt
 from tests.desktop.session import DesktopSession
 from tests.desktop.waiting import wait_for
 from tests.desktop.wayland import Compositor
 from tests.desktop.wayland_input import ToyWindow, sway_type
 from tests.wayland_app import (
-    ACTIVE_CONFIG,
-    keep_active,
+    assert_back_at_the_keyboard_ends_the_break,
+    assert_fullscreen_holds_then_releases_one,
+    assert_input_keeps_sitting_counted,
     quit_and_read_breaks,
     start_wayland_app,
     status,
@@ -43,21 +43,11 @@ def test_untouched_is_a_natural_break(desktop: DesktopSession, sway: Compositor)
     assert "note: no panel shows StatusNotifierItems yet" in doctor
     wait_state(app, "away")  # one second untouched: sway said so
     assert status(app)["sitting_s"] == 0
-    # Back at the keyboard, and staying there: on a loaded machine one `status` may take
-    # longer than the second of sitting a single key press buys.
-    with keep_active(lambda: sway_type(sway)):
-        wait_state(app, "sitting", 10)
-        assert quit_and_read_breaks(app) == ["idle"]
+    assert_back_at_the_keyboard_ends_the_break(app, lambda: sway_type(sway))
 
 
 def test_typing_keeps_sitting_counted(desktop: DesktopSession, sway: Compositor) -> None:
-    with keep_active(lambda: sway_type(sway)):
-        app = start_wayland_app(desktop, sway, config=ACTIVE_CONFIG)
-        time.sleep(6.0)  # two natural-break lengths of input
-        data = status(app)
-        assert data["state"] == "sitting", app.log()[-2000:]
-        assert real_s(data, "sitting_s") >= 5.0
-        assert quit_and_read_breaks(app) == []
+    assert_input_keeps_sitting_counted(desktop, sway, lambda: sway_type(sway))
 
 
 def test_a_video_holding_an_idle_inhibitor_keeps_sitting_counted(
@@ -87,24 +77,8 @@ def test_a_fullscreen_window_holds_the_prompt_and_leaving_it_releases_one(
     window = ToyWindow(sway, "--fullscreen")
     try:
         window.wait_mapped()
-        # One "minute" is 0.3 s: the prompt is due after 3 s; natural break and break lengths
-        # far away, and typing meanwhile, so idle plays no part.
-        config = ("stretch_every_min = 10\nposture_every_min = 0\nsnooze_min = 60\n"
-                  "natural_break_min = 60\nbreak_min = 30\n")
-        with keep_active(lambda: sway_type(sway), every_s=0.5):
-            app = start_wayland_app(desktop, sway, config=config,
-                                    extra_env={"PSOAS_SECONDS_PER_MINUTE": "0.3"})
-            assert "fullscreen-wlr" in app.cli("doctor").stdout
-            wait_state(app, "prompt_due")
-            time.sleep(1.5)  # ten gate checks' worth: still held
-            prompts = [c for c in server.calls() if is_stretch_prompt(c)]
-            assert prompts == [], prompts
-            window.send("unfullscreen")
-            wait_for(lambda: len([c for c in server.calls() if is_stretch_prompt(c)]) == 1, 10,
-                     what="one prompt released")
-            time.sleep(1.0)
-            assert len([c for c in server.calls() if is_stretch_prompt(c)]) == 1
-            assert app.stop() == 0
+        assert_fullscreen_holds_then_releases_one(desktop, sway, server, window,
+                                                  lambda: sway_type(sway), "fullscreen-wlr")
     finally:
         window.close()
 

@@ -1,5 +1,6 @@
-"""The real app as a Wayland client of a real compositor (no DISPLAY, so no tray today: it is
-driven and observed through `psoas-break status --json`, `doctor` and its history file).
+"""The real app as a Wayland client of a real compositor (no DISPLAY; no panel either, so its
+StatusNotifierItem waits for one): driven and observed through `psoas-break status --json`,
+`doctor` and its history file.
 
 The compositor runs on the test desktop's session bus, as in a real session: the app, the
 compositor's own D-Bus services (Mutter's IdleMonitor, KWin's scripting and screen locker) and
@@ -11,12 +12,14 @@ from __future__ import annotations
 import contextlib
 import json
 import threading
+import time
 from collections.abc import Callable, Iterator
 from datetime import datetime, timedelta
 from typing import Any
 
 from psoas_break.adapters.history.sqlite_history import read_events
-from tests.app_harness import RunningApp, start_app
+from tests.app_harness import RunningApp, real_s, start_app
+from tests.desktop.notifications import NotificationServer, is_stretch_prompt
 from tests.desktop.session import DesktopSession
 from tests.desktop.waiting import wait_for
 from tests.desktop.wayland import Compositor
@@ -91,3 +94,56 @@ def keep_active(poke: Callable[[], None], every_s: float = 0.25) -> Iterator[Non
 def wait_state(app: RunningApp, state: str, timeout_s: float = 15.0) -> dict[str, Any]:
     return wait_for(lambda: (lambda s: s if s["state"] == state else None)(status(app)),
                     timeout_s, what=f"state {state}")
+
+
+def assert_back_at_the_keyboard_ends_the_break(app: RunningApp, poke: Callable[[], None]
+                                               ) -> None:
+    """After the app went away on idle: input again, and staying there (on a loaded machine one
+    `status` may take longer than the second of sitting a single key press buys), is sitting,
+    and the one natural break recorded is idle's."""
+    with keep_active(poke):
+        wait_state(app, "sitting", 10)
+        assert quit_and_read_breaks(app) == ["idle"]
+
+
+def assert_input_keeps_sitting_counted(desktop: DesktopSession, comp: Compositor,
+                                       poke: Callable[[], None]) -> None:
+    """Real input to `comp` throughout: two natural-break lengths later the app is still
+    sitting, and no natural break is recorded."""
+    with keep_active(poke):
+        app = start_wayland_app(desktop, comp, config=ACTIVE_CONFIG)
+        time.sleep(6.0)  # two natural-break lengths of input
+        data = status(app)
+        assert data["state"] == "sitting", app.log()[-2000:]
+        assert real_s(data, "sitting_s") >= 5.0
+        assert quit_and_read_breaks(app) == []
+
+
+#: One "minute" is 0.3 s: the prompt is due after 3 s; natural break and break lengths far
+#: away, and input meanwhile, so idle plays no part.
+FULLSCREEN_CONFIG = ("stretch_every_min = 10\nposture_every_min = 0\nsnooze_min = 60\n"
+                     "natural_break_min = 60\nbreak_min = 30\n")
+
+
+def assert_fullscreen_holds_then_releases_one(
+    desktop: DesktopSession, comp: Compositor, server: NotificationServer, window: Any,
+    poke: Callable[[], None], detector: str,
+) -> None:
+    """`window` (a ToyWindow shown fullscreen on `comp`) holds the due prompt; leaving
+    fullscreen releases exactly one. `detector`: the quiet detector doctor must name (doctor
+    probes while the app runs: it must leave the app's own watch alone)."""
+    def prompts() -> int:
+        return len([c for c in server.calls() if is_stretch_prompt(c)])
+
+    with keep_active(poke, every_s=0.5):
+        app = start_wayland_app(desktop, comp, config=FULLSCREEN_CONFIG,
+                                extra_env={"PSOAS_SECONDS_PER_MINUTE": "0.3"})
+        assert detector in app.cli("doctor").stdout
+        wait_state(app, "prompt_due")
+        time.sleep(1.5)  # ten gate checks' worth: still held
+        assert prompts() == 0, server.calls()
+        window.send("unfullscreen")
+        wait_for(lambda: prompts() == 1, 10, what="one prompt released")
+        time.sleep(1.0)
+        assert prompts() == 1
+        assert app.stop() == 0
