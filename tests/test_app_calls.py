@@ -9,7 +9,6 @@ mutter's own ScreenCast is a screen share, espeak-ng is the app's own voice.
 from __future__ import annotations
 
 import json
-import os
 import re
 import subprocess
 import sys
@@ -21,7 +20,7 @@ import pytest
 from tests.app_harness import RunningApp, start_app
 from tests.desktop import DesktopSession, wait_for
 from tests.desktop.notifications import NotificationServer, is_stretch_prompt
-from tests.desktop.pipewire import TEST_SINK, PipeWireStack, missing_tools
+from tests.desktop.pipewire import TEST_SINK, PipeWireStack, require_tools
 
 pytestmark = [pytest.mark.desktop, pytest.mark.timeout(120)]
 
@@ -32,11 +31,7 @@ CONFIG = "stretch_every_min = 10\nposture_every_min = 0\nsnooze_min = 60\n"
 
 @pytest.fixture
 def pw(desk: DesktopSession) -> PipeWireStack:
-    missing = missing_tools()
-    if missing:
-        if os.environ.get("CI"):
-            pytest.fail(f"missing {missing}: run `bash .ci/system-deps test`")
-        pytest.skip(f"missing {missing}: run `bash .ci/system-deps test`")
+    require_tools()
     return desk.start_pipewire()
 
 
@@ -170,9 +165,7 @@ def test_doctor_lists_each_detector_and_why_one_is_unavailable(desk: DesktopSess
                                "sound server") for line in lines), out.stdout
     assert any(line.startswith("  screen-sharing-pipewire: unavailable: PipeWire not "
                                "reachable") for line in lines), out.stdout
-    missing = missing_tools()
-    if missing:
-        pytest.skip(f"missing {missing}")
+    require_tools()
     desk.start_pipewire()
     config = tmp_path / "config"
     (config / "psoas-break").mkdir(parents=True)

@@ -28,7 +28,7 @@ from psoas_break.adapters.quiet.pipewire import (
 from psoas_break.adapters.quiet.pipewire_graph import PipeWireGraph
 from psoas_break.runtime.quiet import close_detectors, quiet_reasons
 from tests.desktop import DesktopSession, wait_for
-from tests.desktop.pipewire import TEST_MIC, TEST_SINK, PipeWireStack, missing_tools
+from tests.desktop.pipewire import TEST_MIC, TEST_SINK, PipeWireStack, require_tools
 
 pytestmark = [pytest.mark.timeout(90), pytest.mark.desktop]
 
@@ -37,11 +37,7 @@ THREADS = {"psoas-pulse-microphone", "psoas-pipewire-graph"}
 
 @pytest.fixture
 def pw(desktop: DesktopSession) -> PipeWireStack:
-    missing = missing_tools()
-    if missing:
-        if os.environ.get("CI"):
-            pytest.fail(f"missing {missing}: run `bash .ci/system-deps test`")
-        pytest.skip(f"missing {missing}: run `bash .ci/system-deps test`")
+    require_tools()
     return desktop.start_pipewire(camera=True)
 
 
@@ -320,9 +316,7 @@ def test_where_pipewire_runs_no_audio_the_factory_asks_the_pulse_server(
     packages; the pulse detector's captures are tested against pipewire-pulse above), so the
     pulse detector is chosen and says it finds no server yet: what is tested is the choice, on
     a real graph with no audio node."""
-    missing = missing_tools()
-    if missing:
-        pytest.skip(f"missing {missing}")
+    require_tools()
     pw = desktop.start_pipewire(audio_devices=False, pulse=False)
     env = {**pw.desktop.env, "PSOAS_QUIET_DETECTORS": "microphone-pulse, microphone-pipewire"}
     detectors, choice = make_quiet_detectors(env)

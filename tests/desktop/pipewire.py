@@ -40,6 +40,7 @@ starts pipewire and wireplumber again and reloads them).
 from __future__ import annotations
 
 import json
+import os
 import select
 import shutil
 import signal
@@ -82,6 +83,18 @@ _CAMERA_DROPIN = """context.objects = [
 def missing_tools() -> list[str]:
     """Executables of TOOLS that are not on PATH."""
     return [tool for tool in TOOLS if shutil.which(tool) is None]
+
+
+def require_tools() -> None:
+    """Skip the calling test when TOOLS are missing; fail it in CI, where
+    `.ci/system-deps test` installs them (a skip there would hide a broken set-up)."""
+    import pytest
+
+    missing = missing_tools()
+    if missing:
+        if os.environ.get("CI"):
+            pytest.fail(f"missing {missing}: run `bash .ci/system-deps test`")
+        pytest.skip(f"missing {missing}: run `bash .ci/system-deps test`")
 
 
 def _accepts(path: Path) -> bool:
